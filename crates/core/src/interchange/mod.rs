@@ -1,0 +1,1 @@
+//! Import/export formats (being written).

@@ -1,0 +1,1 @@
+//! Quick-add grammar (being written).
