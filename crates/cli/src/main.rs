@@ -1,1 +1,430 @@
-fn main() {}
+//! `pp`: the headless command line over a ProductivityPro vault.
+
+mod args;
+mod output;
+mod unlock;
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use productivitypro_core::interchange::{self, Format, ImportContext};
+use productivitypro_core::quickadd;
+use productivitypro_core::vault::{
+    BackupPolicy, CreateOptions, KeyringChoice, ListPatch, RestoreOptions, TaskDraft, TaskPatch,
+};
+use productivitypro_core::{Priority, Recurrence, Vault, VaultError, View};
+
+use args::{Cli, Command, ListsCommand, VaultCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.downcast_ref::<VaultError>().map(VaultError::code);
+            eprintln!("pp: error: {e:#}");
+            if let Some(code) = code {
+                eprintln!("pp: code: {code}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let ctx = unlock::Context::from_cli(&cli)?;
+    match cli.command {
+        Command::Init { no_keyring, require_keyring } => init(&ctx, no_keyring, require_keyring),
+        Command::Demo => demo(&ctx),
+        Command::Add { text, notes, list, parent, json } => {
+            let mut v = ctx.open()?;
+            let now = v.now().with_timezone(&v.local_tz());
+            let parsed = quickadd::parse(&text.join(" "), now)?;
+            let list_name = list.or(parsed.list);
+            let list = match list_name {
+                Some(name) => Some(v.ensure_list(&name)?.id),
+                None => None,
+            };
+            let parent = parent.map(|p| v.resolve_task(&p)).transpose()?;
+            let t = v.add_task(TaskDraft {
+                title: parsed.title,
+                notes: notes.unwrap_or_default(),
+                list,
+                tags: parsed.tags,
+                priority: parsed.priority,
+                due: parsed.due,
+                recurrence: parsed.recurrence,
+                parent,
+            })?;
+            // Printed only after the commit returned: scripts may rely on
+            // a printed id being durable.
+            output::task_line_or_json(&v, &t, json)?;
+            ctx.after_write(&mut v)
+        }
+        Command::List { today, upcoming, list, tag, done, json } => {
+            let v = ctx.open()?;
+            let view = if today {
+                View::Today
+            } else if let Some(days) = upcoming {
+                View::Upcoming { days }
+            } else if let Some(name) = list {
+                View::List(v.list_by_name(&name).ok_or(VaultError::ListNotFound(name))?.id)
+            } else if let Some(tag) = tag {
+                View::Tag(tag)
+            } else if done {
+                View::Done
+            } else {
+                View::All
+            };
+            output::tasks(&v, &v.view(&view), json)
+        }
+        Command::Show { id, json } => {
+            let v = ctx.open()?;
+            let t = v.task(v.resolve_task(&id)?).context("task vanished")?;
+            output::task_detail(&v, t, json)
+        }
+        Command::Done { ids, json } => {
+            let mut v = ctx.open()?;
+            for id in ids {
+                let id = v.resolve_task(&id)?;
+                let c = v.complete_task(id)?;
+                output::completion(&v, &c, json)?;
+            }
+            ctx.after_write(&mut v)
+        }
+        Command::Undone { id } => {
+            let mut v = ctx.open()?;
+            let id = v.resolve_task(&id)?;
+            let t = v.reopen_task(id)?;
+            output::task_line_or_json(&v, &t, false)?;
+            ctx.after_write(&mut v)
+        }
+        Command::Edit(e) => {
+            let mut v = ctx.open()?;
+            let id = v.resolve_task(&e.id)?;
+            let now = v.now().with_timezone(&v.local_tz());
+            let mut patch = TaskPatch {
+                title: e.title,
+                notes: e.notes,
+                add_tags: e.add_tag,
+                remove_tags: e.remove_tag,
+                ..Default::default()
+            };
+            if let Some(p) = e.priority {
+                patch.priority = Some(Priority::new(p)?);
+            }
+            if e.no_list {
+                patch.list = Some(None);
+            } else if let Some(name) = e.list {
+                patch.list = Some(Some(v.ensure_list(&name)?.id));
+            }
+            if e.no_due {
+                patch.due = Some(None);
+            } else if let Some(text) = e.due {
+                patch.due = Some(Some(quickadd::parse_due(&text, now)?));
+            }
+            if e.no_repeat {
+                patch.recurrence = Some(None);
+            } else if let Some(rule) = e.rrule {
+                patch.recurrence = Some(Some(Recurrence::parse(&rule)?));
+            } else if let Some(phrase) = e.every {
+                let phrase = format!("every {phrase}");
+                let r = Recurrence::from_phrase(&phrase)
+                    .with_context(|| format!("`{phrase}` is not a repeat rule I understand; try --rrule"))?;
+                patch.recurrence = Some(Some(r));
+            }
+            if e.no_parent {
+                patch.parent = Some(None);
+            } else if let Some(p) = e.parent {
+                patch.parent = Some(Some(v.resolve_task(&p)?));
+            }
+            patch.move_before = e.before.map(|b| v.resolve_task(&b)).transpose()?;
+            patch.move_after = e.after.map(|a| v.resolve_task(&a)).transpose()?;
+            let t = v.update_task(id, patch)?;
+            output::task_line_or_json(&v, &t, e.json)?;
+            ctx.after_write(&mut v)
+        }
+        Command::Rm { id } => {
+            let mut v = ctx.open()?;
+            let id = v.resolve_task(&id)?;
+            let gone = v.delete_task(id)?;
+            println!("deleted {} task(s)", gone.len());
+            ctx.after_write(&mut v)
+        }
+        Command::Search { text, json } => {
+            let v = ctx.open()?;
+            output::tasks(&v, &v.search(&text.join(" ")), json)
+        }
+        Command::Lists { cmd } => lists(&ctx, cmd),
+        Command::Export { format, out } => {
+            let format: Format = format.parse()?;
+            if !format.can_export() {
+                bail!("{format} files can be imported but not exported");
+            }
+            let v = ctx.open()?;
+            let bundle = v.bundle();
+            match out {
+                Some(path) => {
+                    let mut buf = Vec::new();
+                    interchange::export(format, &bundle, &mut buf)?;
+                    write_atomically(&path, &buf)?;
+                    eprintln!("exported {} tasks to {}", bundle.tasks.len(), path.display());
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = stdout.lock();
+                    interchange::export(format, &bundle, &mut lock)?;
+                    lock.flush()?;
+                }
+            }
+            Ok(())
+        }
+        Command::Import { format, file, list } => {
+            let format: Format = format.parse()?;
+            if !format.can_import() {
+                bail!("{format} files cannot be imported");
+            }
+            let bytes = if file.as_os_str() == "-" {
+                let mut b = Vec::new();
+                std::io::stdin().read_to_end(&mut b)?;
+                b
+            } else {
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?
+            };
+            let mut v = ctx.open()?;
+            let mut rng = rand::rngs::OsRng;
+            let mut ictx = ImportContext { now: v.now(), rng: &mut rng, local_tz: v.local_tz() };
+            let mut bundle = interchange::import(format, &bytes, &mut ictx)?;
+            if let Some(name) = list {
+                // Into one list: an existing one of that name, or a new one
+                // created in the same transaction as the tasks.
+                let target = match v.list_by_name(&name) {
+                    Some(l) => l.clone(),
+                    None => {
+                        let now = v.now();
+                        productivitypro_core::List {
+                            id: productivitypro_core::Id::random(&mut rng),
+                            name: name.clone(),
+                            colour: None,
+                            order: productivitypro_core::OrderKey::first(),
+                            archived: false,
+                            created_at: now,
+                            updated_at: now,
+                        }
+                    }
+                };
+                for t in bundle.tasks.iter_mut().filter(|t| t.list.is_none()) {
+                    t.list = Some(target.id);
+                }
+                if !bundle.lists.iter().any(|l| l.id == target.id) {
+                    bundle.lists.push(target);
+                }
+            }
+            let report = v.import(bundle, format != Format::Json)?;
+            println!(
+                "imported {} tasks ({} new lists, {} existing lists reused)",
+                report.tasks, report.lists_created, report.lists_reused
+            );
+            ctx.after_write(&mut v)
+        }
+        Command::Vault(cmd) => vault(&ctx, cmd),
+    }
+}
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(".pp-export-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn init(ctx: &unlock::Context, no_keyring: bool, require_keyring: bool) -> Result<()> {
+    let keyring = if no_keyring {
+        KeyringChoice::Off
+    } else if require_keyring {
+        KeyringChoice::Required
+    } else {
+        KeyringChoice::IfAvailable
+    };
+    let passphrase = ctx.passphrase()?;
+    if keyring == KeyringChoice::Off && passphrase.is_none() {
+        eprintln!("note: without the keyring or a passphrase, only the recovery key opens this vault");
+    }
+    let created = Vault::create(&ctx.dir, CreateOptions { keyring, passphrase }, ctx.env())?;
+    if let Some(e) = &created.keyring_error {
+        eprintln!("warning: {e}; the vault has no keyring slot");
+        if ctx.passphrase()?.is_none() {
+            eprintln!("         only the recovery key below opens it: keep it safe, or add a passphrase with `pp vault add-passphrase`");
+        }
+    }
+    println!("created vault in {}", ctx.dir.display());
+    output::recovery_key(&created.recovery_key);
+    Ok(())
+}
+
+fn lists(ctx: &unlock::Context, cmd: Option<ListsCommand>) -> Result<()> {
+    let mut v = ctx.open()?;
+    match cmd {
+        None | Some(ListsCommand::Show { .. }) => {
+            let json = matches!(cmd, Some(ListsCommand::Show { json: true }));
+            return output::lists(&v, json);
+        }
+        Some(ListsCommand::Add { name, colour }) => {
+            let l = v.add_list(&name, colour.as_deref())?;
+            println!("{}  {}", l.id.short(), l.name);
+        }
+        Some(ListsCommand::Rename { list, name }) => {
+            let id = v.list_by_name(&list).ok_or(VaultError::ListNotFound(list))?.id;
+            v.update_list(id, ListPatch { name: Some(name), ..Default::default() })?;
+        }
+        Some(ListsCommand::Colour { list, colour }) => {
+            let id = v.list_by_name(&list).ok_or(VaultError::ListNotFound(list))?.id;
+            v.update_list(id, ListPatch { colour: Some(colour), ..Default::default() })?;
+        }
+        Some(ListsCommand::Archive { list, undo }) => {
+            let id = v.list_by_name(&list).ok_or(VaultError::ListNotFound(list))?.id;
+            v.update_list(id, ListPatch { archived: Some(!undo), ..Default::default() })?;
+        }
+        Some(ListsCommand::Rm { list, with_tasks }) => {
+            let id = v.list_by_name(&list).ok_or(VaultError::ListNotFound(list))?.id;
+            let n = v.delete_list(id, with_tasks)?;
+            println!("deleted the list and {n} task(s)");
+        }
+    }
+    ctx.after_write(&mut v)
+}
+
+fn vault(ctx: &unlock::Context, cmd: VaultCommand) -> Result<()> {
+    match cmd {
+        VaultCommand::Status { json } => {
+            let v = ctx.open()?;
+            output::status(&v, json)
+        }
+        VaultCommand::AddPassphrase | VaultCommand::ChangePassphrase => {
+            let new = ctx
+                .new_passphrase()?
+                .context("give the new passphrase with --new-passphrase-file or PRODUCTIVITYPRO_NEW_PASSPHRASE")?;
+            let mut v = ctx.open()?;
+            v.set_passphrase(&new)?;
+            println!("passphrase slot set");
+            Ok(())
+        }
+        VaultCommand::AddKeyring => {
+            let mut v = ctx.open()?;
+            v.add_keyring_slot()?;
+            println!("keyring slot added");
+            Ok(())
+        }
+        VaultCommand::RemoveSlot { id } => {
+            let mut v = ctx.open()?;
+            let kind = v.remove_slot(id)?;
+            println!("removed {kind} slot {id}");
+            Ok(())
+        }
+        VaultCommand::RecoveryKey => {
+            let mut v = ctx.open()?;
+            let rk = v.new_recovery_key()?;
+            println!("the previous recovery key no longer opens this vault");
+            output::recovery_key(&rk);
+            Ok(())
+        }
+        VaultCommand::Rotate => {
+            let mut v = ctx.open()?;
+            let p = ctx.passphrase()?;
+            let r = v.rotate_key(p.as_deref().map(|s| s.as_str()))?;
+            println!("new data key {} ; {} records re-encrypted", r.key_id, r.records);
+            if let Some(rk) = r.recovery_key {
+                println!("the previous recovery key no longer opens this vault");
+                output::recovery_key(&rk);
+            }
+            Ok(())
+        }
+        VaultCommand::Backup { out, keep, interval_hours } => {
+            let mut v = ctx.open()?;
+            if keep.is_some() || interval_hours.is_some() {
+                let p = v.backup_policy()?;
+                v.set_backup_policy(BackupPolicy {
+                    keep: keep.unwrap_or(p.keep),
+                    interval_hours: interval_hours.unwrap_or(p.interval_hours),
+                })?;
+            }
+            let info = match out {
+                Some(path) => v.write_backup(&path)?,
+                None => v.backup_now()?,
+            };
+            println!("backup written: {} ({} bytes)", info.path.display(), info.bytes);
+            Ok(())
+        }
+        VaultCommand::Restore { file, replace } => {
+            let unlock = ctx.restore_unlock()?;
+            let v = Vault::restore(&file, &ctx.dir, &unlock, RestoreOptions { keyring: !ctx.no_keyring, replace }, ctx.env())?;
+            println!(
+                "restored {} tasks and {} lists into {}",
+                v.task_count(),
+                v.lists().len(),
+                ctx.dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `make run` until the desktop app exists: a throwaway vault that shows
+/// quick-add, views, search and encryption at work.
+fn demo(ctx: &unlock::Context) -> Result<()> {
+    let dir = ctx.dir.join("demo");
+    if Vault::exists(&dir) {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let created = Vault::create(&dir, CreateOptions { keyring: KeyringChoice::Off, passphrase: None }, ctx.env())?;
+    let mut v = created.vault;
+    let now = v.now().with_timezone(&v.local_tz());
+    for line in [
+        "Pay rent tomorrow 9am #home !1",
+        "Water the plants every monday #home @chores",
+        "Review quarterly report friday 5pm #work !2 @focus",
+        "Book dentist appointment next week @health",
+        "Call mum today 6pm",
+    ] {
+        let q = quickadd::parse(line, now)?;
+        let list = match q.list {
+            Some(n) => Some(v.ensure_list(&n)?.id),
+            None => None,
+        };
+        let t = v.add_task(TaskDraft {
+            title: q.title,
+            list,
+            tags: q.tags,
+            priority: q.priority,
+            due: q.due,
+            recurrence: q.recurrence,
+            ..Default::default()
+        })?;
+        println!("pp add {line:?}");
+        output::task_line_or_json(&v, &t, false)?;
+    }
+    println!("\n== today ==");
+    output::tasks(&v, &v.view(&View::Today), false)?;
+    println!("\n== upcoming (7 days) ==");
+    output::tasks(&v, &v.view(&View::Upcoming { days: 7 }), false)?;
+    println!("\n== search \"home\" ==");
+    output::tasks(&v, &v.search("home"), false)?;
+    drop(v);
+    let db = std::fs::read(dir.join("vault.db"))?;
+    let leaked = ["rent", "plants", "dentist"].iter().any(|w| db.windows(w.len()).any(|x| x == w.as_bytes()));
+    println!(
+        "\nvault file {} ({} bytes): titles in plaintext? {}",
+        dir.join("vault.db").display(),
+        db.len(),
+        if leaked { "YES (bug!)" } else { "no" }
+    );
+    println!("recovery key for this demo vault (shown once):");
+    output::recovery_key(&created.recovery_key);
+    println!("try: pp --data-dir {} --recovery-key-file <file with the key> list", dir.display());
+    Ok(())
+}

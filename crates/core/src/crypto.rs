@@ -1,0 +1,273 @@
+//! Record sealing: XChaCha20-Poly1305 with the record's context bound into
+//! the associated data, so a ciphertext only opens as the record it was
+//! written as (same kind, id, format version and data key).
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::{CryptoRng, RngCore};
+use zeroize::{Zeroize, Zeroizing};
+
+pub const KEY_LEN: usize = 32;
+pub const NONCE_LEN: usize = 24;
+pub const TAG_LEN: usize = 16;
+
+/// A random source fit for keys and nonces. Passed in so tests are
+/// deterministic; production code uses `rand::rngs::OsRng`.
+pub trait SecureRng: RngCore + CryptoRng + Send {}
+impl<T: RngCore + CryptoRng + Send> SecureRng for T {}
+
+/// A 256-bit symmetric key, wiped from memory on drop.
+#[derive(Clone)]
+pub struct SecretKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl SecretKey {
+    pub fn random(rng: &mut dyn SecureRng) -> Self {
+        let mut k = Zeroizing::new([0u8; KEY_LEN]);
+        rng.fill_bytes(k.as_mut());
+        SecretKey(k)
+    }
+    pub fn from_bytes(mut b: [u8; KEY_LEN]) -> Self {
+        let k = SecretKey(Zeroizing::new(b));
+        b.zeroize();
+        k
+    }
+    /// Takes the key out of a slice, failing unless it is exactly 32 bytes.
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        let arr: [u8; KEY_LEN] = b.try_into().ok()?;
+        Some(SecretKey::from_bytes(arr))
+    }
+    pub fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(self.0.as_ref().into())
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// Identifies a data key without revealing it: random, assigned when the
+/// key is made, bound into every record's AAD and into every slot.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub [u8; 8]);
+
+impl KeyId {
+    pub fn random(rng: &mut dyn SecureRng) -> Self {
+        let mut b = [0u8; 8];
+        rng.fill_bytes(&mut b);
+        KeyId(b)
+    }
+}
+
+impl std::fmt::Display for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// What a sealed record is; part of its AAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Task,
+    List,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Task => "task",
+            RecordKind::List => "list",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "task" => Some(RecordKind::Task),
+            "list" => Some(RecordKind::List),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a record ciphertext is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordContext<'a> {
+    pub kind: RecordKind,
+    pub id: &'a [u8],
+    pub format: u16,
+    pub key_id: KeyId,
+}
+
+impl RecordContext<'_> {
+    /// Length-prefixed fields, so no two contexts share an encoding.
+    pub fn aad(&self) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(48 + self.id.len());
+        aad.extend_from_slice(b"productivitypro/record/v1");
+        for field in [self.kind.as_str().as_bytes(), self.id] {
+            aad.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            aad.extend_from_slice(field);
+        }
+        aad.extend_from_slice(&self.format.to_be_bytes());
+        aad.extend_from_slice(&self.key_id.0);
+        aad
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub nonce: [u8; NONCE_LEN],
+    pub ciphertext: Vec<u8>,
+}
+
+/// The AEAD refused: wrong key, altered bytes, or a different context.
+/// Which one it was is for the caller to work out (it knows more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("ciphertext did not authenticate")]
+pub struct OpenError;
+
+pub fn seal(key: &SecretKey, aad: &[u8], plaintext: &[u8], rng: &mut dyn SecureRng) -> Sealed {
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut nonce);
+    let ciphertext = key
+        .cipher()
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        // Encryption only fails for inputs over ~256 GiB.
+        .expect("XChaCha20-Poly1305 encryption of an in-memory buffer");
+    Sealed { nonce, ciphertext }
+}
+
+pub fn open(key: &SecretKey, aad: &[u8], sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    open_parts(key, aad, &sealed.nonce, &sealed.ciphertext)
+}
+
+pub fn open_parts(
+    key: &SecretKey,
+    aad: &[u8],
+    nonce: &[u8],
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+    if nonce.len() != NONCE_LEN || ciphertext.len() < TAG_LEN {
+        return Err(OpenError);
+    }
+    key.cipher()
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| OpenError)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+
+    fn rng(seed: u64) -> rand_chacha::ChaCha20Rng {
+        rand_chacha::ChaCha20Rng::seed_from_u64(seed)
+    }
+
+    fn ctx<'a>(kind: RecordKind, id: &'a [u8], key_id: KeyId) -> RecordContext<'a> {
+        RecordContext {
+            kind,
+            id,
+            format: 1,
+            key_id,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn seal_open_round_trip(seed: u64, id: [u8; 16], msg in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut r = rng(seed);
+            let key = SecretKey::random(&mut r);
+            let kid = KeyId::random(&mut r);
+            let aad = ctx(RecordKind::Task, &id, kid).aad();
+            let sealed = seal(&key, &aad, &msg, &mut r);
+            prop_assert_eq!(open(&key, &aad, &sealed).unwrap().as_slice(), msg.as_slice());
+        }
+
+        #[test]
+        fn any_single_byte_change_fails(seed: u64, msg in proptest::collection::vec(any::<u8>(), 1..512), pos: usize, flip in 1u8..=255) {
+            let mut r = rng(seed);
+            let key = SecretKey::random(&mut r);
+            let aad = ctx(RecordKind::Task, b"0123456789abcdef", KeyId::random(&mut r)).aad();
+            let sealed = seal(&key, &aad, &msg, &mut r);
+            let total = NONCE_LEN + sealed.ciphertext.len();
+            let pos = pos % total;
+            let mut bad = sealed.clone();
+            if pos < NONCE_LEN { bad.nonce[pos] ^= flip } else { bad.ciphertext[pos - NONCE_LEN] ^= flip }
+            prop_assert!(open(&key, &aad, &bad).is_err());
+        }
+
+        #[test]
+        fn any_aad_change_fails(seed: u64, id_a: [u8; 16], id_b: [u8; 16], fmt_b: u16, swap_kind: bool) {
+            let mut r = rng(seed);
+            let key = SecretKey::random(&mut r);
+            let kid = KeyId::random(&mut r);
+            let a = ctx(RecordKind::Task, &id_a, kid);
+            let sealed = seal(&key, &a.aad(), b"{\"title\":\"x\"}", &mut r);
+            let b = RecordContext {
+                kind: if swap_kind { RecordKind::List } else { RecordKind::Task },
+                id: &id_b,
+                format: fmt_b,
+                key_id: kid,
+            };
+            prop_assume!(a != b);
+            // Record swap (other id), other kind, other format version: all refused.
+            prop_assert!(open(&key, &b.aad(), &sealed).is_err());
+            let other_kid = RecordContext { key_id: KeyId::random(&mut r), ..a };
+            prop_assume!(other_kid.key_id != kid);
+            prop_assert!(open(&key, &other_kid.aad(), &sealed).is_err());
+        }
+
+        #[test]
+        fn wrong_key_fails(seed: u64, msg in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let mut r = rng(seed);
+            let key = SecretKey::random(&mut r);
+            let other = SecretKey::random(&mut r);
+            let aad = ctx(RecordKind::List, b"id", KeyId::random(&mut r)).aad();
+            let sealed = seal(&key, &aad, &msg, &mut r);
+            prop_assert!(open(&other, &aad, &sealed).is_err());
+        }
+    }
+
+    #[test]
+    fn aad_fields_cannot_be_shifted_into_each_other() {
+        let k = KeyId([1; 8]);
+        // "task"+"x" must not encode like "tas"+"kx".
+        let a = ctx(RecordKind::Task, b"x", k).aad();
+        let b = ctx(RecordKind::List, b"x", k).aad();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn truncated_inputs_are_refused_not_panicking() {
+        let mut r = rng(3);
+        let key = SecretKey::random(&mut r);
+        assert!(open_parts(&key, b"", &[0u8; 3], &[]).is_err());
+        assert!(open_parts(&key, b"", &[0u8; 24], &[0u8; 5]).is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! The vault's SQLite schema and its versioned migrations.
+//!
+//! `PRAGMA user_version` holds the schema version. Migrations only ever
+//! append: a vault written by any earlier version upgrades in one
+//! transaction on open, and a vault from a newer app is refused rather
+//! than guessed at.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Marks the file as a ProductivityPro vault (`PRAGMA application_id`).
+pub const APPLICATION_ID: i32 = 0x5050_5631; // "PPV1"
+
+/// Each entry takes the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // v1: settings and ids, key slots, sealed records.
+    "CREATE TABLE meta (
+         name  TEXT PRIMARY KEY,
+         value BLOB NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE key_slots (
+         id         INTEGER PRIMARY KEY,
+         kind       TEXT NOT NULL,
+         params     TEXT NOT NULL,
+         nonce      BLOB NOT NULL,
+         wrapped    BLOB NOT NULL,
+         created_at TEXT NOT NULL
+     );
+     CREATE TABLE records (
+         kind       TEXT NOT NULL,
+         id         BLOB NOT NULL,
+         format     INTEGER NOT NULL,
+         key_id     BLOB NOT NULL,
+         nonce      BLOB NOT NULL,
+         ciphertext BLOB NOT NULL,
+         PRIMARY KEY (kind, id)
+     ) WITHOUT ROWID;",
+    // v2: a local change sequence per record plus tombstones, so the sync
+    // engine can find what changed since its last push and so two
+    // processes on one vault detect each other's writes.
+    "ALTER TABLE records ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX records_changed_seq ON records (changed_seq);
+     CREATE TABLE tombstones (
+         kind        TEXT NOT NULL,
+         id          BLOB NOT NULL,
+         changed_seq INTEGER NOT NULL,
+         PRIMARY KEY (kind, id)
+     ) WITHOUT ROWID;
+     UPDATE records SET changed_seq = 1;
+     INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', 1);",
+];
+
+pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("this vault was written by a newer ProductivityPro (schema {found}; this version reads up to {supported}); update the app")]
+    TooNew { found: u32, supported: u32 },
+    #[error("this file is not a ProductivityPro vault (application id {0:#x})")]
+    ForeignFile(i32),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Connection settings every vault connection uses. `synchronous=FULL`
+/// in WAL mode makes each commit durable across power loss, not only
+/// across a process crash.
+pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Temporary tables and sorts stay in memory, never in temp files.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    Ok(())
+}
+
+pub fn version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+/// Brings the schema to `target` (normally [`CURRENT_VERSION`]).
+pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, SchemaError> {
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let found = version(conn)?;
+    if app_id != APPLICATION_ID && !(app_id == 0 && found == 0) {
+        return Err(SchemaError::ForeignFile(app_id));
+    }
+    if found > CURRENT_VERSION {
+        return Err(SchemaError::TooNew {
+            found,
+            supported: CURRENT_VERSION,
+        });
+    }
+    if found >= target {
+        return Ok(found);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Re-read inside the write lock: another process may have migrated.
+    let found = version(&tx)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(target.max(found))
+}

@@ -1,0 +1,390 @@
+//! Unlocking, key slots and data-key rotation.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use zeroize::Zeroizing;
+
+use super::{Unlock, Vault};
+use crate::crypto::{KeyId, SecretKey};
+use crate::domain::Id;
+use crate::error::VaultError;
+use crate::os_keyring::{KeyringEntry, KeyringError};
+use crate::recovery::RecoveryKey;
+use crate::slots::{self, SlotError, SlotKind, SlotParams, WrappedSlot};
+
+/// A slot as shown to the user: what it is, never what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SlotInfo {
+    pub id: i64,
+    pub kind: SlotKind,
+    pub created_at: String,
+}
+
+pub(crate) struct StoredSlot {
+    pub id: i64,
+    pub slot: WrappedSlot,
+    pub created_at: String,
+}
+
+pub(crate) fn read_slots(conn: &Connection) -> Result<Vec<StoredSlot>, VaultError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, kind, params, nonce, wrapped, created_at FROM key_slots ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+            r.get::<_, Vec<u8>>(4)?,
+            r.get::<_, String>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, kind, params, nonce, wrapped, created_at) = row?;
+        let damaged = |detail: String| VaultError::SlotDamaged {
+            kind: SlotKind::parse(&kind).unwrap_or(SlotKind::Recovery),
+            slot: id,
+            detail,
+        };
+        let params: SlotParams =
+            serde_json::from_str(&params).map_err(|e| damaged(format!("parameters: {e}")))?;
+        if params.kind().as_str() != kind {
+            return Err(damaged(format!(
+                "kind column `{kind}` disagrees with its parameters"
+            )));
+        }
+        out.push(StoredSlot {
+            id,
+            slot: WrappedSlot {
+                params,
+                nonce,
+                wrapped,
+            },
+            created_at,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn insert_slot(
+    tx: &Transaction,
+    s: &WrappedSlot,
+    now: DateTime<Utc>,
+) -> Result<i64, VaultError> {
+    let params = serde_json::to_string(&s.params).map_err(|e| VaultError::SlotDamaged {
+        kind: s.params.kind(),
+        slot: 0,
+        detail: e.to_string(),
+    })?;
+    tx.execute(
+        "INSERT INTO key_slots (kind, params, nonce, wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![s.params.kind().as_str(), params, s.nonce, s.wrapped, now.to_rfc3339()],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn slot_error(kind: SlotKind, id: i64, e: SlotError) -> VaultError {
+    match (e, kind) {
+        (SlotError::WrongKey, SlotKind::Passphrase) => VaultError::WrongPassphrase,
+        (SlotError::WrongKey, SlotKind::Recovery) => VaultError::WrongRecoveryKey,
+        (e, kind) => VaultError::SlotDamaged {
+            kind,
+            slot: id,
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// The key-encryption key for one slot, from what the user gave us.
+fn kek_for(slot: &StoredSlot, unlock: &Unlock) -> Result<SecretKey, VaultError> {
+    let kind = slot.slot.params.kind();
+    match (unlock, &slot.slot.params) {
+        (Unlock::Keyring, SlotParams::Keyring { service, account }) => KeyringEntry {
+            service: service.clone(),
+            account: account.clone(),
+        }
+        .load()
+        .map_err(|source| VaultError::Keyring { source }),
+        (Unlock::Passphrase(p), params @ SlotParams::Passphrase { .. }) => {
+            slots::passphrase_kek(p, params).map_err(|e| slot_error(kind, slot.id, e))
+        }
+        (Unlock::RecoveryKey(text), params @ SlotParams::Recovery { .. }) => {
+            let rk = RecoveryKey::parse(text)?;
+            slots::recovery_kek(rk.secret(), params).map_err(|e| slot_error(kind, slot.id, e))
+        }
+        _ => Err(VaultError::NoSuchSlot { kind }),
+    }
+}
+
+fn unlock_kind(unlock: &Unlock) -> SlotKind {
+    match unlock {
+        Unlock::Keyring => SlotKind::Keyring,
+        Unlock::Passphrase(_) => SlotKind::Passphrase,
+        Unlock::RecoveryKey(_) => SlotKind::Recovery,
+    }
+}
+
+/// Unwraps the data key with the first slot of the kind the user chose.
+pub(crate) fn unlock(
+    slots: &[StoredSlot],
+    unlock: &Unlock,
+    vault_id: Id,
+    key_id: KeyId,
+) -> Result<SecretKey, VaultError> {
+    unlock_slots(slots.iter(), unlock, vault_id, key_id)
+}
+
+pub(crate) fn unlock_slots<'a>(
+    slots: impl Iterator<Item = &'a StoredSlot>,
+    unlock: &Unlock,
+    vault_id: Id,
+    key_id: KeyId,
+) -> Result<SecretKey, VaultError> {
+    let kind = unlock_kind(unlock);
+    let mut last = VaultError::NoSuchSlot { kind };
+    for slot in slots.filter(|s| s.slot.params.kind() == kind) {
+        match kek_for(slot, unlock)
+            .and_then(|kek| {
+                slots::unwrap(&slot.slot, &kek, vault_id, key_id)
+                    .map_err(|e| slot_error(kind, slot.id, e))
+            }) {
+            Ok(key) => return Ok(key),
+            Err(e) => last = e,
+        }
+    }
+    // A keyring secret that exists but does not open the slot means the
+    // entry was overwritten; say so rather than "damaged slot".
+    if let VaultError::SlotDamaged {
+        kind: SlotKind::Keyring,
+        ..
+    } = last
+    {
+        return Err(VaultError::Keyring {
+            source: KeyringError::Damaged(
+                "the keyring entry no longer matches this vault".into(),
+            ),
+        });
+    }
+    Err(last)
+}
+
+impl Vault {
+    pub fn slots(&self) -> Result<Vec<SlotInfo>, VaultError> {
+        Ok(read_slots(&self.conn)?
+            .into_iter()
+            .map(|s| SlotInfo {
+                id: s.id,
+                kind: s.slot.params.kind(),
+                created_at: s.created_at,
+            })
+            .collect())
+    }
+
+    fn keyring_entry(&self) -> KeyringEntry {
+        KeyringEntry {
+            service: self.env.keyring_service.clone(),
+            account: format!("vault-{}", self.vault_id),
+        }
+    }
+
+    /// Replaces all slots of `kind` with `new` in one transaction.
+    fn replace_slots(&mut self, kind: SlotKind, new: WrappedSlot) -> Result<i64, VaultError> {
+        let now = self.env.now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM key_slots WHERE kind = ?1", [kind.as_str()])?;
+        let id = insert_slot(&tx, &new, now)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Adds a passphrase slot, or changes the passphrase if there is one.
+    pub fn set_passphrase(&mut self, passphrase: &str) -> Result<i64, VaultError> {
+        if passphrase.is_empty() {
+            return Err(VaultError::EmptyPassphrase);
+        }
+        let params = SlotParams::new_passphrase(self.env.rng.as_mut());
+        let kek = slots::passphrase_kek(passphrase, &params)
+            .map_err(|e| slot_error(SlotKind::Passphrase, 0, e))?;
+        let slot = slots::wrap(
+            params,
+            &kek,
+            &self.key,
+            self.vault_id,
+            self.key_id,
+            self.env.rng.as_mut(),
+        );
+        self.replace_slots(SlotKind::Passphrase, slot)
+    }
+
+    /// Makes a new recovery key; the old one stops working.
+    pub fn new_recovery_key(&mut self) -> Result<RecoveryKey, VaultError> {
+        let rk = RecoveryKey::generate(self.env.rng.as_mut());
+        let params = SlotParams::new_recovery(self.env.rng.as_mut());
+        let kek = slots::recovery_kek(rk.secret(), &params)
+            .map_err(|e| slot_error(SlotKind::Recovery, 0, e))?;
+        let slot = slots::wrap(
+            params,
+            &kek,
+            &self.key,
+            self.vault_id,
+            self.key_id,
+            self.env.rng.as_mut(),
+        );
+        self.replace_slots(SlotKind::Recovery, slot)?;
+        Ok(rk)
+    }
+
+    /// Stores a fresh secret in the OS keyring and adds a slot for it.
+    pub fn add_keyring_slot(&mut self) -> Result<i64, VaultError> {
+        let entry = self.keyring_entry();
+        let kek = SecretKey::random(self.env.rng.as_mut());
+        entry
+            .store(&kek)
+            .map_err(|source| VaultError::Keyring { source })?;
+        let slot = slots::wrap(
+            SlotParams::Keyring {
+                service: entry.service.clone(),
+                account: entry.account.clone(),
+            },
+            &kek,
+            &self.key,
+            self.vault_id,
+            self.key_id,
+            self.env.rng.as_mut(),
+        );
+        self.replace_slots(SlotKind::Keyring, slot)
+    }
+
+    /// Removes one slot; refuses to remove the last one.
+    pub fn remove_slot(&mut self, id: i64) -> Result<SlotKind, VaultError> {
+        let all = read_slots(&self.conn)?;
+        let slot = all
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or(VaultError::NoSlotId(id))?;
+        if all.len() == 1 {
+            return Err(VaultError::LastSlot);
+        }
+        let kind = slot.slot.params.kind();
+        let keyring = match &slot.slot.params {
+            SlotParams::Keyring { service, account } => Some(KeyringEntry {
+                service: service.clone(),
+                account: account.clone(),
+            }),
+            _ => None,
+        };
+        self.conn
+            .execute("DELETE FROM key_slots WHERE id = ?1", [id])?;
+        // Only after the slot is gone: a dangling keyring entry is harmless,
+        // a slot whose secret is gone is not.
+        if let Some(entry) = keyring {
+            let _ = entry.delete();
+        }
+        Ok(kind)
+    }
+
+    /// Replaces the data key: every record is re-sealed and every slot
+    /// re-wrapped in one transaction. The keyring secret is reused, the
+    /// passphrase must be given (if there is a passphrase slot) and is
+    /// checked, and a new recovery key is issued.
+    pub fn rotate_key(&mut self, passphrase: Option<&str>) -> Result<RotatedKey, VaultError> {
+        let stored = read_slots(&self.conn)?;
+        let new_key = SecretKey::random(self.env.rng.as_mut());
+        let new_key_id = KeyId::random(self.env.rng.as_mut());
+        let mut new_slots = Vec::new();
+        let mut recovery_key = None;
+        for s in &stored {
+            let params = s.slot.params.clone();
+            let kek = match &params {
+                SlotParams::Keyring { .. } => kek_for(s, &Unlock::Keyring)?,
+                SlotParams::Passphrase { .. } => {
+                    let p = passphrase.ok_or(VaultError::PassphraseRequired)?;
+                    let unlock = Unlock::Passphrase(Zeroizing::new(p.to_string()));
+                    // Proves the passphrase before we re-wrap under it.
+                    unlock_slots(std::iter::once(s), &unlock, self.vault_id, self.key_id)?;
+                    let params = SlotParams::new_passphrase(self.env.rng.as_mut());
+                    let kek = slots::passphrase_kek(p, &params)
+                        .map_err(|e| slot_error(SlotKind::Passphrase, s.id, e))?;
+                    new_slots.push(slots::wrap(
+                        params,
+                        &kek,
+                        &new_key,
+                        self.vault_id,
+                        new_key_id,
+                        self.env.rng.as_mut(),
+                    ));
+                    continue;
+                }
+                SlotParams::Recovery { .. } => {
+                    let rk = RecoveryKey::generate(self.env.rng.as_mut());
+                    let params = SlotParams::new_recovery(self.env.rng.as_mut());
+                    let kek = slots::recovery_kek(rk.secret(), &params)
+                        .map_err(|e| slot_error(SlotKind::Recovery, s.id, e))?;
+                    new_slots.push(slots::wrap(
+                        params,
+                        &kek,
+                        &new_key,
+                        self.vault_id,
+                        new_key_id,
+                        self.env.rng.as_mut(),
+                    ));
+                    recovery_key = Some(rk);
+                    continue;
+                }
+            };
+            new_slots.push(slots::wrap(
+                params,
+                &kek,
+                &new_key,
+                self.vault_id,
+                new_key_id,
+                self.env.rng.as_mut(),
+            ));
+        }
+        let now = self.env.now();
+        let records = self.sealed_all(&new_key, new_key_id)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM key_slots", [])?;
+        for s in &new_slots {
+            insert_slot(&tx, s, now)?;
+        }
+        let mut stmt = tx.prepare(
+            "UPDATE records SET key_id = ?1, nonce = ?2, ciphertext = ?3 WHERE kind = ?4 AND id = ?5",
+        )?;
+        for (kind, id, sealed) in &records {
+            stmt.execute(rusqlite::params![
+                new_key_id.0.as_slice(),
+                sealed.nonce.as_slice(),
+                sealed.ciphertext,
+                kind.as_str(),
+                id.as_bytes().as_slice()
+            ])?;
+        }
+        drop(stmt);
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE name = 'key_id'",
+            [new_key_id.0.as_slice()],
+        )?;
+        tx.commit()?;
+        self.key = new_key;
+        self.key_id = new_key_id;
+        Ok(RotatedKey {
+            key_id: new_key_id,
+            records: records.len(),
+            recovery_key,
+        })
+    }
+}
+
+pub struct RotatedKey {
+    pub key_id: KeyId,
+    pub records: usize,
+    /// The new recovery key, when the vault had a recovery slot.
+    pub recovery_key: Option<RecoveryKey>,
+}

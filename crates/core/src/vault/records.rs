@@ -1,0 +1,347 @@
+//! Sealed records on disk ↔ domain values in memory.
+
+use rusqlite::{OptionalExtension, TransactionBehavior};
+use serde::de::DeserializeOwned;
+
+use super::{Entry, Vault};
+use crate::crypto::{self, KeyId, RecordContext, RecordKind, Sealed, SecretKey};
+use crate::domain::{Id, List, Task, FORMAT_VERSION};
+use crate::error::VaultError;
+
+/// One record to write in a transaction.
+pub(crate) enum Write {
+    /// `expected_seq` is `None` for a new record, else the sequence the
+    /// caller last saw; a mismatch means another process wrote it.
+    Put {
+        kind: RecordKind,
+        id: Id,
+        plaintext: zeroize::Zeroizing<Vec<u8>>,
+        expected_seq: Option<i64>,
+    },
+    Delete {
+        kind: RecordKind,
+        id: Id,
+        expected_seq: i64,
+    },
+}
+
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> zeroize::Zeroizing<Vec<u8>> {
+    // Serialising our own plain structs to a Vec cannot fail.
+    zeroize::Zeroizing::new(serde_json::to_vec(v).expect("domain types serialise"))
+}
+
+impl Vault {
+    fn context<'a>(&self, kind: RecordKind, id: &'a [u8]) -> RecordContext<'a> {
+        RecordContext {
+            kind,
+            id,
+            format: FORMAT_VERSION,
+            key_id: self.key_id,
+        }
+    }
+
+    /// Decrypts every record into memory. Any record that fails is a hard
+    /// error naming the record: a vault is never shown partially.
+    pub(super) fn load(&mut self) -> Result<(), VaultError> {
+        let mut tasks = std::collections::HashMap::new();
+        let mut lists = std::collections::HashMap::new();
+        {
+            let mut stmt = self.conn.prepare(
+                "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                // Read bytes whatever the stored type: an edited row whose
+                // blob became text must be reported as tampered, not as a
+                // storage error.
+                let bytes = |i: usize| -> Result<&[u8], VaultError> {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                        _ => &[],
+                    })
+                };
+                let kind_s = String::from_utf8_lossy(bytes(0)?).into_owned();
+                let id = bytes(1)?;
+                let format: i64 = r.get(2)?;
+                let key_id = bytes(3)?;
+                let nonce = bytes(4)?;
+                let ct = bytes(5)?;
+                let seq: i64 = r.get(6)?;
+                let kind = RecordKind::parse(&kind_s).ok_or_else(|| VaultError::Corrupt {
+                    dir: self.dir.clone(),
+                    detail: format!("unknown record kind `{kind_s}`"),
+                })?;
+                match kind {
+                    RecordKind::Task => {
+                        let t: Task = self.open_record(kind, id, format, key_id, nonce, ct)?;
+                        tasks.insert(t.id, Entry { value: t, seq });
+                    }
+                    RecordKind::List => {
+                        let l: List = self.open_record(kind, id, format, key_id, nonce, ct)?;
+                        lists.insert(l.id, Entry { value: l, seq });
+                    }
+                }
+            }
+        }
+        self.tasks = tasks;
+        self.lists = lists;
+        self.rebuild_indexes();
+        Ok(())
+    }
+
+    fn open_record<T: DeserializeOwned + HasId>(
+        &self,
+        kind: RecordKind,
+        id: &[u8],
+        format: i64,
+        key_id: &[u8],
+        nonce: &[u8],
+        ct: &[u8],
+    ) -> Result<T, VaultError> {
+        let kind_s = VaultError::record_kind(kind);
+        let id_s = || VaultError::id_text(id);
+        if key_id != self.key_id.0 {
+            return Err(VaultError::RecordWrongKey {
+                kind: kind_s,
+                id: id_s(),
+                found: key_id.iter().map(|b| format!("{b:02x}")).collect(),
+                expected: self.key_id.to_string(),
+            });
+        }
+        if format != FORMAT_VERSION as i64 {
+            return Err(VaultError::RecordUnreadable {
+                kind: kind_s,
+                id: id_s(),
+                detail: format!(
+                    "record format {format}; this version reads format {FORMAT_VERSION} (update the app)"
+                ),
+            });
+        }
+        let plain = crypto::open_parts(&self.key, &self.context(kind, id).aad(), nonce, ct)
+            .map_err(|_| self.diagnose(kind, id, nonce, ct))?;
+        let value: T = serde_json::from_slice(&plain).map_err(|e| VaultError::RecordUnreadable {
+            kind: kind_s,
+            id: id_s(),
+            detail: e.to_string(),
+        })?;
+        // The AAD already binds the row id; this also catches a payload
+        // whose own id disagrees with its row (a bug, not an attack).
+        if value.id().as_bytes().as_slice() != id {
+            return Err(VaultError::RecordUnreadable {
+                kind: kind_s,
+                id: id_s(),
+                detail: format!("payload is for {}", value.id()),
+            });
+        }
+        Ok(value)
+    }
+
+    /// Works out why a record failed to open: it authenticates as some
+    /// other record (moved/swapped), or it does not authenticate at all.
+    fn diagnose(&self, kind: RecordKind, id: &[u8], nonce: &[u8], ct: &[u8]) -> VaultError {
+        let candidates: Vec<(String, Vec<u8>)> = self
+            .conn
+            .prepare("SELECT kind, id FROM records")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()
+            })
+            .unwrap_or_default();
+        for (other_kind, other_id) in candidates {
+            let Some(other_kind) = RecordKind::parse(&other_kind) else {
+                continue;
+            };
+            if other_kind == kind && other_id == id {
+                continue;
+            }
+            let aad = self.context(other_kind, &other_id).aad();
+            if crypto::open_parts(&self.key, &aad, nonce, ct).is_ok() {
+                return VaultError::RecordMoved {
+                    kind: VaultError::record_kind(kind),
+                    found_at: VaultError::id_text(id),
+                    belongs_to: format!(
+                        "{} {}",
+                        other_kind.as_str(),
+                        VaultError::id_text(&other_id)
+                    ),
+                };
+            }
+        }
+        VaultError::RecordTampered {
+            kind: VaultError::record_kind(kind),
+            id: VaultError::id_text(id),
+        }
+    }
+
+    pub(super) fn seal_record(&mut self, kind: RecordKind, id: &Id, plaintext: &[u8]) -> Sealed {
+        let aad = self.context(kind, id.as_bytes()).aad();
+        crypto::seal(&self.key, &aad, plaintext, self.env.rng.as_mut())
+    }
+
+    /// Every record in memory sealed under another key (for rotation).
+    pub(super) fn sealed_all(
+        &mut self,
+        key: &SecretKey,
+        key_id: KeyId,
+    ) -> Result<Vec<(RecordKind, Id, Sealed)>, VaultError> {
+        let mut out = Vec::with_capacity(self.tasks.len() + self.lists.len());
+        let items: Vec<(RecordKind, Id, zeroize::Zeroizing<Vec<u8>>)> = self
+            .tasks
+            .values()
+            .map(|e| (RecordKind::Task, e.value.id, encode(&e.value)))
+            .chain(
+                self.lists
+                    .values()
+                    .map(|e| (RecordKind::List, e.value.id, encode(&e.value))),
+            )
+            .collect();
+        for (kind, id, plain) in items {
+            let ctx = RecordContext {
+                kind,
+                id: id.as_bytes(),
+                format: FORMAT_VERSION,
+                key_id,
+            };
+            let sealed = crypto::seal(key, &ctx.aad(), &plain, self.env.rng.as_mut());
+            out.push((kind, id, sealed));
+        }
+        Ok(out)
+    }
+
+    /// Applies `writes` in one durable transaction and returns the new
+    /// change sequence every written record now carries.
+    pub(crate) fn commit(&mut self, writes: Vec<Write>) -> Result<i64, VaultError> {
+        let sealed: Vec<(Write, Option<Sealed>)> = writes
+            .into_iter()
+            .map(|w| {
+                let s = match &w {
+                    Write::Put {
+                        kind,
+                        id,
+                        plaintext,
+                        ..
+                    } => Some(self.seal_record(*kind, id, plaintext)),
+                    Write::Delete { .. } => None,
+                };
+                (w, s)
+            })
+            .collect();
+        let key_id = self.key_id;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let seq: i64 = tx
+            .query_row("SELECT value FROM meta WHERE name = 'change_seq'", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0)
+            + 1;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO records (kind, id, format, key_id, nonce, ciphertext, changed_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut update = tx.prepare_cached(
+                "UPDATE records SET format = ?3, key_id = ?4, nonce = ?5, ciphertext = ?6, changed_seq = ?7
+                 WHERE kind = ?1 AND id = ?2 AND changed_seq = ?8",
+            )?;
+            let mut delete = tx.prepare_cached(
+                "DELETE FROM records WHERE kind = ?1 AND id = ?2 AND changed_seq = ?3",
+            )?;
+            let mut tomb = tx.prepare_cached(
+                "INSERT OR REPLACE INTO tombstones (kind, id, changed_seq) VALUES (?1, ?2, ?3)",
+            )?;
+            for (w, s) in &sealed {
+                match (w, s) {
+                    (
+                        Write::Put {
+                            kind,
+                            id,
+                            expected_seq,
+                            ..
+                        },
+                        Some(s),
+                    ) => {
+                        let base = rusqlite::params![
+                            kind.as_str(),
+                            id.as_bytes().as_slice(),
+                            FORMAT_VERSION,
+                            key_id.0.as_slice(),
+                            s.nonce.as_slice(),
+                            s.ciphertext,
+                            seq
+                        ];
+                        let n = match expected_seq {
+                            None => insert.execute(base)?,
+                            Some(exp) => update.execute(rusqlite::params![
+                                kind.as_str(),
+                                id.as_bytes().as_slice(),
+                                FORMAT_VERSION,
+                                key_id.0.as_slice(),
+                                s.nonce.as_slice(),
+                                s.ciphertext,
+                                seq,
+                                exp
+                            ])?,
+                        };
+                        if n != 1 {
+                            return Err(VaultError::Stale {
+                                kind: kind.as_str(),
+                                id: id.to_string(),
+                            });
+                        }
+                    }
+                    (
+                        Write::Delete {
+                            kind,
+                            id,
+                            expected_seq,
+                        },
+                        _,
+                    ) => {
+                        let n = delete.execute(rusqlite::params![
+                            kind.as_str(),
+                            id.as_bytes().as_slice(),
+                            expected_seq
+                        ])?;
+                        if n != 1 {
+                            return Err(VaultError::Stale {
+                                kind: kind.as_str(),
+                                id: id.to_string(),
+                            });
+                        }
+                        tomb.execute(rusqlite::params![
+                            kind.as_str(),
+                            id.as_bytes().as_slice(),
+                            seq
+                        ])?;
+                    }
+                    (Write::Put { .. }, None) => unreachable!("every put was sealed above"),
+                }
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', ?1)",
+            [seq],
+        )?;
+        tx.commit()?;
+        Ok(seq)
+    }
+}
+
+pub(crate) trait HasId {
+    fn id(&self) -> Id;
+}
+
+impl HasId for Task {
+    fn id(&self) -> Id {
+        self.id
+    }
+}
+
+impl HasId for List {
+    fn id(&self) -> Id {
+        self.id
+    }
+}
