@@ -77,7 +77,14 @@ impl Context {
     }
 
     pub fn env(&self) -> Env {
-        Env::system(self.tz)
+        let mut env = Env::system(self.tz);
+        // Lets tests and side-by-side installs keep their keyring entries apart.
+        if let Ok(service) = std::env::var("PRODUCTIVITYPRO_KEYRING_SERVICE") {
+            if !service.is_empty() {
+                env.keyring_service = service;
+            }
+        }
+        env
     }
 
     pub fn passphrase(&self) -> Result<Option<Zeroizing<String>>> {

@@ -246,8 +246,8 @@ pub fn normalize_colour(c: &str) -> Result<String, DomainError> {
 
 /// Tags are stored without the leading `@`, case preserved, no whitespace.
 pub fn normalize_tag(t: &str) -> Result<String, DomainError> {
-    let t = t.trim();
-    let t = t.strip_prefix('@').unwrap_or(t);
+    // Strips every leading `@`, so normalising is idempotent.
+    let t = t.trim().trim_start_matches('@');
     if t.is_empty() || t.chars().any(char::is_whitespace) {
         Err(DomainError::BadTag(t.to_string()))
     } else {

@@ -45,7 +45,55 @@ impl OrderKey {
     /// A key strictly between `lo` and `hi` (either end open).
     /// `lo` must sort before `hi` when both are given; if not, the result
     /// sorts after `lo`, which keeps a bad call from ever panicking.
+    ///
+    /// Appending and prepending (one end open) step by one unit at width
+    /// four or more, so a million appends still give 4-character keys;
+    /// halving the gap instead would grow keys by a character every few
+    /// appends.
     pub fn between(lo: Option<&OrderKey>, hi: Option<&OrderKey>) -> OrderKey {
+        match (lo, hi) {
+            (Some(l), None) => Self::step(l, true).unwrap_or_else(|| Self::midpoint(lo, hi)),
+            (Some(l), Some(h)) if l >= h => {
+                Self::step(l, true).unwrap_or_else(|| Self::midpoint(lo, None))
+            }
+            (None, Some(h)) => Self::step(h, false).unwrap_or_else(|| Self::midpoint(lo, hi)),
+            (None, None) => Self::first(),
+            _ => Self::midpoint(lo, hi),
+        }
+    }
+
+    /// One unit up or down at the key's width (at least 4 digits), with
+    /// trailing zeros dropped; `None` on overflow or underflow.
+    fn step(key: &OrderKey, up: bool) -> Option<OrderKey> {
+        const MIN_WIDTH: usize = 4;
+        let mut d: Vec<u32> = key.0.bytes().map(|b| digit(b).unwrap_or(0)).collect();
+        d.resize(d.len().max(MIN_WIDTH), 0);
+        let mut i = d.len();
+        loop {
+            if i == 0 {
+                return None;
+            }
+            i -= 1;
+            if up && d[i] < BASE - 1 {
+                d[i] += 1;
+                break;
+            }
+            if !up && d[i] > 0 {
+                d[i] -= 1;
+                break;
+            }
+            d[i] = if up { 0 } else { BASE - 1 };
+        }
+        while d.last() == Some(&0) {
+            d.pop();
+        }
+        if d.is_empty() {
+            return None;
+        }
+        Some(OrderKey(d.iter().map(|&x| DIGITS[x as usize] as char).collect()))
+    }
+
+    fn midpoint(lo: Option<&OrderKey>, hi: Option<&OrderKey>) -> OrderKey {
         let lo_b = lo.map(|k| k.0.as_bytes()).unwrap_or(b"");
         let hi_b = match (lo, hi) {
             (Some(l), Some(h)) if l < h => Some(h.0.as_bytes()),
@@ -165,6 +213,25 @@ mod tests {
         }
         let seq = OrderKey::sequence(None, 1000);
         assert!(seq.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Regression: appending grew keys by a character every few appends,
+    /// so 10k tasks carried ~1.7 KB order keys each.
+    #[test]
+    fn appending_and_prepending_keep_keys_short() {
+        let seq = OrderKey::sequence(None, 200_000);
+        assert!(seq.windows(2).all(|w| w[0] < w[1]));
+        assert!(seq.iter().all(|k| k.as_str().len() <= 4), "{:?}", seq.last());
+        let mut first = OrderKey::first();
+        for _ in 0..200_000 {
+            let k = OrderKey::between(None, Some(&first));
+            assert!(k < first && OrderKey::parse(k.as_str()).is_ok());
+            first = k;
+        }
+        assert!(first.as_str().len() <= 5, "{first:?}");
+        let top = OrderKey::parse("zzzz").unwrap();
+        let after = OrderKey::between(Some(&top), None);
+        assert!(after > top);
     }
 
     #[test]

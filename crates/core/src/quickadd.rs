@@ -13,7 +13,7 @@
 //!   error (so nothing typed is silently dropped). `#` followed by digits
 //!   only (`#123`) is not a list and stays in the title; so does a lone `#`.
 //! - **Tags** — `@tag`, any number, normalised with
-//!   [`normalize_tag`](crate::domain::normalize_tag) (no `@`, case kept).
+//!   [`normalize_tag`] (no `@`, case kept).
 //!   A lone `@` stays in the title (and reads as "at" before a time).
 //! - **Priority** — `!1` (most urgent) … `!4` (least), or Todoist-style
 //!   `p1` … `p4`. `!` followed by other digits (`!0`, `!7`) is an error;
@@ -21,21 +21,22 @@
 //!   title. Two different priorities are an error.
 //! - **Escapes** — a word that starts with `\` is taken literally, without
 //!   the backslash: `\#1`, `\@home`, `\!1`, `\p1`, `\tomorrow`,
-//!   `\every day`.
-//! - **Recurrence** — an `every …` phrase anywhere ("every monday",
-//!   "every 2 weeks", "every other day", "every 15th", …, see
-//!   [`Recurrence::from_phrase`]), or `daily`/`weekly`/`monthly`/`yearly`
-//!   after the first word when it ends the line or is followed by a time
-//!   or date ("Water plants daily", "Stretch daily at 7am", but not
-//!   "Daily standup" or "Write weekly report"). The first one found is
-//!   used. Without an explicit date the first due date is the rule's first
-//!   occurrence from today on (today counts; with a time that has already
-//!   passed today, from tomorrow on).
+//!   `\every day`. Escaped words also break up date and repeat phrases.
+//! - **Recurrence** — an `every …` (or `each …`) phrase anywhere
+//!   ("every monday", "every 2 weeks", "every other day", "every 15th", …,
+//!   see [`Recurrence::from_phrase`]), or `daily`/`weekly`/`monthly`/
+//!   `yearly` after the first word when it ends the line or is followed by
+//!   a time or a connector such as `at`/`on` ("Water plants daily",
+//!   "Stretch daily at 7am", but not "Daily standup" or "Write weekly
+//!   report"). The first one found is used. Without an explicit date the
+//!   first due date is the rule's first occurrence from today on (today
+//!   counts; with a time that has already passed today, from tomorrow on).
 //! - **Due date** — natural language, evaluated with the `interim` crate
-//!   (US dialect: "next friday" is the coming Friday): `today`, `tomorrow`,
-//!   `tonight` (today 19:00), weekday names (`friday`, `next fri`,
-//!   `this monday`; on the day itself a bare weekday means next week's unless a
-//!   later time today is given), `next week|month|year`,
+//!   (US dialect: "next friday" is the coming Friday): `today`,
+//!   `tomorrow` (`tmr`, `tmrw`), `tonight` (today 19:00), weekday names
+//!   (`friday`, `next fri`, `this monday`; on the day itself a bare weekday
+//!   means next week's unless a later time today is given),
+//!   `next week|month|year`,
 //!   `in 3 days|weeks|months|years`, `in 2 hours|30 minutes` (a time),
 //!   `dec 1`, `1 december`, `dec 1, 2026` (a month and day without a year
 //!   is the next such date, today included), `2026-12-01`, `12/1`,
@@ -59,7 +60,8 @@
 //! - **Title** — the remaining words joined by single spaces, with
 //!   trailing `,;:-` removed. Empty → [`QuickAddError::EmptyTitle`].
 //!
-//! [`parse`] never panics, whatever the input.
+//! [`parse_due`] reads text that is only a date (a `--due` option).
+//! Neither function panics, whatever the input.
 
 use std::collections::BTreeSet;
 
@@ -100,6 +102,8 @@ pub enum QuickAddError {
     UnclosedListName(String),
     #[error("`{0}` is not a valid date")]
     InvalidDate(String),
+    #[error("`{0}` is not a date I understand (try e.g. tomorrow 9am, fri, next week, in 3 days, dec 1, 2026-12-01)")]
+    NotADate(String),
 }
 
 /// Parses a quick-add line; relative dates are relative to `now`, in its
@@ -170,6 +174,37 @@ pub fn parse(input: &str, now: DateTime<chrono_tz::Tz>) -> Result<QuickAdd, Quic
         due,
         recurrence,
     })
+}
+
+/// Parses text that is only a due date ("tomorrow 9am", "fri", "dec 1",
+/// "in 3 days", "at 18:00"), e.g. a `--due` option, with the same rules
+/// as the date part of [`parse`]. Here a lone `sat` or `12/1` or `18:00`
+/// is a date, since nothing else is expected.
+pub fn parse_due(text: &str, now: DateTime<chrono_tz::Tz>) -> Result<Due, QuickAddError> {
+    let words: Vec<Word> = text
+        .split_whitespace()
+        .enumerate()
+        .map(|(idx, w)| Word {
+            idx,
+            lower: clean(w).to_lowercase(),
+            capitalised: false,
+            literal: false,
+        })
+        .collect();
+    let shown = || {
+        let t = text.trim();
+        if t.chars().count() > 60 {
+            t.chars().take(60).chain(['…']).collect()
+        } else {
+            t.to_string()
+        }
+    };
+    match match_at(&words, 0, true) {
+        Some(m) if m.end == words.len() => {
+            evaluate(&m, now, None, text.trim())?.ok_or_else(|| QuickAddError::NotADate(shown()))
+        }
+        _ => Err(QuickAddError::NotADate(shown())),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -348,7 +383,7 @@ fn take_recurrence(items: &mut [Item]) -> Option<Recurrence> {
             first.as_str(),
             "daily" | "weekly" | "monthly" | "yearly" | "annually"
         );
-        if !(first == "every" || bare_freq) {
+        if !(first == "every" || first == "each" || bare_freq) {
             continue;
         }
         if bare_freq && i == 0 {
@@ -358,9 +393,6 @@ fn take_recurrence(items: &mut [Item]) -> Option<Recurrence> {
         // new "every" starts a new phrase.
         let max_end = phrase_reach(items, i);
         for end in (i + 1..=max_end).rev() {
-            if items[i..end].iter().any(|it| it.literal) {
-                continue;
-            }
             if bare_freq && end < n {
                 let next = clean(&items[end].text).to_lowercase();
                 let ok = !items[end].literal
@@ -480,11 +512,19 @@ struct DateMatch {
     time: Option<NaiveTime>,
 }
 
+/// The word at `k` for matching (`None` past the end and for escaped words).
+fn word_at(words: &[Word], k: usize) -> Option<&str> {
+    words
+        .get(k)
+        .filter(|w| !w.literal)
+        .map(|w| w.lower.as_str())
+}
+
 fn best_date(words: &[Word]) -> Option<DateMatch> {
     let n = words.len();
     let mut best: Option<DateMatch> = None;
     for i in 0..n {
-        let Some(m) = match_at(words, i) else {
+        let Some(m) = match_at(words, i, false) else {
             continue;
         };
         if m.end == n {
@@ -501,20 +541,18 @@ fn best_date(words: &[Word]) -> Option<DateMatch> {
     best
 }
 
-fn match_at(words: &[Word], start: usize) -> Option<DateMatch> {
-    let w = |k: usize| {
-        words
-            .get(k)
-            .filter(|w| !w.literal)
-            .map(|w| w.lower.as_str())
-    };
+/// The date phrase starting at `start`, if any. `standalone`: the text is
+/// expected to be nothing but a date, so weak forms need no support.
+fn match_at(words: &[Word], start: usize, standalone: bool) -> Option<DateMatch> {
+    let w = |k: usize| word_at(words, k);
     let mut k = start;
     let mut connector = false;
     while k < start + 2 && w(k).is_some_and(|x| CONNECTORS.contains(&x)) {
         connector = true;
         k += 1;
     }
-    let after_at = connector && matches!(w(k.wrapping_sub(1)), Some("at" | "@"));
+    let after_at = standalone || (connector && matches!(w(k.wrapping_sub(1)), Some("at" | "@")));
+    let connector = connector || standalone;
 
     if let Some(dm) = day_at(words, k) {
         let mut end = dm.end;
@@ -577,12 +615,7 @@ fn match_at(words: &[Word], start: usize) -> Option<DateMatch> {
 }
 
 fn day_at(words: &[Word], k: usize) -> Option<DayMatch> {
-    let w = |k: usize| {
-        words
-            .get(k)
-            .filter(|w| !w.literal)
-            .map(|w| w.lower.as_str())
-    };
+    let w = |k: usize| word_at(words, k);
     let one = |day: Day| {
         Some(DayMatch {
             day,
@@ -684,12 +717,7 @@ fn weekday_word(w: &str) -> Option<Weekday> {
 
 /// `in 3 days`, `in a week`, `in 2h`, `in 30 min`.
 fn in_phrase(words: &[Word], k: usize) -> Option<DayMatch> {
-    let w = |k: usize| {
-        words
-            .get(k)
-            .filter(|w| !w.literal)
-            .map(|w| w.lower.as_str())
-    };
+    let w = |k: usize| word_at(words, k);
     let amount = w(k + 1)?;
     let (n, unit, end) = match count(amount) {
         Some(n) => (n, w(k + 2)?, k + 3),
@@ -785,12 +813,7 @@ fn slash_date(w: &str) -> Option<(u32, u32, Option<i32>)> {
 
 /// `9am`, `9 am`, `5:30pm`, `5.30 p.m.`, `18:00`, `noon`, `midnight`.
 fn time_at(words: &[Word], k: usize) -> Option<TimeMatch> {
-    let w = |k: usize| {
-        words
-            .get(k)
-            .filter(|w| !w.literal)
-            .map(|w| w.lower.as_str())
-    };
+    let w = |k: usize| word_at(words, k);
     let first = w(k)?;
     match first {
         "noon" | "midday" => {
@@ -923,15 +946,20 @@ fn evaluate(
         Day::NextUnit(unit) => format!("next {unit}"),
         Day::In(n, unit) => format!("{n} {unit}"),
         Day::InMinutes(_) => return Err(invalid()),
-        Day::Named { month, day, year } => match year {
-            Some(y) => format!("{} {day}, {y}", month_abbrev(*month)),
-            None => format!("next {} {day}", month_abbrev(*month)),
-        },
+        Day::Named { month, day, year } => {
+            let y = year.or_else(|| next_year_with(*month, *day, local.date()));
+            match y {
+                Some(y) => format!("{} {day}, {y}", month_abbrev(*month)),
+                None => return Err(invalid()),
+            }
+        }
         Day::Iso { year, month, day } => format!("{year}-{month:02}-{day:02}"),
-        Day::Slash { month, day, year } => match year {
-            Some(y) => format!("{month}/{day}/{y}"),
-            None => format!("next {month}/{day}"),
-        },
+        Day::Slash { month, day, year } => {
+            match year.or_else(|| next_year_with(*month, *day, local.date())) {
+                Some(y) => format!("{month}/{day}/{y}"),
+                None => return Err(invalid()),
+            }
+        }
     };
     let spec = match time {
         Some(t) => format!("{spec} {:02}:{:02}", t.hour(), t.minute()),
@@ -948,6 +976,13 @@ fn evaluate(
         None => Due::date(at.date()),
     };
     check_year(due).ok_or_else(invalid).map(Some)
+}
+
+/// The year of the next `month`/`day` on or after `today` (Feb 29 looks
+/// ahead to the next leap year); `None` if there is no such date.
+fn next_year_with(month: u32, day: u32, today: NaiveDate) -> Option<i32> {
+    (today.year()..=today.year().saturating_add(8))
+        .find(|&y| NaiveDate::from_ymd_opt(y, month, day).is_some_and(|date| date >= today))
 }
 
 fn check_year(due: Due) -> Option<Due> {
@@ -1225,6 +1260,8 @@ mod tests {
         // Month-day in the past this year means next year; today counts.
         assert_eq!(qa("Renew passport jan 5").due, date_only(2027, 1, 5));
         assert_eq!(qa("Renew passport nov 23").due, date_only(2026, 11, 23));
+        assert_eq!(qa("Leap party Feb 29").due, date_only(2028, 2, 29));
+        assert_eq!(qa("Leap party on 2/29").due, date_only(2028, 2, 29));
         assert_eq!(qa("Renew passport 12/24").due, date_only(2026, 12, 24));
         assert_eq!(qa("Renew passport 1/2/2027").due, date_only(2027, 1, 2));
         assert_eq!(qa("Renew passport by 3/1/27").due, date_only(2027, 3, 1));
@@ -1244,6 +1281,25 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn parse_due_takes_only_a_date() {
+        let due = |s: &str| parse_due(s, now());
+        assert_eq!(due("tomorrow 9am"), Ok(at(2026, 11, 24, 9, 0).unwrap()));
+        assert_eq!(due("sat"), Ok(Due::date(d(2026, 11, 28))));
+        assert_eq!(due("18:00"), Ok(at(2026, 11, 23, 18, 0).unwrap()));
+        assert_eq!(due("12/1"), Ok(Due::date(d(2026, 12, 1))));
+        assert_eq!(due(" on Friday "), Ok(Due::date(d(2026, 11, 27))));
+        assert_eq!(due("in 3 days"), Ok(Due::date(d(2026, 11, 26))));
+        assert_eq!(due("2026-12-01 14:00"), Ok(at(2026, 12, 1, 14, 0).unwrap()));
+        for bad in ["", "banana", "tomorrow and more", "every monday", "#home"] {
+            assert!(
+                matches!(due(bad), Err(QuickAddError::NotADate(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(due("feb 30"), Err(QuickAddError::InvalidDate(_))));
     }
 
     #[test]
@@ -1487,11 +1543,13 @@ mod tests {
         #[test]
         fn quick_add_never_panics(s in any::<String>()) {
             let _ = parse(&s, now());
+            let _ = parse_due(&s, now());
         }
 
         #[test]
         fn quick_add_never_panics_on_grammar_soup(words in prop::collection::vec(grammar_word(), 0..16)) {
             let _ = parse(&words.join(" "), now());
+            let _ = parse_due(&words.join(" "), now());
         }
 
         #[test]

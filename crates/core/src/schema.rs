@@ -25,6 +25,8 @@ pub const MIGRATIONS: &[&str] = &[
          wrapped    BLOB NOT NULL,
          created_at TEXT NOT NULL
      );
+     -- A rowid table: sealed rows are a few hundred bytes, which in a
+     -- WITHOUT ROWID b-tree would spill into an overflow page each.
      CREATE TABLE records (
          kind       TEXT NOT NULL,
          id         BLOB NOT NULL,
@@ -32,8 +34,8 @@ pub const MIGRATIONS: &[&str] = &[
          key_id     BLOB NOT NULL,
          nonce      BLOB NOT NULL,
          ciphertext BLOB NOT NULL,
-         PRIMARY KEY (kind, id)
-     ) WITHOUT ROWID;",
+         UNIQUE (kind, id)
+     );",
     // v2: a local change sequence per record plus tombstones, so the sync
     // engine can find what changed since its last push and so two
     // processes on one vault detect each other's writes.

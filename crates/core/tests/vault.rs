@@ -164,6 +164,19 @@ fn tampered_record_is_reported_by_id_and_nothing_is_overwritten() {
 }
 
 #[test]
+fn a_record_of_unknown_kind_fails_the_load_instead_of_vanishing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, _) = new_vault(tmp.path());
+    v.add_task(draft("a")).unwrap();
+    drop(v);
+    raw(tmp.path())
+        .execute("UPDATE records SET kind = CAST('task' AS BLOB)", [])
+        .unwrap();
+    let err = open_pass(tmp.path()).err().unwrap();
+    assert_eq!(err.code(), "vault_corrupt", "{err}");
+}
+
+#[test]
 fn swapped_records_are_reported_as_moved() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut v, _) = new_vault(tmp.path());

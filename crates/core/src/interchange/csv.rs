@@ -150,10 +150,14 @@ pub(super) fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|n| n.and_utc())
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S%.f",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|n| n.and_utc())
 }
 
 pub(super) fn parse_time(s: &str) -> Option<NaiveTime> {
@@ -183,10 +187,7 @@ pub(super) fn import(input: &[u8], ctx: &mut ImportContext) -> Result<Bundle, In
         .has_headers(true)
         .flexible(true)
         .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| csv_read_error(F, e))?
-        .clone();
+    let headers = reader.headers().map_err(|e| csv_read_error(F, e))?.clone();
     let mut col: HashMap<&'static str, usize> = HashMap::new();
     for (i, h) in headers.iter().enumerate() {
         let h = h.trim().to_ascii_lowercase();
@@ -259,7 +260,9 @@ pub(super) fn import(input: &[u8], ctx: &mut ImportContext) -> Result<Bundle, In
         }
         let title = get("title");
         if title.trim().is_empty() {
-            return Err(bad("a task needs a title (the `title` column is empty)".into()));
+            return Err(bad(
+                "a task needs a title (the `title` column is empty)".into()
+            ));
         }
         let mut task = blank_task(id, title.to_string(), ctx.now);
         task.notes = get("notes").to_string();
@@ -276,7 +279,11 @@ pub(super) fn import(input: &[u8], ctx: &mut ImportContext) -> Result<Bundle, In
                 .and_then(|p| Priority::new(p).ok())
                 .ok_or_else(|| bad(format!("priority {} is not 0-4", quoted(p))))?;
         }
-        let (date, time, tz) = (get("due_date").trim(), get("due_time").trim(), get("due_tz").trim());
+        let (date, time, tz) = (
+            get("due_date").trim(),
+            get("due_time").trim(),
+            get("due_tz").trim(),
+        );
         if !date.is_empty() {
             let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
                 .map_err(|_| bad(format!("due_date {} is not YYYY-MM-DD", quoted(date))))?;
@@ -284,14 +291,20 @@ pub(super) fn import(input: &[u8], ctx: &mut ImportContext) -> Result<Bundle, In
                 None
             } else {
                 Some(parse_time(time).ok_or_else(|| {
-                    bad(format!("due_time {} is not HH:MM or HH:MM:SS", quoted(time)))
+                    bad(format!(
+                        "due_time {} is not HH:MM or HH:MM:SS",
+                        quoted(time)
+                    ))
                 })?)
             };
             let tz = if tz.is_empty() {
                 None
             } else {
                 validate_tz(tz).map_err(|_| {
-                    bad(format!("due_tz {} is not an IANA time zone name", quoted(tz)))
+                    bad(format!(
+                        "due_tz {} is not an IANA time zone name",
+                        quoted(tz)
+                    ))
                 })?;
                 if time.is_none() {
                     return Err(bad("due_tz needs a due_time".into()));
@@ -325,9 +338,8 @@ pub(super) fn import(input: &[u8], ctx: &mut ImportContext) -> Result<Bundle, In
             if v.is_empty() {
                 continue;
             }
-            let t = parse_timestamp(v).ok_or_else(|| {
-                bad(format!("{name} {} is not an RFC 3339 timestamp", quoted(v)))
-            })?;
+            let t = parse_timestamp(v)
+                .ok_or_else(|| bad(format!("{name} {} is not an RFC 3339 timestamp", quoted(v))))?;
             match slot {
                 0 => task.done_at = Some(t),
                 1 => task.created_at = t,
@@ -454,7 +466,10 @@ mod tests {
         t.notes = "line 1\r\nline 2".into();
         b.tasks.push(t);
         let text = to_csv(&b);
-        assert!(text.contains("\"Buy milk, eggs and \"\"good\"\" bread\nsoon\""), "{text}");
+        assert!(
+            text.contains("\"Buy milk, eggs and \"\"good\"\" bread\nsoon\""),
+            "{text}"
+        );
         let back = imp(&text).unwrap();
         assert_eq!(back.tasks[0].title, b.tasks[0].title);
         assert_eq!(back.tasks[0].notes, b.tasks[0].notes);
@@ -473,7 +488,10 @@ mod tests {
         let t = &b.tasks[0];
         assert_eq!(t.tags.iter().collect::<Vec<_>>(), ["family", "phone"]);
         assert_eq!(t.priority.get(), 1);
-        assert_eq!(t.due.as_ref().unwrap().to_string(), "2024-05-01 18:30 Europe/Berlin");
+        assert_eq!(
+            t.due.as_ref().unwrap().to_string(),
+            "2024-05-01 18:30 Europe/Berlin"
+        );
         assert_eq!(b.tasks[0].list, b.tasks[1].list);
         assert!(b.tasks[0].order < b.tasks[1].order && b.tasks[1].order < b.tasks[2].order);
         assert!(b.lists[0].order < b.lists[1].order);
@@ -481,7 +499,9 @@ mod tests {
 
     fn err(text: &str) -> (Location, String) {
         match imp(text) {
-            Err(InterchangeError::Malformed { location, message, .. }) => (location, message),
+            Err(InterchangeError::Malformed {
+                location, message, ..
+            }) => (location, message),
             other => panic!("expected Malformed, got {other:?}"),
         }
     }

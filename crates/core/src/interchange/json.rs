@@ -116,7 +116,9 @@ pub(super) fn import(input: &[u8]) -> Result<Bundle, InterchangeError> {
                     return Err(malformed(
                         F,
                         at,
-                        format!("unsupported version {v} (this build reads version {JSON_VERSION})"),
+                        format!(
+                            "unsupported version {v} (this build reads version {JSON_VERSION})"
+                        ),
                     ));
                 }
                 version_ok = true;
@@ -178,7 +180,7 @@ pub(super) fn syntax_check(
 ) -> Result<(), InterchangeError> {
     serde_json::from_str::<IgnoredAny>(text)
         .map(|_| ())
-        .map_err(|e| json_error(format, &e, text, lines, 0..text.len(), None))
+        .map_err(|e| json_error(format, &e, lines, 0..text.len(), None))
 }
 
 /// Deserializes `text[range]`, mapping errors to positions in `text`.
@@ -191,13 +193,12 @@ pub(super) fn parse_at<T: DeserializeOwned>(
     record: Option<(usize, &str)>,
 ) -> Result<T, InterchangeError> {
     let slice = text.get(range.clone()).unwrap_or("");
-    serde_json::from_str(slice).map_err(|e| json_error(format, &e, text, lines, range, record))
+    serde_json::from_str(slice).map_err(|e| json_error(format, &e, lines, range, record))
 }
 
 fn json_error(
     format: Format,
     e: &serde_json::Error,
-    _text: &str,
     lines: &LineIndex,
     range: Range<usize>,
     record: Option<(usize, &str)>,
@@ -220,7 +221,9 @@ fn json_error(
     }
     if let Some((i, kind)) = record {
         loc.record = Some(i as u64 + 1);
-        message = format!("in \"{kind}\": {message}");
+        if !kind.is_empty() {
+            message = format!("in \"{kind}\": {message}");
+        }
     }
     malformed(format, loc, message)
 }
@@ -389,7 +392,9 @@ mod tests {
 
     fn err(text: &str) -> (Location, String) {
         match import(text.as_bytes()) {
-            Err(InterchangeError::Malformed { location, message, .. }) => (location, message),
+            Err(InterchangeError::Malformed {
+                location, message, ..
+            }) => (location, message),
             other => panic!("expected Malformed, got {other:?}"),
         }
     }
@@ -429,7 +434,8 @@ mod tests {
         );
         let (loc, msg) = err(&text);
         assert_eq!(loc.record, Some(2));
-        assert_eq!(loc.line, Some(3), "{msg}");
+        // The good task spans lines 2-3; the bad one starts on line 4.
+        assert_eq!(loc.line, Some(4), "{msg}");
         assert!(msg.contains("priority must be 0 (none) to 4"), "{msg}");
         assert!(msg.contains("tasks"), "{msg}");
     }
@@ -440,9 +446,8 @@ mod tests {
             "\"title\":\"a\"",
             "\"title\":\"a\",\"parent\":\"ffffffffffffffffffffffffffffffff\"",
         );
-        let text = format!(
-            "{{\"format\":\"productivitypro\",\"version\":1,\"tasks\":[\n\n{child}]}}"
-        );
+        let text =
+            format!("{{\"format\":\"productivitypro\",\"version\":1,\"tasks\":[\n\n{child}]}}");
         let (loc, msg) = err(&text);
         assert_eq!((loc.line, loc.record), (Some(3), Some(1)));
         assert!(msg.contains("parent"), "{msg}");
@@ -459,7 +464,10 @@ mod tests {
             "\"title\":\"a\",\"parent\":\"ffffffffffffffffffffffffffffffff\"",
         );
         let b = GOOD_TASK
-            .replace("0123456789abcdef0123456789abcdef", "ffffffffffffffffffffffffffffffff")
+            .replace(
+                "0123456789abcdef0123456789abcdef",
+                "ffffffffffffffffffffffffffffffff",
+            )
             .replace(
                 "\"title\":\"a\"",
                 "\"title\":\"b\",\"parent\":\"0123456789abcdef0123456789abcdef\"",

@@ -387,18 +387,22 @@ pub(super) struct ListsByName {
     pub lists: Vec<List>,
     pub orders: Vec<Option<OrderKey>>,
     by_name: HashMap<String, usize>,
+    ids: HashSet<ListId>,
 }
 
 impl ListsByName {
     /// Adds a fully known list (e.g. from our own iCalendar export).
     pub fn add(&mut self, list: List) {
-        self.by_name.entry(list.name.clone()).or_insert(self.lists.len());
+        self.by_name
+            .entry(list.name.clone())
+            .or_insert(self.lists.len());
+        self.ids.insert(list.id);
         self.orders.push(Some(list.order.clone()));
         self.lists.push(list);
     }
 
-    pub fn find_id(&self, id: ListId) -> bool {
-        self.lists.iter().any(|l| l.id == id)
+    pub fn has_id(&self, id: ListId) -> bool {
+        self.ids.contains(&id)
     }
 
     /// The list called `name` (trimmed), created if needed; `None` for a
@@ -421,6 +425,7 @@ impl ListsByName {
             updated_at: ctx.now,
         };
         let id = list.id;
+        self.ids.insert(id);
         self.by_name.insert(name.to_string(), self.lists.len());
         self.orders.push(None);
         self.lists.push(list);
@@ -476,7 +481,10 @@ pub(super) fn check_bundle(b: &Bundle) -> Result<(), Problem> {
             if normalize_colour(c).as_deref() != Ok(c.as_str()) {
                 return Err(list_err(
                     i,
-                    format!("colour {} is not of the form #rrggbb (lowercase)", quoted(c)),
+                    format!(
+                        "colour {} is not of the form #rrggbb (lowercase)",
+                        quoted(c)
+                    ),
                 ));
             }
         }
@@ -517,7 +525,10 @@ pub(super) fn check_bundle(b: &Bundle) -> Result<(), Problem> {
                 return Err(task_err(i, "a task cannot be its own parent".into()));
             }
             if !index.contains_key(&p) {
-                return Err(task_err(i, format!("parent {p} is not a task in this file")));
+                return Err(task_err(
+                    i,
+                    format!("parent {p} is not a task in this file"),
+                ));
             }
         }
     }
@@ -605,8 +616,15 @@ mod tests {
 
     #[test]
     fn error_display_names_format_and_line() {
-        let e = malformed(Format::Todoist, Location::at_line(7), "PRIORITY `9` is not 1-4");
-        assert_eq!(e.to_string(), "todoist CSV, line 7: PRIORITY `9` is not 1-4");
+        let e = malformed(
+            Format::Todoist,
+            Location::at_line(7),
+            "PRIORITY `9` is not 1-4",
+        );
+        assert_eq!(
+            e.to_string(),
+            "todoist CSV, line 7: PRIORITY `9` is not 1-4"
+        );
         let e = malformed(Format::Json, Location::default(), "x");
         assert_eq!(e.to_string(), "JSON: x");
         let e = export(Format::Todoist, &Bundle::default(), &mut Vec::new()).unwrap_err();

@@ -81,7 +81,8 @@ pub fn due() -> impl Strategy<Value = Due> {
         proptest::option::of(0..TZS.len()),
     )
         .prop_map(|(days, time, tz)| {
-            let date = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(days as u64);
+            let date =
+                NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Days::new(days as u64);
             let time = time.map(|(h, m, s)| NaiveTime::from_hms_opt(h, m, s).unwrap());
             let tz = if time.is_some() {
                 tz.map(|i| TZS[i].to_string())
@@ -118,7 +119,12 @@ pub fn list() -> impl Strategy<Value = List> {
 #[allow(clippy::type_complexity)]
 fn raw_task() -> impl Strategy<Value = (Task, Option<Index>, Option<Index>)> {
     (
-        (id(), title(), text(80), proptest::collection::btree_set(tag(), 0..4)),
+        (
+            id(),
+            title(),
+            text(80),
+            proptest::collection::btree_set(tag(), 0..4),
+        ),
         (
             0u8..=4,
             proptest::option::of(due()),
@@ -185,12 +191,10 @@ pub fn bundle() -> impl Strategy<Value = Bundle> {
         })
         .prop_flat_map(|b| {
             let lists = b.lists.clone();
-            Just(b.tasks)
-                .prop_shuffle()
-                .prop_map(move |tasks| Bundle {
-                    lists: lists.clone(),
-                    tasks,
-                })
+            Just(b.tasks).prop_shuffle().prop_map(move |tasks| Bundle {
+                lists: lists.clone(),
+                tasks,
+            })
         })
 }
 

@@ -1,5 +1,7 @@
 //! Sealed records on disk ↔ domain values in memory.
 
+use std::collections::HashMap;
+
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
 
@@ -30,110 +32,186 @@ pub(crate) fn encode<T: serde::Serialize>(v: &T) -> zeroize::Zeroizing<Vec<u8>> 
     zeroize::Zeroizing::new(serde_json::to_vec(v).expect("domain types serialise"))
 }
 
+/// A records row as stored, before decryption.
+struct RawRecord {
+    kind: RecordKind,
+    id: Vec<u8>,
+    format: i64,
+    key_id: Vec<u8>,
+    nonce: Vec<u8>,
+    ct: Vec<u8>,
+    seq: i64,
+}
+
 impl Vault {
     fn context<'a>(&self, kind: RecordKind, id: &'a [u8]) -> RecordContext<'a> {
-        RecordContext {
-            kind,
-            id,
-            format: FORMAT_VERSION,
-            key_id: self.key_id,
-        }
+        record_context(kind, id, self.key_id)
     }
 
     /// Decrypts every record into memory. Any record that fails is a hard
     /// error naming the record: a vault is never shown partially.
+    ///
+    /// Rows are read on this thread; decryption, parsing and search
+    /// indexing are spread over the available cores (they dominate unlock
+    /// time for large vaults).
     pub(super) fn load(&mut self) -> Result<(), VaultError> {
-        let mut tasks = std::collections::HashMap::new();
-        let mut lists = std::collections::HashMap::new();
-        {
-            let mut stmt = self.conn.prepare(
-                "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                // Read bytes whatever the stored type: an edited row whose
-                // blob became text must be reported as tampered, not as a
-                // storage error.
-                let bytes = |i: usize| -> Result<&[u8], VaultError> {
-                    Ok(match r.get_ref(i)? {
-                        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
-                        _ => &[],
-                    })
-                };
-                let kind_s = String::from_utf8_lossy(bytes(0)?).into_owned();
-                let id = bytes(1)?;
-                let format: i64 = r.get(2)?;
-                let key_id = bytes(3)?;
-                let nonce = bytes(4)?;
-                let ct = bytes(5)?;
-                let seq: i64 = r.get(6)?;
-                let kind = RecordKind::parse(&kind_s).ok_or_else(|| VaultError::Corrupt {
-                    dir: self.dir.clone(),
-                    detail: format!("unknown record kind `{kind_s}`"),
-                })?;
-                match kind {
-                    RecordKind::Task => {
-                        let t: Task = self.open_record(kind, id, format, key_id, nonce, ct)?;
-                        tasks.insert(t.id, Entry { value: t, seq });
-                    }
-                    RecordKind::List => {
-                        let l: List = self.open_record(kind, id, format, key_id, nonce, ct)?;
-                        lists.insert(l.id, Entry { value: l, seq });
-                    }
+        // Rows are read per kind below; a row of any other kind (or whose
+        // kind is no longer text) must fail the load, not be skipped.
+        let odd: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT CAST(kind AS BLOB) FROM records WHERE kind NOT IN ('task', 'list') LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(kind) = odd {
+            return Err(VaultError::Corrupt {
+                dir: self.dir.clone(),
+                detail: format!("unknown record kind `{}`", String::from_utf8_lossy(&kind)),
+            });
+        }
+        let (key, key_id) = (&self.key, self.key_id);
+        let mut lists = HashMap::new();
+        let mut failed: Option<(OpenFailure, RawRecord)> = None;
+        self.read_raw(Some(RecordKind::List), |raw| {
+            match open_raw::<List>(key, key_id, &raw) {
+                Ok(l) => {
+                    lists.insert(l.id, Entry { value: l, seq: raw.seq });
                 }
+                Err(f) => failed = failed.take().or(Some((f, raw))),
+            }
+        })?;
+        if let Some((f, raw)) = failed {
+            return Err(self.failure(f, &raw));
+        }
+
+        // Tasks: this thread reads batches of rows while workers decrypt,
+        // parse and index the batches already read.
+        const BATCH: usize = 2048;
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8);
+        let lists_ref = &lists;
+        type Done = (Vec<(Task, i64, String)>, Option<(OpenFailure, RawRecord)>);
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(workers * 2);
+        let batch_rx = std::sync::Mutex::new(batch_rx);
+        let (read_result, done): (Result<(), VaultError>, Vec<Done>) =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        let batch_rx = &batch_rx;
+                        scope.spawn(move || {
+                            let mut out = Vec::new();
+                            let mut failure = None;
+                            loop {
+                                let next = batch_rx.lock().map(|rx| rx.recv());
+                                let Ok(Ok(batch)) = next else { break };
+                                for raw in batch {
+                                    if failure.is_some() {
+                                        break;
+                                    }
+                                    match open_raw::<Task>(key, key_id, &raw) {
+                                        Ok(t) => {
+                                            let h = super::views::haystack(&t, lists_ref);
+                                            out.push((t, raw.seq, h));
+                                        }
+                                        Err(f) => failure = Some((f, raw)),
+                                    }
+                                }
+                            }
+                            (out, failure)
+                        })
+                    })
+                    .collect();
+                let mut batch = Vec::with_capacity(BATCH);
+                let read = self.read_raw(Some(RecordKind::Task), |raw| {
+                    batch.push(raw);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        let _ = batch_tx.send(full);
+                    }
+                });
+                if !batch.is_empty() {
+                    let _ = batch_tx.send(batch);
+                }
+                drop(batch_tx);
+                let done = handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect();
+                (read, done)
+            });
+        read_result?;
+        let total: usize = done.iter().map(|(v, _)| v.len()).sum();
+        let mut tasks = HashMap::with_capacity(total);
+        let mut haystacks = HashMap::with_capacity(total);
+        for (part, failure) in done {
+            if let Some((f, raw)) = failure {
+                return Err(self.failure(f, &raw));
+            }
+            for (t, seq, h) in part {
+                haystacks.insert(t.id, h);
+                tasks.insert(t.id, Entry { value: t, seq });
             }
         }
+        self.last_order = tasks.values().map(|e| &e.value.order).max().cloned();
         self.tasks = tasks;
+        self.haystacks = haystacks;
         self.lists = lists;
-        self.rebuild_indexes();
         Ok(())
     }
 
-    fn open_record<T: DeserializeOwned + HasId>(
+    /// Streams the records rows (of one kind, or all) to `each`.
+    fn read_raw(
         &self,
-        kind: RecordKind,
-        id: &[u8],
-        format: i64,
-        key_id: &[u8],
-        nonce: &[u8],
-        ct: &[u8],
-    ) -> Result<T, VaultError> {
-        let kind_s = VaultError::record_kind(kind);
-        let id_s = || VaultError::id_text(id);
-        if key_id != self.key_id.0 {
-            return Err(VaultError::RecordWrongKey {
-                kind: kind_s,
-                id: id_s(),
-                found: key_id.iter().map(|b| format!("{b:02x}")).collect(),
-                expected: self.key_id.to_string(),
+        kind: Option<RecordKind>,
+        mut each: impl FnMut(RawRecord),
+    ) -> Result<(), VaultError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records
+             WHERE ?1 IS NULL OR kind = ?1",
+        )?;
+        let mut rows = stmt.query([kind.map(RecordKind::as_str)])?;
+        while let Some(r) = rows.next()? {
+            // Read bytes whatever the stored type: an edited row whose blob
+            // became text must be reported as tampered, not as a storage
+            // error.
+            let bytes = |i: usize| -> Result<Vec<u8>, VaultError> {
+                Ok(match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
+                        b.to_vec()
+                    }
+                    _ => Vec::new(),
+                })
+            };
+            let kind_b = bytes(0)?;
+            let kind_s = String::from_utf8_lossy(&kind_b);
+            let kind = RecordKind::parse(&kind_s).ok_or_else(|| VaultError::Corrupt {
+                dir: self.dir.clone(),
+                detail: format!("unknown record kind `{kind_s}`"),
+            })?;
+            each(RawRecord {
+                kind,
+                id: bytes(1)?,
+                format: r.get(2)?,
+                key_id: bytes(3)?,
+                nonce: bytes(4)?,
+                ct: bytes(5)?,
+                seq: r.get(6)?,
             });
         }
-        if format != FORMAT_VERSION as i64 {
-            return Err(VaultError::RecordUnreadable {
-                kind: kind_s,
-                id: id_s(),
-                detail: format!(
-                    "record format {format}; this version reads format {FORMAT_VERSION} (update the app)"
-                ),
-            });
+        Ok(())
+    }
+
+    /// Turns a worker's failure into the error to show; an AEAD failure
+    /// is diagnosed (tampered vs moved) with the database at hand.
+    fn failure(&self, f: OpenFailure, raw: &RawRecord) -> VaultError {
+        match f {
+            OpenFailure::Aead => self.diagnose(raw.kind, &raw.id, &raw.nonce, &raw.ct),
+            OpenFailure::Other(e) => e,
         }
-        let plain = crypto::open_parts(&self.key, &self.context(kind, id).aad(), nonce, ct)
-            .map_err(|_| self.diagnose(kind, id, nonce, ct))?;
-        let value: T = serde_json::from_slice(&plain).map_err(|e| VaultError::RecordUnreadable {
-            kind: kind_s,
-            id: id_s(),
-            detail: e.to_string(),
-        })?;
-        // The AAD already binds the row id; this also catches a payload
-        // whose own id disagrees with its row (a bug, not an attack).
-        if value.id().as_bytes().as_slice() != id {
-            return Err(VaultError::RecordUnreadable {
-                kind: kind_s,
-                id: id_s(),
-                detail: format!("payload is for {}", value.id()),
-            });
-        }
-        Ok(value)
     }
 
     /// Works out why a record failed to open: it authenticates as some
@@ -328,6 +406,70 @@ impl Vault {
         tx.commit()?;
         Ok(seq)
     }
+}
+
+enum OpenFailure {
+    /// The ciphertext did not authenticate under its own context.
+    Aead,
+    Other(VaultError),
+}
+
+fn record_context(kind: RecordKind, id: &[u8], key_id: KeyId) -> RecordContext<'_> {
+    RecordContext {
+        kind,
+        id,
+        format: FORMAT_VERSION,
+        key_id,
+    }
+}
+
+/// Decrypts and parses one row. Runs on worker threads, so it touches
+/// nothing but its arguments.
+fn open_raw<T: DeserializeOwned + HasId>(
+    key: &SecretKey,
+    key_id: KeyId,
+    raw: &RawRecord,
+) -> Result<T, OpenFailure> {
+    let (kind, id) = (raw.kind, raw.id.as_slice());
+    let kind_s = VaultError::record_kind(kind);
+    let id_s = || VaultError::id_text(id);
+    if raw.key_id != key_id.0 {
+        return Err(OpenFailure::Other(VaultError::RecordWrongKey {
+            kind: kind_s,
+            id: id_s(),
+            found: raw.key_id.iter().map(|b| format!("{b:02x}")).collect(),
+            expected: key_id.to_string(),
+        }));
+    }
+    if raw.format != FORMAT_VERSION as i64 {
+        return Err(OpenFailure::Other(VaultError::RecordUnreadable {
+            kind: kind_s,
+            id: id_s(),
+            detail: format!(
+                "record format {}; this version reads format {FORMAT_VERSION} (update the app)",
+                raw.format
+            ),
+        }));
+    }
+    let plain = crypto::open_parts(key, &record_context(kind, id, key_id).aad(), &raw.nonce, &raw.ct)
+        .map_err(|_| OpenFailure::Aead)?;
+    let value: T = serde_json::from_slice(&plain).map_err(|e| {
+        OpenFailure::Other(VaultError::RecordUnreadable {
+            kind: kind_s,
+            id: id_s(),
+            detail: e.to_string(),
+        })
+    })?;
+    // The AAD already binds the row id; this also catches a payload whose
+    // own id disagrees with its row (a bug, not an attack).
+    if value.id().as_bytes().as_slice() != id {
+        return Err(OpenFailure::Other(VaultError::RecordUnreadable {
+            kind: kind_s,
+            id: id_s(),
+            detail: format!("payload is for {}", value.id()),
+        }));
+    }
+    Ok(value)
 }
 
 pub(crate) trait HasId {

@@ -3,7 +3,9 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 
-use super::Vault;
+use std::collections::HashMap;
+
+use super::{Entry, Vault};
 use crate::domain::{Due, List, ListId, Task, TaskId};
 use crate::error::VaultError;
 
@@ -39,29 +41,26 @@ pub fn due_in(due: &Due, local: Tz) -> NaiveDateTime {
     }
 }
 
-impl Vault {
-    pub(super) fn rebuild_indexes(&mut self) {
-        self.haystacks.clear();
-        self.last_order = self.tasks.values().map(|e| &e.value.order).max().cloned();
-        let tasks: Vec<Task> = self.tasks.values().map(|e| e.value.clone()).collect();
-        for t in &tasks {
-            self.index_task(t);
-        }
-    }
-
-    pub(super) fn index_task(&mut self, t: &Task) {
-        let mut h = String::with_capacity(t.title.len() + t.notes.len() + 16);
-        h.push_str(&t.title.to_lowercase());
+/// What search looks through: title, notes, tags and list name, lower-cased.
+pub(super) fn haystack(t: &Task, lists: &HashMap<ListId, Entry<List>>) -> String {
+    let mut h = String::with_capacity(t.title.len() + t.notes.len() + 16);
+    h.push_str(&t.title.to_lowercase());
+    h.push('\n');
+    h.push_str(&t.notes.to_lowercase());
+    for tag in &t.tags {
         h.push('\n');
-        h.push_str(&t.notes.to_lowercase());
-        for tag in &t.tags {
-            h.push('\n');
-            h.push_str(&tag.to_lowercase());
-        }
-        if let Some(l) = t.list.and_then(|l| self.lists.get(&l)) {
-            h.push('\n');
-            h.push_str(&l.value.name.to_lowercase());
-        }
+        h.push_str(&tag.to_lowercase());
+    }
+    if let Some(l) = t.list.and_then(|l| lists.get(&l)) {
+        h.push('\n');
+        h.push_str(&l.value.name.to_lowercase());
+    }
+    h
+}
+
+impl Vault {
+    pub(super) fn index_task(&mut self, t: &Task) {
+        let h = haystack(t, &self.lists);
         self.haystacks.insert(t.id, h);
     }
 
