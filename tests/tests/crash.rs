@@ -20,21 +20,29 @@ const ROUNDS: usize = 60;
 fn kill_9_at_random_points_never_loses_an_acknowledged_write() {
     let tmp = tempfile::tempdir().unwrap();
     let env = Env {
-        clock: Box::new(FixedClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap())),
+        clock: Box::new(FixedClock::new(
+            chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+        )),
         rng: Box::new(rand::rngs::OsRng),
         local_tz: chrono_tz::UTC,
         keyring_service: "ProductivityPro-test".into(),
     };
     let created = Vault::create(
         tmp.path(),
-        CreateOptions { keyring: KeyringChoice::Off, passphrase: None },
+        CreateOptions {
+            keyring: KeyringChoice::Off,
+            passphrase: None,
+        },
         env,
     )
     .unwrap();
     let key = created.recovery_key.display_text().to_string();
     drop(created.vault);
 
-    let seed: u64 = std::env::var("PP_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
+    let seed: u64 = std::env::var("PP_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
     let mut added: HashSet<TaskId> = HashSet::new();
     let mut done: HashSet<TaskId> = HashSet::new();
@@ -93,18 +101,34 @@ fn kill_9_at_random_points_never_loses_an_acknowledged_write() {
         let leaked = common::files_containing(tmp.path(), MARKER);
         assert!(leaked.is_empty(), "round {round}: plaintext in {leaked:?}");
 
-        let v = Vault::open(tmp.path(), &Unlock::recovery_key(key.clone()), Env::system(chrono_tz::UTC))
-            .unwrap_or_else(|e| panic!("round {round}: vault does not open after kill -9: {e}"));
+        let v = Vault::open(
+            tmp.path(),
+            &Unlock::recovery_key(key.clone()),
+            Env::system(chrono_tz::UTC),
+        )
+        .unwrap_or_else(|e| panic!("round {round}: vault does not open after kill -9: {e}"));
         for id in &added {
-            let t = v.task(*id).unwrap_or_else(|| panic!("round {round}: acknowledged task {id} lost"));
+            let t = v
+                .task(*id)
+                .unwrap_or_else(|| panic!("round {round}: acknowledged task {id} lost"));
             assert!(t.title.starts_with(MARKER));
         }
         for id in &done {
-            assert!(v.task(*id).unwrap().done, "round {round}: acknowledged completion of {id} lost");
+            assert!(
+                v.task(*id).unwrap().done,
+                "round {round}: acknowledged completion of {id} lost"
+            );
         }
     }
-    assert!(added.len() >= 200, "only {} writes acknowledged: the test did not exercise much", added.len());
-    assert!(killed_mid_run >= ROUNDS / 2, "only {killed_mid_run} rounds were killed mid-write");
+    assert!(
+        added.len() >= 200,
+        "only {} writes acknowledged: the test did not exercise much",
+        added.len()
+    );
+    assert!(
+        killed_mid_run >= ROUNDS / 2,
+        "only {killed_mid_run} rounds were killed mid-write"
+    );
     eprintln!(
         "crash test: {ROUNDS} kills ({killed_mid_run} mid-write), {} adds and {} completions acknowledged, all present",
         added.len(),

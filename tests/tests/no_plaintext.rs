@@ -13,7 +13,9 @@ const MARKER: &str = "PLAINMARK4471";
 
 fn env() -> Env {
     Env {
-        clock: Box::new(FixedClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap())),
+        clock: Box::new(FixedClock::new(
+            chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+        )),
         rng: Box::new(rand::rngs::OsRng),
         local_tz: chrono_tz::Europe::Berlin,
         keyring_service: "ProductivityPro-test".into(),
@@ -30,7 +32,11 @@ fn assert_clean(dir: &std::path::Path, when: &str) {
 fn the_scanner_finds_a_planted_marker() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("sub")).unwrap();
-    std::fs::write(tmp.path().join("sub/x.bin"), format!("\0\0{}\0", MARKER.to_lowercase())).unwrap();
+    std::fs::write(
+        tmp.path().join("sub/x.bin"),
+        format!("\0\0{}\0", MARKER.to_lowercase()),
+    )
+    .unwrap();
     assert_eq!(common::files_containing(tmp.path(), MARKER).len(), 1);
 }
 
@@ -47,7 +53,9 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
     )
     .unwrap();
     let mut v = c.vault;
-    let list = v.add_list(&format!("{MARKER} list"), Some("#123456")).unwrap();
+    let list = v
+        .add_list(&format!("{MARKER} list"), Some("#123456"))
+        .unwrap();
     let mut ids = Vec::new();
     for i in 0..300 {
         let t = v
@@ -63,8 +71,14 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
         ids.push(t.id);
     }
     for id in ids.iter().step_by(7) {
-        v.update_task(*id, TaskPatch { title: Some(format!("{MARKER} renamed")), ..Default::default() })
-            .unwrap();
+        v.update_task(
+            *id,
+            TaskPatch {
+                title: Some(format!("{MARKER} renamed")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     }
     for id in ids.iter().step_by(11) {
         v.complete_task(*id).unwrap();
@@ -73,10 +87,17 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
         let _ = v.delete_task(*id);
     }
     // Open vault: the WAL holds the recent pages.
-    assert!(tmp.path().join("vault.db-wal").exists(), "expected a WAL file while open");
+    assert!(
+        tmp.path().join("vault.db-wal").exists(),
+        "expected a WAL file while open"
+    );
     assert_clean(tmp.path(), "open vault with WAL");
 
-    v.set_backup_policy(BackupPolicy { keep: 2, interval_hours: 1 }).unwrap();
+    v.set_backup_policy(BackupPolicy {
+        keep: 2,
+        interval_hours: 1,
+    })
+    .unwrap();
     v.backup_now().unwrap();
     v.write_backup(&tmp.path().join("export.ppbackup")).unwrap();
     v.rotate_key(Some("pass phrase")).unwrap();
@@ -89,10 +110,16 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
         &tmp.path().join("export.ppbackup"),
         &restored,
         &Unlock::passphrase("pass phrase"),
-        RestoreOptions { keyring: false, replace: false },
+        RestoreOptions {
+            keyring: false,
+            replace: false,
+        },
         env(),
     )
     .unwrap();
-    assert!(v.search(MARKER).len() > 200, "the marker is really in the data");
+    assert!(
+        v.search(MARKER).len() > 200,
+        "the marker is really in the data"
+    );
     assert_clean(&restored, "restored vault");
 }

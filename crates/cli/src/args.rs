@@ -186,8 +186,14 @@ pub enum ListsCommand {
         #[arg(long)]
         colour: Option<String>,
     },
-    Rename { list: String, name: String },
-    Colour { list: String, colour: Option<String> },
+    Rename {
+        list: String,
+        name: String,
+    },
+    Colour {
+        list: String,
+        colour: Option<String>,
+    },
     Archive {
         list: String,
         /// Unarchive instead.

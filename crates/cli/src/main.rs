@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e.downcast_ref::<VaultError>().map(VaultError::code);
+            let code = error_code(&e);
             eprintln!("pp: error: {e:#}");
             if let Some(code) = code {
                 eprintln!("pp: code: {code}");
@@ -33,12 +33,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// The stable code scripts branch on, for errors that have one.
+fn error_code(e: &anyhow::Error) -> Option<&'static str> {
+    if let Some(v) = e.downcast_ref::<VaultError>() {
+        return Some(v.code());
+    }
+    if e.downcast_ref::<interchange::InterchangeError>().is_some() {
+        return Some("import_malformed");
+    }
+    if e.downcast_ref::<quickadd::QuickAddError>().is_some() {
+        return Some("invalid_quick_add");
+    }
+    if e.downcast_ref::<productivitypro_core::recurrence::RecurrenceError>()
+        .is_some()
+    {
+        return Some("invalid_recurrence");
+    }
+    if e.downcast_ref::<productivitypro_core::domain::InvalidPriority>()
+        .is_some()
+    {
+        return Some("invalid_input");
+    }
+    None
+}
+
 fn run(cli: Cli) -> Result<()> {
     let ctx = unlock::Context::from_cli(&cli)?;
     match cli.command {
-        Command::Init { no_keyring, require_keyring } => init(&ctx, no_keyring, require_keyring),
+        Command::Init {
+            no_keyring,
+            require_keyring,
+        } => init(&ctx, no_keyring, require_keyring),
         Command::Demo => demo(&ctx),
-        Command::Add { text, notes, list, parent, json } => {
+        Command::Add {
+            text,
+            notes,
+            list,
+            parent,
+            json,
+        } => {
             let mut v = ctx.open()?;
             let now = v.now().with_timezone(&v.local_tz());
             let parsed = quickadd::parse(&text.join(" "), now)?;
@@ -63,14 +96,25 @@ fn run(cli: Cli) -> Result<()> {
             output::task_line_or_json(&v, &t, json)?;
             ctx.after_write(&mut v)
         }
-        Command::List { today, upcoming, list, tag, done, json } => {
+        Command::List {
+            today,
+            upcoming,
+            list,
+            tag,
+            done,
+            json,
+        } => {
             let v = ctx.open()?;
             let view = if today {
                 View::Today
             } else if let Some(days) = upcoming {
                 View::Upcoming { days }
             } else if let Some(name) = list {
-                View::List(v.list_by_name(&name).ok_or(VaultError::ListNotFound(name))?.id)
+                View::List(
+                    v.list_by_name(&name)
+                        .ok_or(VaultError::ListNotFound(name))?
+                        .id,
+                )
             } else if let Some(tag) = tag {
                 View::Tag(tag)
             } else if done {
@@ -131,8 +175,9 @@ fn run(cli: Cli) -> Result<()> {
                 patch.recurrence = Some(Some(Recurrence::parse(&rule)?));
             } else if let Some(phrase) = e.every {
                 let phrase = format!("every {phrase}");
-                let r = Recurrence::from_phrase(&phrase)
-                    .with_context(|| format!("`{phrase}` is not a repeat rule I understand; try --rrule"))?;
+                let r = Recurrence::from_phrase(&phrase).with_context(|| {
+                    format!("`{phrase}` is not a repeat rule I understand; try --rrule")
+                })?;
                 patch.recurrence = Some(Some(r));
             }
             if e.no_parent {
@@ -170,7 +215,11 @@ fn run(cli: Cli) -> Result<()> {
                     let mut buf = Vec::new();
                     interchange::export(format, &bundle, &mut buf)?;
                     write_atomically(&path, &buf)?;
-                    eprintln!("exported {} tasks to {}", bundle.tasks.len(), path.display());
+                    eprintln!(
+                        "exported {} tasks to {}",
+                        bundle.tasks.len(),
+                        path.display()
+                    );
                 }
                 None => {
                     let stdout = std::io::stdout();
@@ -195,7 +244,11 @@ fn run(cli: Cli) -> Result<()> {
             };
             let mut v = ctx.open()?;
             let mut rng = rand::rngs::OsRng;
-            let mut ictx = ImportContext { now: v.now(), rng: &mut rng, local_tz: v.local_tz() };
+            let mut ictx = ImportContext {
+                now: v.now(),
+                rng: &mut rng,
+                local_tz: v.local_tz(),
+            };
             let mut bundle = interchange::import(format, &bytes, &mut ictx)?;
             if let Some(name) = list {
                 // Into one list: an existing one of that name, or a new one
@@ -234,9 +287,13 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let tmp = dir.join(format!(".pp-export-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
@@ -253,9 +310,18 @@ fn init(ctx: &unlock::Context, no_keyring: bool, require_keyring: bool) -> Resul
     };
     let passphrase = ctx.passphrase()?;
     if keyring == KeyringChoice::Off && passphrase.is_none() {
-        eprintln!("note: without the keyring or a passphrase, only the recovery key opens this vault");
+        eprintln!(
+            "note: without the keyring or a passphrase, only the recovery key opens this vault"
+        );
     }
-    let created = Vault::create(&ctx.dir, CreateOptions { keyring, passphrase }, ctx.env())?;
+    let created = Vault::create(
+        &ctx.dir,
+        CreateOptions {
+            keyring,
+            passphrase,
+        },
+        ctx.env(),
+    )?;
     if let Some(e) = &created.keyring_error {
         eprintln!("warning: {e}; the vault has no keyring slot");
         if ctx.passphrase()?.is_none() {
@@ -279,19 +345,49 @@ fn lists(ctx: &unlock::Context, cmd: Option<ListsCommand>) -> Result<()> {
             println!("{}  {}", l.id.short(), l.name);
         }
         Some(ListsCommand::Rename { list, name }) => {
-            let id = v.list_by_name(&list).ok_or(VaultError::ListNotFound(list))?.id;
-            v.update_list(id, ListPatch { name: Some(name), ..Default::default() })?;
+            let id = v
+                .list_by_name(&list)
+                .ok_or(VaultError::ListNotFound(list))?
+                .id;
+            v.update_list(
+                id,
+                ListPatch {
+                    name: Some(name),
+                    ..Default::default()
+                },
+            )?;
         }
         Some(ListsCommand::Colour { list, colour }) => {
-            let id = v.list_by_name(&list).ok_or(VaultError::ListNotFound(list))?.id;
-            v.update_list(id, ListPatch { colour: Some(colour), ..Default::default() })?;
+            let id = v
+                .list_by_name(&list)
+                .ok_or(VaultError::ListNotFound(list))?
+                .id;
+            v.update_list(
+                id,
+                ListPatch {
+                    colour: Some(colour),
+                    ..Default::default()
+                },
+            )?;
         }
         Some(ListsCommand::Archive { list, undo }) => {
-            let id = v.list_by_name(&list).ok_or(VaultError::ListNotFound(list))?.id;
-            v.update_list(id, ListPatch { archived: Some(!undo), ..Default::default() })?;
+            let id = v
+                .list_by_name(&list)
+                .ok_or(VaultError::ListNotFound(list))?
+                .id;
+            v.update_list(
+                id,
+                ListPatch {
+                    archived: Some(!undo),
+                    ..Default::default()
+                },
+            )?;
         }
         Some(ListsCommand::Rm { list, with_tasks }) => {
-            let id = v.list_by_name(&list).ok_or(VaultError::ListNotFound(list))?.id;
+            let id = v
+                .list_by_name(&list)
+                .ok_or(VaultError::ListNotFound(list))?
+                .id;
             let n = v.delete_list(id, with_tasks)?;
             println!("deleted the list and {n} task(s)");
         }
@@ -337,14 +433,21 @@ fn vault(ctx: &unlock::Context, cmd: VaultCommand) -> Result<()> {
             let mut v = ctx.open()?;
             let p = ctx.passphrase()?;
             let r = v.rotate_key(p.as_deref().map(|s| s.as_str()))?;
-            println!("new data key {} ; {} records re-encrypted", r.key_id, r.records);
+            println!(
+                "new data key {} ; {} records re-encrypted",
+                r.key_id, r.records
+            );
             if let Some(rk) = r.recovery_key {
                 println!("the previous recovery key no longer opens this vault");
                 output::recovery_key(&rk);
             }
             Ok(())
         }
-        VaultCommand::Backup { out, keep, interval_hours } => {
+        VaultCommand::Backup {
+            out,
+            keep,
+            interval_hours,
+        } => {
             let mut v = ctx.open()?;
             if keep.is_some() || interval_hours.is_some() {
                 let p = v.backup_policy()?;
@@ -357,12 +460,25 @@ fn vault(ctx: &unlock::Context, cmd: VaultCommand) -> Result<()> {
                 Some(path) => v.write_backup(&path)?,
                 None => v.backup_now()?,
             };
-            println!("backup written: {} ({} bytes)", info.path.display(), info.bytes);
+            println!(
+                "backup written: {} ({} bytes)",
+                info.path.display(),
+                info.bytes
+            );
             Ok(())
         }
         VaultCommand::Restore { file, replace } => {
             let unlock = ctx.restore_unlock()?;
-            let v = Vault::restore(&file, &ctx.dir, &unlock, RestoreOptions { keyring: !ctx.no_keyring, replace }, ctx.env())?;
+            let v = Vault::restore(
+                &file,
+                &ctx.dir,
+                &unlock,
+                RestoreOptions {
+                    keyring: !ctx.no_keyring,
+                    replace,
+                },
+                ctx.env(),
+            )?;
             println!(
                 "restored {} tasks and {} lists into {}",
                 v.task_count(),
@@ -381,7 +497,14 @@ fn demo(ctx: &unlock::Context) -> Result<()> {
     if Vault::exists(&dir) {
         std::fs::remove_dir_all(&dir)?;
     }
-    let created = Vault::create(&dir, CreateOptions { keyring: KeyringChoice::Off, passphrase: None }, ctx.env())?;
+    let created = Vault::create(
+        &dir,
+        CreateOptions {
+            keyring: KeyringChoice::Off,
+            passphrase: None,
+        },
+        ctx.env(),
+    )?;
     let mut v = created.vault;
     let now = v.now().with_timezone(&v.local_tz());
     for line in [
@@ -416,7 +539,9 @@ fn demo(ctx: &unlock::Context) -> Result<()> {
     output::tasks(&v, &v.search("home"), false)?;
     drop(v);
     let db = std::fs::read(dir.join("vault.db"))?;
-    let leaked = ["rent", "plants", "dentist"].iter().any(|w| db.windows(w.len()).any(|x| x == w.as_bytes()));
+    let leaked = ["rent", "plants", "dentist"]
+        .iter()
+        .any(|w| db.windows(w.len()).any(|x| x == w.as_bytes()));
     println!(
         "\nvault file {} ({} bytes): titles in plaintext? {}",
         dir.join("vault.db").display(),
@@ -425,6 +550,9 @@ fn demo(ctx: &unlock::Context) -> Result<()> {
     );
     println!("recovery key for this demo vault (shown once):");
     output::recovery_key(&created.recovery_key);
-    println!("try: pp --data-dir {} --recovery-key-file <file with the key> list", dir.display());
+    println!(
+        "try: pp --data-dir {} --recovery-key-file <file with the key> list",
+        dir.display()
+    );
     Ok(())
 }

@@ -114,12 +114,18 @@ pub fn lists(v: &Vault, json: bool) -> Result<()> {
         println!("(no lists)");
     }
     for l in lists {
-        let open = v.tasks().filter(|t| t.list == Some(l.id) && !t.done).count();
+        let open = v
+            .tasks()
+            .filter(|t| t.list == Some(l.id) && !t.done)
+            .count();
         println!(
             "{}  {}{}{}  ({open} open)",
             l.id.short(),
             l.name,
-            l.colour.as_deref().map(|c| format!("  {c}")).unwrap_or_default(),
+            l.colour
+                .as_deref()
+                .map(|c| format!("  {c}"))
+                .unwrap_or_default(),
             if l.archived { "  [archived]" } else { "" },
         );
     }
@@ -152,7 +158,12 @@ pub fn status(v: &Vault, json: bool) -> Result<()> {
     }
     println!("vault     {} ({})", v.id(), v.dir().display());
     println!("data key  {}  (schema {})", v.key_id(), v.schema_version()?);
-    println!("tasks     {} ({} open) in {} lists", v.task_count(), open, v.lists().len());
+    println!(
+        "tasks     {} ({} open) in {} lists",
+        v.task_count(),
+        open,
+        v.lists().len()
+    );
     println!("slots");
     for s in slots {
         println!("  {:>3}  {:<10}  added {}", s.id, s.kind, s.created_at);
@@ -164,7 +175,11 @@ pub fn status(v: &Vault, json: bool) -> Result<()> {
         policy.interval_hours
     );
     if let Some(b) = backups.first() {
-        println!("  newest  {}  {}", b.created_at.to_rfc3339(), b.path.display());
+        println!(
+            "  newest  {}  {}",
+            b.created_at.to_rfc3339(),
+            b.path.display()
+        );
     }
     Ok(())
 }

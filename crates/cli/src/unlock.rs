@@ -37,11 +37,13 @@ fn default_dir() -> Result<PathBuf> {
 
 fn local_tz(flag: Option<&str>) -> Result<chrono_tz::Tz> {
     if let Some(name) = flag {
-        return name
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--tz `{name}` is not an IANA zone name (e.g. Europe/Berlin)"));
+        return name.parse().map_err(|_| {
+            anyhow::anyhow!("--tz `{name}` is not an IANA zone name (e.g. Europe/Berlin)")
+        });
     }
-    let from_env = std::env::var("TZ").ok().map(|s| s.trim_start_matches(':').to_string());
+    let from_env = std::env::var("TZ")
+        .ok()
+        .map(|s| s.trim_start_matches(':').to_string());
     let name = from_env
         .filter(|s| !s.is_empty())
         .or_else(|| iana_time_zone::get_timezone().ok());
@@ -53,7 +55,9 @@ fn read_secret(path: &Path) -> Result<Zeroizing<String>> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
-    Ok(Zeroizing::new(text.lines().next().unwrap_or("").to_string()))
+    Ok(Zeroizing::new(
+        text.lines().next().unwrap_or("").to_string(),
+    ))
 }
 
 fn env_secret(name: &str) -> Option<Zeroizing<String>> {
@@ -105,7 +109,8 @@ impl Context {
         match &self.recovery_key_file {
             Some(f) => {
                 let text = Zeroizing::new(
-                    std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("reading {}", f.display()))?,
                 );
                 Ok(Some(Zeroizing::new(text.trim().to_string())))
             }

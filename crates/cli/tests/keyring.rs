@@ -41,10 +41,15 @@ fn vault_reopens_from_the_real_keyring_in_new_processes() {
     // The Secret Service goes away (headless session): a clear error naming
     // the other ways in, and nothing else happens.
     let e = fails_with(
-        pp(tmp.path()).args(["list"]).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/pp-bus"),
+        pp(tmp.path())
+            .args(["list"])
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/pp-bus"),
         "keyring_unavailable",
     );
-    assert!(e.contains("not available") && e.contains("recovery key"), "{e}");
+    assert!(
+        e.contains("not available") && e.contains("recovery key"),
+        "{e}"
+    );
 
     // The entry disappears (another machine, a wiped keyring): the error
     // says so and how to get in; the recovery key still works.
@@ -53,12 +58,19 @@ fn vault_reopens_from_the_real_keyring_in_new_processes() {
         .delete_credential()
         .unwrap();
     let e = fails_with(pp(tmp.path()).args(["list"]), "keyring_entry_missing");
-    assert!(e.contains("PRODUCTIVITYPRO_PASSPHRASE") && e.contains("recovery"), "{e}");
-    let listed = json(&ok(pp(tmp.path()).args(["list", "--json"]).env("PRODUCTIVITYPRO_RECOVERY_KEY", &rk)));
+    assert!(
+        e.contains("PRODUCTIVITYPRO_PASSPHRASE") && e.contains("recovery"),
+        "{e}"
+    );
+    let listed = json(&ok(pp(tmp.path())
+        .args(["list", "--json"])
+        .env("PRODUCTIVITYPRO_RECOVERY_KEY", &rk)));
     assert_eq!(listed[0]["title"], "from the keyring");
 
     // Re-adding the keyring slot makes plain `pp list` work again.
-    ok(pp(tmp.path()).args(["vault", "add-keyring"]).env("PRODUCTIVITYPRO_RECOVERY_KEY", &rk));
+    ok(pp(tmp.path())
+        .args(["vault", "add-keyring"])
+        .env("PRODUCTIVITYPRO_RECOVERY_KEY", &rk));
     ok(pp(tmp.path()).args(["list"]));
 }
 
@@ -86,11 +98,16 @@ fn without_a_secret_service_the_error_names_the_fix() {
     let tmp = tempfile::tempdir().unwrap();
     let no_bus = "unix:path=/nonexistent/productivitypro-test-bus";
     let e = fails_with(
-        pp(tmp.path()).args(["init", "--require-keyring"]).env("DBUS_SESSION_BUS_ADDRESS", no_bus),
+        pp(tmp.path())
+            .args(["init", "--require-keyring"])
+            .env("DBUS_SESSION_BUS_ADDRESS", no_bus),
         "keyring_unavailable",
     );
     assert!(e.contains("OS keyring is not available"), "{e}");
-    assert!(!tmp.path().join("vault.db").exists(), "a failed init left a vault");
+    assert!(
+        !tmp.path().join("vault.db").exists(),
+        "a failed init left a vault"
+    );
 
     // Default init falls back to passphrase + recovery key and says so.
     let r = common::run(
@@ -101,7 +118,14 @@ fn without_a_secret_service_the_error_names_the_fix() {
     );
     assert!(r.ok, "{}", r.stderr);
     assert!(r.stderr.contains("no keyring slot"), "{}", r.stderr);
-    let e = fails_with(pp(tmp.path()).args(["list"]).env("DBUS_SESSION_BUS_ADDRESS", no_bus), "no_such_slot");
+    let e = fails_with(
+        pp(tmp.path())
+            .args(["list"])
+            .env("DBUS_SESSION_BUS_ADDRESS", no_bus),
+        "no_such_slot",
+    );
     assert!(e.contains("PRODUCTIVITYPRO_PASSPHRASE"), "{e}");
-    ok(pp(tmp.path()).args(["list"]).env("PRODUCTIVITYPRO_PASSPHRASE", "pw for headless"));
+    ok(pp(tmp.path())
+        .args(["list"])
+        .env("PRODUCTIVITYPRO_PASSPHRASE", "pw for headless"));
 }

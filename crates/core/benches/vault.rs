@@ -19,11 +19,54 @@ use rand::{Rng, SeedableRng};
 use rusqlite::Connection;
 
 const WORDS: &[&str] = &[
-    "review", "report", "call", "email", "budget", "plan", "draft", "fix", "invoice", "meeting",
-    "garden", "groceries", "dentist", "renew", "passport", "quarterly", "slides", "deploy",
-    "backup", "laptop", "birthday", "gift", "flight", "hotel", "book", "read", "chapter", "tax",
-    "return", "insurance", "car", "service", "school", "form", "pay", "rent", "water", "plants",
-    "team", "sync", "roadmap", "hire", "interview", "notes", "write", "blog", "post", "update",
+    "review",
+    "report",
+    "call",
+    "email",
+    "budget",
+    "plan",
+    "draft",
+    "fix",
+    "invoice",
+    "meeting",
+    "garden",
+    "groceries",
+    "dentist",
+    "renew",
+    "passport",
+    "quarterly",
+    "slides",
+    "deploy",
+    "backup",
+    "laptop",
+    "birthday",
+    "gift",
+    "flight",
+    "hotel",
+    "book",
+    "read",
+    "chapter",
+    "tax",
+    "return",
+    "insurance",
+    "car",
+    "service",
+    "school",
+    "form",
+    "pay",
+    "rent",
+    "water",
+    "plants",
+    "team",
+    "sync",
+    "roadmap",
+    "hire",
+    "interview",
+    "notes",
+    "write",
+    "blog",
+    "post",
+    "update",
 ];
 
 fn env(seed: u64) -> Env {
@@ -151,7 +194,9 @@ impl Plain {
         let mut map = HashMap::new();
         {
             let mut st = conn
-                .prepare("SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records")
+                .prepare(
+                    "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records",
+                )
                 .unwrap();
             let mut rows = st.query([]).unwrap();
             while let Some(r) = rows.next().unwrap() {
@@ -175,7 +220,11 @@ impl Plain {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .unwrap();
         let seq: i64 = tx
-            .query_row("SELECT value FROM meta WHERE name = 'change_seq'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'change_seq'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap_or(0)
             + 1;
         tx.execute(

@@ -113,9 +113,15 @@ impl VaultError {
             Schema(SchemaError::TooNew { .. }) => "vault_too_new",
             Schema(SchemaError::ForeignFile(_)) => "vault_corrupt",
             Schema(SchemaError::Sqlite(_)) => "storage",
-            Keyring { source: KeyringError::Unavailable(_) } => "keyring_unavailable",
-            Keyring { source: KeyringError::Missing } => "keyring_entry_missing",
-            Keyring { source: KeyringError::Damaged(_) } => "keyring_damaged",
+            Keyring {
+                source: KeyringError::Unavailable(_),
+            } => "keyring_unavailable",
+            Keyring {
+                source: KeyringError::Missing,
+            } => "keyring_entry_missing",
+            Keyring {
+                source: KeyringError::Damaged(_),
+            } => "keyring_damaged",
             NoSuchSlot { .. } => "no_such_slot",
             WrongPassphrase => "wrong_passphrase",
             RecoveryKeyMistyped(_) => "recovery_key_mistyped",

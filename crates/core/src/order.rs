@@ -90,7 +90,9 @@ impl OrderKey {
         if d.is_empty() {
             return None;
         }
-        Some(OrderKey(d.iter().map(|&x| DIGITS[x as usize] as char).collect()))
+        Some(OrderKey(
+            d.iter().map(|&x| DIGITS[x as usize] as char).collect(),
+        ))
     }
 
     fn midpoint(lo: Option<&OrderKey>, hi: Option<&OrderKey>) -> OrderKey {
@@ -221,7 +223,11 @@ mod tests {
     fn appending_and_prepending_keep_keys_short() {
         let seq = OrderKey::sequence(None, 200_000);
         assert!(seq.windows(2).all(|w| w[0] < w[1]));
-        assert!(seq.iter().all(|k| k.as_str().len() <= 4), "{:?}", seq.last());
+        assert!(
+            seq.iter().all(|k| k.as_str().len() <= 4),
+            "{:?}",
+            seq.last()
+        );
         let mut first = OrderKey::first();
         for _ in 0..200_000 {
             let k = OrderKey::between(None, Some(&first));

@@ -23,7 +23,9 @@ pub struct RecoveryKey(SecretKey);
 pub enum RecoveryKeyError {
     #[error("recovery key looks mistyped: character `{ch}` (position {position}) is not used in recovery keys")]
     BadCharacter { ch: char, position: usize },
-    #[error("recovery key looks mistyped: it has {got} characters, a recovery key has {ENCODED_LEN}")]
+    #[error(
+        "recovery key looks mistyped: it has {got} characters, a recovery key has {ENCODED_LEN}"
+    )]
     BadLength { got: usize },
     #[error("recovery key looks mistyped: its checksum does not match (check each group of four characters)")]
     BadChecksum,
@@ -83,13 +85,12 @@ impl RecoveryKey {
                 'O' => '0',
                 c => c,
             };
-            let v = ALPHABET
-                .iter()
-                .position(|a| *a as char == up)
-                .ok_or(RecoveryKeyError::BadCharacter {
+            let v = ALPHABET.iter().position(|a| *a as char == up).ok_or(
+                RecoveryKeyError::BadCharacter {
                     ch,
                     position: position + 1,
-                })?;
+                },
+            )?;
             values.push(v as u8);
         }
         if values.len() != ENCODED_LEN {
@@ -109,11 +110,9 @@ impl RecoveryKey {
         if Self::checksum(secret) != check {
             return Err(RecoveryKeyError::BadChecksum);
         }
-        Ok(RecoveryKey(
-            SecretKey::from_slice(secret).ok_or(RecoveryKeyError::BadLength {
-                got: values.len(),
-            })?,
-        ))
+        Ok(RecoveryKey(SecretKey::from_slice(secret).ok_or(
+            RecoveryKeyError::BadLength { got: values.len() },
+        )?))
     }
 }
 
@@ -145,7 +144,11 @@ mod tests {
     fn parses_what_people_type() {
         let k = key(2);
         let t = k.display_text();
-        let sloppy = t.to_lowercase().replace('-', " ").replace('1', "l").replace('0', "o");
+        let sloppy = t
+            .to_lowercase()
+            .replace('-', " ")
+            .replace('1', "l")
+            .replace('0', "o");
         let back = RecoveryKey::parse(&sloppy).unwrap();
         assert_eq!(back.secret().expose(), k.secret().expose());
     }

@@ -224,10 +224,19 @@ mod tests {
         let secret = SecretKey::random(&mut rng);
         let kek = recovery_kek(&secret, &params).unwrap();
         let slot = wrap(params, &kek, &data, vid, kid, &mut rng);
-        assert_eq!(unwrap(&slot, &kek, vid, kid).unwrap().expose(), data.expose());
-        assert_eq!(unwrap(&slot, &kek, Id::random(&mut rng), kid).unwrap_err(), SlotError::WrongKey);
+        assert_eq!(
+            unwrap(&slot, &kek, vid, kid).unwrap().expose(),
+            data.expose()
+        );
+        assert_eq!(
+            unwrap(&slot, &kek, Id::random(&mut rng), kid).unwrap_err(),
+            SlotError::WrongKey
+        );
         let other = recovery_kek(&SecretKey::random(&mut rng), &slot.params).unwrap();
-        assert_eq!(unwrap(&slot, &other, vid, kid).unwrap_err(), SlotError::WrongKey);
+        assert_eq!(
+            unwrap(&slot, &other, vid, kid).unwrap_err(),
+            SlotError::WrongKey
+        );
     }
 
     #[test]
@@ -237,8 +246,16 @@ mod tests {
             unreachable!()
         };
         assert!(m_kib >= 65536 && t >= 3);
-        let bad = SlotParams::Passphrase { salt: vec![1; 16], m_kib: 1, t: 0, p: 0 };
-        assert!(matches!(passphrase_kek("x", &bad), Err(SlotError::BadParams(_))));
+        let bad = SlotParams::Passphrase {
+            salt: vec![1; 16],
+            m_kib: 1,
+            t: 0,
+            p: 0,
+        };
+        assert!(matches!(
+            passphrase_kek("x", &bad),
+            Err(SlotError::BadParams(_))
+        ));
         let json = serde_json::to_string(&SlotParams::new_passphrase(&mut rng)).unwrap();
         assert!(json.contains("\"kind\":\"passphrase\""));
     }

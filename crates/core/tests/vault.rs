@@ -9,7 +9,7 @@ use productivitypro_core::order::OrderKey;
 use productivitypro_core::slots::{self, SlotParams};
 use productivitypro_core::vault::{BackupPolicy, RestoreOptions, TaskDraft, TaskPatch};
 use productivitypro_core::{
-    schema, CreateOptions, Env, FixedClock, KeyringChoice, Recurrence, RecoveryKey, Unlock, Vault,
+    schema, CreateOptions, Env, FixedClock, KeyringChoice, RecoveryKey, Recurrence, Unlock, Vault,
     VaultError, View,
 };
 use rand::SeedableRng;
@@ -83,7 +83,10 @@ fn create_add_reopen_with_each_slot() {
         })
         .unwrap();
     drop(v);
-    for unlock in [Unlock::passphrase(PASS), Unlock::recovery_key(rk.display_text().to_string())] {
+    for unlock in [
+        Unlock::passphrase(PASS),
+        Unlock::recovery_key(rk.display_text().to_string()),
+    ] {
         let v = Vault::open(tmp.path(), &unlock, env(3)).unwrap();
         assert_eq!(v.task(t.id), Some(&t));
         assert_eq!(v.list(home.id).unwrap().colour.as_deref(), Some("#ff8800"));
@@ -139,7 +142,9 @@ fn a_vault_without_the_chosen_slot_says_which_slots_to_use() {
     let tmp = tempfile::tempdir().unwrap();
     let (v, _) = new_vault(tmp.path());
     drop(v);
-    let err = Vault::open(tmp.path(), &Unlock::Keyring, env(2)).err().unwrap();
+    let err = Vault::open(tmp.path(), &Unlock::Keyring, env(2))
+        .err()
+        .unwrap();
     assert_eq!(err.code(), "no_such_slot");
     assert!(err.to_string().contains("passphrase"), "{err}");
 }
@@ -226,7 +231,9 @@ fn truncated_emptied_and_garbage_vault_files_are_corrupt_not_empty() {
         std::fs::write(tmp.path().join("vault.db"), &bytes).unwrap();
         let _ = std::fs::remove_file(tmp.path().join("vault.db-wal"));
         let _ = std::fs::remove_file(tmp.path().join("vault.db-shm"));
-        let err = open_pass(tmp.path()).err().unwrap_or_else(|| panic!("{what}: opened"));
+        let err = open_pass(tmp.path())
+            .err()
+            .unwrap_or_else(|| panic!("{what}: opened"));
         assert_eq!(err.code(), "vault_corrupt", "{what}: {err}");
         assert!(err.to_string().contains("restore"), "{what}: {err}");
         assert!(db_bytes(tmp.path()) == bytes, "{what}: file changed");
@@ -417,9 +424,15 @@ fn slots_can_be_added_changed_and_removed_but_never_the_last() {
     v.set_passphrase("new passphrase").unwrap();
     let slots = v.slots().unwrap();
     assert_eq!(slots.len(), 2, "one passphrase slot, one recovery slot");
-    assert_eq!(v.set_passphrase("").err().unwrap().code(), "empty_passphrase");
+    assert_eq!(
+        v.set_passphrase("").err().unwrap().code(),
+        "empty_passphrase"
+    );
     drop(v);
-    assert_eq!(open_pass(tmp.path()).err().unwrap().code(), "wrong_passphrase");
+    assert_eq!(
+        open_pass(tmp.path()).err().unwrap().code(),
+        "wrong_passphrase"
+    );
     let mut v = Vault::open(tmp.path(), &Unlock::passphrase("new passphrase"), env(9)).unwrap();
     let recovery = v
         .slots()
@@ -463,7 +476,10 @@ fn backups_restore_elsewhere_and_rotate() {
         v.add_task(d).unwrap();
     }
     assert!(v.backup_if_due().unwrap().is_some(), "first backup is due");
-    assert!(v.backup_if_due().unwrap().is_none(), "not again within a day");
+    assert!(
+        v.backup_if_due().unwrap().is_none(),
+        "not again within a day"
+    );
     for _ in 0..4 {
         clock.advance(Duration::hours(25));
         v.add_task(draft("daily")).unwrap();
@@ -476,7 +492,10 @@ fn backups_restore_elsewhere_and_rotate() {
     let bundle = v.bundle();
     drop(v);
 
-    for unlock in [Unlock::passphrase(PASS), Unlock::recovery_key(rk.display_text().to_string())] {
+    for unlock in [
+        Unlock::passphrase(PASS),
+        Unlock::recovery_key(rk.display_text().to_string()),
+    ] {
         let other = tempfile::tempdir().unwrap();
         let r = Vault::restore(
             &newest,
@@ -490,7 +509,12 @@ fn backups_restore_elsewhere_and_rotate() {
         )
         .unwrap();
         assert_eq!(r.bundle(), bundle);
-        assert_eq!(r.id(), Vault::open(tmp.path(), &Unlock::passphrase(PASS), env(2)).unwrap().id());
+        assert_eq!(
+            r.id(),
+            Vault::open(tmp.path(), &Unlock::passphrase(PASS), env(2))
+                .unwrap()
+                .id()
+        );
     }
 
     // Over an existing vault: refused unless asked; then kept aside.
@@ -518,9 +542,11 @@ fn backups_restore_elsewhere_and_rotate() {
         env(11),
     )
     .unwrap();
-    assert!(std::fs::read_dir(tmp.path())
+    assert!(std::fs::read_dir(tmp.path()).unwrap().any(|e| e
         .unwrap()
-        .any(|e| e.unwrap().file_name().to_string_lossy().contains("replaced-")));
+        .file_name()
+        .to_string_lossy()
+        .contains("replaced-")));
 }
 
 #[test]
@@ -535,10 +561,7 @@ fn damaged_backups_are_refused_with_a_clear_error() {
     let n = flipped.len();
     flipped[n - 5] ^= 1;
     let mut header_edit = good.clone();
-    let pos = header_edit
-        .windows(5)
-        .position(|w| w == b"tasks")
-        .unwrap();
+    let pos = header_edit.windows(5).position(|w| w == b"tasks").unwrap();
     header_edit[pos + 7] = b'9';
     for (what, bytes, code) in [
         ("truncated", good[..good.len() - 30].to_vec(), "bad_backup"),
@@ -562,7 +585,10 @@ fn damaged_backups_are_refused_with_a_clear_error() {
         .err()
         .unwrap_or_else(|| panic!("{what} restored"));
         assert_eq!(err.code(), code, "{what}: {err}");
-        assert!(!target.path().join("vault.db").exists(), "{what}: wrote a vault");
+        assert!(
+            !target.path().join("vault.db").exists(),
+            "{what}: wrote a vault"
+        );
     }
     let target = tempfile::tempdir().unwrap();
     let err = Vault::restore(
@@ -595,7 +621,10 @@ fn completing_a_recurring_task_creates_the_next_occurrence() {
     let c = v.complete_task(t.id).unwrap();
     assert!(c.done.done && c.done.done_at.is_some());
     let next = c.next.unwrap();
-    assert_eq!(next.due.unwrap().date, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+    assert_eq!(
+        next.due.unwrap().date,
+        NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+    );
     assert!(!next.done);
     assert_eq!(next.title, "Water plants");
     drop(v);
@@ -665,7 +694,10 @@ fn subtasks_go_with_their_parent_and_cycles_are_refused() {
 fn bad_task_input_is_refused_and_nothing_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut v, _) = new_vault(tmp.path());
-    assert_eq!(v.add_task(draft("   ")).err().unwrap().code(), "invalid_input");
+    assert_eq!(
+        v.add_task(draft("   ")).err().unwrap().code(),
+        "invalid_input"
+    );
     let mut d = draft("x");
     d.tags.insert("two words".into());
     assert_eq!(v.add_task(d).err().unwrap().code(), "invalid_input");
@@ -680,10 +712,19 @@ fn bad_task_input_is_refused_and_nothing_is_written() {
     d.list = Some(Id::from_bytes([7; 16]));
     assert_eq!(v.add_task(d).err().unwrap().code(), "list_not_found");
     assert_eq!(v.add_list("", None).err().unwrap().code(), "invalid_input");
-    assert_eq!(v.add_list("L", Some("blue")).err().unwrap().code(), "invalid_input");
+    assert_eq!(
+        v.add_list("L", Some("blue")).err().unwrap().code(),
+        "invalid_input"
+    );
     v.add_list("Home", None).unwrap();
-    assert_eq!(v.add_list("home", None).err().unwrap().code(), "list_exists");
-    assert_eq!(v.resolve_task("zzzz").err().unwrap().code(), "task_not_found");
+    assert_eq!(
+        v.add_list("home", None).err().unwrap().code(),
+        "list_exists"
+    );
+    assert_eq!(
+        v.resolve_task("zzzz").err().unwrap().code(),
+        "task_not_found"
+    );
     assert_eq!(v.task_count(), 0);
 }
 
@@ -729,11 +770,22 @@ fn views_follow_the_local_calendar() {
     let today_low = mk("today low", day(24), 4);
     let today_urgent = mk("today urgent", day(24), 1);
     let soon = mk("soon", day(26), 0);
-    let _later = mk("later", day(30) .map(|d| Due { date: d.date + Duration::days(30), ..d }), 0);
+    let _later = mk(
+        "later",
+        day(30).map(|d| Due {
+            date: d.date + Duration::days(30),
+            ..d
+        }),
+        0,
+    );
     let _none = mk("no date", None, 0);
     let today: Vec<Id> = v.view(&View::Today).iter().map(|t| t.id).collect();
     assert_eq!(today, vec![overdue.id, today_urgent.id, today_low.id]);
-    let upcoming: Vec<Id> = v.view(&View::Upcoming { days: 7 }).iter().map(|t| t.id).collect();
+    let upcoming: Vec<Id> = v
+        .view(&View::Upcoming { days: 7 })
+        .iter()
+        .map(|t| t.id)
+        .collect();
     assert_eq!(upcoming, vec![soon.id]);
     assert_eq!(v.view(&View::All).len(), 6);
     assert_eq!(v.search("TODAY").len(), 2);

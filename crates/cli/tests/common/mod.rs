@@ -26,7 +26,11 @@ pub struct Run {
 }
 
 pub fn run(cmd: &mut Command) -> Run {
-    let Output { status, stdout, stderr } = cmd.output().expect("pp runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("pp runs");
     Run {
         ok: status.success(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -75,17 +75,30 @@ fn payload_aad(header: &[u8]) -> Vec<u8> {
     a
 }
 
-/// Reads and checks the framing; returns header, its bytes, nonce and ciphertext.
-fn parse(path: &Path, bytes: &[u8]) -> Result<(BackupHeader, Vec<u8>, Vec<u8>, Vec<u8>), VaultError> {
+/// A backup file split into its parts.
+struct Framed {
+    header: BackupHeader,
+    /// The header exactly as stored: the payload's AAD.
+    header_bytes: Vec<u8>,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+/// Reads and checks the framing.
+fn parse(path: &Path, bytes: &[u8]) -> Result<Framed, VaultError> {
     if bytes.len() < MAGIC.len() + 5 || &bytes[..MAGIC.len()] != MAGIC {
         return Err(bad(path, "not a ProductivityPro backup (bad magic)"));
     }
     let fmt = bytes[MAGIC.len()];
     if fmt != BACKUP_FORMAT {
-        return Err(bad(path, format!("backup format {fmt} is not supported (update the app)")));
+        return Err(bad(
+            path,
+            format!("backup format {fmt} is not supported (update the app)"),
+        ));
     }
     let at = MAGIC.len() + 1;
-    let hlen = u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+    let hlen =
+        u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
     let body = &bytes[at + 4..];
     if hlen > MAX_HEADER || body.len() < hlen + NONCE_LEN + crypto::TAG_LEN {
         return Err(bad(path, "the file is truncated"));
@@ -95,7 +108,12 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<(BackupHeader, Vec<u8>, Vec<u8>, V
         .map_err(|e| bad(path, format!("damaged header: {e}")))?;
     let nonce = body[hlen..hlen + NONCE_LEN].to_vec();
     let ct = body[hlen + NONCE_LEN..].to_vec();
-    Ok((header, header_bytes, nonce, ct))
+    Ok(Framed {
+        header,
+        header_bytes,
+        nonce,
+        ciphertext: ct,
+    })
 }
 
 impl Vault {
@@ -126,14 +144,24 @@ impl Vault {
             })
             .map_err(|e| bad(path, e.to_string()))?,
         );
-        let sealed = crypto::seal(&self.key, &payload_aad(&header_bytes), &plain, self.env.rng.as_mut());
+        let sealed = crypto::seal(
+            &self.key,
+            &payload_aad(&header_bytes),
+            &plain,
+            self.env.rng.as_mut(),
+        );
         drop(plain);
 
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
         let tmp = dir.join(format!(
             ".{}.tmp-{}",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("backup"),
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("backup"),
             std::process::id()
         ));
         let result = (|| {
@@ -191,7 +219,7 @@ impl Vault {
                 bytes: entry.metadata()?.len(),
             });
         }
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        out.sort_by_key(|b| std::cmp::Reverse(b.created_at));
         Ok(out)
     }
 
@@ -230,7 +258,7 @@ impl Vault {
     /// Reads a backup's header without any key (what `vault status` shows).
     pub fn inspect_backup(path: &Path) -> Result<BackupHeader, VaultError> {
         let bytes = std::fs::read(path)?;
-        Ok(parse(path, &bytes)?.0)
+        Ok(parse(path, &bytes)?.header)
     }
 
     /// Restores `backup` into `dir` as a complete vault, unlocking it with
@@ -243,7 +271,12 @@ impl Vault {
         env: Env,
     ) -> Result<Vault, VaultError> {
         let bytes = std::fs::read(backup)?;
-        let (header, header_bytes, nonce, ct) = parse(backup, &bytes)?;
+        let Framed {
+            header,
+            header_bytes,
+            nonce,
+            ciphertext: ct,
+        } = parse(backup, &bytes)?;
         let vault_id = Id::from_bytes(header.vault_id);
         let key_id = KeyId(header.key_id);
         let stored: Vec<keys::StoredSlot> = header
@@ -258,21 +291,31 @@ impl Vault {
             })
             .collect();
         let key = keys::unlock(&stored, unlock, vault_id, key_id)?;
-        let plain = crypto::open_parts(&key, &payload_aad(&header_bytes), &nonce, &ct)
-            .map_err(|_| bad(backup, "the backup was altered or damaged (it does not authenticate)"))?;
+        let plain =
+            crypto::open_parts(&key, &payload_aad(&header_bytes), &nonce, &ct).map_err(|_| {
+                bad(
+                    backup,
+                    "the backup was altered or damaged (it does not authenticate)",
+                )
+            })?;
         let payload: Payload = serde_json::from_slice(&plain)
             .map_err(|e| bad(backup, format!("unreadable contents: {e}")))?;
         drop(plain);
 
         if super::db_path(dir).exists() {
             if !opts.replace {
-                return Err(VaultError::AlreadyExists { dir: dir.to_path_buf() });
+                return Err(VaultError::AlreadyExists {
+                    dir: dir.to_path_buf(),
+                });
             }
             let stamp = env.now().format("%Y%m%dT%H%M%S%.3fZ");
             for suffix in ["", "-wal", "-shm"] {
                 let from = dir.join(format!("{}{suffix}", super::DB_FILE));
                 if from.exists() {
-                    std::fs::rename(&from, dir.join(format!("{}{suffix}.replaced-{stamp}", super::DB_FILE)))?;
+                    std::fs::rename(
+                        &from,
+                        dir.join(format!("{}{suffix}.replaced-{stamp}", super::DB_FILE)),
+                    )?;
                 }
             }
         }
@@ -291,7 +334,12 @@ impl Vault {
         let sealed: Vec<(crypto::RecordKind, Id, crypto::Sealed)> = rows
             .into_iter()
             .map(|(kind, id, plain)| {
-                let ctx = crypto::RecordContext { kind, id: id.as_bytes(), format: FORMAT_VERSION, key_id };
+                let ctx = crypto::RecordContext {
+                    kind,
+                    id: id.as_bytes(),
+                    format: FORMAT_VERSION,
+                    key_id,
+                };
                 let s = crypto::seal(&key, &ctx.aad(), &plain, env.rng.as_mut());
                 (kind, id, s)
             })
@@ -317,7 +365,9 @@ impl Vault {
         if opts.keyring {
             match vault.add_keyring_slot() {
                 Ok(_) => {}
-                Err(VaultError::Keyring { source: KeyringError::Unavailable(_) }) => {}
+                Err(VaultError::Keyring {
+                    source: KeyringError::Unavailable(_),
+                }) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -339,7 +389,8 @@ macro_rules! hex_array {
                 }
                 let mut out = [0u8; $n];
                 for (i, o) in out.iter_mut().enumerate() {
-                    *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom)?;
+                    *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)
+                        .map_err(serde::de::Error::custom)?;
                 }
                 Ok(out)
             }

@@ -145,11 +145,10 @@ pub(crate) fn unlock_slots<'a>(
     let kind = unlock_kind(unlock);
     let mut last = VaultError::NoSuchSlot { kind };
     for slot in slots.filter(|s| s.slot.params.kind() == kind) {
-        match kek_for(slot, unlock)
-            .and_then(|kek| {
-                slots::unwrap(&slot.slot, &kek, vault_id, key_id)
-                    .map_err(|e| slot_error(kind, slot.id, e))
-            }) {
+        match kek_for(slot, unlock).and_then(|kek| {
+            slots::unwrap(&slot.slot, &kek, vault_id, key_id)
+                .map_err(|e| slot_error(kind, slot.id, e))
+        }) {
             Ok(key) => return Ok(key),
             Err(e) => last = e,
         }
@@ -162,9 +161,7 @@ pub(crate) fn unlock_slots<'a>(
     } = last
     {
         return Err(VaultError::Keyring {
-            source: KeyringError::Damaged(
-                "the keyring entry no longer matches this vault".into(),
-            ),
+            source: KeyringError::Damaged("the keyring entry no longer matches this vault".into()),
         });
     }
     Err(last)

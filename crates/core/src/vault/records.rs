@@ -77,7 +77,13 @@ impl Vault {
         self.read_raw(Some(RecordKind::List), |raw| {
             match open_raw::<List>(key, key_id, &raw) {
                 Ok(l) => {
-                    lists.insert(l.id, Entry { value: l, seq: raw.seq });
+                    lists.insert(
+                        l.id,
+                        Entry {
+                            value: l,
+                            seq: raw.seq,
+                        },
+                    );
                 }
                 Err(f) => failed = failed.take().or(Some((f, raw))),
             }
@@ -309,9 +315,11 @@ impl Vault {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let seq: i64 = tx
-            .query_row("SELECT value FROM meta WHERE name = 'change_seq'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'change_seq'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or(0)
             + 1;
@@ -451,8 +459,13 @@ fn open_raw<T: DeserializeOwned + HasId>(
             ),
         }));
     }
-    let plain = crypto::open_parts(key, &record_context(kind, id, key_id).aad(), &raw.nonce, &raw.ct)
-        .map_err(|_| OpenFailure::Aead)?;
+    let plain = crypto::open_parts(
+        key,
+        &record_context(kind, id, key_id).aad(),
+        &raw.nonce,
+        &raw.ct,
+    )
+    .map_err(|_| OpenFailure::Aead)?;
     let value: T = serde_json::from_slice(&plain).map_err(|e| {
         OpenFailure::Other(VaultError::RecordUnreadable {
             kind: kind_s,

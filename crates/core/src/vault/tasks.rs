@@ -267,7 +267,12 @@ impl Vault {
     }
 
     /// A key right before or after `other` among all tasks.
-    fn order_next_to(&self, moving: TaskId, other: TaskId, before: bool) -> Result<OrderKey, VaultError> {
+    fn order_next_to(
+        &self,
+        moving: TaskId,
+        other: TaskId,
+        before: bool,
+    ) -> Result<OrderKey, VaultError> {
         let anchor = self.task_entry(other)?.value.order.clone();
         let neighbour = self
             .tasks
@@ -290,20 +295,29 @@ impl Vault {
         let mut t = self.task_entry(id)?.value.clone();
         let now = self.env.now();
         if t.done {
-            return Ok(Completion { done: t, next: None });
+            return Ok(Completion {
+                done: t,
+                next: None,
+            });
         }
         let next = match (&t.recurrence, &t.due) {
-            (Some(rule), Some(due)) => rule.next(due, now, self.env.local_tz)?.map(|(due, rule)| Task {
-                id: Id::random(self.env.rng.as_mut()),
-                due: Some(due),
-                recurrence: Some(rule),
-                order: OrderKey::between(Some(&t.order), self.next_sibling_order(&t.order).as_ref()),
-                done: false,
-                done_at: None,
-                created_at: now,
-                updated_at: now,
-                ..t.clone()
-            }),
+            (Some(rule), Some(due)) => {
+                rule.next(due, now, self.env.local_tz)?
+                    .map(|(due, rule)| Task {
+                        id: Id::random(self.env.rng.as_mut()),
+                        due: Some(due),
+                        recurrence: Some(rule),
+                        order: OrderKey::between(
+                            Some(&t.order),
+                            self.next_sibling_order(&t.order).as_ref(),
+                        ),
+                        done: false,
+                        done_at: None,
+                        created_at: now,
+                        updated_at: now,
+                        ..t.clone()
+                    })
+            }
             _ => None,
         };
         t.done = true;
@@ -489,7 +503,11 @@ impl Vault {
     /// Ids are kept (so an export re-imports losslessly); an id already in
     /// the vault is a conflict. With `merge_lists_by_name`, a list whose
     /// name matches an existing list is merged into it instead.
-    pub fn import(&mut self, bundle: Bundle, merge_lists_by_name: bool) -> Result<ImportReport, VaultError> {
+    pub fn import(
+        &mut self,
+        bundle: Bundle,
+        merge_lists_by_name: bool,
+    ) -> Result<ImportReport, VaultError> {
         let mut report = ImportReport::default();
         let mut list_map: HashMap<ListId, ListId> = HashMap::new();
         let mut new_lists = Vec::new();

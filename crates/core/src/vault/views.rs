@@ -16,7 +16,9 @@ pub enum View {
     /// Open tasks due today or overdue.
     Today,
     /// Open tasks due after today, within `days`.
-    Upcoming { days: u32 },
+    Upcoming {
+        days: u32,
+    },
     List(ListId),
     Tag(String),
     /// Completed tasks, most recent first.
@@ -120,7 +122,10 @@ impl Vault {
     }
 
     fn today(&self) -> NaiveDate {
-        self.env.now().with_timezone(&self.env.local_tz).date_naive()
+        self.env
+            .now()
+            .with_timezone(&self.env.local_tz)
+            .date_naive()
     }
 
     pub fn view(&self, view: &View) -> Vec<&Task> {
@@ -130,7 +135,11 @@ impl Vault {
         let mut out: Vec<&Task> = match view {
             View::All => open.collect(),
             View::Today => open
-                .filter(|t| t.due.as_ref().is_some_and(|d| due_in(d, tz).date() <= today))
+                .filter(|t| {
+                    t.due
+                        .as_ref()
+                        .is_some_and(|d| due_in(d, tz).date() <= today)
+                })
                 .collect(),
             View::Upcoming { days } => {
                 let end = today + Duration::days(*days as i64);
@@ -149,7 +158,12 @@ impl Vault {
                     .collect()
             }
             View::Done => {
-                let mut d: Vec<&Task> = self.tasks.values().map(|e| &e.value).filter(|t| t.done).collect();
+                let mut d: Vec<&Task> = self
+                    .tasks
+                    .values()
+                    .map(|e| &e.value)
+                    .filter(|t| t.done)
+                    .collect();
                 d.sort_by(|a, b| b.done_at.cmp(&a.done_at).then(a.order.cmp(&b.order)));
                 return d;
             }
