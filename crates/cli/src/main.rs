@@ -75,21 +75,17 @@ fn run(cli: Cli) -> Result<()> {
             let mut v = ctx.open()?;
             let now = v.now().with_timezone(&v.local_tz());
             let parsed = quickadd::parse(&text.join(" "), now)?;
-            let list_name = list.or(parsed.list);
-            let list = match list_name {
-                Some(name) => Some(v.ensure_list(&name)?.id),
-                None => None,
-            };
             let parent = parent.map(|p| v.resolve_task(&p)).transpose()?;
             let t = v.add_task(TaskDraft {
                 title: parsed.title,
                 notes: notes.unwrap_or_default(),
-                list,
+                list_name: list.or(parsed.list),
                 tags: parsed.tags,
                 priority: parsed.priority,
                 due: parsed.due,
                 recurrence: parsed.recurrence,
                 parent,
+                ..Default::default()
             })?;
             // Printed only after the commit returned: scripts may rely on
             // a printed id being durable.
@@ -161,8 +157,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             if e.no_list {
                 patch.list = Some(None);
-            } else if let Some(name) = e.list {
-                patch.list = Some(Some(v.ensure_list(&name)?.id));
+            } else {
+                patch.list_name = e.list;
             }
             if e.no_due {
                 patch.due = Some(None);
@@ -515,13 +511,9 @@ fn demo(ctx: &unlock::Context) -> Result<()> {
         "Call mum today 6pm",
     ] {
         let q = quickadd::parse(line, now)?;
-        let list = match q.list {
-            Some(n) => Some(v.ensure_list(&n)?.id),
-            None => None,
-        };
         let t = v.add_task(TaskDraft {
             title: q.title,
-            list,
+            list_name: q.list,
             tags: q.tags,
             priority: q.priority,
             due: q.due,

@@ -371,7 +371,7 @@ fn main() {
         .find(|a| !a.starts_with('-'))
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
-    let adds = 300;
+    let adds = 1000;
 
     // The passphrase slot's Argon2id cost, paid once per unlock on top of
     // the load figures below (which unlock through the recovery slot, as

@@ -729,6 +729,36 @@ fn bad_task_input_is_refused_and_nothing_is_written() {
 }
 
 #[test]
+fn a_task_and_its_new_list_are_written_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, _) = new_vault(tmp.path());
+    let mut d = draft("buy bread");
+    d.list_name = Some("Errands".into());
+    let t = v.add_task(d).unwrap();
+    let mut d = draft("buy milk");
+    d.list_name = Some("errands".into());
+    let u = v.add_task(d).unwrap();
+    assert_eq!(t.list, u.list, "names match case-insensitively");
+    let mut d = draft("nowhere");
+    d.list_name = Some("  ".into());
+    assert_eq!(v.add_task(d).err().unwrap().code(), "invalid_input");
+    let moved = v
+        .update_task(
+            t.id,
+            TaskPatch {
+                list_name: Some("Home".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    drop(v);
+    let v = open_pass(tmp.path()).unwrap();
+    assert_eq!(v.lists().len(), 2);
+    assert_eq!(v.list(moved.list.unwrap()).unwrap().name, "Home");
+    assert_eq!(v.task_count(), 2);
+}
+
+#[test]
 fn import_is_all_or_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut v, _) = new_vault(tmp.path());

@@ -22,7 +22,6 @@ fn main() -> Result<()> {
         &Unlock::recovery_key(key),
         Env::system(chrono_tz::UTC),
     )?;
-    let list = v.ensure_list(&format!("{marker} list"))?.id;
     let out = std::io::stdout();
     let mut out = out.lock();
     let mut previous = None;
@@ -30,7 +29,8 @@ fn main() -> Result<()> {
         let t = v.add_task(TaskDraft {
             title: format!("{marker} title {i}"),
             notes: format!("{marker} notes {i}"),
-            list: Some(list),
+            // The first add creates the list in the same transaction.
+            list_name: Some(format!("{marker} list")),
             tags: [format!("{marker}tag")].into(),
             ..Default::default()
         })?;

@@ -21,6 +21,9 @@ pub struct TaskDraft {
     pub title: String,
     pub notes: String,
     pub list: Option<ListId>,
+    /// Put the task in the list with this name, created in the same
+    /// transaction if it does not exist (overrides `list`).
+    pub list_name: Option<String>,
     pub tags: BTreeSet<String>,
     pub priority: Priority,
     pub due: Option<Due>,
@@ -34,6 +37,9 @@ pub struct TaskPatch {
     pub title: Option<String>,
     pub notes: Option<String>,
     pub list: Option<Option<ListId>>,
+    /// Move to the list with this name, created in the same transaction if
+    /// needed (overrides `list`).
+    pub list_name: Option<String>,
     pub add_tags: Vec<String>,
     pub remove_tags: Vec<String>,
     pub priority: Option<Priority>,
@@ -200,7 +206,16 @@ impl Vault {
 
     pub fn add_task(&mut self, draft: TaskDraft) -> Result<Task, VaultError> {
         let title = clean_title(&draft.title)?;
-        self.check_list(draft.list)?;
+        let (list, new_list) = match &draft.list_name {
+            Some(name) => {
+                let (id, new) = self.resolve_list_name(name)?;
+                (Some(id), new)
+            }
+            None => {
+                self.check_list(draft.list)?;
+                (draft.list, None)
+            }
+        };
         self.check_parent(None, draft.parent)?;
         validate_due(&draft.due)?;
         let now = self.env.now();
@@ -208,7 +223,7 @@ impl Vault {
             id: Id::random(self.env.rng.as_mut()),
             title,
             notes: draft.notes,
-            list: draft.list,
+            list,
             tags: normalize_tags(&draft.tags)?,
             priority: draft.priority,
             due: draft.due,
@@ -220,7 +235,7 @@ impl Vault {
             created_at: now,
             updated_at: now,
         };
-        self.store(vec![task.clone()], vec![], vec![])?;
+        self.store(vec![task.clone()], new_list.into_iter().collect(), vec![])?;
         Ok(task)
     }
 
@@ -232,7 +247,12 @@ impl Vault {
         if let Some(notes) = patch.notes {
             t.notes = notes;
         }
-        if let Some(list) = patch.list {
+        let mut new_list = None;
+        if let Some(name) = &patch.list_name {
+            let (id, new) = self.resolve_list_name(name)?;
+            t.list = Some(id);
+            new_list = new;
+        } else if let Some(list) = patch.list {
             self.check_list(list)?;
             t.list = list;
         }
@@ -262,7 +282,7 @@ impl Vault {
             t.order = self.order_next_to(id, other, before)?;
         }
         t.updated_at = self.env.now();
-        self.store(vec![t.clone()], vec![], vec![])?;
+        self.store(vec![t.clone()], new_list.into_iter().collect(), vec![])?;
         Ok(t)
     }
 
@@ -377,12 +397,19 @@ impl Vault {
     }
 
     pub fn add_list(&mut self, name: &str, colour: Option<&str>) -> Result<List, VaultError> {
+        if self.list_by_name(name).is_some() {
+            return Err(VaultError::ListExists(name.trim().to_string()));
+        }
+        let list = self.new_list(name, colour)?;
+        self.store(vec![], vec![list.clone()], vec![])?;
+        Ok(list)
+    }
+
+    /// A validated list that is not stored yet.
+    fn new_list(&mut self, name: &str, colour: Option<&str>) -> Result<List, VaultError> {
         let name = name.trim();
         if name.is_empty() {
             return Err(DomainError::EmptyListName.into());
-        }
-        if self.list_by_name(name).is_some() {
-            return Err(VaultError::ListExists(name.to_string()));
         }
         let colour = colour.map(normalize_colour).transpose()?;
         let now = self.env.now();
@@ -396,8 +423,19 @@ impl Vault {
             created_at: now,
             updated_at: now,
         };
-        self.store(vec![], vec![list.clone()], vec![])?;
         Ok(list)
+    }
+
+    /// The id of the list named `name`, plus the list to create with the
+    /// caller's write when there is none yet.
+    fn resolve_list_name(&mut self, name: &str) -> Result<(ListId, Option<List>), VaultError> {
+        match self.list_by_name(name) {
+            Some(l) => Ok((l.id, None)),
+            None => {
+                let l = self.new_list(name, None)?;
+                Ok((l.id, Some(l)))
+            }
+        }
     }
 
     /// The list with this name (case-insensitive), or with this id.
@@ -407,14 +445,6 @@ impl Vault {
             .values()
             .map(|e| &e.value)
             .find(|l| l.name.to_lowercase() == lower || l.id.to_string() == lower)
-    }
-
-    /// The list named `name`, created if it does not exist yet (one transaction).
-    pub fn ensure_list(&mut self, name: &str) -> Result<List, VaultError> {
-        match self.list_by_name(name) {
-            Some(l) => Ok(l.clone()),
-            None => self.add_list(name, None),
-        }
     }
 
     pub fn update_list(&mut self, id: ListId, patch: ListPatch) -> Result<List, VaultError> {
