@@ -106,11 +106,7 @@ fn run(cli: Cli) -> Result<()> {
             } else if let Some(days) = upcoming {
                 View::Upcoming { days }
             } else if let Some(name) = list {
-                View::List(
-                    v.list_by_name(&name)
-                        .ok_or(VaultError::ListNotFound(name))?
-                        .id,
-                )
+                View::List(list_id(&v, name)?)
             } else if let Some(tag) = tag {
                 View::Tag(tag)
             } else if done {
@@ -341,54 +337,43 @@ fn lists(ctx: &unlock::Context, cmd: Option<ListsCommand>) -> Result<()> {
             println!("{}  {}", l.id.short(), l.name);
         }
         Some(ListsCommand::Rename { list, name }) => {
-            let id = v
-                .list_by_name(&list)
-                .ok_or(VaultError::ListNotFound(list))?
-                .id;
-            v.update_list(
-                id,
-                ListPatch {
-                    name: Some(name),
-                    ..Default::default()
-                },
-            )?;
+            let id = list_id(&v, list)?;
+            let patch = ListPatch {
+                name: Some(name),
+                ..Default::default()
+            };
+            v.update_list(id, patch)?;
         }
         Some(ListsCommand::Colour { list, colour }) => {
-            let id = v
-                .list_by_name(&list)
-                .ok_or(VaultError::ListNotFound(list))?
-                .id;
-            v.update_list(
-                id,
-                ListPatch {
-                    colour: Some(colour),
-                    ..Default::default()
-                },
-            )?;
+            let id = list_id(&v, list)?;
+            let patch = ListPatch {
+                colour: Some(colour),
+                ..Default::default()
+            };
+            v.update_list(id, patch)?;
         }
         Some(ListsCommand::Archive { list, undo }) => {
-            let id = v
-                .list_by_name(&list)
-                .ok_or(VaultError::ListNotFound(list))?
-                .id;
-            v.update_list(
-                id,
-                ListPatch {
-                    archived: Some(!undo),
-                    ..Default::default()
-                },
-            )?;
+            let id = list_id(&v, list)?;
+            let patch = ListPatch {
+                archived: Some(!undo),
+                ..Default::default()
+            };
+            v.update_list(id, patch)?;
         }
         Some(ListsCommand::Rm { list, with_tasks }) => {
-            let id = v
-                .list_by_name(&list)
-                .ok_or(VaultError::ListNotFound(list))?
-                .id;
+            let id = list_id(&v, list)?;
             let n = v.delete_list(id, with_tasks)?;
             println!("deleted the list and {n} task(s)");
         }
     }
     ctx.after_write(&mut v)
+}
+
+fn list_id(v: &Vault, name: String) -> Result<productivitypro_core::ListId, VaultError> {
+    match v.list_by_name(&name) {
+        Some(l) => Ok(l.id),
+        None => Err(VaultError::ListNotFound(name)),
+    }
 }
 
 fn vault(ctx: &unlock::Context, cmd: VaultCommand) -> Result<()> {

@@ -305,3 +305,86 @@ fn vault_commands_backup_restore_rotate() {
         "vault_exists",
     );
 }
+
+#[test]
+fn imports_from_other_apps() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path());
+    let todoist = tmp.path().join("Groceries.csv");
+    std::fs::write(
+        &todoist,
+        "\u{feff}TYPE,CONTENT,DESCRIPTION,PRIORITY,INDENT,AUTHOR,RESPONSIBLE,DATE,DATE_LANG,TIMEZONE\n\
+         section,Dairy,,,,,,,,\n\
+         task,Milk @shop,2 litres,1,1,,,2026-12-01,en,Europe/Berlin\n\
+         note,get the organic one,,,,,,,,\n\
+         task,Cheese,,4,2,,,,en,\n",
+    )
+    .unwrap();
+    let out = ok(with_pass(tmp.path())
+        .args(["import", "--format", "todoist", "--list", "Groceries"])
+        .arg(&todoist));
+    assert!(out.contains("imported 2 tasks"), "{out}");
+    let tasks = json(&ok(with_pass(tmp.path()).args([
+        "list",
+        "--list",
+        "Groceries",
+        "--json",
+    ])));
+    let milk = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == "Milk")
+        .expect("milk");
+    assert_eq!(milk["priority"], 1);
+    assert_eq!(milk["due"]["date"], "2026-12-01");
+    assert!(milk["notes"].as_str().unwrap().contains("organic"));
+    let cheese = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == "Cheese")
+        .expect("cheese");
+    assert_eq!(cheese["parent"], milk["id"]);
+
+    let tw = tmp.path().join("tw.json");
+    std::fs::write(
+        &tw,
+        r#"[{"uuid":"8a9f1c2e-4b5d-4e6f-9a7b-1c2d3e4f5a6b","description":"Fix the bike","status":"pending","entry":"20261101T100000Z","modified":"20261102T100000Z","due":"20261205T170000Z","project":"Home.Garage","tags":["weekend"],"priority":"H"},
+            {"uuid":"1b2c3d4e-5f60-4172-8394-a5b6c7d8e9f0","description":"Old thing","status":"completed","entry":"20261001T100000Z","end":"20261002T100000Z"},
+            {"uuid":"2b2c3d4e-5f60-4172-8394-a5b6c7d8e9f0","description":"Gone","status":"deleted","entry":"20261001T100000Z"}]"#,
+    )
+    .unwrap();
+    let out = ok(with_pass(tmp.path())
+        .args(["import", "--format", "taskwarrior"])
+        .arg(&tw));
+    assert!(out.contains("imported 2 tasks"), "{out}");
+    let bike = json(&ok(with_pass(tmp.path()).args(["search", "--json", "bike"])));
+    assert_eq!(bike[0]["list_name"], "Home.Garage");
+    assert_eq!(bike[0]["priority"], 1);
+    assert_eq!(bike[0]["tags"][0], "weekend");
+    let done = json(&ok(with_pass(tmp.path()).args(["list", "--done", "--json"])));
+    assert_eq!(done[0]["title"], "Old thing");
+
+    // iCalendar from our own export re-imports into another vault.
+    let ics = tmp.path().join("all.ics");
+    ok(with_pass(tmp.path())
+        .args(["export", "--format", "ical", "--out"])
+        .arg(&ics));
+    let other = tempfile::tempdir().unwrap();
+    init(other.path());
+    let out = ok(with_pass(other.path())
+        .args(["import", "--format", "ical"])
+        .arg(&ics));
+    assert!(out.contains("imported 4 tasks"), "{out}");
+    let a = json(&ok(
+        with_pass(tmp.path()).args(["export", "--format", "json"])
+    ));
+    let b = json(&ok(
+        with_pass(other.path()).args(["export", "--format", "json"])
+    ));
+    assert_eq!(
+        a["tasks"].as_array().unwrap().len(),
+        b["tasks"].as_array().unwrap().len()
+    );
+}

@@ -25,8 +25,9 @@ pub const MIGRATIONS: &[&str] = &[
          wrapped    BLOB NOT NULL,
          created_at TEXT NOT NULL
      );
-     -- A rowid table: sealed rows are a few hundred bytes, which in a
-     -- WITHOUT ROWID b-tree would spill into an overflow page each.
+     -- A rowid table: a WITHOUT ROWID b-tree keeps only ~1 KB of a row
+     -- in the page (4 KiB pages), so every task with long notes would
+     -- spill into an overflow page of its own; here the limit is ~4 KB.
      CREATE TABLE records (
          kind       TEXT NOT NULL,
          id         BLOB NOT NULL,

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{self, KeyId, SecretKey, SecureRng, KEY_LEN};
 use crate::domain::Id;
+use crate::recovery::RecoveryKey;
 
 /// Minimum Argon2id cost accepted for new passphrase slots.
 pub const MIN_ARGON2_M_KIB: u32 = 64 * 1024;
@@ -152,6 +153,26 @@ pub fn recovery_kek(secret: &SecretKey, params: &SlotParams) -> Result<SecretKey
         .expand(b"productivitypro/recovery-slot/v1", out.as_mut())
         .map_err(|e| SlotError::BadParams(e.to_string()))?;
     Ok(SecretKey::from_bytes(*out))
+}
+
+/// A new passphrase slot's parameters and the KEK they derive.
+pub fn new_passphrase_kek(
+    passphrase: &str,
+    rng: &mut dyn SecureRng,
+) -> Result<(SlotParams, SecretKey), SlotError> {
+    let params = SlotParams::new_passphrase(rng);
+    let kek = passphrase_kek(passphrase, &params)?;
+    Ok((params, kek))
+}
+
+/// A new recovery key, its slot's parameters and the KEK they derive.
+pub fn new_recovery_kek(
+    rng: &mut dyn SecureRng,
+) -> Result<(RecoveryKey, SlotParams, SecretKey), SlotError> {
+    let rk = RecoveryKey::generate(rng);
+    let params = SlotParams::new_recovery(rng);
+    let kek = recovery_kek(rk.secret(), &params)?;
+    Ok((rk, params, kek))
 }
 
 pub fn wrap(

@@ -182,6 +182,62 @@ fn a_record_of_unknown_kind_fails_the_load_instead_of_vanishing() {
 }
 
 #[test]
+fn a_record_sealed_under_another_key_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, _) = new_vault(tmp.path());
+    let t = v.add_task(draft("a")).unwrap();
+    drop(v);
+    raw(tmp.path())
+        .execute("UPDATE records SET key_id = x'0102030405060708'", [])
+        .unwrap();
+    let err = open_pass(tmp.path()).err().unwrap();
+    assert_eq!(err.code(), "record_wrong_key", "{err}");
+    assert!(err.to_string().contains(&t.id.to_string()), "{err}");
+}
+
+/// Regression: records lived in a WITHOUT ROWID table, whose rows spill
+/// into an overflow page of their own past ~1 KB (on 4 KiB pages), so a
+/// task with long notes cost a whole extra page. The file must stay near
+/// the size of its ciphertext.
+#[test]
+fn records_table_stays_compact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, _) = new_vault(tmp.path());
+    let n = 1000;
+    let bundle_tasks: Vec<TaskDraft> = (0..n)
+        .map(|i| TaskDraft {
+            title: format!("review quarterly report number {i}"),
+            notes: "call the team about the slides and the budget; ".repeat(30),
+            ..Default::default()
+        })
+        .collect();
+    for d in bundle_tasks {
+        v.add_task(d).unwrap();
+    }
+    drop(v);
+    let c = raw(tmp.path());
+    let payload: i64 = c
+        .query_row(
+            "SELECT sum(length(ciphertext) + length(nonce) + length(id)) FROM records",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let pages: i64 = c
+        .pragma_query_value(None, "page_count", |r| r.get(0))
+        .unwrap();
+    let page_size: i64 = c
+        .pragma_query_value(None, "page_size", |r| r.get(0))
+        .unwrap();
+    let per_task = (pages * page_size) / n;
+    assert!(
+        pages * page_size < payload * 2,
+        "{per_task} bytes per task on disk for {} bytes of record",
+        payload / n
+    );
+}
+
+#[test]
 fn swapped_records_are_reported_as_moved() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut v, _) = new_vault(tmp.path());

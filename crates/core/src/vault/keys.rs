@@ -198,39 +198,34 @@ impl Vault {
         Ok(id)
     }
 
+    /// Wraps the current data key for a slot.
+    fn wrap_current(&mut self, params: SlotParams, kek: &SecretKey) -> WrappedSlot {
+        slots::wrap(
+            params,
+            kek,
+            &self.key,
+            self.vault_id,
+            self.key_id,
+            self.env.rng.as_mut(),
+        )
+    }
+
     /// Adds a passphrase slot, or changes the passphrase if there is one.
     pub fn set_passphrase(&mut self, passphrase: &str) -> Result<i64, VaultError> {
         if passphrase.is_empty() {
             return Err(VaultError::EmptyPassphrase);
         }
-        let params = SlotParams::new_passphrase(self.env.rng.as_mut());
-        let kek = slots::passphrase_kek(passphrase, &params)
+        let (params, kek) = slots::new_passphrase_kek(passphrase, self.env.rng.as_mut())
             .map_err(|e| slot_error(SlotKind::Passphrase, 0, e))?;
-        let slot = slots::wrap(
-            params,
-            &kek,
-            &self.key,
-            self.vault_id,
-            self.key_id,
-            self.env.rng.as_mut(),
-        );
+        let slot = self.wrap_current(params, &kek);
         self.replace_slots(SlotKind::Passphrase, slot)
     }
 
     /// Makes a new recovery key; the old one stops working.
     pub fn new_recovery_key(&mut self) -> Result<RecoveryKey, VaultError> {
-        let rk = RecoveryKey::generate(self.env.rng.as_mut());
-        let params = SlotParams::new_recovery(self.env.rng.as_mut());
-        let kek = slots::recovery_kek(rk.secret(), &params)
+        let (rk, params, kek) = slots::new_recovery_kek(self.env.rng.as_mut())
             .map_err(|e| slot_error(SlotKind::Recovery, 0, e))?;
-        let slot = slots::wrap(
-            params,
-            &kek,
-            &self.key,
-            self.vault_id,
-            self.key_id,
-            self.env.rng.as_mut(),
-        );
+        let slot = self.wrap_current(params, &kek);
         self.replace_slots(SlotKind::Recovery, slot)?;
         Ok(rk)
     }
@@ -242,17 +237,11 @@ impl Vault {
         entry
             .store(&kek)
             .map_err(|source| VaultError::Keyring { source })?;
-        let slot = slots::wrap(
-            SlotParams::Keyring {
-                service: entry.service.clone(),
-                account: entry.account.clone(),
-            },
-            &kek,
-            &self.key,
-            self.vault_id,
-            self.key_id,
-            self.env.rng.as_mut(),
-        );
+        let params = SlotParams::Keyring {
+            service: entry.service.clone(),
+            account: entry.account.clone(),
+        };
+        let slot = self.wrap_current(params, &kek);
         self.replace_slots(SlotKind::Keyring, slot)
     }
 
@@ -295,42 +284,25 @@ impl Vault {
         let mut new_slots = Vec::new();
         let mut recovery_key = None;
         for s in &stored {
-            let params = s.slot.params.clone();
-            let kek = match &params {
-                SlotParams::Keyring { .. } => kek_for(s, &Unlock::Keyring)?,
+            // The KEK each slot gets under the new key: the same keyring
+            // secret, the proven passphrase with fresh salt, a new
+            // recovery key.
+            let (params, kek) = match &s.slot.params {
+                SlotParams::Keyring { .. } => {
+                    (s.slot.params.clone(), kek_for(s, &Unlock::Keyring)?)
+                }
                 SlotParams::Passphrase { .. } => {
                     let p = passphrase.ok_or(VaultError::PassphraseRequired)?;
                     let unlock = Unlock::Passphrase(Zeroizing::new(p.to_string()));
-                    // Proves the passphrase before we re-wrap under it.
                     unlock_slots(std::iter::once(s), &unlock, self.vault_id, self.key_id)?;
-                    let params = SlotParams::new_passphrase(self.env.rng.as_mut());
-                    let kek = slots::passphrase_kek(p, &params)
-                        .map_err(|e| slot_error(SlotKind::Passphrase, s.id, e))?;
-                    new_slots.push(slots::wrap(
-                        params,
-                        &kek,
-                        &new_key,
-                        self.vault_id,
-                        new_key_id,
-                        self.env.rng.as_mut(),
-                    ));
-                    continue;
+                    slots::new_passphrase_kek(p, self.env.rng.as_mut())
+                        .map_err(|e| slot_error(SlotKind::Passphrase, s.id, e))?
                 }
                 SlotParams::Recovery { .. } => {
-                    let rk = RecoveryKey::generate(self.env.rng.as_mut());
-                    let params = SlotParams::new_recovery(self.env.rng.as_mut());
-                    let kek = slots::recovery_kek(rk.secret(), &params)
+                    let (rk, params, kek) = slots::new_recovery_kek(self.env.rng.as_mut())
                         .map_err(|e| slot_error(SlotKind::Recovery, s.id, e))?;
-                    new_slots.push(slots::wrap(
-                        params,
-                        &kek,
-                        &new_key,
-                        self.vault_id,
-                        new_key_id,
-                        self.env.rng.as_mut(),
-                    ));
                     recovery_key = Some(rk);
-                    continue;
+                    (params, kek)
                 }
             };
             new_slots.push(slots::wrap(

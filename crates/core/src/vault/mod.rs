@@ -185,13 +185,16 @@ impl Vault {
                 Err(e) => keyring_error = Some(e),
             }
         }
-        if let Some(p) = &opts.passphrase {
-            let params = SlotParams::new_passphrase(env.rng.as_mut());
-            let kek = slots::passphrase_kek(p, &params).map_err(|e| VaultError::SlotDamaged {
-                kind: SlotKind::Passphrase,
+        let slot_error = |kind| {
+            move |e: slots::SlotError| VaultError::SlotDamaged {
+                kind,
                 slot: 0,
                 detail: e.to_string(),
-            })?;
+            }
+        };
+        if let Some(p) = &opts.passphrase {
+            let (params, kek) = slots::new_passphrase_kek(p, env.rng.as_mut())
+                .map_err(slot_error(SlotKind::Passphrase))?;
             wrapped.push(slots::wrap(
                 params,
                 &kek,
@@ -201,15 +204,8 @@ impl Vault {
                 env.rng.as_mut(),
             ));
         }
-        let recovery_key = RecoveryKey::generate(env.rng.as_mut());
-        let params = SlotParams::new_recovery(env.rng.as_mut());
-        let kek = slots::recovery_kek(recovery_key.secret(), &params).map_err(|e| {
-            VaultError::SlotDamaged {
-                kind: SlotKind::Recovery,
-                slot: 0,
-                detail: e.to_string(),
-            }
-        })?;
+        let (recovery_key, params, kek) =
+            slots::new_recovery_kek(env.rng.as_mut()).map_err(slot_error(SlotKind::Recovery))?;
         wrapped.push(slots::wrap(
             params,
             &kek,
