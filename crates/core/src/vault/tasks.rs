@@ -157,10 +157,17 @@ impl Vault {
         }
         for (kind, id) in &deletes {
             let expected_seq = match kind {
-                RecordKind::Task => self.tasks.get(id).map(|e| e.seq),
-                RecordKind::List => self.lists.get(id).map(|e| e.seq),
-            }
-            .ok_or_else(|| VaultError::TaskNotFound(id.to_string()))?;
+                RecordKind::Task => self
+                    .tasks
+                    .get(id)
+                    .map(|e| e.seq)
+                    .ok_or_else(|| VaultError::TaskNotFound(id.to_string())),
+                RecordKind::List => self
+                    .lists
+                    .get(id)
+                    .map(|e| e.seq)
+                    .ok_or_else(|| VaultError::ListNotFound(id.to_string())),
+            }?;
             writes.push(Write::Delete {
                 kind: *kind,
                 id: *id,
