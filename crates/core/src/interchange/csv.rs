@@ -120,6 +120,32 @@ pub(super) fn csv_write_error(e: ::csv::Error) -> InterchangeError {
     }
 }
 
+/// Reads the next non-blank row into `record` and returns where it is
+/// (file line, and its number among non-blank rows, counted in `n`);
+/// `None` at the end of the file. Shared by every CSV importer so blank
+/// rows and numbering mean the same in all of them.
+pub(super) fn next_row(
+    format: Format,
+    reader: &mut ::csv::Reader<&[u8]>,
+    record: &mut ::csv::StringRecord,
+    n: &mut u64,
+) -> Result<Option<Location>, InterchangeError> {
+    loop {
+        if !reader
+            .read_record(record)
+            .map_err(|e| csv_read_error(format, e))?
+        {
+            return Ok(None);
+        }
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        *n += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        return Ok(Some(Location::at_line(line).with_record(*n)));
+    }
+}
+
 /// Maps a csv crate error to Malformed (with its line when known).
 pub(super) fn csv_read_error(format: Format, e: ::csv::Error) -> InterchangeError {
     let line = e.position().map(|p| p.line());
@@ -224,18 +250,8 @@ pub(super) fn import(input: &[u8], ctx: &mut ImportContext) -> Result<Bundle, In
     let mut ids = HashSet::new();
     let mut record = ::csv::StringRecord::new();
     let mut n = 0u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_read_error(F, e)),
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        n += 1;
-        let at = Location::at_line(line).with_record(n);
+    while let Some(at) = next_row(F, &mut reader, &mut record, &mut n)? {
+        let line = at.line.unwrap_or(0);
         let bad = |m: String| malformed(F, at, m);
         if record.len() > headers.len() {
             return Err(bad(format!(

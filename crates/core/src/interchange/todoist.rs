@@ -48,7 +48,7 @@ use std::collections::BTreeSet;
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 
-use super::csv::csv_read_error;
+use super::csv::{csv_read_error, next_row};
 use super::{
     blank_task, check_bundle, malformed, quoted, tag_from, utf8, Bundle, Format, ImportContext,
     InterchangeError, Location, Subject,
@@ -130,18 +130,8 @@ pub(super) fn import(input: &[u8], ctx: &mut ImportContext) -> Result<Bundle, In
     let mut last_task: Option<usize> = None;
     let mut record = ::csv::StringRecord::new();
     let mut n = 0u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_read_error(F, e)),
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        n += 1;
-        let at = Location::at_line(line).with_record(n);
+    while let Some(at) = next_row(F, &mut reader, &mut record, &mut n)? {
+        let line = at.line.unwrap_or(0);
         let bad = |m: String| malformed(F, at, m);
         let get = |c: Option<usize>| c.and_then(|i| record.get(i)).unwrap_or("");
         let content = get(Some(c_content));
