@@ -1,0 +1,130 @@
+//! The canary policy (`installers/rollout-policy.toml`): the rollout steps and
+//! the health gates a release must pass. The service applies the gates on its
+//! own; `pprelease advance` sends the same policy to take one step.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub rollout: RolloutSteps,
+    pub gates: Gates,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSteps {
+    /// Percentages, strictly increasing, ending at 100.
+    pub steps: Vec<f64>,
+    /// How long a release stays at a step before `advance` may raise it.
+    #[serde(with = "humantime_serde")]
+    pub bake_time: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gates {
+    /// Sessions a release needs before its crash rate is judged.
+    pub min_sessions: u64,
+    /// Crashes per session above which a release fails.
+    pub max_crash_rate: f64,
+    /// Fails when the crash rate exceeds the previous release's times this.
+    pub max_crash_rate_vs_previous: f64,
+    /// Update attempts (installed + failed) before the failure rate is judged.
+    pub min_update_attempts: u64,
+    /// Failed / (installed + failed) above which a release fails.
+    pub max_update_failure_rate: f64,
+    /// What the service does by itself when a gate fails.
+    #[serde(default)]
+    pub on_failure: OnGateFailure,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnGateFailure {
+    /// Stop offering the release and offer installs on it the previous good one.
+    #[default]
+    Rollback,
+    /// Stop offering the release; installs on it stay.
+    Halt,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy is not valid TOML of the expected shape: {0}")]
+    Toml(String),
+    #[error("policy: {0}")]
+    Invalid(String),
+}
+
+impl Policy {
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let p: Policy = toml::from_str(text).map_err(|e| PolicyError::Toml(e.to_string()))?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |m: &str| Err(PolicyError::Invalid(m.into()));
+        let steps = &self.rollout.steps;
+        if steps.is_empty() || steps.windows(2).any(|w| w[0] >= w[1]) {
+            return bad("rollout.steps must be strictly increasing");
+        }
+        if steps[0] <= 0.0 || steps.last() != Some(&100.0) {
+            return bad("rollout.steps must be above 0 and end at 100");
+        }
+        let g = &self.gates;
+        for (name, rate) in [
+            ("max_crash_rate", g.max_crash_rate),
+            ("max_update_failure_rate", g.max_update_failure_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(PolicyError::Invalid(format!(
+                    "gates.{name} must be within 0..=1"
+                )));
+            }
+        }
+        if !(g.max_crash_rate_vs_previous >= 1.0) {
+            return bad("gates.max_crash_rate_vs_previous must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The first step above `percent`, if any.
+    pub fn next_step(&self, percent: f64) -> Option<f64> {
+        self.rollout.steps.iter().copied().find(|s| *s > percent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_policy_parses() {
+        let text = include_str!("../../../installers/rollout-policy.toml");
+        let p = Policy::from_toml(text).unwrap();
+        assert_eq!(p.next_step(1.0), Some(5.0));
+        assert_eq!(p.next_step(100.0), None);
+    }
+
+    #[test]
+    fn bad_policies_are_refused() {
+        let text = include_str!("../../../installers/rollout-policy.toml");
+        assert!(Policy::from_toml(
+            &text.replace("steps = [1, 5, 25, 50, 100]", "steps = [5, 1, 100]")
+        )
+        .is_err());
+        assert!(
+            Policy::from_toml(&text.replace("steps = [1, 5, 25, 50, 100]", "steps = [1, 5]"))
+                .is_err()
+        );
+        assert!(
+            Policy::from_toml(&text.replace("max_crash_rate = 0.02", "max_crash_rate = 2"))
+                .is_err()
+        );
+        assert!(Policy::from_toml(&format!("{text}\nsurprise = 1\n")).is_err());
+    }
+}

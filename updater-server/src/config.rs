@@ -1,0 +1,145 @@
+//! Configuration: built-in defaults, then a TOML file, then `UPDATER_*`
+//! environment variables (`__` separates nested keys:
+//! `UPDATER_ARTIFACTS__KIND=s3`). Secrets (the database password inside
+//! `UPDATER_DATABASE_URL`, S3 credentials as `AWS_*`) come from the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use productivitypro_protocol::policy::Policy;
+use serde::{Deserialize, Serialize};
+
+/// The policy the service gates with when the config names none.
+pub const DEFAULT_POLICY: &str = include_str!("../../installers/rollout-policy.toml");
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// The base of artifact URLs handed to clients; defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    pub database_url: String,
+    pub artifacts: ArtifactConfig,
+    /// Uploads are verified here before they enter the store.
+    pub staging_dir: PathBuf,
+    /// The release signing public key: Tauri's `pubkey` string or the `.pub` text.
+    pub public_key: Option<String>,
+    pub public_key_file: Option<PathBuf>,
+    pub policy_file: Option<PathBuf>,
+    pub max_artifact_bytes: u64,
+    #[serde(with = "humantime_serde")]
+    pub gate_interval: Duration,
+    /// How often a replica checks whether another one changed release state.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
+    pub telemetry: TelemetryConfig,
+    /// `json` (services) or `text` (a terminal).
+    pub log_format: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ArtifactConfig {
+    Local {
+        path: PathBuf,
+    },
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        region: Option<String>,
+        #[serde(default)]
+        allow_http: bool,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    #[serde(with = "humantime_serde")]
+    pub flush_interval: Duration,
+    /// Events one install may send at once...
+    pub burst: u32,
+    /// ...and per hour after that.
+    pub per_hour: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            public_url: None,
+            database_url: "sqlite://updater-data/updater.db".into(),
+            artifacts: ArtifactConfig::Local {
+                path: "updater-data/artifacts".into(),
+            },
+            staging_dir: "updater-data/staging".into(),
+            public_key: None,
+            public_key_file: None,
+            policy_file: None,
+            max_artifact_bytes: 2 << 30,
+            gate_interval: Duration::from_secs(60),
+            refresh_interval: Duration::from_secs(2),
+            telemetry: TelemetryConfig {
+                flush_interval: Duration::from_secs(5),
+                burst: 60,
+                per_hour: 60,
+            },
+            log_format: "json".into(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut f = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            f = f.merge(Toml::file(path));
+        }
+        let config: Config = f
+            .merge(Env::prefixed("UPDATER_").split("__"))
+            .extract()
+            .context("invalid configuration")?;
+        if let ArtifactConfig::Local { path } = &config.artifacts {
+            if path.as_os_str().is_empty() {
+                bail!("artifacts.path is empty");
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    pub fn public_key(&self) -> anyhow::Result<minisign_verify::PublicKey> {
+        let text = match (&self.public_key, &self.public_key_file) {
+            (Some(k), _) => k.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading public_key_file {}", path.display()))?,
+            (None, None) => bail!(
+                "no release public key: set UPDATER_PUBLIC_KEY (or public_key / public_key_file in the config) \
+                 to the key `pprelease keygen` printed"
+            ),
+        };
+        productivitypro_protocol::signature::parse_public_key(&text)
+            .context("the configured public key")
+    }
+
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        let text = match &self.policy_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading policy_file {}", path.display()))?,
+            None => DEFAULT_POLICY.to_string(),
+        };
+        Ok(Policy::from_toml(&text)?)
+    }
+}

@@ -1,0 +1,375 @@
+//! `POST /v1/releases`: a multipart request whose first part is the release
+//! (JSON) and whose other parts are its files, named by platform key. Each file
+//! streams to staging while its SHA-256 and minisign signature are computed;
+//! only when every signature verifies does anything enter the store and the
+//! database — a release is accepted whole or not at all.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use futures_util::StreamExt;
+use productivitypro_protocol::api::{ArtifactSpec, PublishRequest, ReleaseStatus, Scope};
+use productivitypro_protocol::signature::{self, SignatureError};
+use productivitypro_protocol::Platform;
+use semver::Version;
+use sha2::{Digest, Sha256};
+
+use crate::auth::authorize;
+use crate::db::{ArtifactRow, Audit, NewRelease};
+use crate::error::{ApiResult, Error};
+use crate::releases::{check_newer, percent_to_bps};
+use crate::server::AppState;
+
+const MAX_RELEASE_JSON: usize = 1 << 20;
+const MAX_ARTIFACTS: usize = 32;
+
+pub fn check_file_name(name: &str) -> ApiResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_request(
+            "invalid_artifact_name",
+            format!("artifact file name {name:?} must be 1-200 of A-Z a-z 0-9 . _ + - and not start with '.'"),
+        ))
+    }
+}
+
+fn bad_signature(platform: Platform, e: SignatureError) -> Error {
+    Error::unprocessable("bad_signature", format!("artifact {platform}: {e}"))
+}
+
+/// A file received and verified, waiting in staging.
+struct Staged {
+    file: tempfile::NamedTempFile,
+    size: u64,
+    sha256: String,
+}
+
+/// Feeds chunks to the hash, the signature check and the staging file.
+struct Sink<'a> {
+    platform: Platform,
+    file: tempfile::NamedTempFile,
+    hash: Sha256,
+    verify: minisign_verify::StreamVerifier<'a>,
+    size: u64,
+    limit: u64,
+}
+
+impl<'a> Sink<'a> {
+    fn new(
+        state: &'a AppState,
+        spec: &ArtifactSpec,
+        sig: &'a minisign_verify::Signature,
+    ) -> ApiResult<Self> {
+        let verify = signature::begin_verify(&state.public_key, sig, &spec.file_name)
+            .map_err(|e| bad_signature(spec.platform, e))?;
+        let file = tempfile::NamedTempFile::new_in(&state.config.staging_dir)
+            .map_err(|e| crate::artifacts::StoreError::Io(e))?;
+        Ok(Sink {
+            platform: spec.platform,
+            file,
+            hash: Sha256::new(),
+            verify,
+            size: 0,
+            limit: state.config.max_artifact_bytes,
+        })
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(Error::too_large(format!(
+                "artifact {} exceeds {} bytes",
+                self.platform, self.limit
+            )));
+        }
+        self.hash.update(chunk);
+        self.verify.update(chunk);
+        self.file
+            .write_all(chunk)
+            .map_err(crate::artifacts::StoreError::Io)?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> ApiResult<Staged> {
+        if self.size == 0 {
+            return Err(Error::bad_request(
+                "empty_artifact",
+                format!("artifact {} is empty", self.platform),
+            ));
+        }
+        self.file
+            .as_file_mut()
+            .sync_all()
+            .map_err(crate::artifacts::StoreError::Io)?;
+        let platform = self.platform;
+        signature::finish_verify(self.verify).map_err(|e| bad_signature(platform, e))?;
+        Ok(Staged {
+            file: self.file,
+            size: self.size,
+            sha256: hex::encode(self.hash.finalize()),
+        })
+    }
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
+    Error::new(
+        e.status(),
+        "invalid_multipart",
+        format!("reading the upload: {}", e.body_text()),
+    )
+}
+
+pub async fn publish(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<ReleaseStatus>)> {
+    let actor = authorize(&state.db, &headers, Some(Scope::Publish), state.now()).await?;
+
+    let first = multipart.next_field().await.map_err(multipart_error)?;
+    let Some(mut first) = first.filter(|f| f.name() == Some("release")) else {
+        return Err(Error::bad_request(
+            "invalid_request",
+            "the first part must be `release` (the release JSON)",
+        ));
+    };
+    let mut json = Vec::new();
+    while let Some(chunk) = first.chunk().await.map_err(multipart_error)? {
+        json.extend_from_slice(&chunk);
+        if json.len() > MAX_RELEASE_JSON {
+            return Err(Error::too_large("the release part is over 1 MiB"));
+        }
+    }
+    drop(first);
+    let req: PublishRequest = serde_json::from_slice(&json)
+        .map_err(|e| Error::bad_request("invalid_request", format!("release part: {e}")))?;
+
+    // Everything that can be judged before a byte of the files arrives.
+    if req.version.starts_with('v') {
+        return Err(Error::bad_request(
+            "invalid_version",
+            "write the version without a leading v",
+        ));
+    }
+    let version = Version::parse(&req.version).map_err(|e| {
+        Error::bad_request(
+            "invalid_version",
+            format!("{:?} is not semver: {e}", req.version),
+        )
+    })?;
+    let bps = percent_to_bps(req.percent)?;
+    {
+        let snap = state.snapshot.load();
+        if snap.release(&req.version).is_some() {
+            return Err(Error::conflict(
+                "duplicate_version",
+                format!("{} is already published", req.version),
+            ));
+        }
+        check_newer(&snap, &version, req.channel)?;
+    }
+    if req.artifacts.is_empty() || req.artifacts.len() > MAX_ARTIFACTS {
+        return Err(Error::bad_request(
+            "invalid_request",
+            format!("a release has 1 to {MAX_ARTIFACTS} artifacts"),
+        ));
+    }
+    let mut sigs = HashMap::new();
+    let mut names = HashSet::new();
+    for a in &req.artifacts {
+        check_file_name(&a.file_name)?;
+        if !names.insert(a.file_name.as_str()) {
+            return Err(Error::bad_request(
+                "duplicate_artifact",
+                format!("two artifacts are named {}", a.file_name),
+            ));
+        }
+        if let Some(url) = &a.url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(Error::bad_request(
+                    "invalid_url",
+                    format!("artifact {}: {url:?} is not http(s)", a.platform),
+                ));
+            }
+        }
+        let sig = signature::parse(&a.signature).map_err(|e| bad_signature(a.platform, e))?;
+        // Reject a wrong key or file name now, before the upload is read.
+        signature::begin_verify(&state.public_key, &sig, &a.file_name)
+            .map_err(|e| bad_signature(a.platform, e))?;
+        if sigs.insert(a.platform, sig).is_some() {
+            return Err(Error::bad_request(
+                "duplicate_artifact",
+                format!("platform {} appears twice", a.platform),
+            ));
+        }
+    }
+    let specs: HashMap<Platform, &ArtifactSpec> =
+        req.artifacts.iter().map(|a| (a.platform, a)).collect();
+
+    let mut staged: HashMap<Platform, Staged> = HashMap::new();
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let platform: Platform = name
+            .parse()
+            .map_err(|e| Error::bad_request("unexpected_part", format!("part {name:?}: {e}")))?;
+        let spec = specs
+            .get(&platform)
+            .filter(|s| s.url.is_none())
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "unexpected_part",
+                    format!("part {name} is not an uploaded artifact of this release"),
+                )
+            })?;
+        if staged.contains_key(&platform) {
+            return Err(Error::bad_request(
+                "duplicate_artifact",
+                format!("part {name} appears twice"),
+            ));
+        }
+        let mut sink = Sink::new(&state, spec, &sigs[&platform])?;
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            sink.push(&chunk)?;
+        }
+        staged.insert(platform, sink.finish()?);
+    }
+    for a in &req.artifacts {
+        if a.url.is_none() && !staged.contains_key(&a.platform) {
+            return Err(Error::bad_request(
+                "missing_artifact",
+                format!("no file was uploaded for {}", a.platform),
+            ));
+        }
+    }
+    let mut external: HashMap<Platform, Staged> = HashMap::new();
+    for a in req.artifacts.iter().filter(|a| a.url.is_some()) {
+        external.insert(
+            a.platform,
+            fetch_external(&state, a, &sigs[&a.platform]).await?,
+        );
+    }
+
+    // Verified: store the files, then record the release.
+    let mut stored = Vec::new();
+    let mut rows = Vec::new();
+    for a in &req.artifacts {
+        let (s, url, key) = match staged.get(&a.platform) {
+            Some(s) => {
+                let key = format!("{}/{}/{}", req.version, a.platform, a.file_name);
+                if let Err(e) = state.artifacts.put_file(&key, s.file.path()).await {
+                    remove(&state, &stored).await;
+                    return Err(e.into());
+                }
+                stored.push(key.clone());
+                (s, None, Some(key))
+            }
+            None => (&external[&a.platform], a.url.clone(), None),
+        };
+        rows.push(ArtifactRow {
+            version: req.version.clone(),
+            platform: a.platform.to_string(),
+            file_name: a.file_name.clone(),
+            url,
+            object_key: key,
+            size: s.size as i64,
+            sha256: s.sha256.clone(),
+            signature: a.signature.clone(),
+        });
+    }
+    let detail = format!(
+        "published to {} at {}% with {}",
+        req.channel,
+        req.percent,
+        rows.iter()
+            .map(|r| format!("{} ({} bytes, sha256 {})", r.platform, r.size, r.sha256))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let new = NewRelease {
+        version: &req.version,
+        notes: &req.notes,
+        channel: req.channel.as_str(),
+        percent_bps: bps,
+        artifacts: rows,
+    };
+    let audit = Audit {
+        at: state.now(),
+        actor: &actor.name,
+        action: "publish",
+        version: Some(&req.version),
+        detail,
+    };
+    let inserted = match state.db.insert_release(new, audit).await {
+        Ok(b) => b,
+        Err(e) => {
+            remove(&state, &stored).await;
+            return Err(e.into());
+        }
+    };
+    if !inserted {
+        remove(&state, &stored).await;
+        return Err(Error::conflict(
+            "duplicate_version",
+            format!("{} is already published", req.version),
+        ));
+    }
+    state.refresh().await?;
+    let status = crate::releases::status(&state).await?;
+    let created = status
+        .releases
+        .into_iter()
+        .find(|r| r.version == req.version)
+        .ok_or_else(|| {
+            Error::conflict("state_changed", "the release changed while being published")
+        })?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn remove(state: &AppState, keys: &[String]) {
+    for k in keys {
+        if let Err(e) = state.artifacts.delete(k).await {
+            tracing::warn!(key = %k, error = %e, "could not remove an artifact of a refused release");
+        }
+    }
+}
+
+/// Downloads an externally hosted artifact once to verify it; it is not stored.
+async fn fetch_external(
+    state: &AppState,
+    spec: &ArtifactSpec,
+    sig: &minisign_verify::Signature,
+) -> ApiResult<Staged> {
+    let url = spec.url.as_deref().unwrap_or_default();
+    let unreachable = |why: String| {
+        Error::unprocessable(
+            "artifact_unreachable",
+            format!("artifact {}: {url}: {why}", spec.platform),
+        )
+    };
+    let resp = state
+        .http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(unreachable(format!("answered {}", resp.status())));
+    }
+    let mut sink = Sink::new(state, spec, sig)?;
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        sink.push(&chunk.map_err(|e| unreachable(e.to_string()))?)?;
+    }
+    sink.finish()
+}

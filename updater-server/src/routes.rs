@@ -1,0 +1,454 @@
+//! HTTP handlers, kept thin: parse and check input, call into `releases`,
+//! `snapshot` or `publish`, shape the answer.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use productivitypro_protocol::api::{
+    AuditResponse, ReasonRequest, RolloutRequest, Scope, StatusResponse,
+};
+use productivitypro_protocol::manifest::parse_version;
+use productivitypro_protocol::policy::Policy;
+use productivitypro_protocol::telemetry::{TelemetryReport, MAX_BODY_BYTES};
+use productivitypro_protocol::{Arch, BundleType, Channel, Os, Platform};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::auth::authorize;
+use crate::error::{ApiResult, Error};
+use crate::metrics::CheckResult;
+use crate::releases::{self, Transition};
+use crate::server::AppState;
+use crate::snapshot::Decision;
+
+type St = State<Arc<AppState>>;
+
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/update/{target}/{arch}/{current_version}", get(check))
+        .route("/v1/channels/{channel}/latest.json", get(latest_json))
+        .route(
+            "/v1/artifacts/{version}/{file_name}",
+            get(artifact).head(artifact),
+        )
+        .route(
+            "/v1/telemetry",
+            post(telemetry).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/releases",
+            post(crate::publish::publish).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/v1/releases/{version}/rollout", post(rollout))
+        .route("/v1/releases/{version}/promote", post(promote))
+        .route("/v1/releases/{version}/halt", post(halt))
+        .route("/v1/releases/{version}/resume", post(resume))
+        .route("/v1/releases/{version}/rollback", post(rollback))
+        .route("/v1/rollouts/advance", post(advance))
+        .route("/v1/gates/evaluate", post(evaluate))
+        .route("/v1/status", get(status))
+        .route("/v1/audit", get(audit))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .fallback(|| async { Error::not_found("not_found", "no such endpoint; see /openapi.json") })
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct CheckQuery {
+    channel: Option<String>,
+    bundle_type: Option<String>,
+}
+
+async fn check(
+    State(state): St,
+    Path((target, arch, current)): Path<(String, String, String)>,
+    Query(q): Query<CheckQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let channel = q.channel.as_deref().map(str::parse::<Channel>);
+    let result = (|| -> ApiResult<Response> {
+        let channel = match channel.clone() {
+            None => Channel::Stable,
+            Some(c) => c.map_err(|e| Error::bad_request("invalid_channel", e.to_string()))?,
+        };
+        let os: Os = target
+            .parse()
+            .map_err(|e: productivitypro_protocol::PlatformError| {
+                Error::bad_request("invalid_target", e.to_string())
+            })?;
+        let arch: Arch = arch
+            .parse()
+            .map_err(|e: productivitypro_protocol::PlatformError| {
+                Error::bad_request("invalid_arch", e.to_string())
+            })?;
+        let bundle = match q.bundle_type.as_deref() {
+            // Binaries the bundler did not stamp say `unknown`.
+            None | Some("unknown") | Some("") => os.default_bundle(),
+            Some(b) => b
+                .parse::<BundleType>()
+                .map_err(|e| Error::bad_request("invalid_bundle_type", e.to_string()))?,
+        };
+        let platform = Platform::new(os, arch, bundle)
+            .map_err(|e| Error::bad_request("invalid_bundle_type", e.to_string()))?;
+        let current = parse_version(&current)
+            .map_err(|e| Error::bad_request("invalid_version", e.to_string()))?;
+        let install = match headers.get("x-install-id") {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .ok()
+                    .and_then(|s| Uuid::parse_str(s.trim()).ok())
+                    .ok_or_else(|| {
+                        Error::bad_request("invalid_install_id", "X-Install-Id must be a UUID")
+                    })?,
+            ),
+        };
+        let snap = state.snapshot.load();
+        let decision = snap.decide(platform, channel, &current, install.as_ref());
+        match snap.offer_body(&decision, platform) {
+            None => {
+                state.metrics.check(Some(channel), CheckResult::NoUpdate);
+                Ok(StatusCode::NO_CONTENT.into_response())
+            }
+            Some(offer) => {
+                let result = match decision {
+                    Decision::Offer { rollback: true, .. } => CheckResult::Rollback,
+                    _ => CheckResult::Offered,
+                };
+                state.metrics.check(Some(channel), result);
+                Ok(Json(offer).into_response())
+            }
+        }
+    })();
+    result.unwrap_or_else(|e| {
+        state
+            .metrics
+            .check(channel.and_then(Result::ok), CheckResult::BadRequest);
+        e.into_response()
+    })
+}
+
+async fn latest_json(State(state): St, Path(channel): Path<String>) -> ApiResult<Response> {
+    let channel: Channel =
+        channel
+            .parse()
+            .map_err(|e: productivitypro_protocol::channel::UnknownChannel| {
+                Error::not_found("invalid_channel", e.to_string())
+            })?;
+    let snap = state.snapshot.load();
+    let body = snap.static_manifests[channel.index()]
+        .clone()
+        .ok_or_else(|| {
+            Error::not_found(
+                "no_release",
+                format!("no release is fully rolled out to {channel} yet"),
+            )
+        })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Parses a single `bytes=` range against `size`. Ok(None): serve everything
+/// (no header, or a form we do not honour such as several ranges); Err: 416.
+fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
+    let Some(spec) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(spec) = spec.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(start), Ok(end)) if start <= end => start..end.saturating_add(1).min(size),
+        (Ok(start), Err(_)) if b.is_empty() => start..size,
+        (Err(_), Ok(suffix)) if a.is_empty() && suffix > 0 => size.saturating_sub(suffix)..size,
+        _ => return Ok(None),
+    };
+    if range.start >= size || range.is_empty() {
+        return Err(());
+    }
+    Ok(Some(range))
+}
+
+async fn artifact(
+    State(state): St,
+    method: Method,
+    Path((version, file_name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    // Only names recorded at publish resolve; request text never becomes a path.
+    let snap = state.snapshot.load_full();
+    let a = snap
+        .release(&version)
+        .and_then(|r| r.artifacts.values().find(|a| a.file_name == file_name))
+        .filter(|a| a.object_key.is_some())
+        .ok_or_else(|| {
+            Error::not_found(
+                "unknown_artifact",
+                format!("no artifact {version}/{file_name}"),
+            )
+        })?;
+    let key = a.object_key.clone().unwrap_or_default();
+    let range = byte_range(&headers, a.size).map_err(|_| {
+        Error::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "range_not_satisfiable",
+            format!("the file has {} bytes", a.size),
+        )
+    })?;
+    let etag = format!("\"{}\"", a.sha256);
+    let mut builder = Response::builder()
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::ETAG, etag);
+    let (status, len) = match &range {
+        Some(r) => {
+            builder = builder.header(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{}", r.start, r.end - 1, a.size),
+            );
+            (StatusCode::PARTIAL_CONTENT, r.end - r.start)
+        }
+        None => (StatusCode::OK, a.size),
+    };
+    builder = builder.status(status).header(header::CONTENT_LENGTH, len);
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from_stream(state.artifacts.get(&key, range).await?.body)
+    };
+    builder
+        .body(body)
+        .map_err(|e| Error::bad_request("invalid_request", e.to_string()))
+}
+
+async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
+    let reject = |e: Error| {
+        state
+            .metrics
+            .telemetry_rejected
+            .get_or_create(&vec![("code".into(), e.code.into())])
+            .inc();
+        e
+    };
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            reject(Error::too_large(format!(
+                "telemetry reports are at most {MAX_BODY_BYTES} bytes"
+            )))
+        })?;
+    let now = state.clock.now();
+    let report = TelemetryReport::parse(&bytes, now).map_err(|e| {
+        let status = if e.code() == "payload_too_large" {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        reject(Error::new(status, e.code(), e.to_string()))
+    })?;
+    if state.snapshot.load().release(&report.version).is_none() {
+        // Bounds what can be stored to versions that exist.
+        return Err(reject(Error::unprocessable(
+            "unknown_version",
+            format!("no release {}", report.version),
+        )));
+    }
+    if let Err(limited) = state.ingest.admit(&report, now) {
+        let mut e = Error::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many events from this install; retry in {} s",
+                limited.retry_after_secs
+            ),
+        );
+        e = reject(e);
+        return Err(e);
+    }
+    state.ingest.record(&report);
+    for ev in &report.events {
+        state
+            .metrics
+            .telemetry_events
+            .get_or_create(&vec![("kind".into(), ev.kind.as_str().into())])
+            .inc();
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::bad_request("invalid_request", format!("request body: {e}")))
+}
+
+async fn rollout(
+    State(state): St,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
+    let req: RolloutRequest = json_body(&body)?;
+    releases::set_rollout(&state, &actor, &version, req.channel, req.percent).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn promote(
+    State(state): St,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
+    let req: RolloutRequest = json_body(&body)?;
+    releases::promote(&state, &actor, &version, req.channel, req.percent).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn act(
+    state: &AppState,
+    version: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    t: Transition,
+) -> ApiResult<StatusCode> {
+    let actor = authorize(&state.db, headers, Some(Scope::Rollout), state.now()).await?;
+    let req: ReasonRequest = if body.is_empty() {
+        ReasonRequest::default()
+    } else {
+        json_body(body)?
+    };
+    releases::transition(state, &actor.name, version, t, req.reason.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn halt(
+    State(s): St,
+    Path(v): Path<String>,
+    h: HeaderMap,
+    b: Bytes,
+) -> ApiResult<StatusCode> {
+    act(&s, &v, &h, &b, Transition::Halt).await
+}
+async fn resume(
+    State(s): St,
+    Path(v): Path<String>,
+    h: HeaderMap,
+    b: Bytes,
+) -> ApiResult<StatusCode> {
+    act(&s, &v, &h, &b, Transition::Resume).await
+}
+async fn rollback(
+    State(s): St,
+    Path(v): Path<String>,
+    h: HeaderMap,
+    b: Bytes,
+) -> ApiResult<StatusCode> {
+    act(&s, &v, &h, &b, Transition::Rollback).await
+}
+
+async fn advance(State(state): St, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
+    let policy: Policy = json_body(&body)?;
+    Ok(Json(releases::advance(&state, &actor, &policy).await?).into_response())
+}
+
+async fn evaluate(State(state): St, headers: HeaderMap) -> ApiResult<Response> {
+    authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
+    let stopped = releases::evaluate_gates(&state).await?;
+    Ok(Json(serde_json::json!({ "stopped": stopped })).into_response())
+}
+
+async fn status(State(state): St, headers: HeaderMap) -> ApiResult<Json<StatusResponse>> {
+    authorize(&state.db, &headers, None, state.now()).await?;
+    Ok(Json(releases::status(&state).await?))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<i64>,
+}
+
+async fn audit(
+    State(state): St,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<AuditResponse>> {
+    authorize(&state.db, &headers, None, state.now()).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    Ok(Json(AuditResponse {
+        entries: state.db.audit(limit).await?,
+    }))
+}
+
+async fn readyz(State(state): St) -> Response {
+    match state.db.ping().await {
+        Ok(()) if state.snapshot.load().generation >= 0 => {
+            (StatusCode::OK, "ready").into_response()
+        }
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: database unreachable",
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(state): St) -> Response {
+    let mut r = state.metrics.render().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(range: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(header::RANGE, range.parse().unwrap());
+        m
+    }
+
+    #[test]
+    fn byte_ranges() {
+        assert_eq!(byte_range(&HeaderMap::new(), 10), Ok(None));
+        assert_eq!(byte_range(&h("bytes=0-3"), 10), Ok(Some(0..4)));
+        assert_eq!(byte_range(&h("bytes=4-"), 10), Ok(Some(4..10)));
+        assert_eq!(byte_range(&h("bytes=-3"), 10), Ok(Some(7..10)));
+        assert_eq!(byte_range(&h("bytes=5-100"), 10), Ok(Some(5..10)));
+        assert_eq!(byte_range(&h("bytes=10-"), 10), Err(()));
+        assert_eq!(byte_range(&h("bytes=0-1,4-5"), 10), Ok(None));
+        assert_eq!(byte_range(&h("items=0-1"), 10), Ok(None));
+        assert_eq!(byte_range(&h("bytes=5-2"), 10), Ok(None));
+    }
+}

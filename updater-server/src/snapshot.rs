@@ -1,0 +1,449 @@
+//! The release state every update check reads: built from the database after
+//! each change (and when another replica changed it), then swapped in whole.
+//! Checks never touch the database.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use productivitypro_protocol::api::ReleaseState;
+use productivitypro_protocol::manifest::{
+    signature_field, StaticManifest, StaticPlatform, UpdateOffer,
+};
+use productivitypro_protocol::{Channel, Platform};
+use semver::Version;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::clock::rfc3339;
+use crate::db::State;
+
+/// 100% in basis points: rollout percentages are kept as integers.
+pub const FULL: u32 = 10_000;
+
+pub struct Artifact {
+    pub file_name: String,
+    /// Where clients download it: the service's own artifact route or an external URL.
+    pub url: String,
+    /// Set when the service stores the file.
+    pub object_key: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    /// The `signature` field: base64 of the `.sig` text.
+    pub signature_b64: String,
+}
+
+pub struct Release {
+    pub version: Version,
+    pub version_text: String,
+    pub notes: String,
+    pub pub_date: String,
+    pub published_at: i64,
+    pub state: ReleaseState,
+    pub state_reason: Option<String>,
+    /// Per channel (in `Channel::ALL` order): basis points and since when.
+    pub rollout: [Option<(u32, i64)>; 3],
+    pub artifacts: HashMap<Platform, Artifact>,
+}
+
+impl Release {
+    /// The share of `channel`'s installs this release reaches: the largest
+    /// rollout among the channels that channel sees, and which one that is.
+    pub fn reach(&self, channel: Channel) -> Option<(Channel, u32)> {
+        Channel::ALL
+            .iter()
+            .filter(|c| channel.sees(**c))
+            .filter_map(|c| self.rollout[c.index()].map(|(bps, _)| (*c, bps)))
+            .max_by_key(|(c, bps)| (*bps, std::cmp::Reverse(*c)))
+    }
+
+    fn reaches(&self, channel: Channel, install: Option<&Uuid>) -> Option<(Channel, u32)> {
+        let (via, bps) = self.reach(channel)?;
+        let inside = bps >= FULL || install.is_some_and(|id| bucket(id, &self.version_text) < bps);
+        inside.then_some((via, bps))
+    }
+}
+
+/// An install's place in a release's rollout, 0..10000: stable for the pair,
+/// independent across releases, so raising a percentage only adds installs.
+pub fn bucket(install: &Uuid, version: &str) -> u32 {
+    let mut h = Sha256::new();
+    h.update(install.as_bytes());
+    h.update([0]);
+    h.update(version.as_bytes());
+    let d = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    (u64::from_be_bytes(first) % FULL as u64) as u32
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Decision<'a> {
+    None,
+    Offer {
+        release: usize,
+        via: Channel,
+        bps: u32,
+        rollback: bool,
+        artifact: &'a str,
+    },
+}
+
+pub struct Snapshot {
+    pub generation: i64,
+    /// Newest first.
+    pub releases: Vec<Release>,
+    /// `latest.json` per channel, pre-rendered; None when nothing is fully rolled out.
+    pub static_manifests: [Option<Bytes>; 3],
+}
+
+impl Snapshot {
+    pub fn empty() -> Self {
+        Snapshot {
+            generation: -1,
+            releases: Vec::new(),
+            static_manifests: [None, None, None],
+        }
+    }
+
+    pub fn build(state: State, public_url: &str) -> Arc<Snapshot> {
+        let mut releases: Vec<Release> = state
+            .releases
+            .into_iter()
+            .filter_map(|r| {
+                // Versions are validated on publish; a row that does not parse
+                // was edited by hand and is left out rather than guessed at.
+                let version = Version::parse(&r.version).ok()?;
+                Some(Release {
+                    version,
+                    pub_date: rfc3339(r.published_at),
+                    version_text: r.version,
+                    notes: r.notes,
+                    published_at: r.published_at,
+                    state: r.state,
+                    state_reason: r.state_reason,
+                    rollout: [None; 3],
+                    artifacts: HashMap::new(),
+                })
+            })
+            .collect();
+        releases.sort_by(|a, b| b.version.cmp(&a.version));
+        let index: HashMap<String, usize> = releases
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.version_text.clone(), i))
+            .collect();
+        for a in state.artifacts {
+            let (Some(&i), Ok(platform)) = (index.get(&a.version), a.platform.parse::<Platform>())
+            else {
+                continue;
+            };
+            let url = match &a.url {
+                Some(u) => u.clone(),
+                None => format!(
+                    "{}/v1/artifacts/{}/{}",
+                    public_url.trim_end_matches('/'),
+                    a.version,
+                    a.file_name
+                ),
+            };
+            releases[i].artifacts.insert(
+                platform,
+                Artifact {
+                    file_name: a.file_name,
+                    url,
+                    object_key: a.object_key,
+                    size: a.size.max(0) as u64,
+                    sha256: a.sha256,
+                    signature_b64: signature_field(&a.signature),
+                },
+            );
+        }
+        for r in state.rollouts {
+            let (Some(&i), Ok(channel)) = (index.get(&r.version), r.channel.parse::<Channel>())
+            else {
+                continue;
+            };
+            releases[i].rollout[channel.index()] =
+                Some((r.percent_bps.clamp(0, FULL as i64) as u32, r.since));
+        }
+        let mut snap = Snapshot {
+            generation: state.generation,
+            releases,
+            static_manifests: [None, None, None],
+        };
+        for c in Channel::ALL {
+            snap.static_manifests[c.index()] = snap.render_static(c);
+        }
+        Arc::new(snap)
+    }
+
+    pub fn release(&self, version: &str) -> Option<&Release> {
+        self.releases.iter().find(|r| r.version_text == version)
+    }
+
+    /// What an install on `current` in `channel` is offered for `platform`.
+    pub fn decide(
+        &self,
+        platform: Platform,
+        channel: Channel,
+        current: &Version,
+        install: Option<&Uuid>,
+    ) -> Decision<'_> {
+        let offer = |i: usize, rollback: bool| {
+            let r = &self.releases[i];
+            match (r.artifacts.get(&platform), r.reaches(channel, install)) {
+                (Some(a), Some((via, bps))) if r.state == ReleaseState::Active => {
+                    Some(Decision::Offer {
+                        release: i,
+                        via,
+                        bps,
+                        rollback,
+                        artifact: &a.file_name,
+                    })
+                }
+                _ => None,
+            }
+        };
+        let on_rolled_back = self
+            .releases
+            .iter()
+            .any(|r| r.state == ReleaseState::RolledBack && r.version == *current);
+        if on_rolled_back {
+            // Back to the newest good release below the bad one that this install may have.
+            return (0..self.releases.len())
+                .filter(|&i| self.releases[i].version < *current)
+                .find_map(|i| offer(i, true))
+                .unwrap_or(Decision::None);
+        }
+        (0..self.releases.len())
+            .take_while(|&i| self.releases[i].version > *current)
+            .find_map(|i| offer(i, false))
+            .unwrap_or(Decision::None)
+    }
+
+    pub fn offer_body(&self, decision: &Decision<'_>, platform: Platform) -> Option<UpdateOffer> {
+        let Decision::Offer {
+            release,
+            via,
+            bps,
+            rollback,
+            ..
+        } = *decision
+        else {
+            return None;
+        };
+        let r = &self.releases[release];
+        let a = r.artifacts.get(&platform)?;
+        Some(UpdateOffer {
+            version: r.version_text.clone(),
+            url: a.url.clone(),
+            signature: a.signature_b64.clone(),
+            notes: Some(r.notes.clone()),
+            pub_date: Some(r.pub_date.clone()),
+            channel: via,
+            rollout: bps as f64 / 100.0,
+            rollback,
+        })
+    }
+
+    /// The newest active release fully rolled out to what `channel` sees. A
+    /// static file cannot do staged rollouts, so partial ones are left out.
+    fn render_static(&self, channel: Channel) -> Option<Bytes> {
+        let r = self.releases.iter().find(|r| {
+            r.state == ReleaseState::Active && r.reach(channel).is_some_and(|(_, bps)| bps >= FULL)
+        })?;
+        let mut platforms = std::collections::BTreeMap::new();
+        for (p, a) in &r.artifacts {
+            let entry = StaticPlatform {
+                url: a.url.clone(),
+                signature: a.signature_b64.clone(),
+            };
+            if p.bundle == p.os.default_bundle() {
+                platforms.insert(p.short_key(), entry.clone());
+            }
+            platforms.insert(p.key(), entry);
+        }
+        let m = StaticManifest {
+            version: r.version_text.clone(),
+            notes: Some(r.notes.clone()),
+            pub_date: Some(r.pub_date.clone()),
+            platforms,
+        };
+        serde_json::to_vec(&m).ok().map(Bytes::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{ArtifactRow, ReleaseRow, RolloutRow};
+
+    const SIG: &str = "untrusted comment: x\nRUQ\ntrusted comment: timestamp:1\tfile:a\nx\n";
+
+    fn state(releases: &[(&str, ReleaseState, &[(&str, i64)])]) -> State {
+        let mut s = State {
+            generation: 1,
+            releases: vec![],
+            artifacts: vec![],
+            rollouts: vec![],
+        };
+        for (v, st, rollouts) in releases {
+            s.releases.push(ReleaseRow {
+                version: v.to_string(),
+                notes: format!("notes {v}"),
+                state: *st,
+                state_reason: None,
+                published_at: 1_700_000_000,
+            });
+            s.artifacts.push(ArtifactRow {
+                version: v.to_string(),
+                platform: "linux-x86_64-appimage".into(),
+                file_name: format!("pp_{v}.AppImage"),
+                url: None,
+                object_key: Some(format!("{v}/pp_{v}.AppImage")),
+                size: 10,
+                sha256: "00".into(),
+                signature: SIG.into(),
+            });
+            for (c, bps) in *rollouts {
+                s.rollouts.push(RolloutRow {
+                    version: v.to_string(),
+                    channel: c.to_string(),
+                    percent_bps: *bps,
+                    since: 0,
+                });
+            }
+        }
+        s
+    }
+
+    fn linux() -> Platform {
+        "linux-x86_64-appimage".parse().unwrap()
+    }
+
+    fn offered(
+        snap: &Snapshot,
+        channel: Channel,
+        current: &str,
+        id: Option<&Uuid>,
+    ) -> Option<(String, bool)> {
+        match snap.decide(linux(), channel, &Version::parse(current).unwrap(), id) {
+            Decision::None => None,
+            Decision::Offer {
+                release, rollback, ..
+            } => Some((snap.releases[release].version_text.clone(), rollback)),
+        }
+    }
+
+    #[test]
+    fn channels_see_their_own_and_wider_releases() {
+        use ReleaseState::Active;
+        let snap = Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", Active, &[("beta", 10_000)]),
+                ("1.2.0", Active, &[("canary", 10_000)]),
+            ]),
+            "http://u",
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "0.9.0", None),
+            Some(("1.0.0".into(), false))
+        );
+        assert_eq!(
+            offered(&snap, Channel::Beta, "0.9.0", None),
+            Some(("1.1.0".into(), false))
+        );
+        assert_eq!(
+            offered(&snap, Channel::Canary, "0.9.0", None),
+            Some(("1.2.0".into(), false))
+        );
+        assert_eq!(offered(&snap, Channel::Canary, "1.2.0", None), None);
+        assert_eq!(offered(&snap, Channel::Stable, "1.0.0", None), None);
+    }
+
+    #[test]
+    fn partial_rollouts_skip_installs_without_an_id_and_fall_back_to_older_releases() {
+        use ReleaseState::Active;
+        let snap = Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", Active, &[("stable", 0)]),
+            ]),
+            "http://u",
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "0.9.0", None),
+            Some(("1.0.0".into(), false))
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "0.9.0", Some(&Uuid::new_v4())),
+            Some(("1.0.0".into(), false))
+        );
+    }
+
+    #[test]
+    fn installs_on_a_rolled_back_release_go_back_to_the_previous_good_one() {
+        use ReleaseState::*;
+        let snap = Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", Halted, &[("stable", 10_000)]),
+                ("1.2.0", RolledBack, &[("stable", 10_000)]),
+            ]),
+            "http://u",
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.2.0", None),
+            Some(("1.0.0".into(), true))
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", None),
+            None,
+            "halted: installs on it stay"
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "0.9.0", None),
+            Some(("1.0.0".into(), false))
+        );
+    }
+
+    #[test]
+    fn static_manifest_lists_only_full_rollouts_with_both_keys() {
+        use ReleaseState::Active;
+        let snap = Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", Active, &[("stable", 2_500)]),
+            ]),
+            "http://u",
+        );
+        let m = StaticManifest::parse(
+            snap.static_manifests[Channel::Stable.index()]
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(m.version, "1.0.0");
+        assert!(
+            m.platforms.contains_key("linux-x86_64-appimage")
+                && m.platforms.contains_key("linux-x86_64")
+        );
+        assert_eq!(
+            m.platforms["linux-x86_64"].url,
+            "http://u/v1/artifacts/1.0.0/pp_1.0.0.AppImage"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn raising_a_rollout_only_adds_installs(lo in 0u32..=10_000, hi in 0u32..=10_000, id in proptest::array::uniform16(0u8..)) {
+            let (lo, hi) = (lo.min(hi), lo.max(hi));
+            let id = Uuid::from_bytes(id);
+            let b = bucket(&id, "1.2.0");
+            proptest::prop_assert!(!(b < lo) || b < hi);
+            proptest::prop_assert_eq!(b, bucket(&id, "1.2.0"));
+        }
+    }
+}
