@@ -9,7 +9,9 @@ test:
 	scripts/test
 
 bench:
+	scripts/bootstrap --bench
 	cargo bench -p productivitypro-core --bench vault
+	cargo bench -p productivitypro-updater-server --bench updater
 
 fmt:
 	cargo fmt --all

@@ -25,6 +25,10 @@ impl ManualClock {
         ManualClock(AtomicI64::new(start.timestamp_millis()))
     }
 
+    pub fn now_secs(&self) -> i64 {
+        self.0.load(Ordering::SeqCst) / 1000
+    }
+
     pub fn advance(&self, by: std::time::Duration) {
         self.0.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }

@@ -74,7 +74,7 @@ impl<'a> Sink<'a> {
         let verify = signature::begin_verify(&state.public_key, sig, &spec.file_name)
             .map_err(|e| bad_signature(spec.platform, e))?;
         let file = tempfile::NamedTempFile::new_in(&state.config.staging_dir)
-            .map_err(|e| crate::artifacts::StoreError::Io(e))?;
+            .map_err(crate::artifacts::StoreError::Io)?;
         Ok(Sink {
             platform: spec.platform,
             file,

@@ -86,7 +86,8 @@ impl Policy {
                 )));
             }
         }
-        if !(g.max_crash_rate_vs_previous >= 1.0) {
+        // NaN fails too: only a ratio of at least 1 makes sense.
+        if g.max_crash_rate_vs_previous.is_nan() || g.max_crash_rate_vs_previous < 1.0 {
             return bad("gates.max_crash_rate_vs_previous must be at least 1");
         }
         Ok(())

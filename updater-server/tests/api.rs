@@ -1,0 +1,532 @@
+//! The service's HTTP contract, including every bad path the issue names:
+//! each gets a 4xx with a stable code, and a refused publish leaves nothing.
+
+mod common;
+
+use common::{code_of, Harness};
+use productivitypro_protocol::api::{ArtifactSpec, PublishRequest};
+use productivitypro_protocol::Channel;
+use serde_json::json;
+
+const LINUX: &str = "linux-x86_64-appimage";
+
+/// Multipart parts: platform key and bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
+fn release(h: &Harness, version: &str, name: &str, signed: &[u8]) -> PublishRequest {
+    PublishRequest {
+        version: version.into(),
+        notes: "n".into(),
+        channel: Channel::Stable,
+        percent: 100.0,
+        artifacts: vec![ArtifactSpec {
+            platform: LINUX.parse().unwrap(),
+            file_name: name.into(),
+            signature: h.key.sign(signed, name),
+            url: None,
+        }],
+    }
+}
+
+fn stored_files(h: &Harness) -> usize {
+    fn walk(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p).map_or(0, |d| {
+            d.flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+    }
+    walk(&h.dir.path().join("artifacts")) + walk(&h.dir.path().join("staging"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_checks_answer_the_plugin_and_reject_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start(&db).await;
+        assert_eq!(
+            h.check("/v1/update/linux/x86_64/1.0.0?channel=stable", None)
+                .await,
+            Ok(None)
+        );
+        assert_eq!(
+            h.publish(
+                "1.1.0",
+                Channel::Beta,
+                100.0,
+                &[LINUX, "windows-x86_64-nsis"]
+            )
+            .await
+            .status(),
+            201
+        );
+        let offer = h
+            .check(
+                "/v1/update/linux/x86_64/1.0.0?channel=beta&bundle_type=appimage",
+                None,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                offer.version.as_str(),
+                offer.channel,
+                offer.rollout,
+                offer.rollback
+            ),
+            ("1.1.0", Channel::Beta, 100.0, false)
+        );
+        assert!(offer
+            .url
+            .ends_with("/v1/artifacts/1.1.0/pp_1.1.0_linux-x86_64-appimage.bin"));
+        // A leading v, as the plugin may send, and an unstamped binary's bundle type.
+        assert!(h
+            .check(
+                "/v1/update/linux/x86_64/v1.0.0?channel=beta&bundle_type=unknown",
+                None
+            )
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            h.check("/v1/update/linux/x86_64/1.0.0?channel=stable", None)
+                .await,
+            Ok(None),
+            "stable does not see beta"
+        );
+        assert_eq!(
+            h.check("/v1/update/darwin/aarch64/1.0.0?channel=beta", None)
+                .await,
+            Ok(None),
+            "no artifact for it"
+        );
+        for (path, code) in [
+            ("/v1/update/beos/x86_64/1.0.0", "invalid_target"),
+            ("/v1/update/linux/sparc/1.0.0", "invalid_arch"),
+            (
+                "/v1/update/linux/x86_64/1.0.0?bundle_type=zip",
+                "invalid_bundle_type",
+            ),
+            (
+                "/v1/update/linux/x86_64/1.0.0?bundle_type=msi",
+                "invalid_bundle_type",
+            ),
+            (
+                "/v1/update/linux/x86_64/1.0?channel=beta",
+                "invalid_version",
+            ),
+            (
+                "/v1/update/linux/x86_64/1.0.0?channel=nightly",
+                "invalid_channel",
+            ),
+        ] {
+            assert_eq!(
+                h.check(path, None).await,
+                Err((400, code.to_string())),
+                "{path}"
+            );
+        }
+        let r = h
+            .http
+            .get(format!("{}/v1/update/linux/x86_64/1.0.0", h.base))
+            .header("X-Install-Id", "alice")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(code_of(r).await, (400, "invalid_install_id".into()));
+        let latest: serde_json::Value = h
+            .http
+            .get(format!("{}/v1/channels/beta/latest.json", h.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(latest["version"], "1.1.0");
+        assert!(
+            latest["platforms"]["windows-x86_64"].is_object()
+                && latest["platforms"]["linux-x86_64-appimage"].is_object()
+        );
+        let r = h
+            .http
+            .get(format!("{}/v1/channels/stable/latest.json", h.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(code_of(r).await, (404, "no_release".into()));
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_publish_is_refused_whole_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start_with(&db, |c| c.max_artifact_bytes = 1000).await;
+        let bytes = b"the artifact".to_vec();
+        let ok = release(&h, "1.0.0", "pp.AppImage", &bytes);
+        let file = |b: &[u8]| vec![(LINUX.to_string(), b.to_vec())];
+
+        let mut other_key = ok.clone();
+        other_key.artifacts[0].signature = common::Key::new().sign(&bytes, "pp.AppImage");
+        let mut wrong_name = ok.clone();
+        wrong_name.artifacts[0].signature = h.key.sign(&bytes, "other.AppImage");
+        let mut traversal = release(&h, "1.0.0", "../../etc/passwd", &bytes);
+        traversal.artifacts[0].file_name = "../../etc/passwd".into();
+        let mut bad_version = ok.clone();
+        bad_version.version = "1.0".into();
+        let cases: Vec<(PublishRequest, Files, u16, &str)> = vec![
+            (other_key, file(&bytes), 422, "bad_signature"),
+            (wrong_name, file(&bytes), 422, "bad_signature"),
+            (ok.clone(), file(b"tampered bytes"), 422, "bad_signature"),
+            (traversal, file(&bytes), 400, "invalid_artifact_name"),
+            (bad_version, file(&bytes), 400, "invalid_version"),
+            (ok.clone(), vec![], 400, "missing_artifact"),
+            (
+                ok.clone(),
+                vec![("windows-x86_64-msi".into(), bytes.clone())],
+                400,
+                "unexpected_part",
+            ),
+            (
+                release(&h, "1.0.0", "big.AppImage", &[0u8; 1001]),
+                vec![(LINUX.into(), vec![0u8; 1001])],
+                413,
+                "payload_too_large",
+            ),
+        ];
+        for (req, files, status, code) in cases {
+            let got = code_of(h.publish_raw(&req, files).await).await;
+            assert_eq!(got, (status, code.to_string()), "{req:?}");
+            assert_eq!(stored_files(&h), 0, "a refused publish left files ({code})");
+        }
+        let status = h.get_json("/v1/status").await;
+        assert_eq!(status["releases"], json!([]));
+        assert!(h.get_json("/v1/audit").await["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"] != "publish"));
+
+        assert_eq!(h.publish_raw(&ok, file(&bytes)).await.status(), 201);
+        assert_eq!(
+            code_of(h.publish_raw(&ok, file(&bytes)).await).await,
+            (409, "duplicate_version".into())
+        );
+        let older = release(&h, "0.9.0", "old.AppImage", &bytes);
+        assert_eq!(
+            code_of(h.publish_raw(&older, file(&bytes)).await).await,
+            (409, "version_not_newer".into())
+        );
+        // A canary build may be older than... nothing: canary sees stable.
+        let mut canary_old = older.clone();
+        canary_old.channel = Channel::Canary;
+        assert_eq!(
+            code_of(h.publish_raw(&canary_old, file(&bytes)).await).await,
+            (409, "version_not_newer".into())
+        );
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_endpoints_need_a_live_token_with_the_right_scope() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = &common::databases(tmp.path()).await[0];
+    let h = Harness::start(db).await;
+    assert_eq!(
+        h.publish("1.0.0", Channel::Beta, 10.0, &[LINUX])
+            .await
+            .status(),
+        201
+    );
+    let url = format!("{}/v1/releases/1.0.0/rollout", h.base);
+    let body = json!({"channel": "beta", "percent": 20});
+    let send = |token: Option<String>| {
+        let mut rb = h.http.post(&url).json(&body);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        rb.send()
+    };
+    assert_eq!(
+        code_of(send(None).await.unwrap()).await,
+        (401, "missing_token".into())
+    );
+    assert_eq!(
+        code_of(send(Some("ppu_nonsense".into())).await.unwrap()).await,
+        (401, "invalid_token".into())
+    );
+    let expired = h.token("rollout", Some(h.clock.now_secs() - 1)).await;
+    assert_eq!(
+        code_of(send(Some(expired)).await.unwrap()).await,
+        (401, "token_expired".into())
+    );
+    let publish_only = h.token("publish", None).await;
+    assert_eq!(
+        code_of(send(Some(publish_only)).await.unwrap()).await,
+        (403, "insufficient_scope".into())
+    );
+    let rollout = h.token("rollout", None).await;
+    assert_eq!(send(Some(rollout)).await.unwrap().status(), 204);
+    let audit = h.get_json("/v1/audit").await;
+    assert_eq!(audit["entries"][0]["action"], "rollout");
+    assert_eq!(audit["entries"][0]["detail"], "beta: 10% -> 20%");
+    assert!(audit["entries"][0]["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("test ("));
+    for (path, body, status, code) in [
+        ("/v1/releases/9.9.9/halt", json!({}), 404, "unknown_release"),
+        ("/v1/releases/1.0.0/resume", json!({}), 409, "invalid_state"),
+        (
+            "/v1/releases/1.0.0/rollout",
+            json!({"channel": "beta", "percent": 101}),
+            400,
+            "invalid_percent",
+        ),
+        (
+            "/v1/releases/1.0.0/rollout",
+            json!({"channel": "stable", "percent": 5}),
+            409,
+            "not_in_channel",
+        ),
+        (
+            "/v1/releases/1.0.0/promote",
+            json!({"channel": "canary", "percent": 5}),
+            409,
+            "invalid_promotion",
+        ),
+        (
+            "/v1/releases/1.0.0/rollout",
+            json!({"channel": "beta"}),
+            400,
+            "invalid_request",
+        ),
+    ] {
+        assert_eq!(
+            code_of(h.post(path, body).await).await,
+            (status, code.to_string()),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        h.post(
+            "/v1/releases/1.0.0/promote",
+            json!({"channel": "stable", "percent": 1})
+        )
+        .await
+        .status(),
+        204
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_are_served_with_ranges_and_never_by_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = &common::databases(tmp.path()).await[0];
+    let h = Harness::start(db).await;
+    let bytes: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+    let req = release(&h, "1.0.0", "pp.AppImage", &bytes);
+    assert_eq!(
+        h.publish_raw(&req, vec![(LINUX.into(), bytes.clone())])
+            .await
+            .status(),
+        201
+    );
+    let url = format!("{}/v1/artifacts/1.0.0/pp.AppImage", h.base);
+    let full = h.http.get(&url).send().await.unwrap();
+    assert_eq!(full.headers()["accept-ranges"], "bytes");
+    assert_eq!(full.bytes().await.unwrap(), bytes);
+    let part = h
+        .http
+        .get(&url)
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 100-199/50000");
+    assert_eq!(part.bytes().await.unwrap(), bytes[100..200]);
+    let tail = h
+        .http
+        .get(&url)
+        .header("Range", "bytes=-10")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.bytes().await.unwrap(), bytes[49_990..]);
+    let beyond = h
+        .http
+        .get(&url)
+        .header("Range", "bytes=60000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code_of(beyond).await, (416, "range_not_satisfiable".into()));
+    for path in [
+        "/v1/artifacts/1.0.0/..%2F..%2Fupdater.db",
+        "/v1/artifacts/1.0.0/other",
+        "/v1/artifacts/..%2F1.0.0/pp.AppImage",
+    ] {
+        let r = h
+            .http
+            .get(format!("{}{path}", h.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_takes_only_the_closed_schema_within_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = &common::databases(tmp.path()).await[0];
+    let h = Harness::start_with(db, |c| {
+        c.telemetry.burst = 5;
+        c.telemetry.per_hour = 5;
+    })
+    .await;
+    assert_eq!(
+        h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX])
+            .await
+            .status(),
+        201
+    );
+    let id = uuid::Uuid::new_v4();
+    let good = |kinds: Vec<&str>| {
+        json!({"install_id": id, "version": "1.0.0", "channel": "stable", "os": "linux", "arch": "x86_64",
+               "events": kinds.iter().map(|k| json!({"kind": k, "at": "2026-11-23T11:00:00Z"})).collect::<Vec<_>>()})
+    };
+    assert_eq!(
+        h.telemetry(&good(vec!["session_start", "crash"])).await,
+        (202, String::new())
+    );
+    let mut extra = good(vec!["crash"]);
+    extra["hostname"] = json!("alices-laptop");
+    assert_eq!(h.telemetry(&extra).await, (400, "invalid_telemetry".into()));
+    let mut unknown = good(vec!["crash"]);
+    unknown["version"] = json!("7.7.7");
+    assert_eq!(h.telemetry(&unknown).await, (422, "unknown_version".into()));
+    let mut huge = good(vec!["crash"]);
+    huge["version"] = json!(format!("1.0.0-{}", "a".repeat(5000)));
+    assert_eq!(h.telemetry(&huge).await, (413, "payload_too_large".into()));
+    assert_eq!(
+        h.telemetry(&good(vec!["crash"; 4])).await,
+        (429, "rate_limited".into())
+    );
+    assert_eq!(
+        h.telemetry(&good(vec!["crash"; 3])).await,
+        (202, String::new())
+    );
+    h.server.state.flush_telemetry().await.unwrap();
+    let s = h.get_json("/v1/status").await;
+    assert_eq!(
+        s["releases"][0]["health"],
+        json!({"installs_seen": 1, "sessions": 1, "crashes": 4, "updates_installed": 0, "updates_failed": 0})
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_endpoints_and_a_second_replica() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start(&db).await;
+        for (path, status) in [("/healthz", 200), ("/readyz", 200), ("/nope", 404)] {
+            assert_eq!(
+                h.http
+                    .get(format!("{}{path}", h.base))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                status,
+                "{path}"
+            );
+        }
+        // Every route is described in the OpenAPI document.
+        let doc: serde_json::Value = h
+            .http
+            .get(format!("{}/openapi.json", h.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for path in [
+            "/v1/update/{target}/{arch}/{current_version}",
+            "/v1/channels/{channel}/latest.json",
+            "/v1/artifacts/{version}/{file_name}",
+            "/v1/telemetry",
+            "/v1/releases",
+            "/v1/releases/{version}/rollout",
+            "/v1/releases/{version}/promote",
+            "/v1/releases/{version}/halt",
+            "/v1/releases/{version}/resume",
+            "/v1/releases/{version}/rollback",
+            "/v1/rollouts/advance",
+            "/v1/gates/evaluate",
+            "/v1/status",
+            "/v1/audit",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        ] {
+            assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");
+        }
+        // A second replica on the same database sees changes without a restart.
+        let dir2 = tempfile::tempdir().unwrap();
+        let mut c = common::config(dir2.path(), &db, &h.key);
+        c.artifacts = productivitypro_updater_server::config::ArtifactConfig::Local {
+            path: h.dir.path().join("artifacts"),
+        };
+        c.refresh_interval = std::time::Duration::from_millis(100);
+        let replica = productivitypro_updater_server::Server::start(c, h.clock.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX])
+                .await
+                .status(),
+            201
+        );
+        let path = format!("http://{}/v1/update/linux/x86_64/0.9.0", replica.addr);
+        let mut seen = false;
+        for _ in 0..50 {
+            if h.http.get(&path).send().await.unwrap().status() == 200 {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(seen, "the replica never saw the release");
+        let metrics = h
+            .http
+            .get(format!("{}/metrics", h.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(r#"updater_rollout_percent{version="1.0.0",channel="stable"} 100"#),
+            "{metrics}"
+        );
+        replica.stop().await.unwrap();
+        h.stop().await;
+    }
+}

@@ -1,0 +1,87 @@
+//! The `updater-server` binary as an operator runs it: refuses to start
+//! without a release key, serves on the configured address, creates tokens,
+//! and shuts down cleanly on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn server(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_updater-server"));
+    c.current_dir(dir)
+        .env("UPDATER_LISTEN", "127.0.0.1:0")
+        .env("UPDATER_LOG_FORMAT", "json")
+        .env_remove("UPDATER_PUBLIC_KEY")
+        .env_remove("UPDATER_DATABASE_URL");
+    c
+}
+
+#[test]
+fn refuses_to_start_without_a_key_or_with_bad_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = server(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no release public key: set UPDATER_PUBLIC_KEY"));
+    let out = server(dir.path())
+        .env("UPDATER_PUBLIC_KEY", "not a key")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the configured public key"));
+    let out = server(dir.path())
+        .env("UPDATER_LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid configuration"));
+    let out = server(dir.path())
+        .args(["token", "create", "--name", "x", "--scope", "root"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope \"root\""));
+}
+
+#[test]
+fn serves_then_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::Key::new();
+    let out = server(dir.path())
+        .args(["token", "create", "--name", "ops", "--scope", "admin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(token.trim().starts_with("ppu_"));
+    let list = server(dir.path()).args(["token", "list"]).output().unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.contains("ops") && list.contains("active") && !list.contains(token.trim()),
+        "{list}"
+    );
+
+    let mut child = server(dir.path())
+        .env("UPDATER_PUBLIC_KEY", key.public_b64())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("updater-server listening on http://")
+                .map(str::to_string)
+        })
+        .expect("the listening line");
+    let health = std::net::TcpStream::connect(&addr).is_ok();
+    assert!(health);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    assert!(dir.path().join("updater-data/updater.db").exists());
+}

@@ -1,0 +1,311 @@
+//! `pprelease` end to end against a real service, and its keys and
+//! signatures against the reference minisign tool in both directions.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use common::Harness;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+async fn pprelease(h: &Harness, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pprelease"));
+    cmd.args(args)
+        .env("PPRELEASE_SERVER", &h.base)
+        .env("PPRELEASE_TOKEN", &h.token)
+        .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")
+        .env_remove("TAURI_SIGNING_PRIVATE_KEY")
+        .current_dir(h.dir.path());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn minisign() -> Option<&'static str> {
+    let found = Command::new("minisign").arg("-v").output().is_ok();
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("CI must check keys against the reference minisign tool: apt-get install minisign");
+    }
+    found.then_some("minisign")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_engineers_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = &common::databases(tmp.path()).await[0];
+    // The key comes from `pprelease keygen`, so start a throwaway service to run it beside.
+    let keygen_h = Harness::start(db).await;
+    let (code, public, err) = pprelease(&keygen_h, &["keygen", "--out", "release.key"]).await;
+    assert_eq!(code, 0, "{err}");
+    let key_dir = keygen_h.dir.path().to_path_buf();
+    let public = public.trim().to_string();
+    let db2 = format!("sqlite://{}/second.db", tmp.path().display());
+    let h = Harness::start_with(&db2, |c| c.public_key = Some(public.clone())).await;
+    std::fs::copy(
+        key_dir.join("release.key"),
+        h.dir.path().join("release.key"),
+    )
+    .unwrap();
+    assert_eq!(
+        pprelease(&h, &["keygen", "--out", "release.key"]).await.0,
+        1,
+        "refuses to overwrite a key"
+    );
+
+    let artifact = h.dir.path().join("ProductivityPro_1.0.0_amd64.AppImage");
+    std::fs::write(&artifact, vec![7u8; 3 << 20]).unwrap();
+    let (code, _, err) = pprelease(
+        &h,
+        &["sign", artifact.to_str().unwrap(), "--key", "release.key"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(h.dir.path().join("notes.md"), "## Fixes\n- faster sync\n").unwrap();
+    let (code, out, err) = pprelease(
+        &h,
+        &[
+            "publish",
+            "--version",
+            "1.0.0",
+            "--notes",
+            "notes.md",
+            "--channel",
+            "canary",
+            "--percent",
+            "5",
+            "--json",
+            "--artifact",
+            &format!("linux-x86_64-appimage={}", artifact.display()),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let published: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(published["channels"][0]["percent"], 5.0);
+
+    assert_eq!(
+        pprelease(
+            &h,
+            &["rollout", "1.0.0", "--channel", "canary", "--percent", "25"]
+        )
+        .await
+        .0,
+        0
+    );
+    assert_eq!(
+        pprelease(&h, &["promote", "1.0.0", "--to", "beta", "--percent", "10"])
+            .await
+            .0,
+        0
+    );
+    assert_eq!(
+        pprelease(&h, &["halt", "1.0.0", "--reason", "bad sync"])
+            .await
+            .0,
+        0
+    );
+    let (code, table, _) = pprelease(&h, &["status"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        table.contains("canary")
+            && table.contains("25%")
+            && table.contains("halted")
+            && table.contains("bad sync"),
+        "{table}"
+    );
+    let (code, _, err) = pprelease(&h, &["resume", "9.9.9"]).await;
+    assert_eq!(
+        (code, err.trim()),
+        (3, "pprelease: unknown_release: no release 9.9.9")
+    );
+    let (code, out, _) = pprelease(&h, &["audit", "--json"]).await;
+    assert_eq!(code, 0);
+    let audit: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(&actions[..4], ["halt", "promote", "rollout", "publish"]);
+    let (code, out, err) = pprelease(
+        &h,
+        &[
+            "advance",
+            "--policy",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../installers/rollout-policy.toml"
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("nothing to advance"),
+        "halted releases are not advanced: {out}"
+    );
+
+    // The artifact the service hands out is byte-identical and verifies.
+    let offer = h
+        .check("/v1/update/linux/x86_64/0.9.0?channel=canary", None)
+        .await;
+    assert_eq!(offer, Ok(None), "halted");
+    assert_eq!(pprelease(&h, &["resume", "1.0.0"]).await.0, 0);
+    assert_eq!(
+        pprelease(
+            &h,
+            &[
+                "rollout",
+                "1.0.0",
+                "--channel",
+                "canary",
+                "--percent",
+                "100"
+            ]
+        )
+        .await
+        .0,
+        0
+    );
+    let offer = h
+        .check("/v1/update/linux/x86_64/0.9.0?channel=canary", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let bytes = h
+        .http
+        .get(&offer.url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let sig = String::from_utf8(B64.decode(&offer.signature).unwrap()).unwrap();
+    let pk = productivitypro_protocol::signature::parse_public_key(&public).unwrap();
+    productivitypro_protocol::signature::verify_bytes(
+        &pk,
+        &sig,
+        "ProductivityPro_1.0.0_amd64.AppImage",
+        &bytes,
+    )
+    .unwrap();
+    keygen_h.stop().await;
+    h.stop().await;
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_signatures_work_with_the_minisign_tool_both_ways() {
+    let Some(tool) = minisign() else {
+        eprintln!("minisign not installed: skipped (apt-get install minisign)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let db = &common::databases(tmp.path()).await[0];
+    let h = Harness::start(db).await;
+    let d = h.dir.path();
+    let file = d.join("app.tar.gz");
+    std::fs::write(&file, b"a macOS bundle").unwrap();
+
+    // pprelease key and signature -> verified by minisign.
+    assert_eq!(pprelease(&h, &["keygen", "--out", "pp.key"]).await.0, 0);
+    assert_eq!(
+        pprelease(&h, &["sign", "app.tar.gz", "--key", "pp.key"])
+            .await
+            .0,
+        0
+    );
+    let decode = |p: &Path, to: &Path| {
+        std::fs::write(
+            to,
+            B64.decode(std::fs::read_to_string(p).unwrap().trim())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    decode(&d.join("pp.key.pub"), &d.join("pp.pub"));
+    decode(&d.join("app.tar.gz.sig"), &d.join("app.minisig"));
+    run(Command::new(tool).current_dir(d).args([
+        "-V",
+        "-m",
+        "app.tar.gz",
+        "-p",
+        "pp.pub",
+        "-x",
+        "app.minisig",
+    ]));
+
+    // minisign key (password from stdin) and signature -> read by pprelease and the service.
+    let with_password = |args: &[&str]| {
+        let mut child = Command::new(tool)
+            .current_dir(d)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"pw\npw\n").unwrap();
+        assert!(child.wait().unwrap().success(), "minisign {args:?}");
+    };
+    with_password(&["-G", "-p", "ms.pub", "-s", "ms.key"]);
+    with_password(&[
+        "-S",
+        "-s",
+        "ms.key",
+        "-m",
+        "app.tar.gz",
+        "-x",
+        "app.tar.gz.sig",
+    ]);
+    let sig = std::fs::read_to_string(d.join("app.tar.gz.sig")).unwrap();
+    let pk = productivitypro_protocol::signature::parse_public_key(
+        &std::fs::read_to_string(d.join("ms.pub")).unwrap(),
+    )
+    .unwrap();
+    productivitypro_protocol::signature::verify_bytes(&pk, &sig, "app.tar.gz", b"a macOS bundle")
+        .unwrap();
+    // pprelease signs with a minisign-made secret key, in raw or Tauri's base64 form.
+    std::fs::write(
+        d.join("ms.key.b64"),
+        B64.encode(std::fs::read(d.join("ms.key")).unwrap()),
+    )
+    .unwrap();
+    for key in ["ms.key", "ms.key.b64"] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pprelease"));
+        cmd.current_dir(d)
+            .args(["sign", "app.tar.gz", "--key", key])
+            .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "pw");
+        run(&mut cmd);
+        decode(&d.join("app.tar.gz.sig"), &d.join("app.minisig"));
+        run(Command::new(tool).current_dir(d).args([
+            "-V",
+            "-m",
+            "app.tar.gz",
+            "-p",
+            "ms.pub",
+            "-x",
+            "app.minisig",
+        ]));
+    }
+    h.stop().await;
+}
