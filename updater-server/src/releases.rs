@@ -212,7 +212,6 @@ fn previous_health<'a>(
 }
 
 fn verdicts(
-    state: &AppState,
     policy: &Policy,
     snap: &Snapshot,
     health: &HashMap<String, Health>,
@@ -221,7 +220,6 @@ fn verdicts(
     (0..snap.releases.len())
         .map(|i| {
             let h = health.get(&snap.releases[i].version_text).unwrap_or(&empty);
-            let _ = state;
             gates::verdict(&policy.gates, h, previous_health(snap, i, health))
         })
         .collect()
@@ -234,7 +232,7 @@ pub async fn evaluate_gates(state: &AppState) -> ApiResult<Vec<String>> {
     state.refresh().await?;
     let health = state.db.health().await?;
     let snap = state.snapshot.load_full();
-    let verdicts = verdicts(state, &state.policy, &snap, &health);
+    let verdicts = verdicts(&state.policy, &snap, &health);
     let mut stopped = Vec::new();
     state.metrics.gate_state.clear();
     for (r, v) in snap.releases.iter().zip(&verdicts) {
@@ -279,7 +277,7 @@ pub async fn advance(
     state.flush_telemetry().await?;
     let health = state.db.health().await?;
     let snap = state.snapshot.load_full();
-    let verdicts = verdicts(state, policy, &snap, &health);
+    let verdicts = verdicts(policy, &snap, &health);
     let now = state.now();
     let mut actions = Vec::new();
     for (r, v) in snap.releases.iter().zip(&verdicts) {
@@ -349,7 +347,7 @@ pub async fn advance(
 pub async fn status(state: &AppState) -> ApiResult<StatusResponse> {
     let health = state.db.health().await?;
     let snap = state.snapshot.load_full();
-    let verdicts = verdicts(state, &state.policy, &snap, &health);
+    let verdicts = verdicts(&state.policy, &snap, &health);
     let releases = snap
         .releases
         .iter()

@@ -533,10 +533,14 @@ async fn operations_endpoints_and_a_second_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artifacts_can_live_in_s3_compatible_storage() {
-    let (Ok(endpoint), Ok(bucket)) =
-        (std::env::var("PRODUCTIVITYPRO_TEST_S3_ENDPOINT"), std::env::var("PRODUCTIVITYPRO_TEST_S3_BUCKET"))
-    else {
-        assert!(std::env::var_os("CI").is_none(), "CI must run this under scripts/with-s3");
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("PRODUCTIVITYPRO_TEST_S3_ENDPOINT"),
+        std::env::var("PRODUCTIVITYPRO_TEST_S3_BUCKET"),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this under scripts/with-s3"
+        );
         eprintln!("PRODUCTIVITYPRO_TEST_S3_ENDPOINT unset: S3 skipped (scripts/with-s3 sets it)");
         return;
     };
@@ -552,13 +556,38 @@ async fn artifacts_can_live_in_s3_compatible_storage() {
     })
     .await;
     // Over one 8 MiB part, so the multipart upload path is taken.
-    let bytes: Vec<u8> = (0..(20u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let bytes: Vec<u8> = (0..(20u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let req = release(&h, "3.0.0", "big.AppImage", &bytes);
-    assert_eq!(h.publish_raw(&req, vec![(LINUX.into(), bytes.clone())]).await.status(), 201);
-    let offer = h.check("/v1/update/linux/x86_64/2.0.0?channel=stable", None).await.unwrap().unwrap();
-    let got = h.http.get(&offer.url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(
+        h.publish_raw(&req, vec![(LINUX.into(), bytes.clone())])
+            .await
+            .status(),
+        201
+    );
+    let offer = h
+        .check("/v1/update/linux/x86_64/2.0.0?channel=stable", None)
+        .await
+        .unwrap()
+        .unwrap();
+    let got = h
+        .http
+        .get(&offer.url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert!(got == bytes, "the stored artifact differs");
-    let part = h.http.get(&offer.url).header("Range", "bytes=10485760-10485799").send().await.unwrap();
+    let part = h
+        .http
+        .get(&offer.url)
+        .header("Range", "bytes=10485760-10485799")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(part.status(), 206);
     assert_eq!(part.bytes().await.unwrap(), bytes[10_485_760..10_485_800]);
     assert_eq!(stored_files(&h), 0, "nothing stays in local staging");
