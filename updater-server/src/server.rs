@@ -106,8 +106,11 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
+        // Fetches externally hosted artifacts at publish: a stalled host fails
+        // the publish instead of holding it open.
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(60))
             .build()
             .context("building the HTTP client")?;
         let state = Arc::new(AppState {

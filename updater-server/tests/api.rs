@@ -593,3 +593,56 @@ async fn artifacts_can_live_in_s3_compatible_storage() {
     assert_eq!(stored_files(&h), 0, "nothing stays in local staging");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn externally_hosted_artifacts_are_downloaded_once_and_verified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = &common::databases(tmp.path()).await[0];
+    let h = Harness::start(db).await;
+    // The service's own artifact route stands in for GitHub Releases or a CDN.
+    let bytes = b"hosted elsewhere".to_vec();
+    let first = release(&h, "1.0.0", "hosted.AppImage", &bytes);
+    assert_eq!(
+        h.publish_raw(&first, vec![(LINUX.into(), bytes.clone())])
+            .await
+            .status(),
+        201
+    );
+    let url = format!("{}/v1/artifacts/1.0.0/hosted.AppImage", h.base);
+
+    let mut by_url = release(&h, "1.1.0", "hosted.AppImage", &bytes);
+    by_url.artifacts[0].url = Some(url.clone());
+    let mut tampered = by_url.clone();
+    tampered.version = "1.2.0".into();
+    tampered.artifacts[0].signature = h.key.sign(b"other bytes", "hosted.AppImage");
+    let mut unreachable = by_url.clone();
+    unreachable.version = "1.3.0".into();
+    unreachable.artifacts[0].url = Some("http://127.0.0.1:9/hosted.AppImage".into());
+    let mut not_http = by_url.clone();
+    not_http.version = "1.4.0".into();
+    not_http.artifacts[0].url = Some("file:///etc/passwd".into());
+    assert_eq!(
+        code_of(h.publish_raw(&tampered, vec![]).await).await,
+        (422, "bad_signature".into())
+    );
+    assert_eq!(
+        code_of(h.publish_raw(&unreachable, vec![]).await).await,
+        (422, "artifact_unreachable".into())
+    );
+    assert_eq!(
+        code_of(h.publish_raw(&not_http, vec![]).await).await,
+        (400, "invalid_url".into())
+    );
+
+    assert_eq!(h.publish_raw(&by_url, vec![]).await.status(), 201);
+    let offer = h
+        .check("/v1/update/linux/x86_64/1.0.0?channel=stable", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (offer.version.as_str(), offer.url.as_str()),
+        ("1.1.0", url.as_str())
+    );
+    h.stop().await;
+}

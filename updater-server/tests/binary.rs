@@ -85,3 +85,62 @@ fn serves_then_stops_cleanly_on_sigterm() {
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
     assert!(dir.path().join("updater-data/updater.db").exists());
 }
+
+#[test]
+fn reads_a_toml_config_with_env_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-toml.db");
+    let file = dir.path().join("updater-server.toml");
+    std::fs::write(
+        &file,
+        format!("database_url = \"sqlite://{}\"\n[telemetry]\nflush_interval = \"1s\"\nburst = 10\nper_hour = 10\n", db.display()),
+    )
+    .unwrap();
+    let out = server(dir.path())
+        .args([
+            "--config",
+            file.to_str().unwrap(),
+            "token",
+            "create",
+            "--name",
+            "a",
+            "--scope",
+            "rollout",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.exists(), "the TOML database_url was used");
+    let other = dir.path().join("from-env.db");
+    let out = server(dir.path())
+        .args(["--config", file.to_str().unwrap(), "token", "list"])
+        .env(
+            "UPDATER_DATABASE_URL",
+            format!("sqlite://{}", other.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        other.exists() && !String::from_utf8_lossy(&out.stdout).contains(" a "),
+        "env overrides the file"
+    );
+    std::fs::write(&file, "surprise = 1\n").unwrap();
+    let out = server(dir.path())
+        .args(["--config", file.to_str().unwrap(), "token", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("surprise"),
+        "unknown keys are refused"
+    );
+    let out = server(dir.path())
+        .args(["--config", "missing.toml", "token", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}
