@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use futures_util::StreamExt;
 use productivitypro_protocol::api::{ArtifactSpec, PublishRequest, ReleaseStatus, Scope};
+use productivitypro_protocol::manifest::parse_version;
 use productivitypro_protocol::signature::{self, SignatureError};
 use productivitypro_protocol::Platform;
 use semver::Version;
@@ -204,6 +205,19 @@ pub async fn publish(
             }
         }
         let sig = signature::parse(&a.signature).map_err(|e| bad_signature(a.platform, e))?;
+        // Newer Tauri CLIs sign the version too; an app with `requireSignedVersion`
+        // would refuse a mismatch, so refuse it here first.
+        if let Some(signed) = signature::trusted_field(&sig, "version") {
+            if parse_version(signed).ok().as_ref() != Some(&version) {
+                return Err(Error::unprocessable(
+                    "bad_signature",
+                    format!(
+                        "artifact {}: signed for version {signed}, not {}",
+                        a.platform, req.version
+                    ),
+                ));
+            }
+        }
         // Reject a wrong key or file name now, before the upload is read.
         signature::begin_verify(&state.public_key, &sig, &a.file_name)
             .map_err(|e| bad_signature(a.platform, e))?;

@@ -181,6 +181,10 @@ async fn a_bad_publish_is_refused_whole_and_leaves_nothing() {
         wrong_name.artifacts[0].signature = h.key.sign(&bytes, "other.AppImage");
         let mut traversal = release(&h, "1.0.0", "../../etc/passwd", &bytes);
         traversal.artifacts[0].file_name = "../../etc/passwd".into();
+        let mut signed_other_version = ok.clone();
+        signed_other_version.artifacts[0].signature =
+            h.key
+                .sign_with_comment(&bytes, "pp.AppImage", "version:0.9.0");
         let mut bad_version = ok.clone();
         bad_version.version = "1.0".into();
         let cases: Vec<(PublishRequest, Files, u16, &str)> = vec![
@@ -188,6 +192,7 @@ async fn a_bad_publish_is_refused_whole_and_leaves_nothing() {
             (wrong_name, file(&bytes), 422, "bad_signature"),
             (ok.clone(), file(b"tampered bytes"), 422, "bad_signature"),
             (traversal, file(&bytes), 400, "invalid_artifact_name"),
+            (signed_other_version, file(&bytes), 422, "bad_signature"),
             (bad_version, file(&bytes), 400, "invalid_version"),
             (ok.clone(), vec![], 400, "missing_artifact"),
             (

@@ -34,7 +34,15 @@ impl Key {
         base64::engine::general_purpose::STANDARD.encode(self.public_text())
     }
     pub fn sign(&self, bytes: &[u8], file_name: &str) -> String {
-        let trusted = format!("timestamp:1700000000\tfile:{file_name}");
+        self.sign_with_comment(bytes, file_name, "")
+    }
+
+    /// Signs with `extra` (e.g. `version:1.2.0`) appended to the trusted comment.
+    pub fn sign_with_comment(&self, bytes: &[u8], file_name: &str, extra: &str) -> String {
+        let mut trusted = format!("timestamp:1700000000\tfile:{file_name}");
+        if !extra.is_empty() {
+            trusted = format!("{trusted}\t{extra}");
+        }
         minisign::sign(
             Some(&self.pk),
             &self.sk,
