@@ -309,3 +309,132 @@ async fn keys_and_signatures_work_with_the_minisign_tool_both_ways() {
     }
     h.stop().await;
 }
+
+/// The Tauri CLI (`@tauri-apps/cli` from npm), which CI installs and names here.
+fn tauri_cli() -> Option<String> {
+    match std::env::var("PRODUCTIVITYPRO_TAURI_CLI") {
+        Ok(p) => Some(p),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "CI must check keys against `tauri signer`: scripts/test installs @tauri-apps/cli"
+            )
+        }
+        Err(_) => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_signatures_work_with_tauri_signer_both_ways() {
+    let Some(tauri) = tauri_cli() else {
+        eprintln!("PRODUCTIVITYPRO_TAURI_CLI unset: skipped");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    let password = "correct horse";
+
+    // `tauri signer generate` key -> `pprelease sign` -> a service trusting that key accepts it.
+    run(Command::new(&tauri).current_dir(work).args([
+        "signer",
+        "generate",
+        "-w",
+        "tauri.key",
+        "-p",
+        password,
+        "--ci",
+    ]));
+    let tauri_pub = std::fs::read_to_string(work.join("tauri.key.pub")).unwrap();
+    let db = format!("sqlite://{}/a.db", work.display());
+    let h = Harness::start_with(&db, |c| c.public_key = Some(tauri_pub.clone())).await;
+    let d = h.dir.path();
+    std::fs::copy(work.join("tauri.key"), d.join("tauri.key")).unwrap();
+    std::fs::write(
+        d.join("pp_1.0.0.AppImage"),
+        b"signed by pprelease with a tauri key",
+    )
+    .unwrap();
+    assert_eq!(
+        pprelease(&h, &["sign", "pp_1.0.0.AppImage", "--key", "tauri.key"])
+            .await
+            .0,
+        0
+    );
+    let (code, _, err) = pprelease(
+        &h,
+        &[
+            "publish",
+            "--version",
+            "1.0.0",
+            "--channel",
+            "stable",
+            "--artifact",
+            "linux-x86_64-appimage=pp_1.0.0.AppImage",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    h.stop().await;
+
+    // `pprelease keygen` key -> `tauri signer sign` -> verified, and accepted by the service.
+    let db = format!("sqlite://{}/b.db", work.display());
+    let keygen = Harness::start(&db).await;
+    let (code, pp_pub, _) = pprelease(&keygen, &["keygen", "--out", "pp.key"]).await;
+    assert_eq!(code, 0);
+    let key_path = keygen.dir.path().join("pp.key");
+    let file = work.join("pp_2.0.0.AppImage");
+    std::fs::write(&file, b"signed by tauri with a pprelease key").unwrap();
+    run(Command::new(&tauri)
+        .current_dir(work)
+        .args([
+            "signer",
+            "sign",
+            "-f",
+            key_path.to_str().unwrap(),
+            "-p",
+            password,
+            file.to_str().unwrap(),
+        ])
+        .env_remove("TAURI_SIGNING_PRIVATE_KEY")
+        .env_remove("TAURI_SIGNING_PRIVATE_KEY_PASSWORD"));
+    let sig = String::from_utf8(
+        B64.decode(
+            std::fs::read_to_string(work.join("pp_2.0.0.AppImage.sig"))
+                .unwrap()
+                .trim(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let pk = productivitypro_protocol::signature::parse_public_key(pp_pub.trim()).unwrap();
+    productivitypro_protocol::signature::verify_bytes(
+        &pk,
+        &sig,
+        "pp_2.0.0.AppImage",
+        &std::fs::read(&file).unwrap(),
+    )
+    .unwrap();
+    keygen.stop().await;
+    let db = format!("sqlite://{}/c.db", work.display());
+    let h = Harness::start_with(&db, |c| c.public_key = Some(pp_pub.trim().to_string())).await;
+    std::fs::copy(&file, h.dir.path().join("pp_2.0.0.AppImage")).unwrap();
+    std::fs::copy(
+        work.join("pp_2.0.0.AppImage.sig"),
+        h.dir.path().join("pp_2.0.0.AppImage.sig"),
+    )
+    .unwrap();
+    let (code, _, err) = pprelease(
+        &h,
+        &[
+            "publish",
+            "--version",
+            "2.0.0",
+            "--channel",
+            "stable",
+            "--artifact",
+            "linux-x86_64-appimage=pp_2.0.0.AppImage",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    h.stop().await;
+}
