@@ -148,6 +148,16 @@ pub enum Transition {
     Rollback,
 }
 
+impl Transition {
+    /// What the policy does to a release whose gate fails.
+    fn on_gate_failure(on: OnGateFailure) -> Self {
+        match on {
+            OnGateFailure::Rollback => Transition::Rollback,
+            OnGateFailure::Halt => Transition::Halt,
+        }
+    }
+}
+
 pub async fn transition(
     state: &AppState,
     actor: &str,
@@ -246,10 +256,7 @@ pub async fn evaluate_gates(state: &AppState) -> ApiResult<Vec<String>> {
             ])
             .set(1);
         if let (ReleaseState::Active, GateVerdict::Failing { reason }) = (r.state, v) {
-            let t = match state.policy.gates.on_failure {
-                OnGateFailure::Rollback => Transition::Rollback,
-                OnGateFailure::Halt => Transition::Halt,
-            };
+            let t = Transition::on_gate_failure(state.policy.gates.on_failure);
             let reason = format!("gate failed: {reason}");
             match transition(state, GATE_ACTOR, &r.version_text, t, Some(&reason)).await {
                 Ok(()) => {
@@ -286,10 +293,7 @@ pub async fn advance(
             continue;
         }
         if let GateVerdict::Failing { reason } = v {
-            let t = match policy.gates.on_failure {
-                OnGateFailure::Rollback => Transition::Rollback,
-                OnGateFailure::Halt => Transition::Halt,
-            };
+            let t = Transition::on_gate_failure(policy.gates.on_failure);
             transition(
                 state,
                 &actor.name,

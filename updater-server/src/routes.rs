@@ -48,9 +48,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/releases/{version}/rollout", post(rollout))
         .route("/v1/releases/{version}/promote", post(promote))
-        .route("/v1/releases/{version}/halt", post(halt))
-        .route("/v1/releases/{version}/resume", post(resume))
-        .route("/v1/releases/{version}/rollback", post(rollback))
+        .route(
+            "/v1/releases/{version}/halt",
+            transition_route(Transition::Halt),
+        )
+        .route(
+            "/v1/releases/{version}/resume",
+            transition_route(Transition::Resume),
+        )
+        .route(
+            "/v1/releases/{version}/rollback",
+            transition_route(Transition::Rollback),
+        )
         .route("/v1/rollouts/advance", post(advance))
         .route("/v1/gates/evaluate", post(evaluate))
         .route("/v1/status", get(status))
@@ -348,29 +357,13 @@ async fn act(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn halt(
-    State(s): St,
-    Path(v): Path<String>,
-    h: HeaderMap,
-    b: Bytes,
-) -> ApiResult<StatusCode> {
-    act(&s, &v, &h, &b, Transition::Halt).await
-}
-async fn resume(
-    State(s): St,
-    Path(v): Path<String>,
-    h: HeaderMap,
-    b: Bytes,
-) -> ApiResult<StatusCode> {
-    act(&s, &v, &h, &b, Transition::Resume).await
-}
-async fn rollback(
-    State(s): St,
-    Path(v): Path<String>,
-    h: HeaderMap,
-    b: Bytes,
-) -> ApiResult<StatusCode> {
-    act(&s, &v, &h, &b, Transition::Rollback).await
+/// The handler for one state transition (halt, resume, rollback).
+fn transition_route(t: Transition) -> axum::routing::MethodRouter<Arc<AppState>> {
+    post(
+        move |State(s): St, Path(v): Path<String>, h: HeaderMap, b: Bytes| async move {
+            act(&s, &v, &h, &b, t).await
+        },
+    )
 }
 
 async fn advance(State(state): St, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {

@@ -39,9 +39,13 @@ impl AppState {
         self.clock.now().timestamp()
     }
 
-    /// Rebuilds the snapshot from the database if it changed.
+    /// Rebuilds the snapshot from the database if it changed; reads only the
+    /// generation counter when it did not.
     pub async fn refresh(&self) -> Result<(), DbError> {
         let _guard = self.rebuild.lock().await;
+        if self.db.generation().await? == self.snapshot.load().generation {
+            return Ok(());
+        }
         let state = self.db.load_state().await?;
         if state.generation == self.snapshot.load().generation {
             return Ok(());
@@ -231,14 +235,8 @@ fn spawn_loops(state: Arc<AppState>) -> Loops {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match s.db.generation().await {
-                Ok(g) if g != s.snapshot.load().generation => {
-                    if let Err(e) = s.refresh().await {
-                        tracing::warn!(error = %e, "snapshot refresh failed");
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "reading generation failed"),
+            if let Err(e) = s.refresh().await {
+                tracing::warn!(error = %e, "snapshot refresh failed");
             }
         }
     });

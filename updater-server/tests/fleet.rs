@@ -208,6 +208,15 @@ async fn crashing_canary_is_rolled_back_by_the_service_itself() {
                     r["state_reason"].as_str().unwrap().contains("crash rate"),
                     "{r}"
                 );
+                // The gate may act before the last reports are flushed.
+                h.server.state.flush_telemetry().await.unwrap();
+                let s = h.get_json("/v1/status").await;
+                let r = s["releases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["version"] == "1.1.0")
+                    .unwrap();
                 assert_eq!(r["health"]["crashes"], 40);
                 break;
             }
