@@ -42,6 +42,7 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("missing_token", 401),
     ("invalid_token", 401),
     ("invalid_credentials", 401),
+    ("device_signed_out", 401),
     ("account_mismatch", 403),
     ("device_mismatch", 403),
     ("not_found", 404),
@@ -61,8 +62,8 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("cursor_compacted", 410),
     ("payload_too_large", 413),
     ("batch_too_large", 413),
-    ("unsupported_media_type", 415),
     ("rate_limited", 429),
+    ("too_many_sockets", 429),
     ("storage_unavailable", 503),
 ];
 
