@@ -58,7 +58,6 @@ pub const ERROR_CODES: &[(&str, u16)] = &[
     ("seq_gap", 409),
     ("chain_mismatch", 409),
     ("snapshot_stale", 409),
-    ("no_recovery", 409),
     ("cursor_compacted", 410),
     ("payload_too_large", 413),
     ("batch_too_large", 413),

@@ -113,6 +113,11 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
         self.unacked.len()
     }
 
+    /// Copies of the sealed, unacknowledged batches, oldest first.
+    pub fn sealed_batches(&self) -> Vec<BatchEnvelope> {
+        self.unacked.iter().cloned().collect()
+    }
+
     pub fn record(&mut self, record: RecordRef, action: Action, now_ms: u64) -> Result<Op, SyncError> {
         let op = Op {
             record,
