@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use productivitypro_sync_protocol::api::{Info, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use productivitypro_sync_protocol::batch::SUPPORTED_FORMATS;
 use serde::de::DeserializeOwned;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{ApiResult, Error};
 use crate::server::AppState;
@@ -90,7 +90,8 @@ pub fn router(state: Arc<AppState>) -> Router {
                     .get::<MatchedPath>()
                     .map_or("unmatched", |m| m.as_str());
                 tracing::info_span!("request", method = %req.method(), route)
-            }),
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .with_state(state)
 }
