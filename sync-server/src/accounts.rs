@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use productivitypro_sync_protocol::api::{
     AccountInfo, DeleteAccount, DeviceList, DeviceName, LoginRequest, ParamsRequest,
-    ParamsResponse, PassphraseChange, Proof, RecoverRequest, RecoveryChange, RecoveryWrap,
-    Session, SignOutAll, SignupRequest,
+    ParamsResponse, PassphraseChange, Proof, RecoverRequest, RecoveryChange, RecoveryWrap, Session,
+    SignOutAll, SignupRequest,
 };
 use productivitypro_sync_protocol::keys::{KdfParams, KeyError, WRAPPED_LEN};
 use productivitypro_sync_protocol::{AccountId, DeviceId};
@@ -160,7 +160,13 @@ async fn open_session(
     let (token, token_hash) = auth::new_token();
     match state
         .db
-        .login_device(account.id, device, &token_hash, state.config.limits.max_devices, state.now())
+        .login_device(
+            account.id,
+            device,
+            &token_hash,
+            state.config.limits.max_devices,
+            state.now(),
+        )
         .await?
     {
         LoginDevice::Revoked => {
@@ -214,7 +220,9 @@ pub async fn login(
         return Err(invalid_credentials());
     };
     let wrapped = account.wrapped_key.clone();
-    Ok(Json(open_session(&state, &account, req.device_id, wrapped, "login").await?))
+    Ok(Json(
+        open_session(&state, &account, req.device_id, wrapped, "login").await?,
+    ))
 }
 
 pub async fn recover(
@@ -237,7 +245,9 @@ pub async fn recover(
     }) else {
         return Err(invalid_credentials());
     };
-    Ok(Json(open_session(&state, &account, req.device_id, wrapped, "recover").await?))
+    Ok(Json(
+        open_session(&state, &account, req.device_id, wrapped, "recover").await?,
+    ))
 }
 
 pub async fn info(State(state): St, headers: HeaderMap) -> ApiResult<Json<AccountInfo>> {
@@ -258,14 +268,26 @@ async fn account_of(state: &AppState, c: &Caller) -> ApiResult<AccountRow> {
         .ok_or_else(|| Error::of("invalid_token", "the account no longer exists"))
 }
 
-async fn check_login_secret(state: &Arc<AppState>, a: &AccountRow, secret: Vec<u8>) -> ApiResult<()> {
-    if !state.hasher.verify(secret, Some(a.login_hash.clone())).await? {
+async fn check_login_secret(
+    state: &Arc<AppState>,
+    a: &AccountRow,
+    secret: Vec<u8>,
+) -> ApiResult<()> {
+    if !state
+        .hasher
+        .verify(secret, Some(a.login_hash.clone()))
+        .await?
+    {
         return Err(invalid_credentials());
     }
     Ok(())
 }
 
-pub async fn change_passphrase(State(state): St, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
+pub async fn change_passphrase(
+    State(state): St,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
     let c = authenticate(&state, &headers).await?;
     let req: PassphraseChange = read_json(body, ACCOUNT_BODY).await?;
     check_kdf(&req.kdf)?;
@@ -284,7 +306,14 @@ pub async fn change_passphrase(State(state): St, headers: HeaderMap, body: Body)
     let keep = req.sign_out_other_devices.then_some(c.device);
     state
         .db
-        .set_passphrase(c.account, &req.kdf, &login_hash, &req.wrapped_key, keep, state.now())
+        .set_passphrase(
+            c.account,
+            &req.kdf,
+            &login_hash,
+            &req.wrapped_key,
+            keep,
+            state.now(),
+        )
         .await?;
     if keep.is_some() {
         state.hub.revoked(c.account);
@@ -293,7 +322,11 @@ pub async fn change_passphrase(State(state): St, headers: HeaderMap, body: Body)
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn change_recovery(State(state): St, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
+pub async fn change_recovery(
+    State(state): St,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
     let c = authenticate(&state, &headers).await?;
     let req: RecoveryChange = read_json(body, ACCOUNT_BODY).await?;
     if let Some(r) = &req.recovery {
@@ -304,7 +337,10 @@ pub async fn change_recovery(State(state): St, headers: HeaderMap, body: Body) -
     match req.recovery {
         Some(r) => {
             let h = state.hasher.hash(r.proof).await?;
-            state.db.set_recovery(c.account, Some((&h, &r.wrapped_key))).await?;
+            state
+                .db
+                .set_recovery(c.account, Some((&h, &r.wrapped_key)))
+                .await?;
         }
         None => state.db.set_recovery(c.account, None).await?,
     }
@@ -329,11 +365,18 @@ pub async fn devices(State(state): St, headers: HeaderMap) -> ApiResult<Json<Dev
     }))
 }
 
-pub async fn rename_device(State(state): St, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
+pub async fn rename_device(
+    State(state): St,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
     let c = authenticate(&state, &headers).await?;
     let req: DeviceName = read_json(body, ACCOUNT_BODY).await?;
     check_name(&req.name)?;
-    state.db.set_device_name(c.account, c.device, &req.name).await?;
+    state
+        .db
+        .set_device_name(c.account, c.device, &req.name)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -348,9 +391,15 @@ pub async fn sign_out_device(
     } else {
         device
             .parse()
-            .map_err(|e: productivitypro_sync_protocol::ids::ParseHexError| Error::of("invalid_request", e.to_string()))?
+            .map_err(|e: productivitypro_sync_protocol::ids::ParseHexError| {
+                Error::of("invalid_request", e.to_string())
+            })?
     };
-    if !state.db.sign_out(c.account, Some(device), None, state.now()).await? {
+    if !state
+        .db
+        .sign_out(c.account, Some(device), None, state.now())
+        .await?
+    {
         return Err(Error::of(
             "unknown_device",
             "no signed-in device with that id on this account",
@@ -360,11 +409,18 @@ pub async fn sign_out_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn sign_out_all(State(state): St, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
+pub async fn sign_out_all(
+    State(state): St,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<StatusCode> {
     let c = authenticate(&state, &headers).await?;
     let req: SignOutAll = read_json(body, ACCOUNT_BODY).await?;
     let keep = (!req.include_current).then_some(c.device);
-    state.db.sign_out(c.account, None, keep, state.now()).await?;
+    state
+        .db
+        .sign_out(c.account, None, keep, state.now())
+        .await?;
     state.hub.revoked(c.account);
     Ok(StatusCode::NO_CONTENT)
 }

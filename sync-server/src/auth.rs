@@ -59,7 +59,12 @@ fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .filter(|t| t.starts_with(TOKEN_PREFIX) && t.len() < 128)
-        .ok_or_else(|| Error::of("invalid_token", "the Authorization header is not `Bearer pps_...`"))
+        .ok_or_else(|| {
+            Error::of(
+                "invalid_token",
+                "the Authorization header is not `Bearer pps_...`",
+            )
+        })
 }
 
 /// Checks the device token, then the account's rate limit.
@@ -81,7 +86,10 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Ca
     // last_seen_at is for the device list; minute precision spares a write
     // per request.
     if now - owner.last_seen_at >= 60 {
-        state.db.touch_device(owner.account, owner.device, now).await?;
+        state
+            .db
+            .touch_device(owner.account, owner.device, now)
+            .await?;
     }
     Ok(Caller {
         account: owner.account,
@@ -135,7 +143,11 @@ impl SecretHasher {
     }
 
     /// False for a wrong secret or no stored hash (`None`).
-    pub async fn verify(self: &Arc<Self>, secret: Vec<u8>, stored: Option<String>) -> ApiResult<bool> {
+    pub async fn verify(
+        self: &Arc<Self>,
+        secret: Vec<u8>,
+        stored: Option<String>,
+    ) -> ApiResult<bool> {
         let _permit = self.permits.acquire().await.map_err(|_| busy())?;
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -195,10 +207,18 @@ mod tests {
 
     #[tokio::test]
     async fn secrets_verify_only_against_their_hash() {
-        let h = SecretHasher::new(&HashCost { m_kib: 8192, t: 1, p: 1 }).unwrap();
+        let h = SecretHasher::new(&HashCost {
+            m_kib: 8192,
+            t: 1,
+            p: 1,
+        })
+        .unwrap();
         let stored = h.hash(vec![7; 32]).await.unwrap();
         assert!(h.verify(vec![7; 32], Some(stored.clone())).await.unwrap());
         assert!(!h.verify(vec![8; 32], Some(stored)).await.unwrap());
-        assert!(!h.verify(vec![0; 32], None).await.unwrap(), "the dummy never signs anyone in");
+        assert!(
+            !h.verify(vec![0; 32], None).await.unwrap(),
+            "the dummy never signs anyone in"
+        );
     }
 }

@@ -8,7 +8,9 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use productivitypro_sync_protocol::api::{PullPage, PushRequest, PushResponse, PushResult, SnapshotStored};
+use productivitypro_sync_protocol::api::{
+    PullPage, PushRequest, PushResponse, PushResult, SnapshotStored,
+};
 use productivitypro_sync_protocol::batch::{Head, SUPPORTED_FORMATS};
 use productivitypro_sync_protocol::snapshot::SnapshotEnvelope;
 use serde_json::json;
@@ -23,7 +25,13 @@ fn head_details(h: &Head) -> serde_json::Value {
     json!({ "device_head": { "seq": h.seq, "hash": h.hash } })
 }
 
-fn check_owner(c: &Caller, account: productivitypro_sync_protocol::AccountId, device: productivitypro_sync_protocol::DeviceId, key_id: productivitypro_sync_protocol::KeyId, format: u16) -> ApiResult<()> {
+fn check_owner(
+    c: &Caller,
+    account: productivitypro_sync_protocol::AccountId,
+    device: productivitypro_sync_protocol::DeviceId,
+    key_id: productivitypro_sync_protocol::KeyId,
+    format: u16,
+) -> ApiResult<()> {
     if account != c.account {
         return Err(Error::of(
             "account_mismatch",
@@ -39,7 +47,10 @@ fn check_owner(c: &Caller, account: productivitypro_sync_protocol::AccountId, de
     if key_id != c.key_id {
         return Err(Error::of(
             "key_mismatch",
-            format!("sealed under key {key_id}, but the account's key is {}; sign in again", c.key_id),
+            format!(
+                "sealed under key {key_id}, but the account's key is {}; sign in again",
+                c.key_id
+            ),
         ));
     }
     if !SUPPORTED_FORMATS.contains(&format) {
@@ -51,7 +62,11 @@ fn check_owner(c: &Caller, account: productivitypro_sync_protocol::AccountId, de
     Ok(())
 }
 
-pub async fn push(State(state): St, headers: HeaderMap, body: Body) -> ApiResult<Json<PushResponse>> {
+pub async fn push(
+    State(state): St,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<PushResponse>> {
     let c = authenticate(&state, &headers).await?;
     let limits = &state.config.limits;
     let req: PushRequest = read_json(body, limits.max_request_bytes).await?;
@@ -71,7 +86,11 @@ pub async fn push(State(state): St, headers: HeaderMap, body: Body) -> ApiResult
         if b.ciphertext.len() as u64 > limits.max_batch_bytes {
             return Err(Error::of(
                 "batch_too_large",
-                format!("batch {i} has {} bytes of ciphertext; the limit is {}", b.ciphertext.len(), limits.max_batch_bytes),
+                format!(
+                    "batch {i} has {} bytes of ciphertext; the limit is {}",
+                    b.ciphertext.len(),
+                    limits.max_batch_bytes
+                ),
             ));
         }
         check_owner(&c, b.account, b.device, b.key_id, b.format)?;
@@ -98,12 +117,19 @@ pub async fn push(State(state): St, headers: HeaderMap, body: Body) -> ApiResult
             ),
             PushRefusal::SeqConflict { head } => Error::of(
                 "seq_conflict",
-                format!("this device's chain is already at batch {}; a stored batch cannot be replaced", head.seq),
+                format!(
+                    "this device's chain is already at batch {}; a stored batch cannot be replaced",
+                    head.seq
+                ),
             )
             .with_details(head_details(&head)),
             PushRefusal::SeqGap { head } => Error::of(
                 "seq_gap",
-                format!("this device's chain is at batch {}; push batch {} next", head.seq, head.seq + 1),
+                format!(
+                    "this device's chain is at batch {}; push batch {} next",
+                    head.seq,
+                    head.seq + 1
+                ),
             )
             .with_details(head_details(&head)),
             PushRefusal::ChainMismatch { head } => Error::of(
@@ -156,7 +182,10 @@ fn parse_query(q: Option<&str>, max_limit: u32) -> ApiResult<(u64, u32)> {
         match k {
             "after" => {
                 after = v.parse().map_err(|_| {
-                    Error::of("invalid_request", "after must be a cursor (a non-negative integer)")
+                    Error::of(
+                        "invalid_request",
+                        "after must be a cursor (a non-negative integer)",
+                    )
                 })?
             }
             "limit" => {
@@ -171,7 +200,10 @@ fn parse_query(q: Option<&str>, max_limit: u32) -> ApiResult<(u64, u32)> {
             other => {
                 return Err(Error::of(
                     "invalid_request",
-                    format!("unknown query parameter {:?}", other.chars().take(32).collect::<String>()),
+                    format!(
+                        "unknown query parameter {:?}",
+                        other.chars().take(32).collect::<String>()
+                    ),
                 ))
             }
         }
@@ -179,7 +211,11 @@ fn parse_query(q: Option<&str>, max_limit: u32) -> ApiResult<(u64, u32)> {
     Ok((after, limit))
 }
 
-pub async fn pull(State(state): St, headers: HeaderMap, RawQuery(q): RawQuery) -> ApiResult<Json<PullPage>> {
+pub async fn pull(
+    State(state): St,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<PullPage>> {
     let c = authenticate(&state, &headers).await?;
     let limits = &state.config.limits;
     let (after, limit) = parse_query(q.as_deref(), limits.max_page_batches)?;
@@ -223,12 +259,17 @@ pub async fn pull(State(state): St, headers: HeaderMap, RawQuery(q): RawQuery) -
     }
 }
 
-pub async fn put_snapshot(State(state): St, headers: HeaderMap, body: Body) -> ApiResult<(StatusCode, Json<SnapshotStored>)> {
+pub async fn put_snapshot(
+    State(state): St,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<SnapshotStored>)> {
     let c = authenticate(&state, &headers).await?;
     let max = state.config.limits.max_snapshot_bytes;
     // Base64 grows the ciphertext by a third; the envelope adds a little.
     let s: SnapshotEnvelope = read_json(body, max / 3 * 4 + 8192).await?;
-    s.check_shape().map_err(|e| Error::of("invalid_snapshot", e))?;
+    s.check_shape()
+        .map_err(|e| Error::of("invalid_snapshot", e))?;
     if s.ciphertext.len() as u64 > max {
         return Err(Error::of(
             "payload_too_large",
@@ -243,7 +284,10 @@ pub async fn put_snapshot(State(state): St, headers: HeaderMap, body: Body) -> A
         .map_err(|r| match r {
             SnapshotRefusal::Ahead { head } => Error::of(
                 "cursor_ahead",
-                format!("the snapshot's cursor {} is beyond the account's head {head}", s.cursor),
+                format!(
+                    "the snapshot's cursor {} is beyond the account's head {head}",
+                    s.cursor
+                ),
             ),
             SnapshotRefusal::Stale { current } => Error::of(
                 "snapshot_stale",
@@ -262,19 +306,30 @@ pub async fn put_snapshot(State(state): St, headers: HeaderMap, body: Body) -> A
 }
 
 /// Deletes batches the snapshot covers that are older than the retention.
-pub async fn compact(state: &AppState, account: productivitypro_sync_protocol::AccountId) -> ApiResult<u64> {
+pub async fn compact(
+    state: &AppState,
+    account: productivitypro_sync_protocol::AccountId,
+) -> ApiResult<u64> {
     let cutoff = state.now() - state.config.keep_after_snapshot.as_secs() as i64;
     Ok(state.db.compact(account, cutoff).await?)
 }
 
-pub async fn get_snapshot(State(state): St, headers: HeaderMap) -> ApiResult<Json<SnapshotEnvelope>> {
+pub async fn get_snapshot(
+    State(state): St,
+    headers: HeaderMap,
+) -> ApiResult<Json<SnapshotEnvelope>> {
     let c = authenticate(&state, &headers).await?;
     state
         .db
         .snapshot(c.account)
         .await?
         .map(Json)
-        .ok_or_else(|| Error::of("no_snapshot", "this account has no snapshot yet; pull from cursor 0"))
+        .ok_or_else(|| {
+            Error::of(
+                "no_snapshot",
+                "this account has no snapshot yet; pull from cursor 0",
+            )
+        })
 }
 
 #[cfg(test)]
@@ -287,7 +342,11 @@ mod tests {
         assert_eq!(parse_query(Some("after=5&limit=7"), 100).unwrap(), (5, 7));
         assert_eq!(parse_query(Some("limit=500"), 100).unwrap(), (0, 100));
         for bad in ["after=-1", "after=x", "limit=0", "limit=", "cursor=3"] {
-            assert_eq!(parse_query(Some(bad), 100).unwrap_err().code, "invalid_request", "{bad}");
+            assert_eq!(
+                parse_query(Some(bad), 100).unwrap_err().code,
+                "invalid_request",
+                "{bad}"
+            );
         }
     }
 }

@@ -23,7 +23,9 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
     Url(String),
-    #[error("database schema {found} is newer than this build knows ({known}); upgrade the service")]
+    #[error(
+        "database schema {found} is newer than this build knows ({known}); upgrade the service"
+    )]
     TooNew { found: i64, known: i64 },
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
@@ -138,8 +140,13 @@ pub struct PushOutcome {
 
 pub enum PullOutcome {
     Page(PageRows),
-    Ahead { head: u64 },
-    Compacted { compacted_through: u64, snapshot_cursor: Option<u64> },
+    Ahead {
+        head: u64,
+    },
+    Compacted {
+        compacted_through: u64,
+        snapshot_cursor: Option<u64>,
+    },
 }
 
 pub struct PageRows {
@@ -170,7 +177,9 @@ fn hash32(b: &[u8]) -> Result<Hash32, DbError> {
 fn unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {
-            d.is_unique_violation() || d.message().contains("UNIQUE") || d.code().as_deref() == Some("23505")
+            d.is_unique_violation()
+                || d.message().contains("UNIQUE")
+                || d.code().as_deref() == Some("23505")
         }
         _ => false,
     }
@@ -186,7 +195,8 @@ impl Db {
         } else {
             return Err(DbError::Url(url.to_string()));
         };
-        let opts = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 8 } else { 16 });
+        let opts =
+            AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 8 } else { 16 });
         let pool = match backend {
             Backend::Sqlite => {
                 let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
@@ -218,7 +228,9 @@ impl Db {
                     })
                     .connect(&url)
                     .await?;
-                sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&pool)
+                    .await?;
                 pool
             }
             Backend::Postgres => opts.connect(url).await?,
@@ -269,15 +281,23 @@ impl Db {
             .await?
             .map(|r| r.try_get::<String, _>(0))
             .transpose()?
-            .map_or(Ok(0), |s| s.parse::<i64>().map_err(|_| DbError::Corrupt("schema".into())))?;
+            .map_or(Ok(0), |s| {
+                s.parse::<i64>()
+                    .map_err(|_| DbError::Corrupt("schema".into()))
+            })?;
         let known = MIGRATIONS.len() as i64;
         if current > known {
-            return Err(DbError::TooNew { found: current, known });
+            return Err(DbError::TooNew {
+                found: current,
+                known,
+            });
         }
         for step in &MIGRATIONS[current as usize..] {
             for sql in *step {
                 let sql = sql.replace("{blob}", blob);
-                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         sqlx::query("DELETE FROM meta WHERE key = 'schema'")
@@ -302,7 +322,9 @@ impl Db {
         let _g = self.gate().await;
         let insert = match self.backend {
             Backend::Sqlite => "INSERT OR IGNORE INTO meta (key, value) VALUES ('pepper', $1)",
-            Backend::Postgres => "INSERT INTO meta (key, value) VALUES ('pepper', $1) ON CONFLICT (key) DO NOTHING",
+            Backend::Postgres => {
+                "INSERT INTO meta (key, value) VALUES ('pepper', $1) ON CONFLICT (key) DO NOTHING"
+            }
         };
         sqlx::query(insert).bind(fresh).execute(&self.pool).await?;
         let row = sqlx::query("SELECT value FROM meta WHERE key = 'pepper'")
@@ -376,13 +398,15 @@ impl Db {
         device: DeviceId,
         now: i64,
     ) -> Result<(), DbError> {
-        sqlx::query("INSERT INTO tokens (hash, account, device, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(hash)
-            .bind(account.hex())
-            .bind(device.hex())
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO tokens (hash, account, device, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(account.hex())
+        .bind(device.hex())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -406,7 +430,10 @@ impl Db {
     const ACCOUNT_COLUMNS: &'static str = "id, kdf_salt, kdf_m, kdf_t, kdf_p, login_hash, key_id, wrapped_key, recovery_hash, recovery_wrapped";
 
     pub async fn account_by_login(&self, login_id: &str) -> Result<Option<AccountRow>, DbError> {
-        let sql = format!("SELECT {} FROM accounts WHERE login_id = $1", Self::ACCOUNT_COLUMNS);
+        let sql = format!(
+            "SELECT {} FROM accounts WHERE login_id = $1",
+            Self::ACCOUNT_COLUMNS
+        );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(login_id)
             .fetch_optional(&self.pool)
@@ -416,7 +443,10 @@ impl Db {
     }
 
     pub async fn account(&self, id: AccountId) -> Result<Option<AccountRow>, DbError> {
-        let sql = format!("SELECT {} FROM accounts WHERE id = $1", Self::ACCOUNT_COLUMNS);
+        let sql = format!(
+            "SELECT {} FROM accounts WHERE id = $1",
+            Self::ACCOUNT_COLUMNS
+        );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.hex())
             .fetch_optional(&self.pool)
@@ -470,7 +500,9 @@ impl Db {
             .fetch_optional(&mut *tx)
             .await?;
         let outcome = match existing {
-            Some(r) if r.try_get::<Option<i64>, _>(0)?.is_some() => return Ok(LoginDevice::Revoked),
+            Some(r) if r.try_get::<Option<i64>, _>(0)?.is_some() => {
+                return Ok(LoginDevice::Revoked)
+            }
             Some(_) => {
                 // The same device signing in again (its token was lost):
                 // its old tokens stop working.
@@ -507,7 +539,10 @@ impl Db {
         Ok(outcome)
     }
 
-    async fn lock_account(tx: &mut Transaction<'static, Any>, account: AccountId) -> Result<Option<u64>, DbError> {
+    async fn lock_account(
+        tx: &mut Transaction<'static, Any>,
+        account: AccountId,
+    ) -> Result<Option<u64>, DbError> {
         let row = sqlx::query("UPDATE accounts SET head = head WHERE id = $1 RETURNING head")
             .bind(account.hex())
             .fetch_optional(&mut **tx)
@@ -538,7 +573,12 @@ impl Db {
         }))
     }
 
-    pub async fn touch_device(&self, account: AccountId, device: DeviceId, now: i64) -> Result<(), DbError> {
+    pub async fn touch_device(
+        &self,
+        account: AccountId,
+        device: DeviceId,
+        now: i64,
+    ) -> Result<(), DbError> {
         let _g = self.gate().await;
         sqlx::query("UPDATE devices SET last_seen_at = $3 WHERE account = $1 AND id = $2")
             .bind(account.hex())
@@ -600,11 +640,17 @@ impl Db {
         let _g = self.gate().await;
         let mut tx = self.pool.begin().await?;
         for table in ACCOUNT_TABLES {
-            let col = if *table == "accounts" { "id" } else { "account" };
-            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE {col} = $1")))
-                .bind(account.hex())
-                .execute(&mut *tx)
-                .await?;
+            let col = if *table == "accounts" {
+                "id"
+            } else {
+                "account"
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE {col} = $1"
+            )))
+            .bind(account.hex())
+            .execute(&mut *tx)
+            .await?;
         }
         if self.backend == Backend::Postgres {
             notify(&mut tx, &format!("d:{account}")).await?;
@@ -613,14 +659,20 @@ impl Db {
         if self.backend == Backend::Sqlite {
             // Old page images of the deleted rows live on in the WAL until
             // a checkpoint; truncate it so nothing of the account remains.
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await?;
         }
         Ok(())
     }
 
     // ---- devices ----
 
-    pub async fn devices(&self, account: AccountId, current: DeviceId) -> Result<Vec<DeviceInfo>, DbError> {
+    pub async fn devices(
+        &self,
+        account: AccountId,
+        current: DeviceId,
+    ) -> Result<Vec<DeviceInfo>, DbError> {
         let rows = sqlx::query(
             "SELECT id, name, created_at, last_seen_at, revoked_at, head_seq FROM devices
              WHERE account = $1 ORDER BY created_at, id",
@@ -644,7 +696,12 @@ impl Db {
             .collect()
     }
 
-    pub async fn set_device_name(&self, account: AccountId, device: DeviceId, name: &[u8]) -> Result<(), DbError> {
+    pub async fn set_device_name(
+        &self,
+        account: AccountId,
+        device: DeviceId,
+        name: &[u8],
+    ) -> Result<(), DbError> {
         let _g = self.gate().await;
         sqlx::query("UPDATE devices SET name = $3 WHERE account = $1 AND id = $2")
             .bind(account.hex())
@@ -686,7 +743,13 @@ impl Db {
     }
 
     /// Ok(false): no such active device.
-    pub async fn sign_out(&self, account: AccountId, device: Option<DeviceId>, keep: Option<DeviceId>, now: i64) -> Result<bool, DbError> {
+    pub async fn sign_out(
+        &self,
+        account: AccountId,
+        device: Option<DeviceId>,
+        keep: Option<DeviceId>,
+        now: i64,
+    ) -> Result<bool, DbError> {
         let _g = self.gate().await;
         let mut tx = self.pool.begin().await?;
         let n = Self::revoke(&mut tx, account, keep, device, now).await?;
@@ -697,7 +760,11 @@ impl Db {
         Ok(n > 0 || device.is_none())
     }
 
-    pub async fn device_active(&self, account: AccountId, device: DeviceId) -> Result<bool, DbError> {
+    pub async fn device_active(
+        &self,
+        account: AccountId,
+        device: DeviceId,
+    ) -> Result<bool, DbError> {
         let row = sqlx::query("SELECT revoked_at FROM devices WHERE account = $1 AND id = $2")
             .bind(account.hex())
             .bind(device.hex())
@@ -754,7 +821,9 @@ impl Db {
             .await?;
             if let Some(e) = existing {
                 if hash32(&e.try_get::<Vec<u8>, _>(1)?)? != *hash {
-                    return Ok(Err(PushRefusal::BatchIdReused { batch: b.batch_id.hex() }));
+                    return Ok(Err(PushRefusal::BatchIdReused {
+                        batch: b.batch_id.hex(),
+                    }));
                 }
                 results.push(Accepted {
                     batch_id: b.batch_id.hex(),
@@ -793,7 +862,10 @@ impl Db {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            dev_head = Head { seq: b.seq, hash: *hash };
+            dev_head = Head {
+                seq: b.seq,
+                hash: *hash,
+            };
             stored += 1;
             results.push(Accepted {
                 batch_id: b.batch_id.hex(),
@@ -823,7 +895,11 @@ impl Db {
             }
         }
         tx.commit().await?;
-        Ok(Ok(PushOutcome { results, head, stored }))
+        Ok(Ok(PushOutcome {
+            results,
+            head,
+            stored,
+        }))
     }
 
     /// One consistent page: head, device heads and batches read in one
@@ -902,10 +978,12 @@ impl Db {
             Some(last) if full => (last.cursor, last.cursor < head),
             _ => (head, false),
         };
-        let devs = sqlx::query("SELECT id, head_seq, head_hash FROM devices WHERE account = $1 AND head_seq > 0")
-            .bind(account.hex())
-            .fetch_all(&mut *tx)
-            .await?;
+        let devs = sqlx::query(
+            "SELECT id, head_seq, head_hash FROM devices WHERE account = $1 AND head_seq > 0",
+        )
+        .bind(account.hex())
+        .fetch_all(&mut *tx)
+        .await?;
         let devices = devs
             .iter()
             .map(|r| {
@@ -942,7 +1020,11 @@ impl Db {
 
     // ---- snapshots ----
 
-    pub async fn put_snapshot(&self, s: &SnapshotEnvelope, now: i64) -> Result<Result<(), SnapshotRefusal>, DbError> {
+    pub async fn put_snapshot(
+        &self,
+        s: &SnapshotEnvelope,
+        now: i64,
+    ) -> Result<Result<(), SnapshotRefusal>, DbError> {
         let _g = self.gate().await;
         let mut tx = self.pool.begin().await?;
         let head = Self::lock_account(&mut tx, s.account).await?.unwrap_or(0);
@@ -1054,7 +1136,9 @@ impl Db {
         let mut out = Vec::new();
         for table in ACCOUNT_TABLES.iter().chain(["meta"].iter()) {
             let sql = format!("SELECT * FROM {table}");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&self.pool)
+                .await?;
             for r in rows {
                 let mut cols = Vec::new();
                 for i in 0..r.len() {
@@ -1062,8 +1146,18 @@ impl Db {
                         .try_get::<Option<String>, _>(i)
                         .ok()
                         .flatten()
-                        .or_else(|| r.try_get::<Option<i64>, _>(i).ok().flatten().map(|v| v.to_string()))
-                        .or_else(|| r.try_get::<Option<Vec<u8>>, _>(i).ok().flatten().map(hex::encode))
+                        .or_else(|| {
+                            r.try_get::<Option<i64>, _>(i)
+                                .ok()
+                                .flatten()
+                                .map(|v| v.to_string())
+                        })
+                        .or_else(|| {
+                            r.try_get::<Option<Vec<u8>>, _>(i)
+                                .ok()
+                                .flatten()
+                                .map(hex::encode)
+                        })
                         .unwrap_or_default();
                     cols.push(text);
                 }

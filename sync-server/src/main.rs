@@ -11,7 +11,11 @@ use productivitypro_sync_server::clock::SystemClock;
 use productivitypro_sync_server::{Config, Server};
 
 #[derive(Parser)]
-#[command(name = "sync-server", version, about = "ProductivityPro's end-to-end encrypted sync service")]
+#[command(
+    name = "sync-server",
+    version,
+    about = "ProductivityPro's end-to-end encrypted sync service"
+)]
 struct Cli {
     /// TOML config file; every key can also be set as SYNC_<KEY> (nested: SYNC_A__B).
     #[arg(long, short, env = "SYNC_CONFIG")]
@@ -33,7 +37,9 @@ fn main() {
         if let Some(l) = cli.listen {
             config.listen = l;
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(async {
             init_tracing(&config.log_format);
             let server = Server::start(config, Arc::new(SystemClock)).await?;
@@ -50,7 +56,9 @@ fn main() {
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "text" {
         builder.init();
     } else {

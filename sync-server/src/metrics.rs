@@ -41,27 +41,76 @@ impl Metrics {
             refused: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("sync_batches_stored", "Batches appended to account logs", m.batches_stored.clone());
-        registry.register("sync_batches_duplicate", "Pushed batches that were already stored (retries)", m.batches_duplicate.clone());
-        registry.register("sync_bytes_stored", "Ciphertext bytes appended", m.bytes_stored.clone());
-        registry.register("sync_batches_served", "Batches served by pulls", m.batches_served.clone());
-        registry.register("sync_bytes_served", "Ciphertext bytes served by pulls", m.bytes_served.clone());
-        registry.register("sync_snapshots_stored", "Snapshots stored", m.snapshots_stored.clone());
-        registry.register("sync_batches_compacted", "Batches deleted after a snapshot covered them", m.batches_compacted.clone());
-        registry.register("sync_notices_sent", "Head notices sent on notification sockets", m.notices_sent.clone());
-        registry.register("sync_sockets", "Open notification sockets", m.sockets.clone());
-        registry.register("sync_sign_ins", "Sign-ups, sign-ins and recoveries by result", m.sign_ins.clone());
-        registry.register("sync_refused", "Requests refused, by error code", m.refused.clone());
+        registry.register(
+            "sync_batches_stored",
+            "Batches appended to account logs",
+            m.batches_stored.clone(),
+        );
+        registry.register(
+            "sync_batches_duplicate",
+            "Pushed batches that were already stored (retries)",
+            m.batches_duplicate.clone(),
+        );
+        registry.register(
+            "sync_bytes_stored",
+            "Ciphertext bytes appended",
+            m.bytes_stored.clone(),
+        );
+        registry.register(
+            "sync_batches_served",
+            "Batches served by pulls",
+            m.batches_served.clone(),
+        );
+        registry.register(
+            "sync_bytes_served",
+            "Ciphertext bytes served by pulls",
+            m.bytes_served.clone(),
+        );
+        registry.register(
+            "sync_snapshots_stored",
+            "Snapshots stored",
+            m.snapshots_stored.clone(),
+        );
+        registry.register(
+            "sync_batches_compacted",
+            "Batches deleted after a snapshot covered them",
+            m.batches_compacted.clone(),
+        );
+        registry.register(
+            "sync_notices_sent",
+            "Head notices sent on notification sockets",
+            m.notices_sent.clone(),
+        );
+        registry.register(
+            "sync_sockets",
+            "Open notification sockets",
+            m.sockets.clone(),
+        );
+        registry.register(
+            "sync_sign_ins",
+            "Sign-ups, sign-ins and recoveries by result",
+            m.sign_ins.clone(),
+        );
+        registry.register(
+            "sync_refused",
+            "Requests refused, by error code",
+            m.refused.clone(),
+        );
         Metrics { registry, ..m }
     }
 
     pub fn refused(&self, code: &str) {
-        self.refused.get_or_create(&vec![("code".into(), code.into())]).inc();
+        self.refused
+            .get_or_create(&vec![("code".into(), code.into())])
+            .inc();
     }
 
     pub fn sign_in(&self, kind: &str, result: &str) {
         self.sign_ins
-            .get_or_create(&vec![("kind".into(), kind.into()), ("result".into(), result.into())])
+            .get_or_create(&vec![
+                ("kind".into(), kind.into()),
+                ("result".into(), result.into()),
+            ])
             .inc();
     }
 

@@ -55,7 +55,9 @@ impl Hub {
 
     /// Sockets currently listening for the account on this replica.
     pub fn receivers(&self, account: AccountId) -> usize {
-        self.lock().get(&account).map_or(0, |tx| tx.receiver_count())
+        self.lock()
+            .get(&account)
+            .map_or(0, |tx| tx.receiver_count())
     }
 
     /// Called when a socket closes: drops the account's channel once no

@@ -67,7 +67,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/devices/{device_id}", delete(accounts::sign_out_device))
         .route("/v1/devices/sign-out-all", post(accounts::sign_out_all))
         .route("/v1/batches", post(batches::push).get(batches::pull))
-        .route("/v1/snapshot", put(batches::put_snapshot).get(batches::get_snapshot))
+        .route(
+            "/v1/snapshot",
+            put(batches::put_snapshot).get(batches::get_snapshot),
+        )
         .route("/v1/notifications", get(ws::notifications))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .route("/healthz", get(|| async { "ok" }))
@@ -79,19 +82,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .fallback(|| async { Error::of("not_found", "no such endpoint; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
-            Error::of("method_not_allowed", "this endpoint does not take that method; see /openapi.json")
+            Error::of(
+                "method_not_allowed",
+                "this endpoint does not take that method; see /openapi.json",
+            )
         })
         // Bodies are read with per-route limits (`read_json`).
         .layer(DefaultBodyLimit::disable())
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", |m| m.as_str());
-                tracing::info_span!("request", method = %req.method(), route)
-            })
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |m| m.as_str());
+                    tracing::info_span!("request", method = %req.method(), route)
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .with_state(state)
 }
@@ -120,7 +127,8 @@ async fn guard(
 ) -> Response {
     let result = (|| -> ApiResult<()> {
         if let Some(v) = req.headers().get(PROTOCOL_HEADER) {
-            let ok = v.to_str().ok().and_then(|v| v.trim().parse::<u32>().ok()) == Some(PROTOCOL_VERSION);
+            let ok = v.to_str().ok().and_then(|v| v.trim().parse::<u32>().ok())
+                == Some(PROTOCOL_VERSION);
             if !ok {
                 return Err(Error::of(
                     "unsupported_protocol",
@@ -150,12 +158,14 @@ async fn guard(
 /// Reads a JSON body of at most `limit` bytes into `T`. Syntax errors are
 /// `invalid_json`; well-formed JSON of the wrong shape is `invalid_request`.
 pub async fn read_json<T: DeserializeOwned>(body: Body, limit: u64) -> ApiResult<T> {
-    let bytes = axum::body::to_bytes(body, limit as usize).await.map_err(|_| {
-        Error::of(
-            "payload_too_large",
-            format!("request bodies here are at most {limit} bytes"),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, limit as usize)
+        .await
+        .map_err(|_| {
+            Error::of(
+                "payload_too_large",
+                format!("request bodies here are at most {limit} bytes"),
+            )
+        })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         let code = match e.classify() {
             serde_json::error::Category::Data => "invalid_request",
@@ -175,10 +185,17 @@ async fn info(State(state): St) -> Json<Info> {
 
 async fn readyz(State(state): St) -> Response {
     let db = state.db.ping().await.is_ok();
-    let listening = state.hub.listening.load(std::sync::atomic::Ordering::SeqCst);
+    let listening = state
+        .hub
+        .listening
+        .load(std::sync::atomic::Ordering::SeqCst);
     match (db, listening) {
         (true, true) => (StatusCode::OK, "ready").into_response(),
-        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "not ready: database unreachable").into_response(),
+        (false, _) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: database unreachable",
+        )
+            .into_response(),
         (true, false) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: not listening for other replicas' notifications",

@@ -81,7 +81,11 @@ async fn serve(
     let interval = state.config.ping_interval;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     let mut heard = Instant::now();
-    if socket.send(text(&Notice::Head { head: sent })).await.is_ok() {
+    if socket
+        .send(text(&Notice::Head { head: sent }))
+        .await
+        .is_ok()
+    {
         state.metrics.notices_sent.inc();
         loop {
             tokio::select! {

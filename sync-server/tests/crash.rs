@@ -18,7 +18,11 @@ use rand::Rng as _;
 use serde_json::json;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn(db: &str, dir: &std::path::Path, port: u16) -> Child {
@@ -55,7 +59,10 @@ async fn wait_ready(base: &str) {
 }
 
 fn retryable(code: &str) -> bool {
-    matches!(code, "server_unreachable" | "storage_unavailable" | "bad_response")
+    matches!(
+        code,
+        "server_unreachable" | "storage_unavailable" | "bad_response"
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,22 +109,36 @@ async fn sigkill_during_pushes_loses_nothing_acknowledged_and_applies_nothing_tw
             .iter()
             .enumerate()
             .map(|(n, s)| {
-                let mut d = MemoryDevice::new(client.clone(), &s.session, s.key.clone(), common::rng());
+                let mut d =
+                    MemoryDevice::new(client.clone(), &s.session, s.key.clone(), common::rng());
                 d.max_ops_per_batch = 3;
                 let stop = stop.clone();
                 tokio::spawn(async move {
                     let mut i = 0u32;
-                    while !stop.load(Ordering::SeqCst) || d.unacked_batches() > 0 || d.pending_ops() > 0 {
+                    while !stop.load(Ordering::SeqCst)
+                        || d.unacked_batches() > 0
+                        || d.pending_ops() > 0
+                    {
                         if !stop.load(Ordering::SeqCst) {
                             for _ in 0..4 {
                                 i += 1;
-                                d.set("task", RecordId([n as u8; 16]), "title", json!(i), now_ms()).unwrap();
-                                d.set("task", RecordId([100 + (i % 50) as u8; 16]), "notes", json!(format!("{n}:{i}")), now_ms()).unwrap();
+                                d.set("task", RecordId([n as u8; 16]), "title", json!(i), now_ms())
+                                    .unwrap();
+                                d.set(
+                                    "task",
+                                    RecordId([100 + (i % 50) as u8; 16]),
+                                    "notes",
+                                    json!(format!("{n}:{i}")),
+                                    now_ms(),
+                                )
+                                .unwrap();
                             }
                         }
                         match d.sync().await {
                             Ok(_) => {}
-                            Err(e) if retryable(e.code()) => tokio::time::sleep(Duration::from_millis(10)).await,
+                            Err(e) if retryable(e.code()) => {
+                                tokio::time::sleep(Duration::from_millis(10)).await
+                            }
                             Err(e) => panic!("device {n}: {e}"),
                         }
                     }
@@ -137,7 +158,12 @@ async fn sigkill_during_pushes_loses_nothing_acknowledged_and_applies_nothing_tw
         stop.store(true, Ordering::SeqCst);
         let mut devices = Vec::new();
         for w in writers {
-            devices.push(tokio::time::timeout(Duration::from_secs(60), w).await.unwrap().unwrap());
+            devices.push(
+                tokio::time::timeout(Duration::from_secs(60), w)
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
         }
         // Every device syncs once more so all hold everything.
         for d in devices.iter_mut() {
@@ -156,13 +182,19 @@ async fn sigkill_during_pushes_loses_nothing_acknowledged_and_applies_nothing_tw
         fresh.page_limit = Some(50);
         let report = fresh.sync().await.unwrap();
         let acked_batches: u64 = devices.iter().map(|d| d.chain.own_acked).sum();
-        assert_eq!(report.pulled_batches as u64, acked_batches, "each acknowledged batch exactly once");
+        assert_eq!(
+            report.pulled_batches as u64, acked_batches,
+            "each acknowledged batch exactly once"
+        );
         assert_eq!(fresh.chain.cursor, acked_batches, "cursors are gapless");
         for d in &devices {
             assert_eq!(fresh.chain.chains[&d.device].seq(), d.chain.own_acked);
             assert_eq!(d.replica.view(), fresh.replica.view());
         }
-        assert!(acked_batches > 20, "the devices pushed during the kills ({acked_batches})");
+        assert!(
+            acked_batches > 20,
+            "the devices pushed during the kills ({acked_batches})"
+        );
         child.kill().unwrap();
         child.wait().unwrap();
     }

@@ -16,16 +16,31 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_on_one_replica_reaches_a_socket_on_the_other() {
-    let Some(db) = common::postgres().await else { return };
+    let Some(db) = common::postgres().await else {
+        return;
+    };
     let r1 = Harness::start(&db).await;
     let r2 = Harness::start(&db).await;
     let (login, s1) = r1.signup().await;
     let mut a = r1.device(&s1);
     let sb = r1.login(login).await;
-    let mut b = MemoryDevice::new(SyncClient::new(&r2.base), &sb.session, sb.key.clone(), common::rng());
+    let mut b = MemoryDevice::new(
+        SyncClient::new(&r2.base),
+        &sb.session,
+        sb.key.clone(),
+        common::rng(),
+    );
     // Readiness includes the listener: wait until replica 2 listens.
     for _ in 0..100 {
-        if r2.http.get(format!("{}/readyz", r2.base)).send().await.unwrap().status() == 200 {
+        if r2
+            .http
+            .get(format!("{}/readyz", r2.base))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -35,7 +50,14 @@ async fn a_push_on_one_replica_reaches_a_socket_on_the_other() {
 
     let mut latencies = Vec::new();
     for i in 1..=5u64 {
-        a.set("task", RecordId([i as u8; 16]), "title", json!(format!("from replica 1, #{i}")), now_ms()).unwrap();
+        a.set(
+            "task",
+            RecordId([i as u8; 16]),
+            "title",
+            json!(format!("from replica 1, #{i}")),
+            now_ms(),
+        )
+        .unwrap();
         let sent = Instant::now();
         a.sync().await.unwrap();
         let notice = tokio::time::timeout(Duration::from_secs(5), socket.next())
@@ -51,7 +73,10 @@ async fn a_push_on_one_replica_reaches_a_socket_on_the_other() {
 
     // A sign-out on replica 1 closes the device's socket on replica 2.
     r1.client.sign_out(&a.token, Some(b.device)).await.unwrap();
-    let next = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.unwrap().unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(next, Some(Notice::SignedOut));
     r2.stop().await;
     r1.stop().await;
@@ -59,7 +84,9 @@ async fn a_push_on_one_replica_reaches_a_socket_on_the_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_pushes_through_two_replicas_get_gapless_cursors() {
-    let Some(db) = common::postgres().await else { return };
+    let Some(db) = common::postgres().await else {
+        return;
+    };
     let r1 = Harness::start(&db).await;
     let r2 = Harness::start(&db).await;
     let (login, s) = r1.signup().await;
@@ -67,7 +94,12 @@ async fn concurrent_pushes_through_two_replicas_get_gapless_cursors() {
     for i in 0..3 {
         let si = r1.login(login).await;
         let base = if i % 2 == 0 { &r2.base } else { &r1.base };
-        devices.push(MemoryDevice::new(SyncClient::new(base), &si.session, si.key.clone(), common::rng()));
+        devices.push(MemoryDevice::new(
+            SyncClient::new(base),
+            &si.session,
+            si.key.clone(),
+            common::rng(),
+        ));
     }
     let tasks: Vec<_> = devices
         .into_iter()
@@ -75,7 +107,14 @@ async fn concurrent_pushes_through_two_replicas_get_gapless_cursors() {
         .map(|(n, mut d)| {
             tokio::spawn(async move {
                 for i in 0..15u8 {
-                    d.set("task", RecordId([n as u8 * 16 + i; 16]), "title", json!(i), now_ms()).unwrap();
+                    d.set(
+                        "task",
+                        RecordId([n as u8 * 16 + i; 16]),
+                        "title",
+                        json!(i),
+                        now_ms(),
+                    )
+                    .unwrap();
                     d.seal();
                     d.push().await.unwrap();
                 }
@@ -88,7 +127,12 @@ async fn concurrent_pushes_through_two_replicas_get_gapless_cursors() {
         done.push(t.await.unwrap());
     }
     let sr = r2.login(login).await;
-    let mut reader = MemoryDevice::new(SyncClient::new(&r2.base), &sr.session, sr.key.clone(), common::rng());
+    let mut reader = MemoryDevice::new(
+        SyncClient::new(&r2.base),
+        &sr.session,
+        sr.key.clone(),
+        common::rng(),
+    );
     reader.page_limit = Some(7);
     let r = reader.sync().await.unwrap();
     assert_eq!((r.pulled_batches, r.pulled_ops), (60, 60));

@@ -31,22 +31,36 @@ async fn two_devices_converge_and_keep_every_field_edit() {
         let mut a = h.device(&s1);
         let mut b = h.device(&h.login(login).await);
         let t = now_ms();
-        a.set("task", rid(1), "title", json!("Pay rent"), t).unwrap();
+        a.set("task", rid(1), "title", json!("Pay rent"), t)
+            .unwrap();
         a.set("task", rid(1), "order", json!("V"), t).unwrap();
-        a.set("task", rid(2), "title", json!("Call mum"), t).unwrap();
+        a.set("task", rid(2), "title", json!("Call mum"), t)
+            .unwrap();
         a.sync().await.unwrap();
         let r = b.sync().await.unwrap();
         assert_eq!((r.pulled_batches, r.pulled_ops), (1, 3));
         // Offline on both: different fields of one task, and a tag.
-        a.set("task", rid(1), "title", json!("Pay rent today"), t + 10).unwrap();
-        b.set("task", rid(1), "notes", json!("landlord's new IBAN"), t + 20).unwrap();
+        a.set("task", rid(1), "title", json!("Pay rent today"), t + 10)
+            .unwrap();
+        b.set(
+            "task",
+            rid(1),
+            "notes",
+            json!("landlord's new IBAN"),
+            t + 20,
+        )
+        .unwrap();
         b.record(
             RecordRef::new("task", rid(1)),
-            Action::Tag { tag: "bills".into(), on: true },
+            Action::Tag {
+                tag: "bills".into(),
+                on: true,
+            },
             t + 21,
         )
         .unwrap();
-        b.record(RecordRef::new("task", rid(2)), Action::Delete, t + 22).unwrap();
+        b.record(RecordRef::new("task", rid(2)), Action::Delete, t + 22)
+            .unwrap();
         a.sync().await.unwrap();
         b.sync().await.unwrap();
         a.sync().await.unwrap();
@@ -72,7 +86,8 @@ async fn a_retried_push_is_stored_once_and_acknowledged_the_same() {
         let (login, s1) = h.signup().await;
         let mut a = h.device(&s1);
         let mut b = h.device(&h.login(login).await);
-        a.set("task", rid(1), "title", json!("once"), now_ms()).unwrap();
+        a.set("task", rid(1), "title", json!("once"), now_ms())
+            .unwrap();
         a.seal();
         // The first answer is "lost": the client sends the same bytes again.
         let sealed: Vec<_> = {
@@ -106,22 +121,44 @@ async fn a_new_device_loads_the_snapshot_and_an_old_one_survives_compaction() {
         let mut a = h.device(&s1);
         let mut old = h.device(&h.login(login).await);
         let t = now_ms();
-        old.set("task", rid(200), "title", json!("from the old device"), t).unwrap();
+        old.set("task", rid(200), "title", json!("from the old device"), t)
+            .unwrap();
         old.sync().await.unwrap();
         let mut snapshots = 0;
         for i in 0..12u8 {
-            a.set("task", rid(i), "title", json!(format!("task {i}")), t + i as u64).unwrap();
-            a.set("task", rid(i % 3), "notes", json!(format!("edit {i}")), t + i as u64).unwrap();
+            a.set(
+                "task",
+                rid(i),
+                "title",
+                json!(format!("task {i}")),
+                t + i as u64,
+            )
+            .unwrap();
+            a.set(
+                "task",
+                rid(i % 3),
+                "notes",
+                json!(format!("edit {i}")),
+                t + i as u64,
+            )
+            .unwrap();
             // The clock passes the retention so compaction may drop batches.
             h.clock.advance(Duration::from_secs(1));
             if a.sync().await.unwrap().snapshot_uploaded {
                 snapshots += 1;
             }
         }
-        assert!(snapshots >= 2, "the server asked for snapshots ({snapshots})");
+        assert!(
+            snapshots >= 2,
+            "the server asked for snapshots ({snapshots})"
+        );
         let info = h.client.account(&a.token).await.unwrap();
         assert!(info.compacted_through > 0, "covered batches were compacted");
-        let log = h.client.pull(&a.token, info.compacted_through, None).await.unwrap();
+        let log = h
+            .client
+            .pull(&a.token, info.compacted_through, None)
+            .await
+            .unwrap();
         assert!(log.batches.len() < 12);
 
         let mut fresh = h.device(&h.login(login).await);
@@ -132,12 +169,23 @@ async fn a_new_device_loads_the_snapshot_and_an_old_one_survives_compaction() {
 
         // The old device's cursor now points into compacted history: it is
         // told so, loads the snapshot and continues.
-        let err = h.client.pull(&old.token, old.chain.cursor, None).await.unwrap_err();
+        let err = h
+            .client
+            .pull(&old.token, old.chain.cursor, None)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "cursor_compacted");
         old.sync().await.unwrap();
         assert_eq!(old.replica.view(), a.replica.view());
         // And its edits after that still reach everyone.
-        old.set("task", rid(200), "title", json!("still syncing"), now_ms() + 1000).unwrap();
+        old.set(
+            "task",
+            rid(200),
+            "title",
+            json!("still syncing"),
+            now_ms() + 1000,
+        )
+        .unwrap();
         old.sync().await.unwrap();
         fresh.sync().await.unwrap();
         assert_eq!(
@@ -158,7 +206,8 @@ async fn a_push_reaches_the_other_device_through_its_socket() {
         let mut b = h.device(&h.login(login).await);
         let mut socket = Notifications::connect(&h.base, &b.token).await.unwrap();
         assert_eq!(socket.next().await.unwrap(), Some(Notice::Head { head: 0 }));
-        a.set("task", rid(1), "title", json!("ping"), now_ms()).unwrap();
+        a.set("task", rid(1), "title", json!("ping"), now_ms())
+            .unwrap();
         a.sync().await.unwrap();
         let notice = tokio::time::timeout(Duration::from_secs(5), socket.next())
             .await
@@ -169,7 +218,10 @@ async fn a_push_reaches_the_other_device_through_its_socket() {
         assert_eq!(b.replica.view(), a.replica.view());
         // Signing the device out closes its socket with a notice.
         h.client.sign_out(&a.token, Some(b.device)).await.unwrap();
-        let next = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.unwrap().unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(next, Some(Notice::SignedOut));
         assert_eq!(b.sync().await.unwrap_err().code(), "device_signed_out");
         h.stop().await;
@@ -188,25 +240,43 @@ async fn the_key_id_check_refuses_another_account_and_a_wrong_passphrase_uploads
             account: sx.session.account_id,
             key_id: sx.key.id(),
         };
-        let e = account::login(&h.client, login_y, &common::keys().1, DeviceId::random(&mut common::rng()), Some(&known))
-            .await
-            .err()
-            .unwrap();
+        let e = account::login(
+            &h.client,
+            login_y,
+            &common::keys().1,
+            DeviceId::random(&mut common::rng()),
+            Some(&known),
+        )
+        .await
+        .err()
+        .unwrap();
         assert_eq!(e.code(), "account_mismatch");
         assert_ne!(sx.key.id(), sy.key.id());
         // Same account again is fine.
-        account::login(&h.client, login_x, &common::keys().1, DeviceId::random(&mut common::rng()), Some(&known))
-            .await
-            .unwrap();
+        account::login(
+            &h.client,
+            login_x,
+            &common::keys().1,
+            DeviceId::random(&mut common::rng()),
+            Some(&known),
+        )
+        .await
+        .unwrap();
         // A wrong passphrase: a clear error, and the account holds nothing.
         let e = account::derive(&h.client, "nobody-special@example.com", "wrong").await;
         assert!(e.is_ok(), "parameters are given for any login");
         let (kdf, _) = common::keys();
         let wrong = keys::derive_passphrase_keys("not the passphrase", kdf).unwrap();
-        let e = account::login(&h.client, login_x, &wrong, DeviceId::random(&mut common::rng()), None)
-            .await
-            .err()
-            .unwrap();
+        let e = account::login(
+            &h.client,
+            login_x,
+            &wrong,
+            DeviceId::random(&mut common::rng()),
+            None,
+        )
+        .await
+        .err()
+        .unwrap();
         assert_eq!(e.code(), "invalid_credentials");
         assert_eq!(h.client.account(&sx.session.token).await.unwrap().head, 0);
         h.stop().await;
@@ -217,13 +287,33 @@ async fn the_key_id_check_refuses_another_account_and_a_wrong_passphrase_uploads
 
 #[derive(Clone, Debug)]
 enum Step {
-    Set { dev: usize, rec: u8, field: &'static str, value: u8 },
-    Tag { dev: usize, rec: u8, tag: &'static str, on: bool },
-    Delete { dev: usize, rec: u8 },
+    Set {
+        dev: usize,
+        rec: u8,
+        field: &'static str,
+        value: u8,
+    },
+    Tag {
+        dev: usize,
+        rec: u8,
+        tag: &'static str,
+        on: bool,
+    },
+    Delete {
+        dev: usize,
+        rec: u8,
+    },
     /// Completing a recurring task: done on it, the successor created.
-    Complete { dev: usize, rec: u8 },
-    Sync { dev: usize },
-    Toggle { dev: usize },
+    Complete {
+        dev: usize,
+        rec: u8,
+    },
+    Sync {
+        dev: usize,
+    },
+    Toggle {
+        dev: usize,
+    },
 }
 
 fn step() -> impl proptest::strategy::Strategy<Value = Step> {
@@ -242,18 +332,19 @@ fn step() -> impl proptest::strategy::Strategy<Value = Step> {
     ]
 }
 
-type Plain = BTreeMap<RecordRef, (BTreeMap<String, Value>, BTreeSet<String>)>;
+type Fields = BTreeMap<String, Value>;
+type Plain = BTreeMap<RecordRef, (Fields, BTreeSet<String>)>;
 
 /// The merge rules applied one operation at a time in clock order.
 fn oracle(ops: &[Op]) -> Plain {
     let mut ops = ops.to_vec();
-    ops.sort_by(|a, b| a.hlc.cmp(&b.hlc));
+    ops.sort_by_key(|a| a.hlc);
     let deleted: BTreeSet<RecordRef> = ops
         .iter()
         .filter(|o| matches!(o.action, Action::Delete))
         .map(|o| o.record.clone())
         .collect();
-    let mut out: BTreeMap<RecordRef, (BTreeMap<String, Value>, BTreeMap<String, bool>)> = BTreeMap::new();
+    let mut out: BTreeMap<RecordRef, (Fields, BTreeMap<String, bool>)> = BTreeMap::new();
     for o in ops.iter().filter(|o| !deleted.contains(&o.record)) {
         let e = out.entry(o.record.clone()).or_default();
         match &o.action {
@@ -268,7 +359,18 @@ fn oracle(ops: &[Op]) -> Plain {
     }
     out.into_iter()
         .filter(|(_, (f, _))| !f.is_empty())
-        .map(|(k, (f, t))| (k, (f, t.into_iter().filter(|(_, on)| *on).map(|(t, _)| t).collect())))
+        .map(|(k, (f, t))| {
+            (
+                k,
+                (
+                    f,
+                    t.into_iter()
+                        .filter(|(_, on)| *on)
+                        .map(|(t, _)| t)
+                        .collect(),
+                ),
+            )
+        })
         .collect()
 }
 
@@ -280,8 +382,15 @@ fn plain(r: &Replica) -> Plain {
             (
                 k.clone(),
                 (
-                    s.fields.iter().map(|(f, (v, _))| (f.clone(), v.clone())).collect(),
-                    s.tags.iter().filter(|(_, (on, _))| *on).map(|(t, _)| t.clone()).collect(),
+                    s.fields
+                        .iter()
+                        .map(|(f, (v, _))| (f.clone(), v.clone()))
+                        .collect(),
+                    s.tags
+                        .iter()
+                        .filter(|(_, (on, _))| *on)
+                        .map(|(t, _)| t.clone())
+                        .collect(),
                 ),
             )
         })
@@ -303,21 +412,51 @@ async fn run_case(h: &Harness, steps: &[Step]) -> Result<(), String> {
         wall += 7;
         let t = |d: usize| wall + skew[d];
         match *s {
-            Step::Set { dev, rec, field, value } => {
-                all_ops.push(devs[dev].set("task", rid(rec), field, json!(value), t(dev)).unwrap())
-            }
+            Step::Set {
+                dev,
+                rec,
+                field,
+                value,
+            } => all_ops.push(
+                devs[dev]
+                    .set("task", rid(rec), field, json!(value), t(dev))
+                    .unwrap(),
+            ),
             Step::Tag { dev, rec, tag, on } => all_ops.push(
                 devs[dev]
-                    .record(RecordRef::new("task", rid(rec)), Action::Tag { tag: tag.into(), on }, t(dev))
+                    .record(
+                        RecordRef::new("task", rid(rec)),
+                        Action::Tag {
+                            tag: tag.into(),
+                            on,
+                        },
+                        t(dev),
+                    )
                     .unwrap(),
             ),
             Step::Delete { dev, rec } => all_ops.push(
-                devs[dev].record(RecordRef::new("task", rid(rec)), Action::Delete, t(dev)).unwrap(),
+                devs[dev]
+                    .record(RecordRef::new("task", rid(rec)), Action::Delete, t(dev))
+                    .unwrap(),
             ),
             Step::Complete { dev, rec } => {
                 let next = successor_id(rid(rec));
-                all_ops.push(devs[dev].set("task", rid(rec), "done", json!(true), t(dev)).unwrap());
-                all_ops.push(devs[dev].set("task", next, "title", json!(format!("next of {rec}")), t(dev)).unwrap());
+                all_ops.push(
+                    devs[dev]
+                        .set("task", rid(rec), "done", json!(true), t(dev))
+                        .unwrap(),
+                );
+                all_ops.push(
+                    devs[dev]
+                        .set(
+                            "task",
+                            next,
+                            "title",
+                            json!(format!("next of {rec}")),
+                            t(dev),
+                        )
+                        .unwrap(),
+                );
             }
             Step::Sync { dev } if online[dev] => {
                 devs[dev].sync().await.map_err(|e| format!("sync: {e}"))?;

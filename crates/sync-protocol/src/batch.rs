@@ -170,7 +170,11 @@ impl From<OpError> for OpenError {
 impl BatchBody {
     pub fn to_json(&self) -> Vec<u8> {
         let w = WireBody {
-            heads: self.heads.iter().map(|(d, h)| (*d, (h.seq, h.hash))).collect(),
+            heads: self
+                .heads
+                .iter()
+                .map(|(d, h)| (*d, (h.seq, h.hash)))
+                .collect(),
             ops: self.ops.iter().map(Op::to_wire).collect(),
         };
         serde_json::to_vec(&w).unwrap_or_default()
@@ -309,7 +313,8 @@ mod tests {
         let (key, env) = sample(&mut rng);
         assert_eq!(env.aad().len(), AAD_LEN);
         assert!(open_batch(&key, &env).is_ok());
-        let edits: Vec<Box<dyn Fn(&mut BatchEnvelope)>> = vec![
+        type Edit = Box<dyn Fn(&mut BatchEnvelope)>;
+        let edits: Vec<Edit> = vec![
             Box::new(|e| e.account = AccountId([7; 16])),
             Box::new(|e| e.device = DeviceId([7; 16])),
             Box::new(|e| e.seq = 2),
@@ -326,7 +331,10 @@ mod tests {
         }
         let mut e = env.clone();
         e.format = 9;
-        assert_eq!(open_batch(&key, &e).unwrap_err(), OpenError::UnsupportedFormat(9));
+        assert_eq!(
+            open_batch(&key, &e).unwrap_err(),
+            OpenError::UnsupportedFormat(9)
+        );
     }
 
     #[test]

@@ -265,7 +265,9 @@ pub fn unwrap_sync_key(
     if wrapped.len() != WRAPPED_LEN {
         return Err(KeyError::WrongSecret);
     }
-    let nonce: [u8; NONCE_LEN] = wrapped[..NONCE_LEN].try_into().map_err(|_| KeyError::WrongSecret)?;
+    let nonce: [u8; NONCE_LEN] = wrapped[..NONCE_LEN]
+        .try_into()
+        .map_err(|_| KeyError::WrongSecret)?;
     let plain = aead::open(
         wrapping_key,
         &nonce,
@@ -273,7 +275,10 @@ pub fn unwrap_sync_key(
         &wrapped[NONCE_LEN..],
     )
     .ok_or(KeyError::WrongSecret)?;
-    let bytes: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| KeyError::WrongSecret)?;
+    let bytes: [u8; KEY_LEN] = plain
+        .as_slice()
+        .try_into()
+        .map_err(|_| KeyError::WrongSecret)?;
     let key = SyncKey::from_bytes(bytes);
     let found = key.id();
     if found != expected {
@@ -341,7 +346,9 @@ pub fn open_device_name(
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(KeyError::DeviceNameSealed);
     }
-    let nonce: [u8; NONCE_LEN] = sealed[..NONCE_LEN].try_into().map_err(|_| KeyError::DeviceNameSealed)?;
+    let nonce: [u8; NONCE_LEN] = sealed[..NONCE_LEN]
+        .try_into()
+        .map_err(|_| KeyError::DeviceNameSealed)?;
     let plain = aead::open(
         key.expose(),
         &nonce,
@@ -377,11 +384,20 @@ mod tests {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let ok = KdfParams::generate(&mut rng);
         assert!(ok.validate().is_ok());
-        let weak = KdfParams { m_kib: 1024, ..ok.clone() };
+        let weak = KdfParams {
+            m_kib: 1024,
+            ..ok.clone()
+        };
         assert_eq!(weak.validate().unwrap_err().code(), "weak_kdf_params");
-        let huge = KdfParams { t: 1000, ..ok.clone() };
+        let huge = KdfParams {
+            t: 1000,
+            ..ok.clone()
+        };
         assert_eq!(huge.validate().unwrap_err().code(), "excessive_kdf_params");
-        let salt = KdfParams { salt: vec![1], ..ok };
+        let salt = KdfParams {
+            salt: vec![1],
+            ..ok
+        };
         assert_eq!(salt.validate().unwrap_err().code(), "invalid_kdf_salt");
     }
 
@@ -397,15 +413,33 @@ mod tests {
         assert_eq!(k.expose(), key.expose());
         let wrong = |r: Result<SyncKey, KeyError>| r.unwrap_err().code();
         assert_eq!(
-            wrong(unwrap_sync_key(&[8; 32], WrapKind::Passphrase, account, key.id(), &w)),
+            wrong(unwrap_sync_key(
+                &[8; 32],
+                WrapKind::Passphrase,
+                account,
+                key.id(),
+                &w
+            )),
             "wrong_passphrase"
         );
         assert_eq!(
-            wrong(unwrap_sync_key(&kek, WrapKind::Recovery, account, key.id(), &w)),
+            wrong(unwrap_sync_key(
+                &kek,
+                WrapKind::Recovery,
+                account,
+                key.id(),
+                &w
+            )),
             "wrong_passphrase"
         );
         assert_eq!(
-            wrong(unwrap_sync_key(&kek, WrapKind::Passphrase, AccountId([2; 16]), key.id(), &w)),
+            wrong(unwrap_sync_key(
+                &kek,
+                WrapKind::Passphrase,
+                AccountId([2; 16]),
+                key.id(),
+                &w
+            )),
             "wrong_passphrase"
         );
         // Another account's key wrapped under this account's label and our
@@ -421,7 +455,13 @@ mod tests {
             other.expose(),
         ));
         assert_eq!(
-            wrong(unwrap_sync_key(&kek, WrapKind::Passphrase, account, key.id(), &forged)),
+            wrong(unwrap_sync_key(
+                &kek,
+                WrapKind::Passphrase,
+                account,
+                key.id(),
+                &forged
+            )),
             "key_id_mismatch"
         );
     }

@@ -49,7 +49,10 @@ fn beats(new: (&Value, &Hlc), old: (&Value, &Hlc)) -> bool {
     match new.1.cmp(old.1) {
         std::cmp::Ordering::Greater => true,
         std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Equal => new.0.to_string() > old.0.to_string(),
+        std::cmp::Ordering::Equal => {
+            let (a, b) = (new.0.to_string(), old.0.to_string());
+            a > b
+        }
     }
 }
 
@@ -175,8 +178,17 @@ impl Replica {
                 (
                     k.clone(),
                     View {
-                        fields: s.fields.iter().map(|(f, (v, _))| (f.clone(), v.clone())).collect(),
-                        tags: s.tags.iter().filter(|(_, (on, _))| *on).map(|(t, _)| t.clone()).collect(),
+                        fields: s
+                            .fields
+                            .iter()
+                            .map(|(f, (v, _))| (f.clone(), v.clone()))
+                            .collect(),
+                        tags: s
+                            .tags
+                            .iter()
+                            .filter(|(_, (on, _))| *on)
+                            .map(|(t, _)| t.clone())
+                            .collect(),
                     },
                 )
             })
@@ -262,7 +274,10 @@ pub fn manual_order<'a>(
         .into_iter()
         .map(|(k, r)| {
             (
-                r.fields.get(ORDER_FIELD).and_then(Value::as_str).unwrap_or(""),
+                r.fields
+                    .get(ORDER_FIELD)
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
                 k,
             )
         })
@@ -326,8 +341,18 @@ mod tests {
         for n in [1, 2] {
             r.apply(&set(task(n), "title", json!(format!("t{n}")), hlc(1, n)));
         }
-        r.apply(&set(task(1), PARENT_FIELD, json!(task(2).id.hex()), hlc(5, 1)));
-        r.apply(&set(task(2), PARENT_FIELD, json!(task(1).id.hex()), hlc(6, 2)));
+        r.apply(&set(
+            task(1),
+            PARENT_FIELD,
+            json!(task(2).id.hex()),
+            hlc(5, 1),
+        ));
+        r.apply(&set(
+            task(2),
+            PARENT_FIELD,
+            json!(task(1).id.hex()),
+            hlc(6, 2),
+        ));
         let v = r.view();
         assert_eq!(v[&task(1)].fields[PARENT_FIELD], json!(task(2).id.hex()));
         assert_eq!(v[&task(2)].fields[PARENT_FIELD], Value::Null);
@@ -338,7 +363,12 @@ mod tests {
         let mut r = Replica::new();
         r.apply(&set(task(1), "title", json!("p"), hlc(1, 1)));
         r.apply(&set(task(2), "title", json!("c"), hlc(1, 2)));
-        r.apply(&set(task(2), PARENT_FIELD, json!(task(1).id.hex()), hlc(2, 2)));
+        r.apply(&set(
+            task(2),
+            PARENT_FIELD,
+            json!(task(1).id.hex()),
+            hlc(2, 2),
+        ));
         let list = RecordRef::new(LIST, RecordId([9; 16]));
         r.apply(&set(list.clone(), "name", json!("home"), hlc(1, 1)));
         r.apply(&set(task(3), "title", json!("x"), hlc(1, 1)));
@@ -354,6 +384,8 @@ mod tests {
         assert!(!v.contains_key(&task(2)));
         assert_eq!(v[&task(3)].fields[LIST_FIELD], Value::Null);
     }
+
+    type Fields = BTreeMap<String, Value>;
 
     fn arb_op() -> impl Strategy<Value = Op> {
         let action = prop_oneof![
@@ -372,9 +404,13 @@ mod tests {
     /// The oracle: sort by clock, apply one by one with the plain rules.
     fn sequential(ops: &[Op]) -> BTreeMap<RecordRef, (BTreeMap<String, Value>, BTreeSet<String>)> {
         let mut ops = ops.to_vec();
-        ops.sort_by(|a, b| a.hlc.cmp(&b.hlc).then_with(|| value_of(a).cmp(&value_of(b))));
+        ops.sort_by(|a, b| {
+            a.hlc
+                .cmp(&b.hlc)
+                .then_with(|| value_of(a).cmp(&value_of(b)))
+        });
         let mut deleted = BTreeSet::new();
-        let mut out: BTreeMap<RecordRef, (BTreeMap<String, Value>, BTreeMap<String, bool>)> = BTreeMap::new();
+        let mut out: BTreeMap<RecordRef, (Fields, BTreeMap<String, bool>)> = BTreeMap::new();
         for o in &ops {
             if let Action::Delete = o.action {
                 deleted.insert(o.record.clone());
@@ -397,7 +433,18 @@ mod tests {
         }
         out.into_iter()
             .filter(|(_, (f, _))| !f.is_empty())
-            .map(|(k, (f, t))| (k, (f, t.into_iter().filter(|(_, on)| *on).map(|(t, _)| t).collect())))
+            .map(|(k, (f, t))| {
+                (
+                    k,
+                    (
+                        f,
+                        t.into_iter()
+                            .filter(|(_, on)| *on)
+                            .map(|(t, _)| t)
+                            .collect(),
+                    ),
+                )
+            })
             .collect()
     }
 
@@ -417,8 +464,15 @@ mod tests {
                 (
                     k.clone(),
                     (
-                        s.fields.iter().map(|(f, (v, _))| (f.clone(), v.clone())).collect(),
-                        s.tags.iter().filter(|(_, (on, _))| *on).map(|(t, _)| t.clone()).collect(),
+                        s.fields
+                            .iter()
+                            .map(|(f, (v, _))| (f.clone(), v.clone()))
+                            .collect(),
+                        s.tags
+                            .iter()
+                            .filter(|(_, (on, _))| *on)
+                            .map(|(t, _)| t.clone())
+                            .collect(),
                     ),
                 )
             })

@@ -73,13 +73,16 @@ pub enum OpError {
 }
 
 fn valid_kind(k: &str) -> bool {
-    !k.is_empty() && k.len() <= MAX_KIND_LEN && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    !k.is_empty()
+        && k.len() <= MAX_KIND_LEN
+        && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 fn valid_field(f: &str) -> bool {
     !f.is_empty()
         && f.len() <= MAX_FIELD_LEN
-        && f.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && f.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// An operation as it travels inside a sealed batch (short keys: the
@@ -159,7 +162,10 @@ impl Op {
             _ => return Err(OpError::Shape),
         };
         let op = Op {
-            record: RecordRef { kind: w.k, id: w.id },
+            record: RecordRef {
+                kind: w.k,
+                id: w.id,
+            },
             action,
             hlc: Hlc::new(w.t, w.c, device).map_err(|_| OpError::Clock(w.t))?,
         };
@@ -220,13 +226,34 @@ mod tests {
         let dev = DeviceId([2; 16]);
         let id = "01".repeat(16);
         for (json, what) in [
-            (format!(r#"{{"k":"task","id":"{id}","t":1,"c":0}}"#), "no action"),
-            (format!(r#"{{"k":"task","id":"{id}","t":1,"c":0,"set":"a","v":1,"del":true}}"#), "two actions"),
-            (format!(r#"{{"k":"Task","id":"{id}","t":1,"c":0,"del":true}}"#), "kind"),
-            (format!(r#"{{"k":"task","id":"{id}","t":1,"c":0,"set":"a b","v":1}}"#), "field"),
-            (format!(r#"{{"k":"task","id":"{id}","t":1,"c":0,"tag":"","on":true}}"#), "tag"),
-            (format!(r#"{{"k":"task","id":"{id}","t":1,"c":0,"del":false}}"#), "del false"),
-            (format!(r#"{{"k":"task","id":"{id}","t":281474976710656,"c":0,"del":true}}"#), "clock"),
+            (
+                format!(r#"{{"k":"task","id":"{id}","t":1,"c":0}}"#),
+                "no action",
+            ),
+            (
+                format!(r#"{{"k":"task","id":"{id}","t":1,"c":0,"set":"a","v":1,"del":true}}"#),
+                "two actions",
+            ),
+            (
+                format!(r#"{{"k":"Task","id":"{id}","t":1,"c":0,"del":true}}"#),
+                "kind",
+            ),
+            (
+                format!(r#"{{"k":"task","id":"{id}","t":1,"c":0,"set":"a b","v":1}}"#),
+                "field",
+            ),
+            (
+                format!(r#"{{"k":"task","id":"{id}","t":1,"c":0,"tag":"","on":true}}"#),
+                "tag",
+            ),
+            (
+                format!(r#"{{"k":"task","id":"{id}","t":1,"c":0,"del":false}}"#),
+                "del false",
+            ),
+            (
+                format!(r#"{{"k":"task","id":"{id}","t":281474976710656,"c":0,"del":true}}"#),
+                "clock",
+            ),
         ] {
             let w: WireOp = serde_json::from_str(&json).unwrap();
             assert!(Op::from_wire(w, dev).is_err(), "{what}");

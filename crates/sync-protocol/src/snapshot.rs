@@ -90,7 +90,11 @@ struct WireSnapshot {
 impl SnapshotBody {
     pub fn to_json(&self) -> Vec<u8> {
         let w = WireSnapshot {
-            heads: self.heads.iter().map(|(d, h)| (*d, (h.seq, h.hash))).collect(),
+            heads: self
+                .heads
+                .iter()
+                .map(|(d, h)| (*d, (h.seq, h.hash)))
+                .collect(),
             records: self
                 .state
                 .records
@@ -110,7 +114,13 @@ impl SnapshotBody {
             serde_json::from_slice(bytes).map_err(|e| OpenError::Malformed(e.to_string()))?;
         let mut state = Replica::new();
         for r in w.records {
-            state.records.insert(RecordRef { kind: r.k, id: r.id }, r.s);
+            state.records.insert(
+                RecordRef {
+                    kind: r.k,
+                    id: r.id,
+                },
+                r.s,
+            );
         }
         Ok(SnapshotBody {
             heads: w

@@ -28,7 +28,9 @@ pub enum IntegrityError {
         claimed: DeviceId,
         actual: DeviceId,
     },
-    #[error("batch {batch} does not authenticate: altered, or moved from another account or position")]
+    #[error(
+        "batch {batch} does not authenticate: altered, or moved from another account or position"
+    )]
     Tampered { batch: BatchId },
     #[error("the server served device {device}'s batch {seq} again")]
     Replayed { device: DeviceId, seq: u64 },
@@ -42,7 +44,9 @@ pub enum IntegrityError {
     Reordered { detail: String },
     #[error("the server rolled back: {detail}")]
     RolledBack { detail: String },
-    #[error("device {device}'s history forked at batch {seq}: two different batches claim that place")]
+    #[error(
+        "device {device}'s history forked at batch {seq}: two different batches claim that place"
+    )]
     Forked { device: DeviceId, seq: u64 },
     #[error("the server withheld device {device}'s batch {seq}: another device has seen it")]
     Withheld { device: DeviceId, seq: u64 },
@@ -212,7 +216,10 @@ impl Verifier<'_> {
         }
         if !page.more && page.next != page.head {
             return Err(IntegrityError::InconsistentPage {
-                detail: format!("the page is final but ends at {}, not the head {}", page.next, page.head),
+                detail: format!(
+                    "the page is final but ends at {}, not the head {}",
+                    page.next, page.head
+                ),
             });
         }
         self.check_server_heads(&st, page)?;
@@ -254,7 +261,13 @@ impl Verifier<'_> {
                     .filter(|d| **d != env.device);
                 for d in candidates {
                     let aad = batch::header_aad(
-                        env.format, env.account, *d, env.seq, env.key_id, env.batch_id, env.prev,
+                        env.format,
+                        env.account,
+                        *d,
+                        env.seq,
+                        env.key_id,
+                        env.batch_id,
+                        env.prev,
                     );
                     if batch::open_raw(self.key, env, &aad).is_ok() {
                         return Err(IntegrityError::DeviceSwapped {
@@ -283,14 +296,23 @@ impl Verifier<'_> {
             // Served our own batch: it must be one we sealed, bit for bit.
             return match chain.hashes.get(&env.seq) {
                 Some(h) if *h == hash => Ok(()),
-                _ => Err(IntegrityError::Forked { device: d, seq: env.seq }),
+                _ => Err(IntegrityError::Forked {
+                    device: d,
+                    seq: env.seq,
+                }),
             };
         }
         let known = chain.seq();
         if env.seq <= known {
             return match chain.hashes.get(&env.seq) {
-                Some(h) if *h != hash => Err(IntegrityError::Forked { device: d, seq: env.seq }),
-                _ => Err(IntegrityError::Replayed { device: d, seq: env.seq }),
+                Some(h) if *h != hash => Err(IntegrityError::Forked {
+                    device: d,
+                    seq: env.seq,
+                }),
+                _ => Err(IntegrityError::Replayed {
+                    device: d,
+                    seq: env.seq,
+                }),
             };
         }
         if env.seq > known + 1 {
@@ -312,7 +334,10 @@ impl Verifier<'_> {
             });
         }
         if env.prev != chain.hash() {
-            return Err(IntegrityError::Forked { device: d, seq: env.seq });
+            return Err(IntegrityError::Forked {
+                device: d,
+                seq: env.seq,
+            });
         }
         let first = body.ops.first().map(|o| o.hlc);
         if first.is_some() && first <= chain.last_hlc {
@@ -321,13 +346,7 @@ impl Verifier<'_> {
                 detail: "operation clocks go back from the device's previous batch".into(),
             });
         }
-        chain.advance(
-            Head {
-                seq: env.seq,
-                hash,
-            },
-            body.ops.last().map(|o| o.hlc),
-        );
+        chain.advance(Head { seq: env.seq, hash }, body.ops.last().map(|o| o.hlc));
         Ok(())
     }
 
@@ -340,14 +359,23 @@ impl Verifier<'_> {
             let known = chain.map_or(0, Chain::seq);
             if claim.seq > known {
                 return Err(if *x == self.me {
-                    IntegrityError::Forked { device: *x, seq: claim.seq }
+                    IntegrityError::Forked {
+                        device: *x,
+                        seq: claim.seq,
+                    }
                 } else {
-                    IntegrityError::Withheld { device: *x, seq: claim.seq }
+                    IntegrityError::Withheld {
+                        device: *x,
+                        seq: claim.seq,
+                    }
                 });
             }
             if let Some(h) = chain.and_then(|c| c.hashes.get(&claim.seq)) {
                 if *h != claim.hash {
-                    return Err(IntegrityError::Forked { device: *x, seq: claim.seq });
+                    return Err(IntegrityError::Forked {
+                        device: *x,
+                        seq: claim.seq,
+                    });
                 }
             }
         }
@@ -359,7 +387,11 @@ impl Verifier<'_> {
     /// of it (withholding).
     fn check_server_heads(&self, st: &ChainState, page: &PullPage) -> Result<(), IntegrityError> {
         for (d, chain) in &st.chains {
-            let known = if *d == self.me { st.own_acked } else { chain.seq() };
+            let known = if *d == self.me {
+                st.own_acked
+            } else {
+                chain.seq()
+            };
             if known == 0 {
                 continue;
             }
@@ -376,14 +408,23 @@ impl Verifier<'_> {
             if *d == self.me {
                 // Unacknowledged batches may have landed; they must be ours.
                 if stated.seq > known {
-                    return Err(IntegrityError::Forked { device: *d, seq: stated.seq });
+                    return Err(IntegrityError::Forked {
+                        device: *d,
+                        seq: stated.seq,
+                    });
                 }
             } else if !page.more && stated.seq > known {
-                return Err(IntegrityError::Withheld { device: *d, seq: stated.seq });
+                return Err(IntegrityError::Withheld {
+                    device: *d,
+                    seq: stated.seq,
+                });
             }
             if let Some(h) = chain.and_then(|c| c.hashes.get(&stated.seq)) {
                 if *h != stated.hash {
-                    return Err(IntegrityError::Forked { device: *d, seq: stated.seq });
+                    return Err(IntegrityError::Forked {
+                        device: *d,
+                        seq: stated.seq,
+                    });
                 }
             }
         }
@@ -405,13 +446,10 @@ impl ChainState {
 
     /// This device's head: where its next batch continues from.
     pub fn own_head(&self, me: DeviceId) -> Head {
-        self.chains
-            .get(&me)
-            .and_then(|c| c.head)
-            .unwrap_or(Head {
-                seq: 0,
-                hash: Hash32::ZERO,
-            })
+        self.chains.get(&me).and_then(|c| c.head).unwrap_or(Head {
+            seq: 0,
+            hash: Hash32::ZERO,
+        })
     }
 
     /// Heads of other devices that moved since `since` (the claims a new
@@ -443,12 +481,18 @@ impl ChainState {
             let chain = self.chains.entry(*d).or_default();
             if let Some(known) = chain.hashes.get(&h.seq) {
                 if *known != h.hash {
-                    return Err(IntegrityError::Forked { device: *d, seq: h.seq });
+                    return Err(IntegrityError::Forked {
+                        device: *d,
+                        seq: h.seq,
+                    });
                 }
             }
             if *d == me {
                 if h.seq > chain.seq() {
-                    return Err(IntegrityError::Forked { device: *d, seq: h.seq });
+                    return Err(IntegrityError::Forked {
+                        device: *d,
+                        seq: h.seq,
+                    });
                 }
                 continue;
             }

@@ -38,11 +38,14 @@ fn check(name: &str, v: &Value) {
         std::fs::write(&path, text).unwrap();
         return;
     }
-    let committed: Value = serde_json::from_str(
-        &std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (generate with PP_UPDATE_SYNC_VECTORS=1)", path.display())),
-    )
-    .unwrap();
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (generate with PP_UPDATE_SYNC_VECTORS=1)",
+                path.display()
+            )
+        }))
+        .unwrap();
     assert!(
         committed == *v,
         "{name} differs from what this build computes; if the format change is deliberate, bump the format version and regenerate"
@@ -108,15 +111,28 @@ fn key_derivation_and_wrapping() {
     };
     let pk = keys::derive_passphrase_keys(passphrase, &params).unwrap();
     let nfc = keys::derive_passphrase_keys("correct horse battery staple \u{e9}", &params).unwrap();
-    assert_eq!(*pk.login_secret, *nfc.login_secret, "passphrases are NFC-normalised");
+    assert_eq!(
+        *pk.login_secret, *nfc.login_secret,
+        "passphrases are NFC-normalised"
+    );
     let key_id = f.key.id();
     let wrap_nonce = nonce(1);
     let wrap_aad = keys::wrap_aad(f.account, WrapKind::Passphrase, key_id);
     let mut wrapped = wrap_nonce.to_vec();
-    wrapped.extend(aead::seal(&pk.wrapping_key, &wrap_nonce, &wrap_aad, f.key.expose()));
-    let opened =
-        keys::unwrap_sync_key(&pk.wrapping_key, WrapKind::Passphrase, f.account, key_id, &wrapped)
-            .unwrap();
+    wrapped.extend(aead::seal(
+        &pk.wrapping_key,
+        &wrap_nonce,
+        &wrap_aad,
+        f.key.expose(),
+    ));
+    let opened = keys::unwrap_sync_key(
+        &pk.wrapping_key,
+        WrapKind::Passphrase,
+        f.account,
+        key_id,
+        &wrapped,
+    )
+    .unwrap();
     assert_eq!(opened.expose(), f.key.expose());
 
     let recovery_secret: [u8; 32] = std::array::from_fn(|i| 0x90 + i as u8);
@@ -124,12 +140,29 @@ fn key_derivation_and_wrapping() {
     let r_nonce = nonce(2);
     let r_aad = keys::wrap_aad(f.account, WrapKind::Recovery, key_id);
     let mut r_wrapped = r_nonce.to_vec();
-    r_wrapped.extend(aead::seal(&rk.wrapping_key, &r_nonce, &r_aad, f.key.expose()));
-    keys::unwrap_sync_key(&rk.wrapping_key, WrapKind::Recovery, f.account, key_id, &r_wrapped)
-        .unwrap();
+    r_wrapped.extend(aead::seal(
+        &rk.wrapping_key,
+        &r_nonce,
+        &r_aad,
+        f.key.expose(),
+    ));
+    keys::unwrap_sync_key(
+        &rk.wrapping_key,
+        WrapKind::Recovery,
+        f.account,
+        key_id,
+        &r_wrapped,
+    )
+    .unwrap();
     assert!(
-        keys::unwrap_sync_key(&rk.wrapping_key, WrapKind::Passphrase, f.account, key_id, &r_wrapped)
-            .is_err(),
+        keys::unwrap_sync_key(
+            &rk.wrapping_key,
+            WrapKind::Passphrase,
+            f.account,
+            key_id,
+            &r_wrapped
+        )
+        .is_err(),
         "a recovery wrap is not a passphrase wrap"
     );
 
@@ -179,8 +212,20 @@ fn batches(f: &Fixture) -> Batches {
     let a1_body = BatchBody {
         heads: BTreeMap::new(),
         ops: vec![
-            set("task", task, "title", json!("Buy milk"), Hlc::new(T0, 0, f.a).unwrap()),
-            set("task", task, "order", json!("V"), Hlc::new(T0, 1, f.a).unwrap()),
+            set(
+                "task",
+                task,
+                "title",
+                json!("Buy milk"),
+                Hlc::new(T0, 0, f.a).unwrap(),
+            ),
+            set(
+                "task",
+                task,
+                "order",
+                json!("V"),
+                Hlc::new(T0, 1, f.a).unwrap(),
+            ),
             Op {
                 record: RecordRef::new("task", task),
                 action: Action::Tag {
@@ -205,7 +250,13 @@ fn batches(f: &Fixture) -> Batches {
     );
     let a2_body = BatchBody {
         heads: BTreeMap::new(),
-        ops: vec![set("task", task, "priority", json!(1), Hlc::new(T0 + 5000, 0, f.a).unwrap())],
+        ops: vec![set(
+            "task",
+            task,
+            "priority",
+            json!(1),
+            Hlc::new(T0 + 5000, 0, f.a).unwrap(),
+        )],
     };
     let a2 = seal_batch_with_nonce(
         &f.key,
@@ -220,8 +271,21 @@ fn batches(f: &Fixture) -> Batches {
         nonce(12),
     );
     let b1_body = BatchBody {
-        heads: [(f.a, Head { seq: 2, hash: a2.hash() })].into(),
-        ops: vec![set("task", task, "title", json!("Buy oat milk"), Hlc::new(T0 + 5000, 1, f.b).unwrap())],
+        heads: [(
+            f.a,
+            Head {
+                seq: 2,
+                hash: a2.hash(),
+            },
+        )]
+        .into(),
+        ops: vec![set(
+            "task",
+            task,
+            "title",
+            json!("Buy oat milk"),
+            Hlc::new(T0 + 5000, 1, f.b).unwrap(),
+        )],
     };
     let b1 = seal_batch_with_nonce(
         &f.key,
@@ -252,14 +316,20 @@ fn sealed_batches_and_their_chain() {
         let plain = body.to_json();
         // Independent recomputation of what the envelope must hold.
         let n: [u8; 24] = env.nonce.as_slice().try_into().unwrap();
-        assert_eq!(aead::seal(f.key.expose(), &n, &env.aad(), &plain), env.ciphertext);
+        assert_eq!(
+            aead::seal(f.key.expose(), &n, &env.aad(), &plain),
+            env.ciphertext
+        );
         assert_eq!(open_batch(&f.key, env).unwrap(), *body);
         let mut hash_input = b"productivitypro/sync/chain/v1".to_vec();
         hash_input.extend(env.aad());
         hash_input.extend(&env.nonce);
         hash_input.extend(&env.ciphertext);
         use sha2::Digest;
-        assert_eq!(env.hash().0.as_slice(), sha2::Sha256::digest(&hash_input).as_slice());
+        assert_eq!(
+            env.hash().0.as_slice(),
+            sha2::Sha256::digest(&hash_input).as_slice()
+        );
         list.push(json!({
             "header": {
                 "batch_id": env.batch_id, "account": env.account, "device": env.device,
@@ -297,8 +367,20 @@ fn snapshot_vector() {
     }
     let body = SnapshotBody {
         heads: [
-            (f.a, Head { seq: 2, hash: bs.a2.hash() }),
-            (f.b, Head { seq: 1, hash: bs.b1.hash() }),
+            (
+                f.a,
+                Head {
+                    seq: 2,
+                    hash: bs.a2.hash(),
+                },
+            ),
+            (
+                f.b,
+                Head {
+                    seq: 1,
+                    hash: bs.b1.hash(),
+                },
+            ),
         ]
         .into(),
         state,
@@ -306,7 +388,9 @@ fn snapshot_vector() {
     let env = seal_snapshot_with_nonce(
         &f.key,
         SnapshotHeader {
-            snapshot_id: "5a000000000000000000000000000001".parse::<SnapshotId>().unwrap(),
+            snapshot_id: "5a000000000000000000000000000001"
+                .parse::<SnapshotId>()
+                .unwrap(),
             account: f.account,
             device: f.b,
             cursor: 3,
@@ -351,7 +435,10 @@ fn hybrid_logical_clock() {
     let cmp = [
         (Hlc::new(T0, 0, f.a).unwrap(), Hlc::new(T0, 0, f.b).unwrap()),
         (Hlc::new(T0, 1, f.a).unwrap(), Hlc::new(T0, 0, f.b).unwrap()),
-        (Hlc::new(T0 + 1, 0, f.a).unwrap(), Hlc::new(T0, 9, f.b).unwrap()),
+        (
+            Hlc::new(T0 + 1, 0, f.a).unwrap(),
+            Hlc::new(T0, 9, f.b).unwrap(),
+        ),
     ];
     let comparisons: Vec<Value> = cmp
         .iter()
@@ -406,54 +493,118 @@ fn merge_cases() {
     let t1 = rid(1);
     let t2 = rid(2);
     let t3 = rid(3);
-    let mut cases = Vec::new();
-    cases.push(merge_case(
+    let succ = successor_id(t1);
+    let due_a = json!({"date": "2026-11-25"});
+    let cases = vec![
+        merge_case(
         "concurrent_edits_of_different_fields_both_survive",
         "per-field LWW: A edits the title, B the notes, neither overwrites the other",
         vec![
             set("task", t1, "title", json!("Call mum"), hc(T0, 0, f.a)),
-            set("task", t1, "title", json!("Call mum today"), hc(T0 + 10, 0, f.a)),
-            set("task", t1, "notes", json!("about Sunday"), hc(T0 + 5, 0, f.b)),
+            set(
+                "task",
+                t1,
+                "title",
+                json!("Call mum today"),
+                hc(T0 + 10, 0, f.a),
+            ),
+            set(
+                "task",
+                t1,
+                "notes",
+                json!("about Sunday"),
+                hc(T0 + 5, 0, f.b),
+            ),
         ],
-    ));
-    cases.push(merge_case(
+    ),
+        merge_case(
         "same_field_same_millisecond_device_breaks_the_tie",
         "equal (ms, counter): the greater device id wins",
         vec![
             set("task", t1, "title", json!("from A"), hc(T0, 0, f.a)),
             set("task", t1, "title", json!("from B"), hc(T0, 0, f.b)),
         ],
-    ));
-    cases.push(merge_case(
+    ),
+        merge_case(
         "causally_later_edit_wins_over_a_fast_clock",
         "A's clock is an hour fast; B pulled A's edit first, so B's HLC is above it",
         vec![
-            set("task", t1, "title", json!("A, clock +1h"), hc(T0 + 3_600_000, 0, f.a)),
-            set("task", t1, "title", json!("B, after seeing A"), hc(T0 + 3_600_000, 1, f.b)),
+            set(
+                "task",
+                t1,
+                "title",
+                json!("A, clock +1h"),
+                hc(T0 + 3_600_000, 0, f.a),
+            ),
+            set(
+                "task",
+                t1,
+                "title",
+                json!("B, after seeing A"),
+                hc(T0 + 3_600_000, 1, f.b),
+            ),
         ],
-    ));
-    cases.push(merge_case(
+    ),
+        merge_case(
         "delete_wins_over_a_concurrent_and_a_later_edit",
         "tombstones absorb every operation on the record",
         vec![
             set("task", t1, "title", json!("x"), hc(T0, 0, f.a)),
-            Op { record: RecordRef::new("task", t1), action: Action::Delete, hlc: hc(T0 + 1, 0, f.a) },
-            set("task", t1, "title", json!("edited offline"), hc(T0 + 50, 0, f.b)),
+            Op {
+                record: RecordRef::new("task", t1),
+                action: Action::Delete,
+                hlc: hc(T0 + 1, 0, f.a),
+            },
+            set(
+                "task",
+                t1,
+                "title",
+                json!("edited offline"),
+                hc(T0 + 50, 0, f.b),
+            ),
             set("task", t2, "title", json!("survivor"), hc(T0, 1, f.a)),
         ],
-    ));
-    cases.push(merge_case(
+    ),
+        merge_case(
         "tags_merge_per_tag",
         "A adds 'home', B removes 'work' and adds 'urgent': all three decisions stand",
         vec![
             set("task", t1, "title", json!("x"), hc(T0, 0, f.a)),
-            Op { record: RecordRef::new("task", t1), action: Action::Tag { tag: "work".into(), on: true }, hlc: hc(T0, 1, f.a) },
-            Op { record: RecordRef::new("task", t1), action: Action::Tag { tag: "home".into(), on: true }, hlc: hc(T0 + 10, 0, f.a) },
-            Op { record: RecordRef::new("task", t1), action: Action::Tag { tag: "work".into(), on: false }, hlc: hc(T0 + 11, 0, f.b) },
-            Op { record: RecordRef::new("task", t1), action: Action::Tag { tag: "urgent".into(), on: true }, hlc: hc(T0 + 12, 0, f.b) },
+            Op {
+                record: RecordRef::new("task", t1),
+                action: Action::Tag {
+                    tag: "work".into(),
+                    on: true,
+                },
+                hlc: hc(T0, 1, f.a),
+            },
+            Op {
+                record: RecordRef::new("task", t1),
+                action: Action::Tag {
+                    tag: "home".into(),
+                    on: true,
+                },
+                hlc: hc(T0 + 10, 0, f.a),
+            },
+            Op {
+                record: RecordRef::new("task", t1),
+                action: Action::Tag {
+                    tag: "work".into(),
+                    on: false,
+                },
+                hlc: hc(T0 + 11, 0, f.b),
+            },
+            Op {
+                record: RecordRef::new("task", t1),
+                action: Action::Tag {
+                    tag: "urgent".into(),
+                    on: true,
+                },
+                hlc: hc(T0 + 12, 0, f.b),
+            },
         ],
-    ));
-    cases.push(merge_case(
+    ),
+        merge_case(
         "concurrent_moves_keep_every_task",
         "A moves t1 and B moves t3 between the same neighbours and get the same key 'Vk'; both stay, ordered by id",
         vec![
@@ -463,10 +614,8 @@ fn merge_cases() {
             set("task", t1, "order", json!("Vk"), hc(T0 + 10, 0, f.a)),
             set("task", t3, "order", json!("Vk"), hc(T0 + 10, 0, f.b)),
         ],
-    ));
-    let succ = successor_id(t1);
-    let due_a = json!({"date": "2026-11-25"});
-    cases.push(merge_case(
+    ),
+        merge_case(
         "recurring_completion_on_two_devices_creates_one_next_occurrence",
         "both devices complete t1 offline; the next occurrence's id is successor_id(t1) on both, so its fields merge into one task",
         vec![
@@ -481,8 +630,8 @@ fn merge_cases() {
             set("task", succ, "due", due_a, hc(T0 + 200, 2, f.b)),
             set("task", succ, "recurrence", json!("FREQ=WEEKLY"), hc(T0 + 200, 3, f.b)),
         ],
-    ));
-    cases.push(merge_case(
+    ),
+        merge_case(
         "concurrent_reparenting_never_loses_a_task",
         "A puts t1 under t2 while B puts t2 under t1: the cycle is cut at the later parent edit",
         vec![
@@ -491,17 +640,22 @@ fn merge_cases() {
             set("task", t1, "parent", json!(t2.hex()), hc(T0 + 10, 0, f.a)),
             set("task", t2, "parent", json!(t1.hex()), hc(T0 + 11, 0, f.b)),
         ],
-    ));
-    cases.push(merge_case(
+    ),
+        merge_case(
         "subtask_added_under_a_concurrently_deleted_task_is_hidden",
         "B adds t3 under t1 while A deletes t1 with its subtasks: t3 goes with its parent",
         vec![
             set("task", t1, "title", json!("parent"), hc(T0, 0, f.a)),
-            Op { record: RecordRef::new("task", t1), action: Action::Delete, hlc: hc(T0 + 10, 0, f.a) },
+            Op {
+                record: RecordRef::new("task", t1),
+                action: Action::Delete,
+                hlc: hc(T0 + 10, 0, f.a),
+            },
             set("task", t3, "title", json!("child"), hc(T0 + 11, 0, f.b)),
             set("task", t3, "parent", json!(t1.hex()), hc(T0 + 11, 1, f.b)),
         ],
-    ));
+    ),
+    ];
     check(
         "merge.json",
         &json!({
@@ -518,8 +672,17 @@ fn pulled(cursor: u64, batch: &BatchEnvelope) -> PulledBatch {
     }
 }
 
-fn page(batches: Vec<PulledBatch>, head: u64, devices: &[(DeviceId, &BatchEnvelope)], more: bool) -> PullPage {
-    let next = if more { batches.last().map_or(0, |b| b.cursor) } else { head };
+fn page(
+    batches: Vec<PulledBatch>,
+    head: u64,
+    devices: &[(DeviceId, &BatchEnvelope)],
+    more: bool,
+) -> PullPage {
+    let next = if more {
+        batches.last().map_or(0, |b| b.cursor)
+    } else {
+        head
+    };
     PullPage {
         batches,
         next,
@@ -527,7 +690,15 @@ fn page(batches: Vec<PulledBatch>, head: u64, devices: &[(DeviceId, &BatchEnvelo
         head,
         devices: devices
             .iter()
-            .map(|(d, e)| (*d, Head { seq: e.seq, hash: e.hash() }))
+            .map(|(d, e)| {
+                (
+                    *d,
+                    Head {
+                        seq: e.seq,
+                        hash: e.hash(),
+                    },
+                )
+            })
             .collect(),
         snapshot_wanted: false,
     }
@@ -549,7 +720,16 @@ fn integrity_scenarios() {
             seq: 2,
             prev: a1.hash(),
         },
-        &BatchBody { heads: BTreeMap::new(), ops: vec![set("task", rid(1), "done", json!(true), Hlc::new(T0 + 6000, 0, f.a).unwrap())] },
+        &BatchBody {
+            heads: BTreeMap::new(),
+            ops: vec![set(
+                "task",
+                rid(1),
+                "done",
+                json!(true),
+                Hlc::new(T0 + 6000, 0, f.a).unwrap(),
+            )],
+        },
         nonce(19),
     );
     let b1_forked_view = seal_batch_with_nonce(
@@ -561,7 +741,17 @@ fn integrity_scenarios() {
             seq: 1,
             prev: Hash32::ZERO,
         },
-        &BatchBody { heads: [(f.a, Head { seq: 2, hash: a2_fork.hash() })].into(), ops: vec![] },
+        &BatchBody {
+            heads: [(
+                f.a,
+                Head {
+                    seq: 2,
+                    hash: a2_fork.hash(),
+                },
+            )]
+            .into(),
+            ops: vec![],
+        },
         nonce(29),
     );
     // Another account, another key.
@@ -569,7 +759,13 @@ fn integrity_scenarios() {
     let other_key = SyncKey::from_bytes([0x55; 32]);
     let foreign = seal_batch_with_nonce(
         &other_key,
-        BatchHeader { batch_id: BatchId([0xee; 16]), account: other_account, device: f.a, seq: 1, prev: Hash32::ZERO },
+        BatchHeader {
+            batch_id: BatchId([0xee; 16]),
+            account: other_account,
+            device: f.a,
+            seq: 1,
+            prev: Hash32::ZERO,
+        },
         &bs.bodies[0],
         nonce(41),
     );
@@ -582,36 +778,169 @@ fn integrity_scenarios() {
     let mut future = a1.clone();
     future.format = 2;
 
-    let honest = page(vec![pulled(1, a1), pulled(2, a2), pulled(3, b1)], 3, &[(f.a, a2), (f.b, b1)], false);
-    let verifier = Verifier { account: f.account, me: f.c, key: &f.key };
-    let (after_honest, merged) = verifier.verify_page(&ChainState::default(), &honest).unwrap();
+    let honest = page(
+        vec![pulled(1, a1), pulled(2, a2), pulled(3, b1)],
+        3,
+        &[(f.a, a2), (f.b, b1)],
+        false,
+    );
+    let verifier = Verifier {
+        account: f.account,
+        me: f.c,
+        key: &f.key,
+    };
+    let (after_honest, merged) = verifier
+        .verify_page(&ChainState::default(), &honest)
+        .unwrap();
     assert_eq!(merged.len(), 3);
 
     // (name, starts from "empty" or "after_honest", page, expected code)
     let scenarios: Vec<(&str, &str, PullPage, &str)> = vec![
         ("honest", "empty", honest.clone(), "ok"),
-        ("honest_in_two_pages", "empty", page(vec![pulled(1, a1), pulled(2, a2)], 3, &[(f.a, a2), (f.b, b1)], true), "ok"),
-        ("dropped", "empty", page(vec![pulled(1, a1), pulled(3, b1)], 3, &[(f.a, a2), (f.b, b1)], true), "sync_withheld"),
-        ("dropped_without_witness", "empty", page(vec![pulled(2, a2)], 3, &[(f.a, a2)], true), "sync_dropped"),
-        ("reordered", "empty", page(vec![pulled(1, a2), pulled(2, a1)], 3, &[(f.a, a2)], true), "sync_reordered"),
-        ("cursor_regressed", "empty", page(vec![pulled(2, a1), pulled(1, a2)], 3, &[(f.a, a2)], true), "sync_reordered"),
-        ("replayed", "after_honest", page(vec![pulled(4, a2)], 4, &[(f.a, a2), (f.b, b1)], false), "sync_replayed"),
-        ("rolled_back_head", "after_honest", page(vec![], 2, &[(f.a, a2), (f.b, b1)], false), "sync_rolled_back"),
-        ("rolled_back_device", "after_honest", page(vec![], 3, &[(f.a, a1), (f.b, b1)], false), "sync_rolled_back"),
-        ("foreign_account", "empty", page(vec![pulled(1, &foreign)], 1, &[], false), "sync_foreign_account"),
-        ("swapped_between_accounts", "empty", page(vec![pulled(1, &relabelled)], 1, &[], false), "sync_wrong_key"),
-        ("swapped_between_devices", "empty", page(vec![pulled(1, &swapped)], 1, &[(f.a, a1), (f.b, &swapped)], false), "sync_device_swapped"),
-        ("tampered", "empty", page(vec![pulled(1, &tampered)], 1, &[(f.a, &tampered)], false), "sync_tampered"),
-        ("forked_view", "empty", page(vec![pulled(1, a1), pulled(2, a2), pulled(3, &b1_forked_view)], 3, &[(f.a, a2), (f.b, &b1_forked_view)], false), "sync_forked"),
-        ("forked_chain", "after_honest", page(vec![pulled(4, &a2_fork)], 4, &[(f.a, &a2_fork), (f.b, b1)], false), "sync_forked"),
-        ("withheld_by_final_page", "empty", page(vec![pulled(1, a1)], 3, &[(f.a, a2)], false), "sync_withheld"),
-        ("unsupported_format", "empty", page(vec![pulled(1, &future)], 1, &[(f.a, &future)], false), "sync_unsupported_format"),
-        ("inconsistent_page", "empty", PullPage { next: 1, ..page(vec![pulled(1, a1)], 3, &[(f.a, a1)], false) }, "sync_inconsistent_page"),
-        ("own_chain_invented", "empty", page(vec![], 0, &[(f.c, a1)], false), "sync_forked"),
+        (
+            "honest_in_two_pages",
+            "empty",
+            page(
+                vec![pulled(1, a1), pulled(2, a2)],
+                3,
+                &[(f.a, a2), (f.b, b1)],
+                true,
+            ),
+            "ok",
+        ),
+        (
+            "dropped",
+            "empty",
+            page(
+                vec![pulled(1, a1), pulled(3, b1)],
+                3,
+                &[(f.a, a2), (f.b, b1)],
+                true,
+            ),
+            "sync_withheld",
+        ),
+        (
+            "dropped_without_witness",
+            "empty",
+            page(vec![pulled(2, a2)], 3, &[(f.a, a2)], true),
+            "sync_dropped",
+        ),
+        (
+            "reordered",
+            "empty",
+            page(vec![pulled(1, a2), pulled(2, a1)], 3, &[(f.a, a2)], true),
+            "sync_reordered",
+        ),
+        (
+            "cursor_regressed",
+            "empty",
+            page(vec![pulled(2, a1), pulled(1, a2)], 3, &[(f.a, a2)], true),
+            "sync_reordered",
+        ),
+        (
+            "replayed",
+            "after_honest",
+            page(vec![pulled(4, a2)], 4, &[(f.a, a2), (f.b, b1)], false),
+            "sync_replayed",
+        ),
+        (
+            "rolled_back_head",
+            "after_honest",
+            page(vec![], 2, &[(f.a, a2), (f.b, b1)], false),
+            "sync_rolled_back",
+        ),
+        (
+            "rolled_back_device",
+            "after_honest",
+            page(vec![], 3, &[(f.a, a1), (f.b, b1)], false),
+            "sync_rolled_back",
+        ),
+        (
+            "foreign_account",
+            "empty",
+            page(vec![pulled(1, &foreign)], 1, &[], false),
+            "sync_foreign_account",
+        ),
+        (
+            "swapped_between_accounts",
+            "empty",
+            page(vec![pulled(1, &relabelled)], 1, &[], false),
+            "sync_wrong_key",
+        ),
+        (
+            "swapped_between_devices",
+            "empty",
+            page(
+                vec![pulled(1, &swapped)],
+                1,
+                &[(f.a, a1), (f.b, &swapped)],
+                false,
+            ),
+            "sync_device_swapped",
+        ),
+        (
+            "tampered",
+            "empty",
+            page(vec![pulled(1, &tampered)], 1, &[(f.a, &tampered)], false),
+            "sync_tampered",
+        ),
+        (
+            "forked_view",
+            "empty",
+            page(
+                vec![pulled(1, a1), pulled(2, a2), pulled(3, &b1_forked_view)],
+                3,
+                &[(f.a, a2), (f.b, &b1_forked_view)],
+                false,
+            ),
+            "sync_forked",
+        ),
+        (
+            "forked_chain",
+            "after_honest",
+            page(
+                vec![pulled(4, &a2_fork)],
+                4,
+                &[(f.a, &a2_fork), (f.b, b1)],
+                false,
+            ),
+            "sync_forked",
+        ),
+        (
+            "withheld_by_final_page",
+            "empty",
+            page(vec![pulled(1, a1)], 3, &[(f.a, a2)], false),
+            "sync_withheld",
+        ),
+        (
+            "unsupported_format",
+            "empty",
+            page(vec![pulled(1, &future)], 1, &[(f.a, &future)], false),
+            "sync_unsupported_format",
+        ),
+        (
+            "inconsistent_page",
+            "empty",
+            PullPage {
+                next: 1,
+                ..page(vec![pulled(1, a1)], 3, &[(f.a, a1)], false)
+            },
+            "sync_inconsistent_page",
+        ),
+        (
+            "own_chain_invented",
+            "empty",
+            page(vec![], 0, &[(f.c, a1)], false),
+            "sync_forked",
+        ),
     ];
     let mut out = Vec::new();
     for (name, start, pg, expect) in scenarios {
-        let state = if start == "empty" { ChainState::default() } else { after_honest.clone() };
+        let state = if start == "empty" {
+            ChainState::default()
+        } else {
+            after_honest.clone()
+        };
         let got = match verifier.verify_page(&state, &pg) {
             Ok(_) => "ok".to_string(),
             Err(e) => e.code().to_string(),

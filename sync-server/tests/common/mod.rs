@@ -132,7 +132,10 @@ impl Harness {
     }
 
     pub fn email() -> String {
-        format!("user-{}@example.com", hex::encode(rand::random::<[u8; 6]>()))
+        format!(
+            "user-{}@example.com",
+            hex::encode(rand::random::<[u8; 6]>())
+        )
     }
 
     /// A new account and its first device.
@@ -160,9 +163,15 @@ impl Harness {
 
     /// Another device signing in to `login`.
     pub async fn login(&self, login: LoginId) -> SignedIn {
-        account::login(&self.client, login, &keys().1, DeviceId::random(&mut rng()), None)
-            .await
-            .unwrap()
+        account::login(
+            &self.client,
+            login,
+            &keys().1,
+            DeviceId::random(&mut rng()),
+            None,
+        )
+        .await
+        .unwrap()
     }
 
     pub fn device(&self, s: &SignedIn) -> Device {
@@ -222,14 +231,20 @@ impl Tap {
         let cap = captured.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else { continue };
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
                 let (cr, cw) = client.into_split();
                 let (sr, sw) = server.into_split();
                 tokio::spawn(pipe(cr, sw, cap.clone()));
                 tokio::spawn(pipe(sr, cw, cap.clone()));
             }
         });
-        Tap { addr, captured, task }
+        Tap {
+            addr,
+            captured,
+            task,
+        }
     }
 
     pub fn bytes(&self) -> Vec<u8> {

@@ -76,7 +76,17 @@ pub async fn signup<R: RngCore + CryptoRng>(
     let login = keys::login_id(email)?;
     let kdf = kdf.unwrap_or_else(|| KdfParams::generate(rng));
     let pk = keys::derive_passphrase_keys(passphrase, &kdf)?;
-    signup_derived(client, login, kdf, &pk, recovery_secret, device, device_name, rng).await
+    signup_derived(
+        client,
+        login,
+        kdf,
+        &pk,
+        recovery_secret,
+        device,
+        device_name,
+        rng,
+    )
+    .await
 }
 
 /// Sign-up with keys already derived (tests reuse one derivation).
@@ -93,12 +103,19 @@ pub async fn signup_derived<R: RngCore + CryptoRng>(
 ) -> Result<SignedIn, AccountError> {
     let account = AccountId::random(rng);
     let key = SyncKey::generate(rng);
-    let wrapped_key = keys::wrap_sync_key(&pk.wrapping_key, WrapKind::Passphrase, account, &key, rng);
+    let wrapped_key =
+        keys::wrap_sync_key(&pk.wrapping_key, WrapKind::Passphrase, account, &key, rng);
     let recovery = recovery_secret.map(|secret| {
         let rk = keys::derive_recovery_keys(secret, login);
         RecoveryWrap {
             proof: rk.proof.to_vec(),
-            wrapped_key: keys::wrap_sync_key(&rk.wrapping_key, WrapKind::Recovery, account, &key, rng),
+            wrapped_key: keys::wrap_sync_key(
+                &rk.wrapping_key,
+                WrapKind::Recovery,
+                account,
+                &key,
+                rng,
+            ),
         }
     });
     let device_name = device_name

@@ -118,7 +118,12 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
         self.unacked.iter().cloned().collect()
     }
 
-    pub fn record(&mut self, record: RecordRef, action: Action, now_ms: u64) -> Result<Op, SyncError> {
+    pub fn record(
+        &mut self,
+        record: RecordRef,
+        action: Action,
+        now_ms: u64,
+    ) -> Result<Op, SyncError> {
         let op = Op {
             record,
             action,
@@ -129,7 +134,14 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
         Ok(op)
     }
 
-    pub fn set(&mut self, kind: &str, id: RecordId, field: &str, value: Value, now_ms: u64) -> Result<Op, SyncError> {
+    pub fn set(
+        &mut self,
+        kind: &str,
+        id: RecordId,
+        field: &str,
+        value: Value,
+        now_ms: u64,
+    ) -> Result<Op, SyncError> {
         self.record(
             RecordRef::new(kind, id),
             Action::Set {
@@ -183,7 +195,8 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
                 )));
             }
             for (b, a) in batch.iter().zip(&r.results) {
-                if a.batch_id != b.batch_id || a.seq != b.seq || a.cursor == 0 || a.cursor > r.head {
+                if a.batch_id != b.batch_id || a.seq != b.seq || a.cursor == 0 || a.cursor > r.head
+                {
                     return Err(SyncError::AckMismatch(format!("batch {}", b.batch_id)));
                 }
                 self.chain.own_acked = self.chain.own_acked.max(a.seq);
@@ -199,7 +212,11 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
     pub async fn pull(&mut self) -> Result<(usize, usize, bool), SyncError> {
         let (mut batches, mut ops) = (0, 0);
         loop {
-            let page = match self.client.pull(&self.token, self.chain.cursor, self.page_limit).await {
+            let page = match self
+                .client
+                .pull(&self.token, self.chain.cursor, self.page_limit)
+                .await
+            {
                 Err(e) if e.code() == "cursor_compacted" => {
                     self.load_snapshot().await?;
                     continue;
@@ -244,7 +261,8 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
             // Older than what we hold: joining is harmless but adds nothing.
             return Ok(true);
         }
-        self.chain.adopt_snapshot(self.device, env.cursor, &body.heads)?;
+        self.chain
+            .adopt_snapshot(self.device, env.cursor, &body.heads)?;
         if let Some(h) = body.state.max_hlc() {
             self.clock.observe(&h);
         }
@@ -256,7 +274,10 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
     /// and has nothing unacknowledged may: the snapshot must contain exactly
     /// the batches up to its cursor.
     pub async fn upload_snapshot(&mut self) -> Result<bool, SyncError> {
-        if !self.pending.is_empty() || !self.unacked.is_empty() || self.own_cursor > self.chain.cursor {
+        if !self.pending.is_empty()
+            || !self.unacked.is_empty()
+            || self.own_cursor > self.chain.cursor
+        {
             return Ok(false);
         }
         let heads = self

@@ -131,20 +131,28 @@ impl SyncClient {
     }
 
     pub async fn info(&self) -> Result<Info, ClientError> {
-        self.json::<(), _>(Method::GET, "/v1/info", None, None).await
-    }
-
-    pub async fn params(&self, login_id: LoginId) -> Result<ParamsResponse, ClientError> {
-        self.json(Method::POST, "/v1/accounts/params", None, Some(&ParamsRequest { login_id }))
+        self.json::<(), _>(Method::GET, "/v1/info", None, None)
             .await
     }
 
+    pub async fn params(&self, login_id: LoginId) -> Result<ParamsResponse, ClientError> {
+        self.json(
+            Method::POST,
+            "/v1/accounts/params",
+            None,
+            Some(&ParamsRequest { login_id }),
+        )
+        .await
+    }
+
     pub async fn signup(&self, req: &SignupRequest) -> Result<Session, ClientError> {
-        self.json(Method::POST, "/v1/accounts", None, Some(req)).await
+        self.json(Method::POST, "/v1/accounts", None, Some(req))
+            .await
     }
 
     pub async fn login(&self, req: &LoginRequest) -> Result<Session, ClientError> {
-        self.json(Method::POST, "/v1/sessions", None, Some(req)).await
+        self.json(Method::POST, "/v1/sessions", None, Some(req))
+            .await
     }
 
     pub async fn recover(&self, req: &RecoverRequest) -> Result<Session, ClientError> {
@@ -157,17 +165,34 @@ impl SyncClient {
             .await
     }
 
-    pub async fn change_passphrase(&self, token: &str, req: &PassphraseChange) -> Result<(), ClientError> {
-        self.empty(Method::PUT, "/v1/account/passphrase", Some(token), Some(req))
-            .await
+    pub async fn change_passphrase(
+        &self,
+        token: &str,
+        req: &PassphraseChange,
+    ) -> Result<(), ClientError> {
+        self.empty(
+            Method::PUT,
+            "/v1/account/passphrase",
+            Some(token),
+            Some(req),
+        )
+        .await
     }
 
-    pub async fn change_recovery(&self, token: &str, req: &RecoveryChange) -> Result<(), ClientError> {
+    pub async fn change_recovery(
+        &self,
+        token: &str,
+        req: &RecoveryChange,
+    ) -> Result<(), ClientError> {
         self.empty(Method::PUT, "/v1/account/recovery", Some(token), Some(req))
             .await
     }
 
-    pub async fn delete_account(&self, token: &str, req: &DeleteAccount) -> Result<(), ClientError> {
+    pub async fn delete_account(
+        &self,
+        token: &str,
+        req: &DeleteAccount,
+    ) -> Result<(), ClientError> {
         self.empty(Method::DELETE, "/v1/account", Some(token), Some(req))
             .await
     }
@@ -177,7 +202,11 @@ impl SyncClient {
             .await
     }
 
-    pub async fn rename_device(&self, token: &str, sealed_name: Vec<u8>) -> Result<(), ClientError> {
+    pub async fn rename_device(
+        &self,
+        token: &str,
+        sealed_name: Vec<u8>,
+    ) -> Result<(), ClientError> {
         self.empty(
             Method::PUT,
             "/v1/devices/current/name",
@@ -190,11 +219,20 @@ impl SyncClient {
     /// Signs out one device (this one, if `device` is `None`).
     pub async fn sign_out(&self, token: &str, device: Option<DeviceId>) -> Result<(), ClientError> {
         let id = device.map_or("current".to_string(), |d| d.hex());
-        self.empty::<()>(Method::DELETE, &format!("/v1/devices/{id}"), Some(token), None)
-            .await
+        self.empty::<()>(
+            Method::DELETE,
+            &format!("/v1/devices/{id}"),
+            Some(token),
+            None,
+        )
+        .await
     }
 
-    pub async fn sign_out_all(&self, token: &str, include_current: bool) -> Result<(), ClientError> {
+    pub async fn sign_out_all(
+        &self,
+        token: &str,
+        include_current: bool,
+    ) -> Result<(), ClientError> {
         self.empty(
             Method::POST,
             "/v1/devices/sign-out-all",
@@ -204,7 +242,11 @@ impl SyncClient {
         .await
     }
 
-    pub async fn push(&self, token: &str, batches: &[BatchEnvelope]) -> Result<PushResponse, ClientError> {
+    pub async fn push(
+        &self,
+        token: &str,
+        batches: &[BatchEnvelope],
+    ) -> Result<PushResponse, ClientError> {
         self.json(
             Method::POST,
             "/v1/batches",
@@ -216,16 +258,27 @@ impl SyncClient {
         .await
     }
 
-    pub async fn pull(&self, token: &str, after: u64, limit: Option<u32>) -> Result<PullPage, ClientError> {
+    pub async fn pull(
+        &self,
+        token: &str,
+        after: u64,
+        limit: Option<u32>,
+    ) -> Result<PullPage, ClientError> {
         let path = match limit {
             Some(l) => format!("/v1/batches?after={after}&limit={l}"),
             None => format!("/v1/batches?after={after}"),
         };
-        self.json::<(), _>(Method::GET, &path, Some(token), None).await
+        self.json::<(), _>(Method::GET, &path, Some(token), None)
+            .await
     }
 
-    pub async fn put_snapshot(&self, token: &str, s: &SnapshotEnvelope) -> Result<SnapshotStored, ClientError> {
-        self.json(Method::PUT, "/v1/snapshot", Some(token), Some(s)).await
+    pub async fn put_snapshot(
+        &self,
+        token: &str,
+        s: &SnapshotEnvelope,
+    ) -> Result<SnapshotStored, ClientError> {
+        self.json(Method::PUT, "/v1/snapshot", Some(token), Some(s))
+            .await
     }
 
     /// `Ok(None)`: the account has no snapshot yet.

@@ -8,9 +8,8 @@ use tokio_tungstenite::tungstenite::Message;
 use super::http::ClientError;
 use crate::api::{Notice, PROTOCOL_HEADER, PROTOCOL_VERSION};
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub struct Notifications {
     socket: Socket,
@@ -41,15 +40,17 @@ impl Notifications {
             Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
                 let status = r.status().as_u16();
                 let body = r.body().clone().unwrap_or_default();
-                Err(match serde_json::from_slice::<crate::api::ApiError>(&body) {
-                    Ok(e) => ClientError::Api {
-                        status,
-                        code: e.code,
-                        message: e.message,
-                        details: e.details,
+                Err(
+                    match serde_json::from_slice::<crate::api::ApiError>(&body) {
+                        Ok(e) => ClientError::Api {
+                            status,
+                            code: e.code,
+                            message: e.message,
+                            details: e.details,
+                        },
+                        Err(_) => ClientError::BadResponse(format!("HTTP {status} on upgrade")),
                     },
-                    Err(_) => ClientError::BadResponse(format!("HTTP {status} on upgrade")),
-                })
+                )
             }
             Err(e) => Err(ClientError::Unreachable(e.to_string())),
         }
