@@ -37,8 +37,16 @@ impl Drop for Srv {
 
 async fn start(db: &str) -> Srv {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let db = if db == "sqlite" { format!("sqlite://{}/sync.db", dir.path().display()) } else { db.to_string() };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let db = if db == "sqlite" {
+        format!("sqlite://{}/sync.db", dir.path().display())
+    } else {
+        db.to_string()
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_sync-server"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("SYNC_DATABASE_URL", &db)
@@ -58,12 +66,22 @@ async fn start(db: &str) -> Srv {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     for _ in 0..500 {
-        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Srv { child, addr: format!("127.0.0.1:{port}").parse().unwrap(), base, _dir: dir }
+    Srv {
+        child,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        base,
+        _dir: dir,
+    }
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -78,25 +96,50 @@ fn rss_kib(pid: u32) -> u64 {
 async fn signup(client: &SyncClient) -> (LoginId, SignedIn) {
     let (kdf, pk) = common::keys();
     let login = keys::login_id(&common::Harness::email()).unwrap();
-    let s = account::signup_derived(client, login, kdf.clone(), pk, None, DeviceId::random(&mut common::rng()), None, &mut common::rng())
-        .await
-        .unwrap();
+    let s = account::signup_derived(
+        client,
+        login,
+        kdf.clone(),
+        pk,
+        None,
+        DeviceId::random(&mut common::rng()),
+        None,
+        &mut common::rng(),
+    )
+    .await
+    .unwrap();
     (login, s)
 }
 
 async fn login(client: &SyncClient, login: LoginId) -> SignedIn {
-    account::login(client, login, &common::keys().1, DeviceId::random(&mut common::rng()), None).await.unwrap()
+    account::login(
+        client,
+        login,
+        &common::keys().1,
+        DeviceId::random(&mut common::rng()),
+        None,
+    )
+    .await
+    .unwrap()
 }
 
 /// A realistic task edit: which field, and a value of typical size.
 fn task_op(i: usize) -> (&'static str, Value) {
     match i % 6 {
-        0 => ("title", json!(format!("Buy groceries for the weekend trip #{i}"))),
-        1 => ("notes", json!("Ask Sam about the camping stove; check the gas canister and the spare batteries.")),
+        0 => (
+            "title",
+            json!(format!("Buy groceries for the weekend trip #{i}")),
+        ),
+        1 => (
+            "notes",
+            json!(
+                "Ask Sam about the camping stove; check the gas canister and the spare batteries."
+            ),
+        ),
         2 => ("order", json!(format!("V{:03}", i % 1000))),
         3 => ("priority", json!(2)),
         4 => ("due", json!({"date": "2026-12-01", "time": "09:30:00"})),
-        _ => ("done", json!(i % 2 == 0)),
+        _ => ("done", json!(i.is_multiple_of(2))),
     }
 }
 
@@ -110,7 +153,8 @@ fn presealed(d: &mut MemoryDevice<common::Rng>, batches: usize, ops: usize) -> V
     let t = now_ms();
     for i in 0..batches * ops {
         let (f, v) = task_op(i);
-        d.set("task", RecordId([(i / 6 % 250) as u8; 16]), f, v, t).unwrap();
+        d.set("task", RecordId([(i / 6 % 250) as u8; 16]), f, v, t)
+            .unwrap();
     }
     d.seal();
     d.sealed_batches()
@@ -155,14 +199,20 @@ async fn wire_bytes(srv: &Srv, ops_per_batch: usize) -> (f64, f64) {
     let envs = presealed(&mut d, total_ops / ops_per_batch, ops_per_batch);
     let before = tap.bytes().len();
     for e in &envs {
-        client.push(&s.session.token, std::slice::from_ref(e)).await.unwrap();
+        client
+            .push(&s.session.token, std::slice::from_ref(e))
+            .await
+            .unwrap();
     }
     let pushed = tap.bytes().len() - before;
     let mut r = device(&client, &reader);
     let before = tap.bytes().len();
     r.sync().await.unwrap();
     let pulled = tap.bytes().len() - before;
-    (pushed as f64 / total_ops as f64, pulled as f64 / total_ops as f64)
+    (
+        pushed as f64 / total_ops as f64,
+        pulled as f64 / total_ops as f64,
+    )
 }
 
 struct CatchUp {
@@ -221,7 +271,8 @@ async fn initial_sync(srv: &Srv) -> (f64, f64, usize) {
             let (f, v) = task_op(i + n as usize);
             a.set("task", id, f, v, t).unwrap();
         }
-        a.set("task", id, "created_at", json!("2026-11-23T12:00:00Z"), t).unwrap();
+        a.set("task", id, "created_at", json!("2026-11-23T12:00:00Z"), t)
+            .unwrap();
     }
     a.sync().await.unwrap();
     let started = Instant::now();
@@ -230,7 +281,13 @@ async fn initial_sync(srv: &Srv) -> (f64, f64, usize) {
     let from_log = started.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(b.replica.view().len(), 10_000);
     assert!(a.upload_snapshot().await.unwrap());
-    let snap_bytes = client.snapshot(&a.token).await.unwrap().unwrap().ciphertext.len();
+    let snap_bytes = client
+        .snapshot(&a.token)
+        .await
+        .unwrap()
+        .unwrap()
+        .ciphertext
+        .len();
     let started = Instant::now();
     let mut c = device(&client, &login(&client, login_id).await);
     c.bootstrap().await.unwrap();
@@ -253,7 +310,14 @@ async fn latency(srv: &Srv, rounds: usize) -> (f64, f64, f64, f64) {
     socket.next().await.unwrap();
     let (mut notice, mut applied) = (Vec::new(), Vec::new());
     for i in 0..rounds {
-        a.set("task", RecordId([1; 16]), "title", json!(format!("edit {i}")), now_ms()).unwrap();
+        a.set(
+            "task",
+            RecordId([1; 16]),
+            "title",
+            json!(format!("edit {i}")),
+            now_ms(),
+        )
+        .unwrap();
         let t0 = Instant::now();
         a.seal();
         a.push().await.unwrap();
@@ -282,13 +346,19 @@ async fn memory_per_socket(srv: &Srv, sockets: usize) -> (f64, u64) {
     let (_, s) = signup(&client).await;
     let mut warm = Vec::new();
     for _ in 0..100 {
-        warm.push(Notifications::connect(&srv.base, &s.session.token).await.unwrap());
+        warm.push(
+            Notifications::connect(&srv.base, &s.session.token)
+                .await
+                .unwrap(),
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss_kib(srv.child.id());
     let mut open = Vec::with_capacity(sockets);
     for _ in 0..sockets {
-        let mut n = Notifications::connect(&srv.base, &s.session.token).await.unwrap();
+        let mut n = Notifications::connect(&srv.base, &s.session.token)
+            .await
+            .unwrap();
         n.next().await.unwrap();
         open.push(n);
     }
@@ -296,11 +366,17 @@ async fn memory_per_socket(srv: &Srv, sockets: usize) -> (f64, u64) {
     let after = rss_kib(srv.child.id());
     drop(open);
     drop(warm);
-    ((after.saturating_sub(before)) as f64 * 1024.0 / sockets as f64, after)
+    (
+        (after.saturating_sub(before)) as f64 * 1024.0 / sockets as f64,
+        after,
+    )
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut backends = vec![("SQLite".to_string(), "sqlite".to_string())];
         if std::env::var_os("PRODUCTIVITYPRO_TEST_DATABASE_URL").is_some() {
