@@ -78,6 +78,32 @@ async fn two_devices_converge_and_keep_every_field_edit() {
     }
 }
 
+/// Regression: the reference client once sent its whole backlog (50 batches)
+/// in one request, which the server refused as too large.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_backlog_is_pushed_in_requests_under_the_size_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/sync.db", tmp.path().display());
+    let h = Harness::start_with(&db, |c| {
+        c.limits.max_request_bytes = 64 * 1024;
+        c.limits.max_batch_bytes = 32 * 1024;
+    })
+    .await;
+    let (login, s) = h.signup().await;
+    let mut a = h.device(&s);
+    a.max_ops_per_batch = 100;
+    a.max_push_bytes = 60 * 1024;
+    let t = now_ms();
+    for i in 0..2000u32 {
+        a.set("task", RecordId([(i % 200) as u8; 16]), "notes", json!(format!("note {i} with some words in it")), t).unwrap();
+    }
+    let r = a.sync().await.unwrap();
+    assert_eq!(r.pushed_batches, 20);
+    let mut b = h.device(&h.login(login).await);
+    assert_eq!(b.sync().await.unwrap().pulled_ops, 2000);
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_push_is_stored_once_and_acknowledged_the_same() {
     let tmp = tempfile::tempdir().unwrap();

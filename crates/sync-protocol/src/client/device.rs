@@ -73,6 +73,8 @@ pub struct MemoryDevice<R: RngCore + CryptoRng> {
     own_cursor: u64,
     pub max_ops_per_batch: usize,
     pub max_batches_per_push: usize,
+    /// Keep each push request under the server's `max_request_bytes`.
+    pub max_push_bytes: usize,
     pub page_limit: Option<u32>,
     rng: R,
 }
@@ -94,6 +96,7 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
             own_cursor: 0,
             max_ops_per_batch: 1000,
             max_batches_per_push: 50,
+            max_push_bytes: 4 << 20,
             page_limit: None,
             rng,
         }
@@ -184,7 +187,18 @@ impl<R: RngCore + CryptoRng> MemoryDevice<R> {
     pub async fn push(&mut self) -> Result<usize, SyncError> {
         let mut pushed = 0;
         while !self.unacked.is_empty() {
-            let n = self.unacked.len().min(self.max_batches_per_push.max(1));
+            // Base64 grows ciphertext by a third; the header adds ~400 bytes.
+            let mut size = 0;
+            let n = self
+                .unacked
+                .iter()
+                .take(self.max_batches_per_push.max(1))
+                .take_while(|b| {
+                    size += b.ciphertext.len() * 4 / 3 + 400;
+                    size <= self.max_push_bytes
+                })
+                .count()
+                .max(1);
             let batch: Vec<BatchEnvelope> = self.unacked.iter().take(n).cloned().collect();
             let r = self.client.push(&self.token, &batch).await?;
             if r.results.len() != batch.len() {
