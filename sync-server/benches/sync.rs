@@ -60,7 +60,7 @@ async fn start(db: &str) -> Srv {
         .env("SYNC_RATE__AUTH_BURST", "100000000")
         .env("SYNC_LIMITS__MAX_SOCKETS_PER_ACCOUNT", "100000")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -82,6 +82,15 @@ async fn start(db: &str) -> Srv {
         base,
         _dir: dir,
     }
+}
+
+/// CPU seconds the process has used (user + system).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = stat.rsplit_once(')').unwrap().1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5), counted after the command name.
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -160,7 +169,7 @@ fn presealed(d: &mut MemoryDevice<common::Rng>, batches: usize, ops: usize) -> V
     d.sealed_batches()
 }
 
-async fn push_throughput(srv: &Srv, devices: usize, batches: usize, ops: usize) -> (f64, f64) {
+async fn push_throughput(srv: &Srv, devices: usize, batches: usize, ops: usize) -> (f64, f64, f64) {
     let client = SyncClient::new(&srv.base);
     let mut work = Vec::new();
     for _ in 0..devices {
@@ -168,6 +177,7 @@ async fn push_throughput(srv: &Srv, devices: usize, batches: usize, ops: usize) 
         let mut d = device(&client, &s);
         work.push((s.session.token.clone(), presealed(&mut d, batches, ops)));
     }
+    let cpu = cpu_secs(srv.child.id());
     let started = Instant::now();
     let tasks: Vec<_> = work
         .into_iter()
@@ -184,8 +194,36 @@ async fn push_throughput(srv: &Srv, devices: usize, batches: usize, ops: usize) 
         t.await.unwrap();
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_secs(srv.child.id()) - cpu;
     let total = (devices * batches * ops) as f64;
-    (total / secs, (devices * batches) as f64 / secs)
+    let n = (devices * batches) as f64;
+    (total / secs, n / secs, cpu / n * 1e6)
+}
+
+/// Requests per second for a cheap endpoint, 50 concurrent clients: the
+/// ceiling HTTP and the load generator put on everything else.
+async fn baseline(srv: &Srv, path: &str, token: Option<String>) -> f64 {
+    let http = reqwest::Client::new();
+    let n = 40;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (http, url, token) = (http.clone(), format!("{}{path}", srv.base), token.clone());
+            tokio::spawn(async move {
+                for _ in 0..n {
+                    let mut rb = http.get(&url);
+                    if let Some(t) = &token {
+                        rb = rb.bearer_auth(t);
+                    }
+                    assert!(rb.send().await.unwrap().status().is_success());
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (50 * n) as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn wire_bytes(srv: &Srv, ops_per_batch: usize) -> (f64, f64) {
@@ -387,9 +425,16 @@ fn main() {
         println!("| backend | figure | value |\n|---|---|---:|");
         for (name, db) in backends {
             let srv = start(&db).await;
-            for (batches, ops) in [(20, 100), (40, 10), (40, 1)] {
-                let (ops_s, batches_s) = push_throughput(&srv, 50, batches, ops).await;
-                println!("| {name} | push, 50 devices, {ops} ops/batch, 1 batch/request | {ops_s:.0} ops/s ({batches_s:.0} batches/s) |");
+            let info = baseline(&srv, "/v1/info", None).await;
+            let (_, s) = signup(&SyncClient::new(&srv.base)).await;
+            let account = baseline(&srv, "/v1/account", Some(s.session.token.clone())).await;
+            println!("| {name} | baseline, 50 clients: GET /v1/info (no database) / GET /v1/account (token check + one read) | {info:.0} / {account:.0} requests/s |");
+            for (batches, ops) in [(40, 1), (40, 10), (20, 100)] {
+                let (ops_s, batches_s, cpu_us) = push_throughput(&srv, 50, batches, ops).await;
+                println!("| {name} | push, 50 devices, {ops} ops/batch, 1 batch/request | {ops_s:.0} ops/s ({batches_s:.0} batches/s, server CPU {cpu_us:.0} µs/batch) |");
+            }
+            if std::env::var_os("PP_BENCH_PUSH_ONLY").is_some() {
+                continue;
             }
             for ops in [1, 10, 100] {
                 let (push, pull) = wire_bytes(&srv, ops).await;

@@ -15,7 +15,9 @@ use productivitypro_sync_protocol::snapshot::SnapshotEnvelope;
 use productivitypro_sync_protocol::{AccountId, DeviceId, Hash32};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Row, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Mutex, MutexGuard};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -43,8 +45,31 @@ pub struct Db {
     url: String,
     /// SQLite has one writer; queueing writers here keeps them off SQLite's
     /// sleep-and-retry busy handler. PostgreSQL needs no such gate.
-    write_gate: Mutex<()>,
+    write_gate: Arc<Mutex<()>>,
+    /// SQLite: pushes go to one committer that stores whatever has queued
+    /// up in one transaction (group commit: one fsync for many pushes).
+    pushes: Option<mpsc::Sender<PushJob>>,
+    /// Group transactions committed, and the pushes they held.
+    pub groups: Arc<GroupStats>,
 }
+
+#[derive(Default)]
+pub struct GroupStats {
+    pub commits: std::sync::atomic::AtomicU64,
+    pub pushes: std::sync::atomic::AtomicU64,
+}
+
+/// One push waiting for the committer.
+struct PushJob {
+    account: AccountId,
+    device: DeviceId,
+    batches: Vec<(BatchEnvelope, Hash32)>,
+    now: i64,
+    reply: oneshot::Sender<Result<Result<PushOutcome, PushRefusal>, DbError>>,
+}
+
+/// Pushes taken into one group transaction at most.
+const GROUP_MAX: usize = 128;
 
 /// `{blob}` is the one type the two databases spell differently.
 const MIGRATIONS: &[&[&str]] = &[&[
@@ -235,11 +260,25 @@ impl Db {
             }
             Backend::Postgres => opts.connect(url).await?,
         };
+        let write_gate = Arc::new(Mutex::new(()));
+        let groups = Arc::new(GroupStats::default());
+        let pushes = (backend == Backend::Sqlite).then(|| {
+            let (tx, rx) = mpsc::channel(1024);
+            tokio::spawn(committer(
+                pool.clone(),
+                write_gate.clone(),
+                groups.clone(),
+                rx,
+            ));
+            tx
+        });
         let db = Db {
             pool,
             backend,
             url: url.to_string(),
-            write_gate: Mutex::new(()),
+            write_gate,
+            pushes,
+            groups,
         };
         db.migrate().await?;
         Ok(db)
@@ -780,6 +819,7 @@ impl Db {
 
     /// Stores consecutive batches of one device, all or nothing. Batches
     /// already stored under the same id and hash are answered as duplicates.
+    /// `batches` must already be consecutive (seq and prev) among themselves.
     pub async fn push(
         &self,
         account: AccountId,
@@ -787,119 +827,24 @@ impl Db {
         batches: &[(BatchEnvelope, Hash32)],
         now: i64,
     ) -> Result<Result<PushOutcome, PushRefusal>, DbError> {
-        let _g = self.gate().await;
-        let mut tx = self.pool.begin().await?;
-        let Some(mut head) = Self::lock_account(&mut tx, account).await? else {
-            return Ok(Err(PushRefusal::DeviceRevoked));
-        };
-        let row = sqlx::query(
-            "SELECT head_seq, head_hash, revoked_at FROM devices WHERE account = $1 AND id = $2",
-        )
-        .bind(account.hex())
-        .bind(device.hex())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Err(PushRefusal::DeviceRevoked));
-        };
-        if row.try_get::<Option<i64>, _>(2)?.is_some() {
-            return Ok(Err(PushRefusal::DeviceRevoked));
-        }
-        let mut dev_head = Head {
-            seq: row.try_get::<i64, _>(0)? as u64,
-            hash: hash32(&row.try_get::<Vec<u8>, _>(1)?)?,
-        };
-        let mut results = Vec::with_capacity(batches.len());
-        let mut stored = 0;
-        for (b, hash) in batches {
-            let existing = sqlx::query(
-                "SELECT cursor, hash FROM batches WHERE account = $1 AND batch_id = $2",
-            )
-            .bind(account.hex())
-            .bind(b.batch_id.hex())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(e) = existing {
-                if hash32(&e.try_get::<Vec<u8>, _>(1)?)? != *hash {
-                    return Ok(Err(PushRefusal::BatchIdReused {
-                        batch: b.batch_id.hex(),
-                    }));
-                }
-                results.push(Accepted {
-                    batch_id: b.batch_id.hex(),
-                    seq: b.seq,
-                    cursor: e.try_get::<i64, _>(0)? as u64,
-                    duplicate: true,
-                });
-                continue;
-            }
-            if b.seq <= dev_head.seq {
-                return Ok(Err(PushRefusal::SeqConflict { head: dev_head }));
-            }
-            if b.seq > dev_head.seq + 1 {
-                return Ok(Err(PushRefusal::SeqGap { head: dev_head }));
-            }
-            if b.prev != dev_head.hash {
-                return Ok(Err(PushRefusal::ChainMismatch { head: dev_head }));
-            }
-            head += 1;
-            sqlx::query(
-                "INSERT INTO batches (account, cursor, batch_id, device, seq, format, key_id, prev, nonce,
-                    ciphertext, hash, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(account.hex())
-            .bind(head as i64)
-            .bind(b.batch_id.hex())
-            .bind(device.hex())
-            .bind(b.seq as i64)
-            .bind(b.format as i64)
-            .bind(b.key_id.hex())
-            .bind(b.prev.0.as_slice())
-            .bind(b.nonce.as_slice())
-            .bind(b.ciphertext.as_slice())
-            .bind(hash.0.as_slice())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            dev_head = Head {
-                seq: b.seq,
-                hash: *hash,
+        if let Some(q) = &self.pushes {
+            let (reply, answer) = oneshot::channel();
+            let job = PushJob {
+                account,
+                device,
+                batches: batches.to_vec(),
+                now,
+                reply,
             };
-            stored += 1;
-            results.push(Accepted {
-                batch_id: b.batch_id.hex(),
-                seq: b.seq,
-                cursor: head,
-                duplicate: false,
-            });
-        }
-        if stored > 0 {
-            sqlx::query("UPDATE devices SET head_seq = $3, head_hash = $4, last_seen_at = $5 WHERE account = $1 AND id = $2")
-                .bind(account.hex())
-                .bind(device.hex())
-                .bind(dev_head.seq as i64)
-                .bind(dev_head.hash.0.as_slice())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE accounts SET head = $2 WHERE id = $1")
-                .bind(account.hex())
-                .bind(head as i64)
-                .execute(&mut *tx)
-                .await?;
-            if self.backend == Backend::Postgres {
-                // One notice per push, whatever its size: NOTIFY serialises
-                // commits, so it must never be per operation.
-                notify(&mut tx, &format!("h:{account}:{head}")).await?;
+            if q.send(job).await.is_ok() {
+                if let Ok(r) = answer.await {
+                    return r;
+                }
             }
+            // The committer is gone (shutting down): store it directly.
         }
-        tx.commit().await?;
-        Ok(Ok(PushOutcome {
-            results,
-            head,
-            stored,
-        }))
+        let _g = self.gate().await;
+        push_one(&self.pool, self.backend, account, device, batches, now).await
     }
 
     /// One consistent page: head, device heads and batches read in one
@@ -1176,4 +1121,511 @@ async fn notify(tx: &mut Transaction<'static, Any>, payload: &str) -> Result<(),
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// The common case in three statements: the batches continue the
+/// device's chain and none was stored before. Returns None (having
+/// changed nothing) otherwise, for `push_checked` to sort out.
+///
+/// Inside a group transaction (`compensate`, SQLite) a refusal undoes
+/// this push's own statements and leaves the transaction usable; alone
+/// (PostgreSQL, where a failed statement aborts the transaction) the
+/// caller drops the transaction instead.
+async fn apply_fast(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    account: AccountId,
+    device: DeviceId,
+    batches: &[(BatchEnvelope, Hash32)],
+    now: i64,
+    compensate: bool,
+) -> Result<Option<PushOutcome>, DbError> {
+    let (Some((first, _)), Some((last, last_hash))) = (batches.first(), batches.last()) else {
+        return Ok(None);
+    };
+    let k = batches.len() as i64;
+    // Locks the account row first, as every writer does.
+    let head: Option<i64> =
+        sqlx::query("UPDATE accounts SET head = head + $2 WHERE id = $1 RETURNING head")
+            .bind(account.hex())
+            .bind(k)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+    let Some(head) = head.map(|h| h as u64) else {
+        return Ok(None);
+    };
+    let moved = sqlx::query(
+        "UPDATE devices SET head_seq = $3, head_hash = $4, last_seen_at = $5
+         WHERE account = $1 AND id = $2 AND head_seq = $6 AND head_hash = $7 AND revoked_at IS NULL",
+    )
+    .bind(account.hex())
+    .bind(device.hex())
+    .bind(last.seq as i64)
+    .bind(last_hash.0.as_slice())
+    .bind(now)
+    .bind(first.seq as i64 - 1)
+    .bind(first.prev.0.as_slice())
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        if compensate {
+            uncount(tx, account, k).await?;
+        }
+        return Ok(None);
+    }
+    let base = head - batches.len() as u64;
+    let mut sql = String::from(
+        "INSERT INTO batches (account, cursor, batch_id, device, seq, format, key_id, prev, nonce,
+            ciphertext, hash, received_at) VALUES ",
+    );
+    for i in 0..batches.len() {
+        let p = i * 12;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(${},${},${},${},${},${},${},${},${},${},${},${})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6,
+            p + 7,
+            p + 8,
+            p + 9,
+            p + 10,
+            p + 11,
+            p + 12
+        ));
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (i, (b, hash)) in batches.iter().enumerate() {
+        q = q
+            .bind(account.hex())
+            .bind((base + 1 + i as u64) as i64)
+            .bind(b.batch_id.hex())
+            .bind(device.hex())
+            .bind(b.seq as i64)
+            .bind(b.format as i64)
+            .bind(b.key_id.hex())
+            .bind(b.prev.0.as_slice())
+            .bind(b.nonce.as_slice())
+            .bind(b.ciphertext.as_slice())
+            .bind(hash.0.as_slice())
+            .bind(now);
+    }
+    match q.execute(&mut **tx).await {
+        // A batch id used before: the careful path names the problem.
+        Err(e) if unique_violation(&e) => {
+            if compensate {
+                uncount(tx, account, k).await?;
+                sqlx::query(
+                    "UPDATE devices SET head_seq = $3, head_hash = $4 WHERE account = $1 AND id = $2",
+                )
+                .bind(account.hex())
+                .bind(device.hex())
+                .bind(first.seq as i64 - 1)
+                .bind(first.prev.0.as_slice())
+                .execute(&mut **tx)
+                .await?;
+            }
+            return Ok(None);
+        }
+        r => {
+            r?;
+        }
+    }
+    if backend == Backend::Postgres {
+        notify(tx, &format!("h:{account}:{head}")).await?;
+    }
+    Ok(Some(PushOutcome {
+        results: batches
+            .iter()
+            .enumerate()
+            .map(|(i, (b, _))| Accepted {
+                batch_id: b.batch_id.hex(),
+                seq: b.seq,
+                cursor: base + 1 + i as u64,
+                duplicate: false,
+            })
+            .collect(),
+        head,
+        stored: batches.len(),
+    }))
+}
+
+/// Every case, one batch at a time: duplicates, reused ids, conflicts,
+/// gaps, broken chains, revoked devices.
+async fn push_checked(
+    pool: &AnyPool,
+    backend: Backend,
+    account: AccountId,
+    device: DeviceId,
+    batches: &[(BatchEnvelope, Hash32)],
+    now: i64,
+) -> Result<Result<PushOutcome, PushRefusal>, DbError> {
+    let mut tx = pool.begin().await?;
+    let Some(mut head) = Db::lock_account(&mut tx, account).await? else {
+        return Ok(Err(PushRefusal::DeviceRevoked));
+    };
+    let row = sqlx::query(
+        "SELECT head_seq, head_hash, revoked_at FROM devices WHERE account = $1 AND id = $2",
+    )
+    .bind(account.hex())
+    .bind(device.hex())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Err(PushRefusal::DeviceRevoked));
+    };
+    if row.try_get::<Option<i64>, _>(2)?.is_some() {
+        return Ok(Err(PushRefusal::DeviceRevoked));
+    }
+    let mut dev_head = Head {
+        seq: row.try_get::<i64, _>(0)? as u64,
+        hash: hash32(&row.try_get::<Vec<u8>, _>(1)?)?,
+    };
+    let mut results = Vec::with_capacity(batches.len());
+    let mut stored = 0;
+    for (b, hash) in batches {
+        let existing =
+            sqlx::query("SELECT cursor, hash FROM batches WHERE account = $1 AND batch_id = $2")
+                .bind(account.hex())
+                .bind(b.batch_id.hex())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(e) = existing {
+            if hash32(&e.try_get::<Vec<u8>, _>(1)?)? != *hash {
+                return Ok(Err(PushRefusal::BatchIdReused {
+                    batch: b.batch_id.hex(),
+                }));
+            }
+            results.push(Accepted {
+                batch_id: b.batch_id.hex(),
+                seq: b.seq,
+                cursor: e.try_get::<i64, _>(0)? as u64,
+                duplicate: true,
+            });
+            continue;
+        }
+        if b.seq <= dev_head.seq {
+            return Ok(Err(PushRefusal::SeqConflict { head: dev_head }));
+        }
+        if b.seq > dev_head.seq + 1 {
+            return Ok(Err(PushRefusal::SeqGap { head: dev_head }));
+        }
+        if b.prev != dev_head.hash {
+            return Ok(Err(PushRefusal::ChainMismatch { head: dev_head }));
+        }
+        head += 1;
+        sqlx::query(
+            "INSERT INTO batches (account, cursor, batch_id, device, seq, format, key_id, prev, nonce,
+                ciphertext, hash, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(account.hex())
+        .bind(head as i64)
+        .bind(b.batch_id.hex())
+        .bind(device.hex())
+        .bind(b.seq as i64)
+        .bind(b.format as i64)
+        .bind(b.key_id.hex())
+        .bind(b.prev.0.as_slice())
+        .bind(b.nonce.as_slice())
+        .bind(b.ciphertext.as_slice())
+        .bind(hash.0.as_slice())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        dev_head = Head {
+            seq: b.seq,
+            hash: *hash,
+        };
+        stored += 1;
+        results.push(Accepted {
+            batch_id: b.batch_id.hex(),
+            seq: b.seq,
+            cursor: head,
+            duplicate: false,
+        });
+    }
+    if stored > 0 {
+        sqlx::query("UPDATE devices SET head_seq = $3, head_hash = $4, last_seen_at = $5 WHERE account = $1 AND id = $2")
+            .bind(account.hex())
+            .bind(device.hex())
+            .bind(dev_head.seq as i64)
+            .bind(dev_head.hash.0.as_slice())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE accounts SET head = $2 WHERE id = $1")
+            .bind(account.hex())
+            .bind(head as i64)
+            .execute(&mut *tx)
+            .await?;
+        if backend == Backend::Postgres {
+            // One notice per push, whatever its size: NOTIFY serialises
+            // commits, so it must never be per operation.
+            notify(&mut tx, &format!("h:{account}:{head}")).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Ok(PushOutcome {
+        results,
+        head,
+        stored,
+    }))
+}
+
+/// Takes a push's reserved cursors back.
+async fn uncount(
+    tx: &mut Transaction<'static, Any>,
+    account: AccountId,
+    k: i64,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE accounts SET head = head - $2 WHERE id = $1")
+        .bind(account.hex())
+        .bind(k)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// One push in its own transaction: the fast path, else the careful one.
+async fn push_one(
+    pool: &AnyPool,
+    backend: Backend,
+    account: AccountId,
+    device: DeviceId,
+    batches: &[(BatchEnvelope, Hash32)],
+    now: i64,
+) -> Result<Result<PushOutcome, PushRefusal>, DbError> {
+    let mut tx = pool.begin().await?;
+    if let Some(done) = apply_fast(&mut tx, backend, account, device, batches, now, false).await? {
+        tx.commit().await?;
+        return Ok(Ok(done));
+    }
+    drop(tx);
+    push_checked(pool, backend, account, device, batches, now).await
+}
+
+/// SQLite's committer: waits for a push, takes every other push queued
+/// behind it, stores all that take the fast path in one transaction, then
+/// runs the rest one by one. Answers each push only after its commit.
+async fn committer(
+    pool: AnyPool,
+    gate: Arc<Mutex<()>>,
+    stats: Arc<GroupStats>,
+    mut rx: mpsc::Receiver<PushJob>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let _g = gate.lock().await;
+        if jobs.len() == 1 {
+            let job = jobs.remove(0);
+            let r = push_one(
+                &pool,
+                Backend::Sqlite,
+                job.account,
+                job.device,
+                &job.batches,
+                job.now,
+            )
+            .await;
+            let _ = job.reply.send(r);
+            continue;
+        }
+        match group(&pool, &jobs).await {
+            Ok(outcomes) => {
+                use std::sync::atomic::Ordering::Relaxed;
+                stats.commits.fetch_add(1, Relaxed);
+                stats.pushes.fetch_add(jobs.len() as u64, Relaxed);
+                for (job, fast) in jobs.into_iter().zip(outcomes) {
+                    let r = match fast {
+                        Some(o) => Ok(Ok(o)),
+                        None => {
+                            push_checked(
+                                &pool,
+                                Backend::Sqlite,
+                                job.account,
+                                job.device,
+                                &job.batches,
+                                job.now,
+                            )
+                            .await
+                        }
+                    };
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "group commit failed; storing the pushes one by one");
+                for job in jobs {
+                    let r = push_one(
+                        &pool,
+                        Backend::Sqlite,
+                        job.account,
+                        job.device,
+                        &job.batches,
+                        job.now,
+                    )
+                    .await;
+                    let _ = job.reply.send(r);
+                }
+            }
+        }
+    }
+}
+
+async fn group(pool: &AnyPool, jobs: &[PushJob]) -> Result<Vec<Option<PushOutcome>>, DbError> {
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        out.push(
+            apply_fast(
+                &mut tx,
+                Backend::Sqlite,
+                j.account,
+                j.device,
+                &j.batches,
+                j.now,
+                true,
+            )
+            .await?,
+        );
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use productivitypro_sync_protocol::{BatchId, KeyId};
+
+    fn env(
+        account: AccountId,
+        device: DeviceId,
+        id: u8,
+        seq: u64,
+        prev: Hash32,
+    ) -> (BatchEnvelope, Hash32) {
+        let e = BatchEnvelope {
+            batch_id: BatchId([id; 16]),
+            account,
+            device,
+            seq,
+            format: 1,
+            key_id: KeyId([1; 16]),
+            prev,
+            nonce: vec![0; 24],
+            ciphertext: vec![id; 16],
+        };
+        let h = e.hash();
+        (e, h)
+    }
+
+    fn job(account: AccountId, device: DeviceId, b: (BatchEnvelope, Hash32)) -> PushJob {
+        PushJob {
+            account,
+            device,
+            batches: vec![b],
+            now: 1,
+            reply: oneshot::channel().0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_push_inside_a_group_leaves_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let kdf = KdfParams {
+            salt: vec![0; 16],
+            m_kib: 65536,
+            t: 3,
+            p: 1,
+        };
+        let ids = [
+            (AccountId([1; 16]), DeviceId([1; 16])),
+            (AccountId([2; 16]), DeviceId([2; 16])),
+        ];
+        for (n, (a, d)) in ids.iter().enumerate() {
+            let created = db
+                .create_account(NewAccount {
+                    id: *a,
+                    login_id: &format!("login{n}"),
+                    kdf: &kdf,
+                    login_hash: "h",
+                    key_id: &KeyId([1; 16]).hex(),
+                    wrapped_key: &[0; 72],
+                    recovery_hash: None,
+                    recovery_wrapped: None,
+                    device: *d,
+                    device_name: None,
+                    token_hash: &format!("t{n}"),
+                    now: 1,
+                })
+                .await
+                .unwrap();
+            assert!(created);
+        }
+        let (a1, d1) = ids[0];
+        let (a2, d2) = ids[1];
+        let first = env(a1, d1, 10, 1, Hash32::ZERO);
+        // Continues the chain but reuses the first batch's id.
+        let reused = env(a1, d1, 10, 2, first.1);
+        let other = env(a2, d2, 20, 1, Hash32::ZERO);
+        let jobs = vec![
+            job(a1, d1, first.clone()),
+            job(a1, d1, reused),
+            job(a2, d2, other),
+        ];
+        let out = group(&db.pool, &jobs).await.unwrap();
+        assert_eq!(
+            out.iter().map(Option::is_some).collect::<Vec<_>>(),
+            vec![true, false, true]
+        );
+        assert_eq!(out[2].as_ref().unwrap().results[0].cursor, 1);
+        assert_eq!(
+            db.head(a1).await.unwrap(),
+            Some(1),
+            "the refused push's cursor was given back"
+        );
+        let page = match db
+            .pull(a1, DeviceId([9; 16]), 0, 10, 1 << 20)
+            .await
+            .unwrap()
+        {
+            PullOutcome::Page(p) => p,
+            _ => panic!("a page"),
+        };
+        assert_eq!(page.batches.len(), 1);
+        assert_eq!(
+            page.devices,
+            vec![(
+                d1,
+                Head {
+                    seq: 1,
+                    hash: first.1
+                }
+            )],
+            "the device head was restored"
+        );
+        // The careful path then names the problem.
+        let r = push_checked(&db.pool, Backend::Sqlite, a1, d1, &jobs[1].batches, 1)
+            .await
+            .unwrap();
+        assert!(matches!(r, Err(PushRefusal::BatchIdReused { .. })));
+    }
 }

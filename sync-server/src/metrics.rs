@@ -20,6 +20,8 @@ pub struct Metrics {
     pub batches_compacted: Counter,
     pub notices_sent: Counter,
     pub sockets: Gauge,
+    pub group_commits: Gauge,
+    pub group_pushes: Gauge,
     pub sign_ins: Family<Labels, Counter>,
     pub refused: Family<Labels, Counter>,
 }
@@ -37,6 +39,8 @@ impl Metrics {
             batches_compacted: Counter::default(),
             notices_sent: Counter::default(),
             sockets: Gauge::default(),
+            group_commits: Gauge::default(),
+            group_pushes: Gauge::default(),
             sign_ins: Family::default(),
             refused: Family::default(),
             registry: Registry::default(),

@@ -205,6 +205,16 @@ async fn readyz(State(state): St) -> Response {
 }
 
 async fn metrics(State(state): St) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
+    let g = &state.db.groups;
+    state
+        .metrics
+        .group_commits
+        .set(g.commits.load(Relaxed) as i64);
+    state
+        .metrics
+        .group_pushes
+        .set(g.pushes.load(Relaxed) as i64);
     let mut r = state.metrics.render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

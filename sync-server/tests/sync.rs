@@ -95,7 +95,14 @@ async fn a_large_backlog_is_pushed_in_requests_under_the_size_limit() {
     a.max_push_bytes = 60 * 1024;
     let t = now_ms();
     for i in 0..2000u32 {
-        a.set("task", RecordId([(i % 200) as u8; 16]), "notes", json!(format!("note {i} with some words in it")), t).unwrap();
+        a.set(
+            "task",
+            RecordId([(i % 200) as u8; 16]),
+            "notes",
+            json!(format!("note {i} with some words in it")),
+            t,
+        )
+        .unwrap();
     }
     let r = a.sync().await.unwrap();
     assert_eq!(r.pushed_batches, 20);
