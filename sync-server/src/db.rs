@@ -678,6 +678,9 @@ impl Db {
     pub async fn delete_account(&self, account: AccountId) -> Result<(), DbError> {
         let _g = self.gate().await;
         let mut tx = self.pool.begin().await?;
+        // The account row first, like every writer, so a concurrent push
+        // waits instead of deadlocking on the device rows.
+        Self::lock_account(&mut tx, account).await?;
         for table in ACCOUNT_TABLES {
             let col = if *table == "accounts" {
                 "id"
