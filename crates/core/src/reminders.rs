@@ -54,10 +54,11 @@ impl Default for ReminderSettings {
 pub enum ReminderKind {
     /// `lead` before the due time.
     Lead,
-    /// At the due time (or an all-day task's time of day).
-    Due,
     /// A snooze ran out.
     Snoozed,
+    /// At the due time (or an all-day task's time of day). Of several
+    /// reminders of one task at one instant, this one is shown.
+    Due,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
