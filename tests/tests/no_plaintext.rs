@@ -93,7 +93,8 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
     v.undo().unwrap();
     v.undo().unwrap();
     v.redo().unwrap();
-    v.tag_tasks(&ids[10..20], &[format!("{MARKER}bulk")], &[]).unwrap();
+    v.tag_tasks(&ids[10..20], &[format!("{MARKER}bulk")], &[])
+        .unwrap();
     v.snooze(ids[30], 10).unwrap();
     v.check_reminders(&Default::default()).unwrap();
     assert!(v.history_state().unwrap().can_undo);

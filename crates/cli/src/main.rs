@@ -110,7 +110,9 @@ fn run(cli: Cli) -> Result<()> {
                 match done.iter().find(|c| c.done.id == *id) {
                     Some(c) => output::completion(&v, c, json)?,
                     // Already done: shown as it is.
-                    None => output::task_line_or_json(&v, v.task(*id).context("task vanished")?, json)?,
+                    None => {
+                        output::task_line_or_json(&v, v.task(*id).context("task vanished")?, json)?
+                    }
                 }
             }
             ctx.after_write(&mut v)

@@ -43,7 +43,10 @@ pub fn task_line(v: &Vault, t: &Task) -> String {
         s.push_str(&format!("  ↳ {}", p.short()));
     }
     if let Some(at) = t.trashed_at {
-        s.push_str(&format!("  (in the trash since {})", at.format("%Y-%m-%d %H:%M UTC")));
+        s.push_str(&format!(
+            "  (in the trash since {})",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ));
     }
     s
 }

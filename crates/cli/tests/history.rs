@@ -69,7 +69,13 @@ fn rm_goes_to_the_trash_and_back() {
     let tmp = vault();
     let d = tmp.path();
     let parent = add(d, "Plan trip #travel");
-    let sub = json(&ok(pp_(d).args(["add", "--json", "--parent", &parent, "Book hotel"])));
+    let sub = json(&ok(pp_(d).args([
+        "add",
+        "--json",
+        "--parent",
+        &parent,
+        "Book hotel",
+    ])));
     let sub = sub["id"].as_str().unwrap().to_string();
     let keep = add(d, "Keep me");
     let out = ok(pp_(d).args(["rm", &parent]));
@@ -82,7 +88,10 @@ fn rm_goes_to_the_trash_and_back() {
     fails_with(pp_(d).args(["trash", "empty", &keep]), "task_not_trashed");
 
     ok(pp_(d).args(["trash", "restore", &parent[..8]]));
-    assert_eq!(titles(d, &["--list", "travel"]), ["Plan trip", "Book hotel"]);
+    assert_eq!(
+        titles(d, &["--list", "travel"]),
+        ["Plan trip", "Book hotel"]
+    );
     let s = json(&ok(pp_(d).args(["show", "--json", &sub])));
     assert_eq!(s["parent"], parent.as_str());
 
@@ -101,7 +110,10 @@ fn rm_goes_to_the_trash_and_back() {
     let status = json(&ok(pp_(d).args(["vault", "status", "--json"])));
     assert_eq!(status["trash_retention_days"], 7);
     assert_eq!(status["trash"], 1);
-    fails_with(pp_(d).args(["trash", "retention", "99999999"]), "invalid_input");
+    fails_with(
+        pp_(d).args(["trash", "retention", "99999999"]),
+        "invalid_input",
+    );
 }
 
 #[test]
@@ -115,7 +127,10 @@ fn bulk_commands_and_combined_filters() {
     let inbox = add(d, "Inbox thing");
     assert_eq!(titles(d, &["--inbox"]), ["Inbox thing"]);
     assert_eq!(
-        titles(d, &["--list", "work", "--tag", "focus", "--sort", "priority"]),
+        titles(
+            d,
+            &["--list", "work", "--tag", "focus", "--sort", "priority"]
+        ),
         ["Report today", "Report overdue"]
     );
     assert_eq!(
@@ -134,11 +149,17 @@ fn bulk_commands_and_combined_filters() {
         titles(d, &["--today", "--list", "work", "--sort", "due"]),
         ["Report overdue", "Report today"]
     );
-    assert_eq!(titles(d, &["--upcoming", "7", "--tag", "focus"]), ["Garden"]);
+    assert_eq!(
+        titles(d, &["--upcoming", "7", "--tag", "focus"]),
+        ["Garden"]
+    );
     fails_with(pp_(d).args(["list", "--sort", "sideways"]), "invalid_input");
     fails_with(pp_(d).args(["list", "--priority", "9"]), "invalid_input");
     fails_with(pp_(d).args(["list", "--list", "nope"]), "list_not_found");
-    fails_with(pp_(d).args(["list", "--due-before", "someday maybe"]), "invalid_quick_add");
+    fails_with(
+        pp_(d).args(["list", "--due-before", "someday maybe"]),
+        "invalid_quick_add",
+    );
 
     ok(pp_(d).args(["lists", "add", "Later"]));
     ok(pp_(d).args(["move", "--list", "later", &inbox]));
@@ -149,9 +170,18 @@ fn bulk_commands_and_combined_filters() {
     assert_eq!(titles(d, &["--tag", "quick"]), ["Inbox thing"]);
     assert_eq!(ok(pp_(d).arg("undo")).trim(), "undid: Tags changed");
     assert!(titles(d, &["--tag", "quick"]).is_empty());
-    fails_with(pp_(d).args(["tag", &inbox, "--add", "two words"]), "invalid_input");
+    fails_with(
+        pp_(d).args(["tag", &inbox, "--add", "two words"]),
+        "invalid_input",
+    );
     fails_with(pp_(d).args(["priority", "7", &inbox]), "invalid_input");
     // One bad id refuses the whole command.
-    fails_with(pp_(d).args(["priority", "1", &inbox, "ffffffff"]), "task_not_found");
-    assert_eq!(titles(d, &["--priority", "1", "--inbox"]), Vec::<String>::new());
+    fails_with(
+        pp_(d).args(["priority", "1", &inbox, "ffffffff"]),
+        "task_not_found",
+    );
+    assert_eq!(
+        titles(d, &["--priority", "1", "--inbox"]),
+        Vec::<String>::new()
+    );
 }

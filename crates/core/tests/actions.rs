@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use productivitypro_core::domain::{Due, Priority, Task, TaskId};
 use productivitypro_core::reminders::{ReminderKind, ReminderSettings};
-use productivitypro_core::vault::{ListPatch, QuickAddContext, TaskDraft, TaskPatch, HISTORY_LIMIT};
+use productivitypro_core::vault::{
+    ListPatch, QuickAddContext, TaskDraft, TaskPatch, HISTORY_LIMIT,
+};
 use productivitypro_core::{
     schema, CreateOptions, Env, Filter, FixedClock, KeyringChoice, Query, Sort, Unlock, Vault,
     VaultError, View,
@@ -155,7 +157,10 @@ fn trash_and_restore_put_tasks_back_exactly() {
     assert_eq!(titles(&v.trash()), ["child 2"]);
     for t in [&p, &c1, &g] {
         let now = v.task(t.id).unwrap();
-        assert_eq!((now.list, now.parent, &now.order), (t.list, t.parent, &t.order));
+        assert_eq!(
+            (now.list, now.parent, &now.order),
+            (t.list, t.parent, &t.order)
+        );
         assert!(!now.is_trashed());
     }
     v.restore_tasks(&[c2.id]).unwrap();
@@ -167,7 +172,11 @@ fn trash_and_restore_put_tasks_back_exactly() {
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(&before), strip(&after));
-    assert_eq!(v.view(&View::List(work.id)).len(), 4, "the grandchild has no list");
+    assert_eq!(
+        v.view(&View::List(work.id)).len(),
+        5,
+        "the grandchild is in its parent's list"
+    );
     // Trashing and restoring live/absent ids is a no-op or an error.
     assert!(v.restore_tasks(&[a.id]).unwrap().is_empty());
     let unknown: TaskId = "0123456789abcdef0123456789abcdef".parse().unwrap();
@@ -233,7 +242,10 @@ fn only_emptying_the_trash_destroys_and_trashed_tasks_cannot_be_edited() {
     drop(v);
     let mut v = f.open(2);
     assert!(v.task(a.id).is_none());
-    assert!(v.task(b.id).unwrap().is_trashed(), "trash survives reopening");
+    assert!(
+        v.task(b.id).unwrap().is_trashed(),
+        "trash survives reopening"
+    );
     assert_eq!(v.empty_trash(None).unwrap(), vec![b.id]);
     assert_eq!(v.task_count(), 1);
 }
@@ -264,7 +276,10 @@ fn expired_trash_is_emptied_after_the_retention_period_without_an_undo_entry() {
 
     v.set_trash_retention_days(0).unwrap();
     f.clock.advance(Duration::days(400));
-    assert!(v.empty_expired_trash().unwrap().is_empty(), "0 keeps forever");
+    assert!(
+        v.empty_expired_trash().unwrap().is_empty(),
+        "0 keeps forever"
+    );
     v.set_trash_retention_days(7).unwrap();
     drop(v);
     let mut v = f.open(3);
@@ -309,7 +324,10 @@ fn views_never_show_trashed_tasks_except_the_trash_view() {
     let c = v.sidebar_counts(7);
     assert_eq!((c.today, c.trash), (0, 2));
     assert_eq!(v.list_open_counts()[&l.id], 0);
-    assert!(v.export_bundle().tasks.is_empty(), "exports leave the trash out");
+    assert!(
+        v.export_bundle().tasks.is_empty(),
+        "exports leave the trash out"
+    );
     assert_eq!(v.bundle().tasks.len(), 2, "backups keep it");
 }
 
@@ -317,10 +335,8 @@ fn views_never_show_trashed_tasks_except_the_trash_view() {
 /// tables v3 adds.
 fn downgrade_to_v2(dir: &Path) {
     let c = rusqlite::Connection::open(dir.join("vault.db")).unwrap();
-    c.execute_batch(
-        "DROP TABLE history; DROP TABLE local_state; PRAGMA user_version = 2;",
-    )
-    .unwrap();
+    c.execute_batch("DROP TABLE history; DROP TABLE local_state; PRAGMA user_version = 2;")
+        .unwrap();
 }
 
 #[test]
@@ -394,21 +410,47 @@ fn every_action_undoes_and_redoes() {
                 .unwrap()
             }),
         ),
-        ("Task completed", Box::new(move |v| drop(v.complete_task(bi).unwrap()))),
-        ("2 tasks completed", Box::new(move |v| drop(v.complete_tasks(&[ai, ci]).unwrap()))),
-        ("2 tasks reopened", Box::new(move |v| drop(v.reopen_tasks(&[ai, ci]).unwrap()))),
-        ("Task deleted", Box::new(move |v| drop(v.trash_tasks(&[ai]).unwrap()))),
-        ("Task restored", Box::new(move |v| drop(v.restore_tasks(&[ai]).unwrap()))),
-        ("2 tasks moved", Box::new(move |v| drop(v.move_tasks(&[ai, bi], Some(li)).unwrap()))),
+        (
+            "Task completed",
+            Box::new(move |v| drop(v.complete_task(bi).unwrap())),
+        ),
+        (
+            "2 tasks completed",
+            Box::new(move |v| drop(v.complete_tasks(&[ai, ci]).unwrap())),
+        ),
+        (
+            "2 tasks reopened",
+            Box::new(move |v| drop(v.reopen_tasks(&[ai, ci]).unwrap())),
+        ),
+        (
+            "Task deleted",
+            Box::new(move |v| drop(v.trash_tasks(&[ai]).unwrap())),
+        ),
+        (
+            "Task restored",
+            Box::new(move |v| drop(v.restore_tasks(&[ai]).unwrap())),
+        ),
+        (
+            "2 tasks moved",
+            Box::new(move |v| drop(v.move_tasks(&[ai, bi], Some(li)).unwrap())),
+        ),
         (
             "3 tasks retagged",
             Box::new(move |v| {
-                drop(v.tag_tasks(&[ai, bi, ci], &["x".into()], &["t".into()]).unwrap())
+                drop(
+                    v.tag_tasks(&[ai, bi, ci], &["x".into()], &["t".into()])
+                        .unwrap(),
+                )
             }),
         ),
         (
             "3 priorities changed",
-            Box::new(move |v| drop(v.set_priority(&[ai, bi, ci], Priority::new(1).unwrap()).unwrap())),
+            Box::new(move |v| {
+                drop(
+                    v.set_priority(&[ai, bi, ci], Priority::new(1).unwrap())
+                        .unwrap(),
+                )
+            }),
         ),
         (
             "List edited",
@@ -425,10 +467,24 @@ fn every_action_undoes_and_redoes() {
                 )
             }),
         ),
-        ("Task deleted", Box::new(move |v| drop(v.trash_tasks(&[bi]).unwrap()))),
-        ("Trash emptied", Box::new(move |v| drop(v.empty_trash(None).unwrap()))),
-        ("List deleted", Box::new(move |v| { v.delete_list(li, true).unwrap(); })),
-        ("List added", Box::new(|v| drop(v.add_list("Later", None).unwrap()))),
+        (
+            "Task deleted",
+            Box::new(move |v| drop(v.trash_tasks(&[bi]).unwrap())),
+        ),
+        (
+            "Trash emptied",
+            Box::new(move |v| drop(v.empty_trash(None).unwrap())),
+        ),
+        (
+            "List deleted",
+            Box::new(move |v| {
+                v.delete_list(li, true).unwrap();
+            }),
+        ),
+        (
+            "List added",
+            Box::new(|v| drop(v.add_list("Later", None).unwrap())),
+        ),
         (
             "Task added",
             Box::new(|v| {
@@ -445,11 +501,17 @@ fn every_action_undoes_and_redoes() {
         act(&mut v);
         let after = state(&v);
         assert_ne!(before, after, "{label} changed something");
-        assert_eq!(v.history_state().unwrap().undo_label.as_deref(), Some(*label));
+        assert_eq!(
+            v.history_state().unwrap().undo_label.as_deref(),
+            Some(*label)
+        );
         f.tick(1);
         assert_eq!(v.undo().unwrap(), *label);
         assert_eq!(state(&v), before, "undo of {label}");
-        assert_eq!(v.history_state().unwrap().redo_label.as_deref(), Some(*label));
+        assert_eq!(
+            v.history_state().unwrap().redo_label.as_deref(),
+            Some(*label)
+        );
         f.tick(1);
         assert_eq!(v.redo().unwrap(), *label);
         assert_eq!(state(&v), after, "redo of {label}");
@@ -569,19 +631,34 @@ fn bulk_actions_are_one_action_and_all_or_nothing() {
     let seq = v.disk_change_seq().unwrap();
     v.complete_tasks(&ts).unwrap();
     assert_eq!(v.disk_change_seq().unwrap(), seq + 1, "one transaction");
-    assert_eq!(v.history_state().unwrap().undo_label.unwrap(), "5 tasks completed");
+    assert_eq!(
+        v.history_state().unwrap().undo_label.unwrap(),
+        "5 tasks completed"
+    );
     v.undo().unwrap();
     assert_eq!(v.view(&View::All).len(), 5);
     let unknown: TaskId = "0123456789abcdef0123456789abcdef".parse().unwrap();
     let mut with_bad = ts.clone();
     with_bad.push(unknown);
-    assert_eq!(v.move_tasks(&with_bad, Some(l.id)).unwrap_err().code(), "task_not_found");
-    assert_eq!(v.move_tasks(&ts, Some(unknown)).unwrap_err().code(), "list_not_found");
     assert_eq!(
-        v.tag_tasks(&ts, &["two words".into()], &[]).unwrap_err().code(),
+        v.move_tasks(&with_bad, Some(l.id)).unwrap_err().code(),
+        "task_not_found"
+    );
+    assert_eq!(
+        v.move_tasks(&ts, Some(unknown)).unwrap_err().code(),
+        "list_not_found"
+    );
+    assert_eq!(
+        v.tag_tasks(&ts, &["two words".into()], &[])
+            .unwrap_err()
+            .code(),
         "invalid_input"
     );
-    assert_eq!(v.disk_change_seq().unwrap(), seq + 2, "nothing written by refusals");
+    assert_eq!(
+        v.disk_change_seq().unwrap(),
+        seq + 2,
+        "nothing written by refusals"
+    );
     v.move_tasks(&ts, Some(l.id)).unwrap();
     assert_eq!(v.view(&View::List(l.id)).len(), 5);
     v.tag_tasks(&ts[..2], &["@Home".into()], &[]).unwrap();
@@ -590,7 +667,10 @@ fn bulk_actions_are_one_action_and_all_or_nothing() {
     assert_eq!(v.tags()[0].open_count, 2);
     // Unchanged tasks are not written; nothing changed, no entry.
     let label = v.history_state().unwrap().undo_label;
-    assert!(v.set_priority(&ts[1..], Priority::new(2).unwrap()).unwrap().is_empty());
+    assert!(v
+        .set_priority(&ts[1..], Priority::new(2).unwrap())
+        .unwrap()
+        .is_empty());
     assert_eq!(v.history_state().unwrap().undo_label, label);
 }
 
@@ -612,7 +692,13 @@ fn queries_combine_filters_and_sort() {
         .unwrap()
         .id
     };
-    let overdue = add("report overdue", Some(work.id), &["focus"], 2, Some(day(20)));
+    let overdue = add(
+        "report overdue",
+        Some(work.id),
+        &["focus"],
+        2,
+        Some(day(20)),
+    );
     let today = add("report today", Some(work.id), &["focus"], 1, Some(day(23)));
     let soon = add("slides soon", Some(work.id), &[], 0, Some(day(26)));
     let later = add("garden later", Some(home.id), &["focus"], 1, Some(day(30)));
@@ -621,7 +707,10 @@ fn queries_combine_filters_and_sort() {
 
     let r = v.query(&q(View::Today, Filter::default(), None));
     assert_eq!(ids(&r.tasks), [overdue, today]);
-    assert_eq!((r.summary.overdue, r.summary.today, r.summary.total), (1, 1, 2));
+    assert_eq!(
+        (r.summary.overdue, r.summary.today, r.summary.total),
+        (1, 1, 2)
+    );
     assert_eq!(ids(&v.view(&View::Upcoming { days: 3 })), [soon]);
     assert_eq!(ids(&v.view(&View::Inbox)), [inbox]);
 
@@ -629,51 +718,157 @@ fn queries_combine_filters_and_sort() {
     let d = |n| NaiveDate::from_ymd_opt(2026, 11, n);
     let all = |filter: Filter| ids(&v.query(&q(View::All, filter, None)).tasks);
     let p1 = Some(Priority::new(1).unwrap());
-    assert_eq!(all(Filter { list: Some(home.id), ..Default::default() }), [later]);
-    assert_eq!(all(Filter { tag: Some("@FOCUS".into()), ..Default::default() }), [overdue, today, later]);
-    assert_eq!(all(Filter { priority: p1, ..Default::default() }), [today, later]);
-    assert_eq!(all(Filter { due_before: d(22), ..Default::default() }), [overdue]);
-    assert_eq!(all(Filter { due_after: d(24), ..Default::default() }), [soon, later]);
-    assert_eq!(all(Filter { due_after: d(23), due_before: d(26), ..Default::default() }), [today, soon]);
-    assert_eq!(all(Filter { text: Some("REPORT".into()), ..Default::default() }), [overdue, today]);
+    assert_eq!(
+        all(Filter {
+            list: Some(home.id),
+            ..Default::default()
+        }),
+        [later]
+    );
+    assert_eq!(
+        all(Filter {
+            tag: Some("@FOCUS".into()),
+            ..Default::default()
+        }),
+        [overdue, today, later]
+    );
+    assert_eq!(
+        all(Filter {
+            priority: p1,
+            ..Default::default()
+        }),
+        [today, later]
+    );
+    assert_eq!(
+        all(Filter {
+            due_before: d(22),
+            ..Default::default()
+        }),
+        [overdue]
+    );
+    assert_eq!(
+        all(Filter {
+            due_after: d(24),
+            ..Default::default()
+        }),
+        [soon, later]
+    );
+    assert_eq!(
+        all(Filter {
+            due_after: d(23),
+            due_before: d(26),
+            ..Default::default()
+        }),
+        [today, soon]
+    );
+    assert_eq!(
+        all(Filter {
+            text: Some("REPORT".into()),
+            ..Default::default()
+        }),
+        [overdue, today]
+    );
     // … and together they all have to match.
-    let work_focus = Filter { list: Some(work.id), tag: Some("focus".into()), ..Default::default() };
+    let work_focus = Filter {
+        list: Some(work.id),
+        tag: Some("focus".into()),
+        ..Default::default()
+    };
     assert_eq!(all(work_focus.clone()), [overdue, today]);
-    assert_eq!(all(Filter { priority: p1, ..work_focus.clone() }), [today]);
-    assert_eq!(all(Filter { due_before: d(22), ..work_focus.clone() }), [overdue]);
-    assert!(all(Filter { text: Some("garden".into()), ..work_focus.clone() }).is_empty());
-    let r = v.query(&q(View::Today, Filter { tag: Some("focus".into()), ..Default::default() }, None));
+    assert_eq!(
+        all(Filter {
+            priority: p1,
+            ..work_focus.clone()
+        }),
+        [today]
+    );
+    assert_eq!(
+        all(Filter {
+            due_before: d(22),
+            ..work_focus.clone()
+        }),
+        [overdue]
+    );
+    assert!(all(Filter {
+        text: Some("garden".into()),
+        ..work_focus.clone()
+    })
+    .is_empty());
+    let r = v.query(&q(
+        View::Today,
+        Filter {
+            tag: Some("focus".into()),
+            ..Default::default()
+        },
+        None,
+    ));
     assert_eq!(r.summary.total, 2, "filters combine with the view");
     let focus = Filter {
         tag: Some("focus".into()),
         ..Default::default()
     };
     assert_eq!(
-        ids(&v.query(&q(View::All, focus.clone(), Some(Sort::Priority))).tasks),
+        ids(&v
+            .query(&q(View::All, focus.clone(), Some(Sort::Priority)))
+            .tasks),
         [today, later, overdue],
         "priority, then due"
     );
     assert_eq!(
-        ids(&v.query(&q(View::All, focus.clone(), Some(Sort::Created))).tasks),
+        ids(&v
+            .query(&q(View::All, focus.clone(), Some(Sort::Created)))
+            .tasks),
         [later, today, overdue],
         "newest first"
     );
     assert_eq!(
-        ids(&v.query(&q(View::All, Filter::default(), Some(Sort::Due))).tasks),
+        ids(&v
+            .query(&q(View::All, Filter::default(), Some(Sort::Due)))
+            .tasks),
         [overdue, today, soon, later, inbox],
         "undated last"
     );
     assert_eq!(
-        ids(&v.query(&q(View::Tag("focus".into()), Filter { list: Some(home.id), ..Default::default() }, None)).tasks),
+        ids(&v
+            .query(&q(
+                View::Tag("focus".into()),
+                Filter {
+                    list: Some(home.id),
+                    ..Default::default()
+                },
+                None
+            ))
+            .tasks),
         [later]
     );
-    assert_eq!(ids(&v.query(&q(View::Search("report".into()), Filter { priority: Some(Priority::new(2).unwrap()), ..Default::default() }, None)).tasks), [overdue]);
-    assert!(v.query(&q(View::Search("  ".into()), Filter::default(), None)).tasks.is_empty());
+    assert_eq!(
+        ids(&v
+            .query(&q(
+                View::Search("report".into()),
+                Filter {
+                    priority: Some(Priority::new(2).unwrap()),
+                    ..Default::default()
+                },
+                None
+            ))
+            .tasks),
+        [overdue]
+    );
+    assert!(v
+        .query(&q(View::Search("  ".into()), Filter::default(), None))
+        .tasks
+        .is_empty());
     assert_eq!("due".parse::<Sort>().unwrap(), Sort::Due);
-    assert_eq!("sideways".parse::<Sort>().unwrap_err().code(), "invalid_input");
+    assert_eq!(
+        "sideways".parse::<Sort>().unwrap_err().code(),
+        "invalid_input"
+    );
 
     let c = v.sidebar_counts(7);
-    assert_eq!((c.inbox, c.overdue, c.today, c.upcoming, c.trash), (1, 1, 1, 2, 0));
+    assert_eq!(
+        (c.inbox, c.overdue, c.today, c.upcoming, c.trash),
+        (1, 1, 1, 2, 0)
+    );
     let counts = v.list_open_counts();
     assert_eq!((counts[&work.id], counts[&home.id]), (3, 1));
     v.complete_task(today).unwrap();
@@ -689,7 +884,12 @@ fn another_process_changes_arrive_by_refresh_and_only_changed_records_reload() {
     let mut b = f.open(2);
     assert!(!b.has_outside_changes().unwrap());
     let l = a.add_list("Shared", None).unwrap();
-    let t1 = a.add_task(TaskDraft { list: Some(l.id), ..draft("one") }).unwrap();
+    let t1 = a
+        .add_task(TaskDraft {
+            list: Some(l.id),
+            ..draft("one")
+        })
+        .unwrap();
     let t2 = a.add_task(draft("two")).unwrap();
     a.take_changes();
     assert!(b.has_outside_changes().unwrap());
@@ -701,8 +901,22 @@ fn another_process_changes_arrive_by_refresh_and_only_changed_records_reload() {
     assert!(!b.refresh().unwrap(), "nothing new");
 
     // Rename the list (search covers list names), edit, trash and destroy.
-    a.update_list(l.id, ListPatch { name: Some("Renamed".into()), ..Default::default() }).unwrap();
-    a.update_task(t2.id, TaskPatch { title: Some("two!".into()), ..Default::default() }).unwrap();
+    a.update_list(
+        l.id,
+        ListPatch {
+            name: Some("Renamed".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    a.update_task(
+        t2.id,
+        TaskPatch {
+            title: Some("two!".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     a.trash_tasks(&[t2.id]).unwrap();
     a.empty_trash(None).unwrap();
     let from_a = a.take_changes();
@@ -716,13 +930,33 @@ fn another_process_changes_arrive_by_refresh_and_only_changed_records_reload() {
     assert_eq!(state(&b), state(&f.open(3)), "b is what a fresh open sees");
 
     // A write from memory that is behind still fails with `stale`.
-    a.update_task(t1.id, TaskPatch { notes: Some("a".into()), ..Default::default() }).unwrap();
+    a.update_task(
+        t1.id,
+        TaskPatch {
+            notes: Some("a".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let err = b
-        .update_task(t1.id, TaskPatch { notes: Some("b".into()), ..Default::default() })
+        .update_task(
+            t1.id,
+            TaskPatch {
+                notes: Some("b".into()),
+                ..Default::default()
+            },
+        )
         .unwrap_err();
     assert_eq!(err.code(), "stale");
     b.refresh().unwrap();
-    b.update_task(t1.id, TaskPatch { notes: Some("b".into()), ..Default::default() }).unwrap();
+    b.update_task(
+        t1.id,
+        TaskPatch {
+            notes: Some("b".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     a.refresh().unwrap();
     assert_eq!(a.task(t1.id).unwrap().notes, "b");
     // b's own write is not reported back to b as an outside change.
@@ -755,7 +989,14 @@ fn actions_report_exactly_what_they_changed() {
     let ch = v.take_changes();
     assert_eq!(ch.tasks, [r.id].into());
     assert_eq!(ch.removed_tasks, [next].into());
-    v.update_task(other.id, TaskPatch { title: Some("x".into()), ..Default::default() }).unwrap();
+    v.update_task(
+        other.id,
+        TaskPatch {
+            title: Some("x".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!(!v.take_changes().tags, "no tags before or after");
 }
 
@@ -768,17 +1009,36 @@ fn reminders_are_shown_once_and_snoozes_persist() {
         tz: None,
     };
     // 10:30 and 11:00 Berlin = 09:30Z and 10:00Z; now is 09:00Z.
-    let a = v.add_task(TaskDraft { due: Some(at(10, 30)), ..draft("a") }).unwrap();
-    let b = v.add_task(TaskDraft { due: Some(at(11, 0)), ..draft("b") }).unwrap();
-    let s = ReminderSettings { lead: Some(Duration::minutes(10)), ..Default::default() };
+    let a = v
+        .add_task(TaskDraft {
+            due: Some(at(10, 30)),
+            ..draft("a")
+        })
+        .unwrap();
+    let b = v
+        .add_task(TaskDraft {
+            due: Some(at(11, 0)),
+            ..draft("b")
+        })
+        .unwrap();
+    let s = ReminderSettings {
+        lead: Some(Duration::minutes(10)),
+        ..Default::default()
+    };
     let c = v.check_reminders(&s).unwrap();
     assert!(c.due_now.is_empty() && c.missed.is_empty());
     assert_eq!(c.next_wake, Some(start() + Duration::minutes(20)));
     f.tick(20);
     let c = v.check_reminders(&s).unwrap();
     assert_eq!(c.due_now.len(), 1);
-    assert_eq!((c.due_now[0].task, c.due_now[0].kind), (a.id, ReminderKind::Lead));
-    assert!(v.check_reminders(&s).unwrap().due_now.is_empty(), "shown once");
+    assert_eq!(
+        (c.due_now[0].task, c.due_now[0].kind),
+        (a.id, ReminderKind::Lead)
+    );
+    assert!(
+        v.check_reminders(&s).unwrap().due_now.is_empty(),
+        "shown once"
+    );
     let until = v.snooze(a.id, 10).unwrap();
     assert_eq!(until, start() + Duration::minutes(30));
     assert_eq!(v.snooze(a.id, 0).unwrap_err().code(), "invalid_input");
@@ -791,9 +1051,15 @@ fn reminders_are_shown_once_and_snoozes_persist() {
     assert!(c.due_now.is_empty());
     let missed: BTreeMap<TaskId, ReminderKind> =
         c.missed.iter().map(|r| (r.task, r.kind)).collect();
-    assert_eq!(missed, [(a.id, ReminderKind::Due), (b.id, ReminderKind::Due)].into());
+    assert_eq!(
+        missed,
+        [(a.id, ReminderKind::Due), (b.id, ReminderKind::Due)].into()
+    );
     assert!(v.reminder_state().unwrap().snoozes.is_empty(), "ran out");
-    assert!(v.check_reminders(&s).unwrap().missed.is_empty(), "missed ones show once");
+    assert!(
+        v.check_reminders(&s).unwrap().missed.is_empty(),
+        "missed ones show once"
+    );
 }
 
 fn prop_fixture() -> (Fixture, Vault) {
@@ -839,16 +1105,28 @@ fn apply(v: &mut Vault, op: &Op, list: productivitypro_core::ListId) -> Result<(
         a
     };
     let pick = |is: &[usize]| -> Vec<TaskId> {
-        is.iter().filter_map(|i| all.get(i % all.len().max(1)).copied()).collect()
+        is.iter()
+            .filter_map(|i| all.get(i % all.len().max(1)).copied())
+            .collect()
     };
     match op {
         Op::Add(n) => {
             let parent = (n % 3 == 0).then(|| all.first().copied()).flatten();
-            v.add_task(TaskDraft { parent, ..draft(&format!("t{n}")) }).map(drop)
+            v.add_task(TaskDraft {
+                parent,
+                ..draft(&format!("t{n}"))
+            })
+            .map(drop)
         }
         Op::Edit(i) => match pick(&[*i]).first() {
             Some(id) => v
-                .update_task(*id, TaskPatch { title: Some(format!("e{i}")), ..Default::default() })
+                .update_task(
+                    *id,
+                    TaskPatch {
+                        title: Some(format!("e{i}")),
+                        ..Default::default()
+                    },
+                )
                 .map(drop),
             None => Ok(()),
         },
@@ -858,8 +1136,12 @@ fn apply(v: &mut Vault, op: &Op, list: productivitypro_core::ListId) -> Result<(
         Op::Restore(is) => v.restore_tasks(&pick(is)).map(drop),
         Op::Empty => v.empty_trash(None).map(drop),
         Op::Move(is, to_list) => v.move_tasks(&pick(is), to_list.then_some(list)).map(drop),
-        Op::Tag(is) => v.tag_tasks(&pick(is), &["p".into()], &["q".into()]).map(drop),
-        Op::Priority(is, p) => v.set_priority(&pick(is), Priority::new(*p).unwrap()).map(drop),
+        Op::Tag(is) => v
+            .tag_tasks(&pick(is), &["p".into()], &["q".into()])
+            .map(drop),
+        Op::Priority(is, p) => v
+            .set_priority(&pick(is), Priority::new(*p).unwrap())
+            .map(drop),
     }
 }
 

@@ -124,7 +124,10 @@ impl Vault {
         add: &[String],
         remove: &[String],
     ) -> Result<Vec<TaskId>, VaultError> {
-        let add: Vec<String> = add.iter().map(|t| normalize_tag(t)).collect::<Result<_, _>>()?;
+        let add: Vec<String> = add
+            .iter()
+            .map(|t| normalize_tag(t))
+            .collect::<Result<_, _>>()?;
         let remove: Vec<String> = remove
             .iter()
             .map(|t| normalize_tag(t))

@@ -142,9 +142,9 @@ impl Vault {
         );
         // A clock set back must not show the same reminders again.
         state.checked_up_to = Some(state.checked_up_to.map_or(now, |c| c.max(now)));
-        state
-            .snoozes
-            .retain(|id, until| *until > now && self.tasks.get(id).is_some_and(|e| e.value.is_open()));
+        state.snoozes.retain(|id, until| {
+            *until > now && self.tasks.get(id).is_some_and(|e| e.value.is_open())
+        });
         self.write_reminder_state(&state, version)?;
         Ok(check)
     }

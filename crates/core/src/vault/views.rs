@@ -23,9 +23,7 @@ pub enum View {
     /// Open tasks due today or overdue.
     Today,
     /// Open tasks due after today, within `days`.
-    Upcoming {
-        days: u32,
-    },
+    Upcoming { days: u32 },
     /// Open tasks of one list.
     List(ListId),
     /// Open tasks with this tag (case-insensitive, `@` optional).
@@ -313,9 +311,7 @@ impl Vault {
             let date = due.map(|d| d.date());
             let in_dates = match q.view {
                 View::Today => date.is_some_and(|d| d <= today),
-                View::Upcoming { .. } => {
-                    date.is_some_and(|d| d > today && Some(d) <= upcoming_end)
-                }
+                View::Upcoming { .. } => date.is_some_and(|d| d > today && Some(d) <= upcoming_end),
                 _ => true,
             };
             if !in_dates {
@@ -363,13 +359,14 @@ impl Vault {
                     .then(a.0.priority.rank().cmp(&b.0.priority.rank()))
                     .then_with(|| by_order(a.0, b.0))
             }),
-            None if matches!(q.view, View::Today | View::Upcoming { .. }) => hits
-                .sort_unstable_by(|a, b| {
+            None if matches!(q.view, View::Today | View::Upcoming { .. }) => {
+                hits.sort_unstable_by(|a, b| {
                     due_key(&a.1)
                         .cmp(&due_key(&b.1))
                         .then(a.0.priority.rank().cmp(&b.0.priority.rank()))
                         .then_with(|| by_order(a.0, b.0))
-                }),
+                })
+            }
             Some(Sort::Priority) => hits.sort_unstable_by(|a, b| {
                 a.0.priority
                     .rank()
