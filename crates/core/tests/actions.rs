@@ -347,7 +347,7 @@ fn a_v2_vault_upgrades_and_a_v3_vault_is_refused_by_a_v2_reader() {
     downgrade_to_v2(&f.dir);
     let mut v = f.open(2);
     assert_eq!(v.schema_version().unwrap(), schema::CURRENT_VERSION);
-    assert!(schema::CURRENT_VERSION >= 3);
+    const { assert!(schema::CURRENT_VERSION >= 3) };
     assert_eq!(v.task(t.id).unwrap().title, "from v2");
     v.trash_tasks(&[t.id]).unwrap();
     v.undo().unwrap();
@@ -1060,6 +1060,38 @@ fn reminders_are_shown_once_and_snoozes_persist() {
         v.check_reminders(&s).unwrap().missed.is_empty(),
         "missed ones show once"
     );
+}
+
+/// `pp import --format json --list NAME` with an existing list NAME put
+/// that list into the bundle a second time, which a lossless import
+/// refused as an id conflict.
+#[test]
+fn importing_json_into_an_existing_list_is_not_an_id_conflict() {
+    let (_f, mut v) = Fixture::new();
+    let home = v.add_list("Home", None).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+    let mut ctx = productivitypro_core::interchange::ImportContext {
+        now: start(),
+        rng: &mut rng,
+        local_tz: chrono_tz::Europe::Berlin,
+    };
+    let json = br#"{"format":"productivitypro","version":1,"lists":[],"tasks":[
+        {"id":"00000000000000000000000000000001","title":"from a file","order":"V","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}]}"#;
+    let bundle = productivitypro_core::interchange::import(
+        productivitypro_core::interchange::Format::Json,
+        json,
+        &mut ctx,
+    )
+    .unwrap();
+    let r = v.import_into_list(bundle.clone(), false, "home").unwrap();
+    assert_eq!((r.tasks, r.lists_created, r.lists_reused), (1, 0, 1));
+    assert_eq!(titles(&v.view(&View::List(home.id))), ["from a file"]);
+    // Into a new list: created in the same transaction.
+    v.undo().unwrap();
+    let r = v.import_into_list(bundle, false, "Imported").unwrap();
+    assert_eq!((r.tasks, r.lists_created), (1, 1));
+    let l = v.list_by_name("imported").unwrap().id;
+    assert_eq!(v.view(&View::List(l)).len(), 1);
 }
 
 fn prop_fixture() -> (Fixture, Vault) {
