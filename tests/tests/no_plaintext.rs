@@ -134,5 +134,6 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
         v.search(MARKER).len() > 200,
         "the marker is really in the data"
     );
+    assert!(!v.trash().is_empty(), "the backup kept the trash");
     assert_clean(&restored, "restored vault");
 }

@@ -1062,6 +1062,78 @@ fn reminders_are_shown_once_and_snoozes_persist() {
     );
 }
 
+#[test]
+fn backups_keep_the_trash_and_old_format_backups_still_restore() {
+    let (f, mut v) = Fixture::new();
+    let live = v.add_task(draft("live")).unwrap();
+    let gone = v.add_task(draft("in the trash")).unwrap();
+    v.trash_tasks(&[gone.id]).unwrap();
+    let file = f.dir.join("b.ppbackup");
+    v.write_backup(&file).unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes[8], 2, "format 2: a format-1 reader refuses it");
+    let restore = |file: &Path, to: &str| {
+        Vault::restore(
+            file,
+            &f.dir.join(to),
+            &Unlock::recovery_key(f.key.clone()),
+            productivitypro_core::vault::RestoreOptions {
+                keyring: false,
+                replace: false,
+            },
+            env_with(f.clock.clone(), 5),
+        )
+        .unwrap()
+    };
+    let r = restore(&file, "restored");
+    assert!(r.task(gone.id).unwrap().is_trashed());
+    assert_eq!(ids(&r.view(&View::All)), [live.id]);
+    // A backup written before the trash existed (format 1, no trashed tasks).
+    let mut v1 = bytes.clone();
+    v1[8] = 1;
+    let old = f.dir.join("old.ppbackup");
+    std::fs::write(&old, v1).unwrap();
+    assert_eq!(restore(&old, "from-v1").task_count(), 2);
+    let mut v9 = bytes;
+    v9[8] = 9;
+    std::fs::write(&old, v9).unwrap();
+    let err = Vault::restore(
+        &old,
+        &f.dir.join("from-v9"),
+        &Unlock::recovery_key(f.key.clone()),
+        productivitypro_core::vault::RestoreOptions {
+            keyring: false,
+            replace: false,
+        },
+        env_with(f.clock.clone(), 6),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.code(), "bad_backup");
+}
+
+#[test]
+fn after_a_key_rotation_history_and_reminder_state_start_fresh() {
+    let (_f, mut v) = Fixture::new();
+    v.set_history_session("app").unwrap();
+    let t = v
+        .add_task(TaskDraft {
+            due: Some(Due::date(NaiveDate::from_ymd_opt(2026, 11, 30).unwrap())),
+            ..draft("t")
+        })
+        .unwrap();
+    v.snooze(t.id, 30).unwrap();
+    v.rotate_key(None).unwrap();
+    // Sealed under a key no slot holds any more: dropped, not an error.
+    assert_eq!(v.history_state().unwrap(), Default::default());
+    assert_eq!(v.undo().unwrap_err().code(), "undo_empty");
+    assert!(v.reminder_state().unwrap().snoozes.is_empty());
+    v.snooze(t.id, 30).unwrap();
+    assert_eq!(v.reminder_state().unwrap().snoozes.len(), 1);
+    v.complete_task(t.id).unwrap();
+    assert_eq!(v.undo().unwrap(), "Task completed");
+}
+
 /// `pp import --format json --list NAME` with an existing list NAME put
 /// that list into the bundle a second time, which a lossless import
 /// refused as an id conflict.
