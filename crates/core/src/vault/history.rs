@@ -197,15 +197,15 @@ impl PendingEntry {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(rusqlite::params![
-                self.id.as_bytes().as_slice(),
-                self.session,
-                to,
-                pos,
-                self.label,
-                FORMAT_VERSION,
-                self.key_id.0.as_slice(),
-                self.sealed.nonce.as_slice(),
-                self.sealed.ciphertext
+            self.id.as_bytes().as_slice(),
+            self.session,
+            to,
+            pos,
+            self.label,
+            FORMAT_VERSION,
+            self.key_id.0.as_slice(),
+            self.sealed.nonce.as_slice(),
+            self.sealed.ciphertext
         ])?;
         tx.prepare_cached("DELETE FROM history WHERE session = ?1 AND stack = ?2 AND pos <= ?3")?
             .execute(rusqlite::params![self.session, to, pos - HISTORY_LIMIT])?;
