@@ -277,8 +277,19 @@ impl Vault {
         let f = &q.filter;
         let needs_due_date = f.due_before.is_some() || f.due_after.is_some();
         let mut hits: Vec<(&Task, Option<NaiveDateTime>)> = Vec::new();
-        for e in self.tasks.values() {
-            let t = &e.value;
+        // With words to find, the search index picks the candidates (one
+        // pass over the haystacks, a task lookup per match only).
+        let candidates: Box<dyn Iterator<Item = &Task>> = if words.is_empty() {
+            Box::new(self.tasks.values().map(|e| &e.value))
+        } else {
+            Box::new(
+                self.haystacks
+                    .iter()
+                    .filter(|(_, h)| words.iter().all(|w| h.contains(w.as_str())))
+                    .filter_map(|(id, _)| self.tasks.get(id).map(|e| &e.value)),
+            )
+        };
+        for t in candidates {
             let in_view = if t.is_trashed() {
                 q.view == View::Trash
             } else {
@@ -320,14 +331,6 @@ impl Vault {
             if needs_due_date {
                 let Some(d) = date else { continue };
                 if f.due_before.is_some_and(|b| d > b) || f.due_after.is_some_and(|a| d < a) {
-                    continue;
-                }
-            }
-            if !words.is_empty() {
-                let Some(h) = self.haystacks.get(&t.id) else {
-                    continue;
-                };
-                if !words.iter().all(|w| h.contains(w.as_str())) {
                     continue;
                 }
             }
@@ -444,24 +447,28 @@ impl Vault {
     /// Every tag on a task outside the trash, with its open-task count,
     /// sorted case-insensitively.
     pub fn tags(&self) -> Vec<TagCount> {
-        let mut m: BTreeMap<String, TagCount> = BTreeMap::new();
+        // Counted per exact spelling first (no allocation per task), then
+        // merged case-insensitively.
+        let mut exact: HashMap<&str, usize> = HashMap::new();
         for e in self.tasks.values() {
             let t = &e.value;
             if t.is_trashed() {
                 continue;
             }
             for tag in &t.tags {
-                let c = m.entry(tag.to_lowercase()).or_insert_with(|| TagCount {
-                    name: tag.clone(),
-                    open_count: 0,
-                });
-                if tag < &c.name {
-                    c.name = tag.clone();
-                }
-                if !t.done {
-                    c.open_count += 1;
-                }
+                *exact.entry(tag.as_str()).or_insert(0) += usize::from(!t.done);
             }
+        }
+        let mut m: BTreeMap<String, TagCount> = BTreeMap::new();
+        for (tag, open) in exact {
+            let c = m.entry(tag.to_lowercase()).or_insert_with(|| TagCount {
+                name: tag.to_string(),
+                open_count: 0,
+            });
+            if tag < c.name.as_str() {
+                c.name = tag.to_string();
+            }
+            c.open_count += open;
         }
         m.into_values().collect()
     }
