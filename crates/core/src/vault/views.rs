@@ -277,9 +277,11 @@ impl Vault {
         let f = &q.filter;
         let needs_due_date = f.due_before.is_some() || f.due_after.is_some();
         let mut hits: Vec<(&Task, Option<NaiveDateTime>)> = Vec::new();
-        // With words to find, the search index picks the candidates (one
-        // pass over the haystacks, a task lookup per match only).
-        let candidates: Box<dyn Iterator<Item = &Task>> = if words.is_empty() {
+        // A search lets the index pick the candidates (one pass over the
+        // haystacks, a task lookup per match only); filter text is checked
+        // last, after the cheaper tests.
+        let search = matches!(q.view, View::Search(_));
+        let candidates: Box<dyn Iterator<Item = &Task>> = if !search {
             Box::new(self.tasks.values().map(|e| &e.value))
         } else {
             Box::new(
@@ -331,6 +333,14 @@ impl Vault {
             if needs_due_date {
                 let Some(d) = date else { continue };
                 if f.due_before.is_some_and(|b| d > b) || f.due_after.is_some_and(|a| d < a) {
+                    continue;
+                }
+            }
+            if !search && !words.is_empty() {
+                let Some(h) = self.haystacks.get(&t.id) else {
+                    continue;
+                };
+                if !words.iter().all(|w| h.contains(w.as_str())) {
                     continue;
                 }
             }
