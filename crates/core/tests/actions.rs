@@ -504,7 +504,7 @@ fn every_action_undoes_and_redoes() {
                     &mut ctx,
                 )
                 .unwrap();
-                drop(v.import(b, false).unwrap());
+                v.import(b, false).unwrap();
             }),
         ),
         (
