@@ -60,6 +60,7 @@ function findDate(words: string[], now: Date): DateHit | null {
     let date: string | null = null;
     let end = i + 1;
     if (w === 'today') date = today;
+    else if (w === 'yesterday') date = addDays(today, -1);
     else if (w === 'tomorrow' || w === 'tmr' || w === 'tmrw') date = addDays(today, 1);
     else if (w === 'tonight') {
       take({ start, end, date: today, time: '19:00' });

@@ -111,7 +111,7 @@ export class FakeVault {
     for (const l of seed.lists ?? []) this.insertList(l.name, l.colour ?? null);
     for (const line of seed.tasks ?? []) {
       // A line may be "Title ... | notes | done | parent=<title>".
-      const [text = '', notes = '', flag = ''] = line.split(' | ');
+      const [text = '', notes = '', flag = ''] = line.split('|').map((part) => part.trim());
       let parentId: Id | null = null;
       const parentMatch = /^parent=(.*)$/.exec(flag);
       if (parentMatch) {
