@@ -32,7 +32,9 @@ describe('App start-up', () => {
   });
 
   it('tries the keyring first and explains why it failed', async () => {
-    const { app } = await started(seed({ vault: 'locked', keyring: 'unavailable', passphrase: 'pw' }));
+    const { app } = await started(
+      seed({ vault: 'locked', keyring: 'unavailable', passphrase: 'pw' }),
+    );
     expect(app.phase).toBe('locked');
     expect(app.unlockError?.code).toBe('keyring_unavailable');
     expect(await app.unlock({ method: 'passphrase', secret: 'nope' })).toBe(false);
@@ -49,9 +51,19 @@ describe('App start-up', () => {
     const key = app.recovery?.key ?? '';
     const groups = key.split('-');
     expect(groups).toHaveLength(13);
-    const wrong = await backend.call('vault_confirm_recovery', { answers: [{ group: 1, text: 'ZZZZ' }, { group: 2, text: groups[1] ?? '' }] });
+    const wrong = await backend.call('vault_confirm_recovery', {
+      answers: [
+        { group: 1, text: 'ZZZZ' },
+        { group: 2, text: groups[1] ?? '' },
+      ],
+    });
     expect(wrong.ok).toBe(false);
-    const ok = await backend.call('vault_confirm_recovery', { answers: [{ group: 3, text: (groups[2] ?? '').toLowerCase() }, { group: 9, text: groups[8] ?? '' }] });
+    const ok = await backend.call('vault_confirm_recovery', {
+      answers: [
+        { group: 3, text: (groups[2] ?? '').toLowerCase() },
+        { group: 9, text: groups[8] ?? '' },
+      ],
+    });
     expect(ok.ok).toBe(true);
     await app.finishRecovery();
     expect(app.phase).toBe('unlocked');
@@ -164,7 +176,10 @@ describe('events', () => {
   it('navigates and opens a task on app://navigate, shows app://error', async () => {
     const { app, backend } = await started();
     const gamma = [...app.cache.tasks.values()].find((t) => t.title === 'Gamma');
-    backend.emit('app://navigate', { view: { kind: 'list', id: gamma?.listId ?? '' }, taskId: gamma?.id ?? null });
+    backend.emit('app://navigate', {
+      view: { kind: 'list', id: gamma?.listId ?? '' },
+      taskId: gamma?.id ?? null,
+    });
     await vi.waitFor(() => expect(app.detailId).toBe(gamma?.id));
     expect(app.view.spec.kind).toBe('list');
     backend.emit('app://error', { code: 'io', message: 'backup folder missing' });

@@ -4,15 +4,53 @@ import { describeCode, describeError, ERROR_TABLE } from '../../src/lib/errors/t
 
 // Every code the contract (docs/desktop-ipc.md) and the core name.
 const CONTRACT_CODES = [
-  'stale', 'wrong_passphrase', 'keyring_unavailable', 'keyring_entry_missing', 'recovery_key_mistyped',
-  'wrong_recovery_key', 'vault_too_new', 'task_not_found', 'vault_locked', 'undo_empty', 'redo_empty',
-  'undo_conflict', 'invalid_argument', 'platform_refused', 'busy', 'vault_not_found', 'vault_exists',
-  'vault_corrupt', 'storage', 'keyring_damaged', 'no_such_slot', 'slot_damaged', 'record_wrong_key',
-  'record_tampered', 'record_moved', 'record_unreadable', 'list_not_found', 'ambiguous_id', 'list_exists',
-  'list_not_empty', 'import_conflict', 'last_slot', 'passphrase_required', 'empty_passphrase',
-  'parent_cycle', 'bad_backup', 'invalid_input', 'invalid_recurrence', 'import_malformed', 'io',
-  'quick_add_empty_title', 'quick_add_bad_priority', 'quick_add_multiple_priorities',
-  'quick_add_multiple_lists', 'quick_add_unclosed_list_name', 'quick_add_invalid_date', 'quick_add_not_a_date',
+  'stale',
+  'wrong_passphrase',
+  'keyring_unavailable',
+  'keyring_entry_missing',
+  'recovery_key_mistyped',
+  'wrong_recovery_key',
+  'vault_too_new',
+  'task_not_found',
+  'vault_locked',
+  'undo_empty',
+  'redo_empty',
+  'undo_conflict',
+  'invalid_argument',
+  'platform_refused',
+  'busy',
+  'vault_not_found',
+  'vault_exists',
+  'vault_corrupt',
+  'storage',
+  'keyring_damaged',
+  'no_such_slot',
+  'slot_damaged',
+  'record_wrong_key',
+  'record_tampered',
+  'record_moved',
+  'record_unreadable',
+  'list_not_found',
+  'ambiguous_id',
+  'list_exists',
+  'list_not_empty',
+  'import_conflict',
+  'last_slot',
+  'passphrase_required',
+  'empty_passphrase',
+  'parent_cycle',
+  'bad_backup',
+  'invalid_input',
+  'invalid_recurrence',
+  'import_malformed',
+  'io',
+  'quick_add_empty_title',
+  'quick_add_bad_priority',
+  'quick_add_multiple_priorities',
+  'quick_add_multiple_lists',
+  'quick_add_unclosed_list_name',
+  'quick_add_invalid_date',
+  'quick_add_not_a_date',
 ];
 
 describe('the error table', () => {
@@ -21,7 +59,8 @@ describe('the error table', () => {
       const entry = ERROR_TABLE[code];
       expect(entry, code).toBeDefined();
       expect(entry?.words.length, code).toBeGreaterThan(5);
-      if (!['undo_empty', 'redo_empty'].includes(code)) expect(entry?.wayOut.length, code).toBeGreaterThan(5);
+      if (!['undo_empty', 'redo_empty'].includes(code))
+        expect(entry?.wayOut.length, code).toBeGreaterThan(5);
     }
   });
 
@@ -45,9 +84,15 @@ describe('the error table', () => {
 
 describe('AppError.from', () => {
   it('keeps IPC errors, wraps everything else as internal', () => {
-    expect(AppError.from({ code: 'stale', message: 'm' })).toMatchObject({ code: 'stale', message: 'm' });
+    expect(AppError.from({ code: 'stale', message: 'm' })).toMatchObject({
+      code: 'stale',
+      message: 'm',
+    });
     expect(AppError.from(new Error('boom'))).toMatchObject({ code: 'internal', message: 'boom' });
-    expect(AppError.from('command not allowed')).toMatchObject({ code: 'internal', message: 'command not allowed' });
+    expect(AppError.from('command not allowed')).toMatchObject({
+      code: 'internal',
+      message: 'command not allowed',
+    });
     const e = new AppError('busy', 'x');
     expect(AppError.from(e)).toBe(e);
     expect(e.toIpc()).toEqual({ code: 'busy', message: 'x' });

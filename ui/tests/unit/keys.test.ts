@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { comboFromEvent, displayCombo, isTypingTarget, KeySequencer, normaliseCombo } from '../../src/lib/keyboard/keys';
-import { buildKeyMap, paletteMatches, sequencePrefixes, SHORTCUTS } from '../../src/lib/keyboard/shortcuts';
+import {
+  comboFromEvent,
+  displayCombo,
+  isTypingTarget,
+  KeySequencer,
+  normaliseCombo,
+} from '../../src/lib/keyboard/keys';
+import {
+  buildKeyMap,
+  paletteMatches,
+  sequencePrefixes,
+  SHORTCUTS,
+} from '../../src/lib/keyboard/shortcuts';
 
-const ev = (key: string, mods: Partial<Record<'ctrlKey' | 'metaKey' | 'altKey' | 'shiftKey', boolean>> = {}) => ({
+const ev = (
+  key: string,
+  mods: Partial<Record<'ctrlKey' | 'metaKey' | 'altKey' | 'shiftKey', boolean>> = {},
+) => ({
   key,
   ctrlKey: false,
   metaKey: false,
@@ -61,18 +75,43 @@ describe('KeySequencer', () => {
 describe('the shortcut table', () => {
   it('binds no key twice', () => {
     expect(() => buildKeyMap()).not.toThrow();
-    expect(() => buildKeyMap([...SHORTCUTS, { id: 'undo', title: 'x', group: 'General', keys: ['q'] }])).toThrow(/bound twice/);
+    expect(() =>
+      buildKeyMap([...SHORTCUTS, { id: 'undo', title: 'x', group: 'General', keys: ['q'] }]),
+    ).toThrow(/bound twice/);
   });
 
   it('covers every action of the design brief', () => {
     const map = buildKeyMap();
     const expectations: [string, string][] = [
-      ['q', 'quick-add'], ['n', 'quick-add'], ['/', 'search'], ['j', 'next'], ['ArrowDown', 'next'],
-      ['k', 'prev'], ['Enter', 'open'], ['Escape', 'close'], ['x', 'complete'], ['Space', 'complete'],
-      ['e', 'edit-title'], ['d', 'due'], ['#', 'move'], ['@', 'tags'], ['1', 'priority-1'], ['4', 'priority-4'],
-      ['Delete', 'delete'], ['Backspace', 'delete'], ['Mod+z', 'undo'], ['Mod+Shift+z', 'redo'],
-      ['g i', 'go-inbox'], ['g t', 'go-today'], ['g u', 'go-upcoming'], ['Mod+1', 'list-1'], ['Mod+9', 'list-9'],
-      ['Mod+k', 'palette'], ['?', 'shortcuts'], ['Shift+ArrowDown', 'extend-down'], ['Mod+\\', 'toggle-sidebar'],
+      ['q', 'quick-add'],
+      ['n', 'quick-add'],
+      ['/', 'search'],
+      ['j', 'next'],
+      ['ArrowDown', 'next'],
+      ['k', 'prev'],
+      ['Enter', 'open'],
+      ['Escape', 'close'],
+      ['x', 'complete'],
+      ['Space', 'complete'],
+      ['e', 'edit-title'],
+      ['d', 'due'],
+      ['#', 'move'],
+      ['@', 'tags'],
+      ['1', 'priority-1'],
+      ['4', 'priority-4'],
+      ['Delete', 'delete'],
+      ['Backspace', 'delete'],
+      ['Mod+z', 'undo'],
+      ['Mod+Shift+z', 'redo'],
+      ['g i', 'go-inbox'],
+      ['g t', 'go-today'],
+      ['g u', 'go-upcoming'],
+      ['Mod+1', 'list-1'],
+      ['Mod+9', 'list-9'],
+      ['Mod+k', 'palette'],
+      ['?', 'shortcuts'],
+      ['Shift+ArrowDown', 'extend-down'],
+      ['Mod+\\', 'toggle-sidebar'],
     ];
     for (const [key, id] of expectations) expect(map.get(key)?.id, key).toBe(id);
     expect(sequencePrefixes()).toEqual(new Set(['g']));

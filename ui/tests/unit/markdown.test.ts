@@ -6,10 +6,16 @@ function dangers(html: string): string[] {
   const doc = new DOMParser().parseFromString(`<div>${html}</div>`, 'text/html');
   const found: string[] = [];
   for (const el of doc.body.querySelectorAll('*')) {
-    if (['SCRIPT', 'IFRAME', 'OBJECT', 'EMBED', 'STYLE', 'IMG', 'SVG', 'FORM', 'INPUT'].includes(el.tagName)) found.push(el.tagName);
+    if (
+      ['SCRIPT', 'IFRAME', 'OBJECT', 'EMBED', 'STYLE', 'IMG', 'SVG', 'FORM', 'INPUT'].includes(
+        el.tagName,
+      )
+    )
+      found.push(el.tagName);
     for (const attr of el.attributes) {
       if (attr.name.startsWith('on')) found.push(`${el.tagName}[${attr.name}]`);
-      if ((attr.name === 'href' || attr.name === 'src') && !/^(https?:|mailto:)/i.test(attr.value)) found.push(`${el.tagName}[${attr.name}=${attr.value}]`);
+      if ((attr.name === 'href' || attr.name === 'src') && !/^(https?:|mailto:)/i.test(attr.value))
+        found.push(`${el.tagName}[${attr.name}=${attr.value}]`);
     }
   }
   return found;
@@ -17,7 +23,9 @@ function dangers(html: string): string[] {
 
 describe('renderMarkdown', () => {
   it('renders the common formatting', () => {
-    const html = renderMarkdown('# Plan\n\n**bold** and *em* and `code`\n\n- one\n- two\n\n1. first\n\n> quote\n\n```\nx < y\n```');
+    const html = renderMarkdown(
+      '# Plan\n\n**bold** and *em* and `code`\n\n- one\n- two\n\n1. first\n\n> quote\n\n```\nx < y\n```',
+    );
     expect(html).toContain('<h3>Plan</h3>');
     expect(html).toContain('<strong>bold</strong>');
     expect(html).toContain('<em>em</em>');
@@ -30,7 +38,9 @@ describe('renderMarkdown', () => {
 
   it('keeps http(s) and mailto links, opening outside the app', () => {
     const html = renderMarkdown('[site](https://example.com/a?b=1&c=2) [mail](mailto:a@b.c)');
-    expect(html).toContain('<a href="https://example.com/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer">site</a>');
+    expect(html).toContain(
+      '<a href="https://example.com/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer">site</a>',
+    );
     expect(html).toContain('href="mailto:a@b.c"');
   });
 

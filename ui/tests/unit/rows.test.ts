@@ -4,8 +4,22 @@ import { buildRows } from '../../src/components/task/rows';
 import type { TaskDto } from '../../src/lib/ipc/types';
 
 const task = (id: string, extra: Partial<TaskDto> = {}): TaskDto => ({
-  id, title: id, notes: '', listId: null, tags: [], priority: 0, due: null, recurrence: null, parentId: null,
-  order: id, done: false, doneAt: null, trashedAt: null, createdAt: '', updatedAt: '', ...extra,
+  id,
+  title: id,
+  notes: '',
+  listId: null,
+  tags: [],
+  priority: 0,
+  due: null,
+  recurrence: null,
+  parentId: null,
+  order: id,
+  done: false,
+  doneAt: null,
+  trashedAt: null,
+  createdAt: '',
+  updatedAt: '',
+  ...extra,
 });
 const due = (date: string) => ({ date, time: null, tz: null, at: date });
 const now = new Date(2026, 10, 30, 10, 0);
@@ -19,14 +33,29 @@ describe('buildRows', () => {
   ]);
 
   it('indents subtasks under a parent in the view', () => {
-    const rows = buildRows({ kind: 'inbox' }, ['p', 'c1', 'g', 'q'], (id) => tasks.get(id), new SvelteSet(), now);
+    const rows = buildRows(
+      { kind: 'inbox' },
+      ['p', 'c1', 'g', 'q'],
+      (id) => tasks.get(id),
+      new SvelteSet(),
+      now,
+    );
     expect(rows.map((r) => (r.kind === 'task' ? [r.id, r.depth, r.hasChildren] : null))).toEqual([
-      ['p', 0, true], ['c1', 1, true], ['g', 2, false], ['q', 0, false],
+      ['p', 0, true],
+      ['c1', 1, true],
+      ['g', 2, false],
+      ['q', 0, false],
     ]);
   });
 
   it('hides the descendants of a folded task', () => {
-    const rows = buildRows({ kind: 'inbox' }, ['p', 'c1', 'g', 'q'], (id) => tasks.get(id), new SvelteSet(['p']), now);
+    const rows = buildRows(
+      { kind: 'inbox' },
+      ['p', 'c1', 'g', 'q'],
+      (id) => tasks.get(id),
+      new SvelteSet(['p']),
+      now,
+    );
     expect(rows.map((r) => r.key)).toEqual(['p', 'q']);
   });
 
@@ -37,8 +66,22 @@ describe('buildRows', () => {
       ['b', task('b', { due: due('2026-12-01') })],
       ['c', task('c', { due: due('2026-12-01') })],
     ]);
-    const rows = buildRows({ kind: 'today' }, ['o', 'a', 'b', 'c'], (id) => t.get(id), new SvelteSet(), now);
-    expect(rows.map((r) => r.key)).toEqual(['day:overdue', 'o', 'day:2026-11-30', 'a', 'day:2026-12-01', 'b', 'c']);
+    const rows = buildRows(
+      { kind: 'today' },
+      ['o', 'a', 'b', 'c'],
+      (id) => t.get(id),
+      new SvelteSet(),
+      now,
+    );
+    expect(rows.map((r) => r.key)).toEqual([
+      'day:overdue',
+      'o',
+      'day:2026-11-30',
+      'a',
+      'day:2026-12-01',
+      'b',
+      'c',
+    ]);
     const header = rows.find((r) => r.key === 'day:2026-12-01');
     expect(header).toMatchObject({ kind: 'day', count: 2 });
   });

@@ -31,9 +31,19 @@ describe('recovery key groups', () => {
 
 describe('acceleratorFromEvent', () => {
   const ev = (code: string, key: string, m: Partial<KeyboardEvent> = {}) =>
-    ({ code, key, ctrlKey: false, metaKey: false, altKey: false, shiftKey: false, ...m }) as KeyboardEvent;
+    ({
+      code,
+      key,
+      ctrlKey: false,
+      metaKey: false,
+      altKey: false,
+      shiftKey: false,
+      ...m,
+    }) as KeyboardEvent;
   it('needs a modifier and uses the physical key', () => {
-    expect(acceleratorFromEvent(ev('Space', ' ', { ctrlKey: true, shiftKey: true }))).toBe('CommandOrControl+Shift+Space');
+    expect(acceleratorFromEvent(ev('Space', ' ', { ctrlKey: true, shiftKey: true }))).toBe(
+      'CommandOrControl+Shift+Space',
+    );
     expect(acceleratorFromEvent(ev('KeyA', 'å', { altKey: true }))).toBe('Alt+A');
     expect(acceleratorFromEvent(ev('KeyA', 'a'))).toBeNull();
     expect(acceleratorFromEvent(ev('KeyA', 'A', { shiftKey: true }))).toBeNull();

@@ -7,19 +7,53 @@ import { ViewStore } from '../../src/lib/stores/view.svelte';
 import type { Backend } from '../../src/lib/ipc/backend';
 
 const task = (id: string, extra: Partial<TaskDto> = {}): TaskDto => ({
-  id, title: id, notes: '', listId: null, tags: [], priority: 0, due: null, recurrence: null, parentId: null,
-  order: id, done: false, doneAt: null, trashedAt: null, createdAt: '', updatedAt: '1', ...extra,
+  id,
+  title: id,
+  notes: '',
+  listId: null,
+  tags: [],
+  priority: 0,
+  due: null,
+  recurrence: null,
+  parentId: null,
+  order: id,
+  done: false,
+  doneAt: null,
+  trashedAt: null,
+  createdAt: '',
+  updatedAt: '1',
+  ...extra,
 });
 const counts = { inbox: 0, today: 0, overdue: 0, upcoming: 0, trash: 0 };
 const history = { canUndo: true, canRedo: false, undoLabel: 'Edit task', redoLabel: null };
-const changes = (c: Partial<Changes>): Changes => ({ tasks: [], removedTasks: [], lists: [], removedLists: [], tags: [], counts, history, ...c });
+const changes = (c: Partial<Changes>): Changes => ({
+  tasks: [],
+  removedTasks: [],
+  lists: [],
+  removedLists: [],
+  tags: [],
+  counts,
+  history,
+  ...c,
+});
 
 describe('TaskCache', () => {
   it('patches, removes and keeps untouched records identical', () => {
     const cache = new TaskCache();
-    cache.load({ tasks: [task('a', { tags: ['t'] }), task('b')], lists: [], tags: [{ name: 't', openCount: 1 }], counts, history });
+    cache.load({
+      tasks: [task('a', { tags: ['t'] }), task('b')],
+      lists: [],
+      tags: [{ name: 't', openCount: 1 }],
+      counts,
+      history,
+    });
     const b = cache.get('b');
-    cache.apply(changes({ tasks: [task('a', { title: 'A2', updatedAt: '2', tags: ['t'] })], removedTasks: [] }));
+    cache.apply(
+      changes({
+        tasks: [task('a', { title: 'A2', updatedAt: '2', tags: ['t'] })],
+        removedTasks: [],
+      }),
+    );
     expect(cache.get('a')?.title).toBe('A2');
     expect(cache.get('b')).toBe(b);
     expect(cache.history.undoLabel).toBe('Edit task');
@@ -31,7 +65,14 @@ describe('TaskCache', () => {
 
   it('merges list changes and sorts lists by order', () => {
     const cache = new TaskCache();
-    const list = (id: string, order: string) => ({ id, name: id, colour: null, order, archived: false, openCount: 0 });
+    const list = (id: string, order: string) => ({
+      id,
+      name: id,
+      colour: null,
+      order,
+      archived: false,
+      openCount: 0,
+    });
     cache.load({ tasks: [], lists: [list('x', 'b'), list('y', 'a')], tags: [], counts, history });
     expect(cache.sortedLists.map((l) => l.id)).toEqual(['y', 'x']);
     cache.apply(changes({ lists: [list('z', '0')], removedLists: ['x'] }));

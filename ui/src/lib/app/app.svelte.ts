@@ -25,7 +25,11 @@ export type Picker = 'move' | 'tags' | null;
 /** How long a completed task stays in place (checked) before the view drops it. */
 export const COMPLETE_LINGER_MS = 600;
 
-export type RecoveryFlow = { key: string; origin: 'first-run' | 'settings'; keyringError: AppError | null };
+export type RecoveryFlow = {
+  key: string;
+  origin: 'first-run' | 'settings';
+  keyringError: AppError | null;
+};
 
 /**
  * The root of the UI's state, built once at start and handed down by
@@ -101,7 +105,8 @@ export class App {
       await this.enter(await this.backend.call('vault_snapshot'));
     } else {
       this.phase = 'locked';
-      if (status.slots?.some((s) => s.kind === 'keyring') ?? true) await this.unlock({ method: 'keyring' });
+      if (status.slots?.some((s) => s.kind === 'keyring') ?? true)
+        await this.unlock({ method: 'keyring' });
     }
     if (status.launch.deepLink) this.onQuickAdd(status.launch.deepLink);
     else if (status.launch.quickAdd) this.onQuickAdd(null);
@@ -126,7 +131,9 @@ export class App {
     this.recovery = {
       key: r.recoveryKey,
       origin: 'first-run',
-      keyringError: r.keyringError ? new AppError(r.keyringError.code, r.keyringError.message) : null,
+      keyringError: r.keyringError
+        ? new AppError(r.keyringError.code, r.keyringError.message)
+        : null,
     };
   }
 
@@ -234,16 +241,22 @@ export class App {
    * The one path for every mutation: apply the returned `Changes`, refresh
    * the view, and offer Undo. A `stale` answer reloads from the vault.
    */
-  async mutate(run: () => Promise<Changes>, opts: { toast?: string; linger?: Id[] } = {}): Promise<boolean> {
+  async mutate(
+    run: () => Promise<Changes>,
+    opts: { toast?: string; linger?: Id[] } = {},
+  ): Promise<boolean> {
     try {
       const changes = await run();
       this.cache.apply(changes);
       if (opts.linger?.length) {
         for (const id of opts.linger) this.lingering.add(id);
-        setTimeout(() => {
-          for (const id of opts.linger ?? []) this.lingering.delete(id);
-          void this.refreshView();
-        }, this.reducedMotion ? 0 : COMPLETE_LINGER_MS);
+        setTimeout(
+          () => {
+            for (const id of opts.linger ?? []) this.lingering.delete(id);
+            void this.refreshView();
+          },
+          this.reducedMotion ? 0 : COMPLETE_LINGER_MS,
+        );
       } else {
         await this.refreshView();
       }
@@ -251,7 +264,9 @@ export class App {
         this.toasts.show({
           kind: 'success',
           text: opts.toast,
-          action: changes.history.canUndo ? { label: 'Undo', run: () => void this.undo() } : undefined,
+          action: changes.history.canUndo
+            ? { label: 'Undo', run: () => void this.undo() }
+            : undefined,
         });
       }
       return true;
@@ -371,7 +386,9 @@ export class App {
   }
 
   addList(name: string, colour: string | null): Promise<boolean> {
-    return this.mutate(() => this.backend.call('list_add', { name, colour }), { toast: `List “${name}” added` });
+    return this.mutate(() => this.backend.call('list_add', { name, colour }), {
+      toast: `List “${name}” added`,
+    });
   }
 
   // ----- messages -----
@@ -387,7 +404,8 @@ export class App {
   /** The one way errors reach a person: plain words, the way out, the code for a bug report. */
   showError(e: unknown) {
     const d = describeError(e);
-    const kind: ToastKind = d.severity === 'info' ? 'info' : d.severity === 'warning' ? 'warning' : 'error';
+    const kind: ToastKind =
+      d.severity === 'info' ? 'info' : d.severity === 'warning' ? 'warning' : 'error';
     this.toasts.show({
       kind,
       text: d.wayOut ? `${d.words} ${d.wayOut}` : d.words,

@@ -177,7 +177,8 @@ export class KeyHandler {
     if (!combo) return;
     const typing = isTypingTarget(e.target);
     // Dialogs (palette, pickers, sheet) handle their own keys except these.
-    const modal = app.paletteOpen || app.sheetOpen || app.picker !== null || app.pendingQuickAdd !== null;
+    const modal =
+      app.paletteOpen || app.sheetOpen || app.picker !== null || app.pendingQuickAdd !== null;
     if (typing || modal) {
       const s = this.map.get(combo);
       if (s?.inFields) {
@@ -202,7 +203,12 @@ export class KeyHandler {
     }
     const s = this.map.get(dispatched);
     if (!s) return;
-    if (app.screen === 'settings' && !['palette', 'shortcuts', 'close', 'go-settings', 'quick-add', 'search'].includes(s.id) && !s.id.startsWith('go-') && !s.id.startsWith('list-')) {
+    if (
+      app.screen === 'settings' &&
+      !['palette', 'shortcuts', 'close', 'go-settings', 'quick-add', 'search'].includes(s.id) &&
+      !s.id.startsWith('go-') &&
+      !s.id.startsWith('list-')
+    ) {
       return;
     }
     e.preventDefault();

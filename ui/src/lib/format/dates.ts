@@ -25,7 +25,11 @@ export function shiftDays(s: string, n: number): string {
 export function dayDiff(a: string, b: string): number {
   const x = parseYmd(a);
   const y = parseYmd(b);
-  return Math.round((Date.UTC(y.getFullYear(), y.getMonth(), y.getDate()) - Date.UTC(x.getFullYear(), x.getMonth(), x.getDate())) / 86_400_000);
+  return Math.round(
+    (Date.UTC(y.getFullYear(), y.getMonth(), y.getDate()) -
+      Date.UTC(x.getFullYear(), x.getMonth(), x.getDate())) /
+      86_400_000,
+  );
 }
 
 export function formatTime(hhmm: string, fmt: TimeFormat): string {
@@ -42,7 +46,11 @@ export function formatDate(date: string, opts: DateOptions, withYear: boolean): 
   const mon = MONTHS[d.getMonth()] ?? '';
   if (opts.dateFormat === 'ymd') return withYear ? date : date.slice(5);
   const core = opts.dateFormat === 'mdy' ? `${mon} ${day}` : `${day} ${mon}`;
-  return withYear ? (opts.dateFormat === 'mdy' ? `${core}, ${d.getFullYear()}` : `${core} ${d.getFullYear()}`) : core;
+  return withYear
+    ? opts.dateFormat === 'mdy'
+      ? `${core}, ${d.getFullYear()}`
+      : `${core} ${d.getFullYear()}`
+    : core;
 }
 
 export type DueText = { text: string; overdue: boolean; today: boolean; long: string };

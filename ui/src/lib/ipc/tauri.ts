@@ -15,13 +15,20 @@ export class TauriBackend implements Backend {
     }
   }
 
-  async on<E extends EventName>(event: E, handler: (payload: Events[E]) => void): Promise<Unlisten> {
+  async on<E extends EventName>(
+    event: E,
+    handler: (payload: Events[E]) => void,
+  ): Promise<Unlisten> {
     return listen<Events[E]>(event, (e) => handler(e.payload));
   }
 
   async pickSavePath(pick: PathPick): Promise<string | null> {
     try {
-      return await save({ title: pick.title, defaultPath: pick.defaultPath, filters: pick.filters });
+      return await save({
+        title: pick.title,
+        defaultPath: pick.defaultPath,
+        filters: pick.filters,
+      });
     } catch (e) {
       throw AppError.from(e);
     }

@@ -4,7 +4,9 @@
 export type Platform = 'mac' | 'other';
 
 export function detectPlatform(): Platform {
-  return typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform) ? 'mac' : 'other';
+  return typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform)
+    ? 'mac'
+    : 'other';
 }
 
 const NAMED: Record<string, string> = {
@@ -23,7 +25,14 @@ type KeyLike = Pick<KeyboardEvent, 'key' | 'ctrlKey' | 'metaKey' | 'altKey' | 's
 /** "Mod+Shift+Z", "?", "ArrowDown", "g". Punctuation carries its own shift ("?" not "Shift+/"). */
 export function comboFromEvent(e: KeyLike, platform: Platform): string | null {
   let key = NAMED[e.key] ?? e.key;
-  if (key === 'Control' || key === 'Shift' || key === 'Alt' || key === 'Meta' || key === 'Dead' || key === 'Unidentified') {
+  if (
+    key === 'Control' ||
+    key === 'Shift' ||
+    key === 'Alt' ||
+    key === 'Meta' ||
+    key === 'Dead' ||
+    key === 'Unidentified'
+  ) {
     return null;
   }
   const parts: string[] = [];

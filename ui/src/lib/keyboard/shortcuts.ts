@@ -70,16 +70,48 @@ export type Shortcut = {
 export const SHORTCUTS: readonly Shortcut[] = [
   { id: 'quick-add', title: 'Quick add a task', group: 'General', keys: ['q', 'n'] },
   { id: 'search', title: 'Search', group: 'General', keys: ['/'] },
-  { id: 'palette', title: 'Command palette', group: 'General', keys: ['Mod+k'], inFields: true, palette: false },
+  {
+    id: 'palette',
+    title: 'Command palette',
+    group: 'General',
+    keys: ['Mod+k'],
+    inFields: true,
+    palette: false,
+  },
   { id: 'shortcuts', title: 'Keyboard shortcuts', group: 'General', keys: ['?'] },
   { id: 'undo', title: 'Undo', group: 'General', keys: ['Mod+z'] },
   { id: 'redo', title: 'Redo', group: 'General', keys: ['Mod+Shift+z', 'Mod+y'] },
-  { id: 'close', title: 'Close / back', group: 'General', keys: ['Escape'], inFields: true, palette: false },
+  {
+    id: 'close',
+    title: 'Close / back',
+    group: 'General',
+    keys: ['Escape'],
+    inFields: true,
+    palette: false,
+  },
   { id: 'toggle-sidebar', title: 'Show or hide the sidebar', group: 'General', keys: ['Mod+\\'] },
   { id: 'next', title: 'Next task', group: 'Navigation', keys: ['j', 'ArrowDown'], palette: false },
-  { id: 'prev', title: 'Previous task', group: 'Navigation', keys: ['k', 'ArrowUp'], palette: false },
-  { id: 'extend-down', title: 'Extend selection down', group: 'Navigation', keys: ['Shift+ArrowDown', 'Shift+j'], palette: false },
-  { id: 'extend-up', title: 'Extend selection up', group: 'Navigation', keys: ['Shift+ArrowUp', 'Shift+k'], palette: false },
+  {
+    id: 'prev',
+    title: 'Previous task',
+    group: 'Navigation',
+    keys: ['k', 'ArrowUp'],
+    palette: false,
+  },
+  {
+    id: 'extend-down',
+    title: 'Extend selection down',
+    group: 'Navigation',
+    keys: ['Shift+ArrowDown', 'Shift+j'],
+    palette: false,
+  },
+  {
+    id: 'extend-up',
+    title: 'Extend selection up',
+    group: 'Navigation',
+    keys: ['Shift+ArrowUp', 'Shift+k'],
+    palette: false,
+  },
   { id: 'select-all', title: 'Select all tasks in the view', group: 'Navigation', keys: ['Mod+a'] },
   { id: 'open', title: 'Open task details', group: 'Navigation', keys: ['Enter'], palette: false },
   { id: 'complete', title: 'Complete / reopen', group: 'Tasks', keys: ['x', 'Space'] },
@@ -100,15 +132,13 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { id: 'go-completed', title: 'Go to Completed', group: 'Views', keys: ['g c'] },
   { id: 'go-trash', title: 'Go to Trash', group: 'Views', keys: ['g x'] },
   { id: 'go-settings', title: 'Open Settings', group: 'Views', keys: ['Mod+,'] },
-  ...([1, 2, 3, 4, 5, 6, 7, 8, 9] as const).map(
-    (n): Shortcut => ({
-      id: `list-${n}`,
-      title: `Go to list ${n}`,
-      group: 'Views',
-      keys: [`Mod+${n}`],
-      palette: false,
-    }),
-  ),
+  ...([1, 2, 3, 4, 5, 6, 7, 8, 9] as const).map((n): Shortcut => ({
+    id: `list-${n}`,
+    title: `Go to list ${n}`,
+    group: 'Views',
+    keys: [`Mod+${n}`],
+    palette: false,
+  })),
   { id: 'new-list', title: 'New list', group: 'Views', keys: [] },
   { id: 'empty-trash', title: 'Empty trash', group: 'Vault', keys: [] },
   { id: 'theme-light', title: 'Theme: light', group: 'General', keys: [] },
@@ -135,12 +165,15 @@ export function buildKeyMap(table: readonly Shortcut[] = SHORTCUTS): KeyMap {
 /** First keys of two-step sequences ("g" for "g i"). */
 export function sequencePrefixes(table: readonly Shortcut[] = SHORTCUTS): Set<string> {
   const out = new Set<string>();
-  for (const s of table) for (const k of s.keys) if (k.includes(' ')) out.add(normaliseCombo(k.split(' ')[0] ?? ''));
+  for (const s of table)
+    for (const k of s.keys) if (k.includes(' ')) out.add(normaliseCombo(k.split(' ')[0] ?? ''));
   return out;
 }
 
 /** Palette search: every word of `query` appears in the title (any order). */
 export function paletteMatches(query: string, table: readonly Shortcut[] = SHORTCUTS): Shortcut[] {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
-  return table.filter((s) => s.palette !== false && words.every((w) => s.title.toLowerCase().includes(w)));
+  return table.filter(
+    (s) => s.palette !== false && words.every((w) => s.title.toLowerCase().includes(w)),
+  );
 }

@@ -78,7 +78,8 @@ export function renderMarkdown(src: string): string {
     para = [];
   };
   const flushList = () => {
-    if (list) out.push(`<${list.tag}>${list.items.map((i) => `<li>${i}</li>`).join('')}</${list.tag}>`);
+    if (list)
+      out.push(`<${list.tag}>${list.items.map((i) => `<li>${i}</li>`).join('')}</${list.tag}>`);
     list = null;
   };
   const flushQuote = () => {

@@ -83,7 +83,10 @@ export class Selection {
 
   /** The tasks an action applies to: the selection, else the cursor's task. */
   targets(order: readonly Id[]): Id[] {
-    if (this.ids.size > 0) return order.filter((id) => this.ids.has(id)).concat([...this.ids].filter((id) => !order.includes(id)));
+    if (this.ids.size > 0)
+      return order
+        .filter((id) => this.ids.has(id))
+        .concat([...this.ids].filter((id) => !order.includes(id)));
     return this.cursor ? [this.cursor] : [];
   }
 }

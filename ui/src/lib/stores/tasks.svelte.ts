@@ -11,7 +11,12 @@ import type {
 } from '../ipc/types';
 
 const NO_COUNTS: SidebarCounts = { inbox: 0, today: 0, overdue: 0, upcoming: 0, trash: 0 };
-const NO_HISTORY: HistoryState = { canUndo: false, canRedo: false, undoLabel: null, redoLabel: null };
+const NO_HISTORY: HistoryState = {
+  canUndo: false,
+  canRedo: false,
+  undoLabel: null,
+  redoLabel: null,
+};
 
 /**
  * The decrypted records the UI holds: tasks by id, lists, tags, counts and
@@ -30,7 +35,9 @@ export class TaskCache {
   loaded = $state(false);
 
   readonly sortedLists = $derived(
-    [...this.lists].filter((l) => !l.archived).sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0)),
+    [...this.lists]
+      .filter((l) => !l.archived)
+      .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0)),
   );
   readonly archivedLists = $derived(this.lists.filter((l) => l.archived));
 
@@ -66,7 +73,8 @@ export class TaskCache {
       // live task carries any more, so a removed last tag leaves the sidebar.
       const live = new Set<string>();
       for (const t of this.tasks.values()) if (!t.trashedAt) for (const g of t.tags) live.add(g);
-      if (this.tags.some((g) => !live.has(g.name))) this.tags = this.tags.filter((g) => live.has(g.name));
+      if (this.tags.some((g) => !live.has(g.name)))
+        this.tags = this.tags.filter((g) => live.has(g.name));
     }
     this.counts = c.counts;
     this.history = c.history;

@@ -19,9 +19,17 @@ export class Toasts {
   show(t: Omit<Toast, 'id' | 'timeoutMs'> & { timeoutMs?: number }): number {
     this.seq += 1;
     const id = this.seq;
-    const toast: Toast = { ...t, id, timeoutMs: t.timeoutMs ?? (t.kind === 'error' ? 10_000 : 5_000) };
+    const toast: Toast = {
+      ...t,
+      id,
+      timeoutMs: t.timeoutMs ?? (t.kind === 'error' ? 10_000 : 5_000),
+    };
     this.items = [...this.items.slice(-3), toast];
-    if (toast.timeoutMs > 0) this.timers.set(id, setTimeout(() => this.dismiss(id), toast.timeoutMs));
+    if (toast.timeoutMs > 0)
+      this.timers.set(
+        id,
+        setTimeout(() => this.dismiss(id), toast.timeoutMs),
+      );
     return id;
   }
 

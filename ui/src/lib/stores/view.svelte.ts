@@ -54,7 +54,11 @@ export class ViewStore {
     const spec = this.spec;
     this.loading = true;
     try {
-      const r = await this.backend.call('view_query', { view: spec, filter: this.filter, sort: this.sort });
+      const r = await this.backend.call('view_query', {
+        view: spec,
+        filter: this.filter,
+        sort: this.sort,
+      });
       if (seq !== this.seq) return;
       this.ids = r.ids;
       this.summary = r.summary;

@@ -24,7 +24,10 @@ export class FakeBackend implements Backend {
     }
   }
 
-  async on<E extends EventName>(event: E, handler: (payload: Events[E]) => void): Promise<Unlisten> {
+  async on<E extends EventName>(
+    event: E,
+    handler: (payload: Events[E]) => void,
+  ): Promise<Unlisten> {
     const set = this.listeners.get(event) ?? new Set();
     const h = handler as (p: unknown) => void;
     set.add(h);

@@ -71,10 +71,18 @@ function findDate(words: string[], now: Date): DateHit | null {
     } else if (w === 'next' && weekdayIndex(words[i + 1] ?? '') >= 0) {
       date = nextWeekday(now, weekdayIndex(words[i + 1] ?? ''));
       end = i + 2;
-    } else if (w === 'in' && /^\d+$/.test(words[i + 1] ?? '') && /^days?$/i.test(words[i + 2] ?? '')) {
+    } else if (
+      w === 'in' &&
+      /^\d+$/.test(words[i + 1] ?? '') &&
+      /^days?$/i.test(words[i + 2] ?? '')
+    ) {
       date = addDays(today, Number(words[i + 1]));
       end = i + 3;
-    } else if (w === 'in' && /^\d+$/.test(words[i + 1] ?? '') && /^weeks?$/i.test(words[i + 2] ?? '')) {
+    } else if (
+      w === 'in' &&
+      /^\d+$/.test(words[i + 1] ?? '') &&
+      /^weeks?$/i.test(words[i + 2] ?? '')
+    ) {
       date = addDays(today, 7 * Number(words[i + 1]));
       end = i + 3;
     } else if (/^\d{4}-\d{2}-\d{2}$/.test(w)) {
@@ -154,7 +162,10 @@ export function parseRepeatWords(words: string[]): { rec: RecurrenceDto; used: n
   if (second === 'other') {
     const unit = REPEAT_UNITS[(words[2] ?? '').toLowerCase()];
     if (unit) {
-      return { rec: { rule: `FREQ=${unit[0]};INTERVAL=2`, label: `every other ${unit[1]}` }, used: 3 };
+      return {
+        rec: { rule: `FREQ=${unit[0]};INTERVAL=2`, label: `every other ${unit[1]}` },
+        used: 3,
+      };
     }
     return null;
   }
@@ -172,7 +183,8 @@ export function parseRepeatWords(words: string[]): { rec: RecurrenceDto; used: n
     const u = REPEAT_UNITS[(words[2] ?? '').toLowerCase()];
     if (u && n > 0) {
       const rule = n === 1 ? `FREQ=${u[0]}` : `FREQ=${u[0]};INTERVAL=${n}`;
-      const label = n === 1 ? `every ${u[1].replace(/s$/, '')}` : `every ${n} ${u[1].replace(/s?$/, 's')}`;
+      const label =
+        n === 1 ? `every ${u[1].replace(/s$/, '')}` : `every ${n} ${u[1].replace(/s?$/, 's')}`;
       return { rec: { rule, label }, used: 3 };
     }
   }
@@ -196,7 +208,10 @@ export function parseQuickAdd(text: string, now: Date): Parsed {
       }
       const joined = parts.join(' ');
       if (!joined.endsWith('"')) {
-        throw new AppError('quick_add_unclosed_list_name', `list name \`#"${joined}\` has no closing quote`);
+        throw new AppError(
+          'quick_add_unclosed_list_name',
+          `list name \`#"${joined}\` has no closing quote`,
+        );
       }
       setList(joined.slice(0, -1));
       continue;
@@ -214,12 +229,19 @@ export function parseQuickAdd(text: string, now: Date): Parsed {
     if (prio) {
       const n = Number(prio[1]);
       if (n < 1 || n > 4) {
-        if (w.startsWith('!')) throw new AppError('quick_add_bad_priority', `\`${w}\`: priority is !1 (most urgent) to !4`);
+        if (w.startsWith('!'))
+          throw new AppError(
+            'quick_add_bad_priority',
+            `\`${w}\`: priority is !1 (most urgent) to !4`,
+          );
         rest.push(w);
         continue;
       }
       if (priorityTok && priority !== n) {
-        throw new AppError('quick_add_multiple_priorities', `two priorities given, \`${priorityTok}\` and \`${w}\``);
+        throw new AppError(
+          'quick_add_multiple_priorities',
+          `two priorities given, \`${priorityTok}\` and \`${w}\``,
+        );
       }
       priority = n as Priority;
       priorityTok = w;
@@ -272,7 +294,10 @@ export function parseQuickAdd(text: string, now: Date): Parsed {
 
   function setList(name: string) {
     if (listName !== null && listName !== name) {
-      throw new AppError('quick_add_multiple_lists', `two lists given, \`#${listName}\` and \`#${name}\``);
+      throw new AppError(
+        'quick_add_multiple_lists',
+        `two lists given, \`#${listName}\` and \`#${name}\``,
+      );
     }
     listName = name;
   }
@@ -292,7 +317,10 @@ export function parseRepeatText(text: string): RecurrenceDto {
   const words = text.trim().split(/\s+/).filter(Boolean);
   const hit = parseRepeatWords(words);
   if (!hit || hit.used !== words.length) {
-    throw new AppError('invalid_recurrence', `\`${text.trim()}\` is not a repeat rule I understand`);
+    throw new AppError(
+      'invalid_recurrence',
+      `\`${text.trim()}\` is not a repeat rule I understand`,
+    );
   }
   return hit.rec;
 }

@@ -101,7 +101,8 @@ export class FakeVault {
     this.settings = { ...DEFAULT_SETTINGS, ...seed.settings };
     if (seed.vault !== 'missing') {
       this.slots = [{ id: 'slot-keyring', kind: 'keyring', createdAt: this.nowIso() }];
-      if (this.passphrase) this.slots.push({ id: 'slot-pass', kind: 'passphrase', createdAt: this.nowIso() });
+      if (this.passphrase)
+        this.slots.push({ id: 'slot-pass', kind: 'passphrase', createdAt: this.nowIso() });
       this.slots.push({ id: 'slot-recovery', kind: 'recovery', createdAt: this.nowIso() });
       this.populate(seed);
     }
@@ -208,12 +209,19 @@ export class FakeVault {
     return list;
   }
 
-  private insertFromText(text: string, listId: Id | null, parentId: Id | null, dueToday = false): TaskDto {
+  private insertFromText(
+    text: string,
+    listId: Id | null,
+    parentId: Id | null,
+    dueToday = false,
+  ): TaskDto {
     const p = parseQuickAdd(text, this.now());
     let lid = listId;
     if (p.listName !== null) {
       const name = p.listName;
-      const found = [...this.lists.values()].find((l) => l.name.toLowerCase() === name.toLowerCase());
+      const found = [...this.lists.values()].find(
+        (l) => l.name.toLowerCase() === name.toLowerCase(),
+      );
       if (found) lid = found.id;
       else {
         this.touchList(null);
@@ -244,7 +252,11 @@ export class FakeVault {
   // ----- history -----
 
   private begin(label: string) {
-    this.pending = { label, before: { tasks: new Map(), lists: new Map() }, after: { tasks: new Map(), lists: new Map() } };
+    this.pending = {
+      label,
+      before: { tasks: new Map(), lists: new Map() },
+      after: { tasks: new Map(), lists: new Map() },
+    };
   }
 
   private touch(id: Id) {
@@ -481,7 +493,13 @@ export class FakeVault {
       }
     }
     const matches = [...this.tasks.values()].filter((t) => pick(t) && this.passes(t, filter));
-    const useSort = view.kind === 'today' || view.kind === 'upcoming' || view.kind === 'completed' || view.kind === 'trash' ? defaultSort : sort;
+    const useSort =
+      view.kind === 'today' ||
+      view.kind === 'upcoming' ||
+      view.kind === 'completed' ||
+      view.kind === 'trash'
+        ? defaultSort
+        : sort;
     matches.sort(this.comparator(useSort));
     // Subtasks follow their parent when both are in the view.
     const inView = new Set(matches.map((t) => t.id));
@@ -506,7 +524,10 @@ export class FakeVault {
       if (t.due.date < today) overdue += 1;
       else if (t.due.date === today) todayCount += 1;
     }
-    return { ids: ordered.map((t) => t.id), summary: { overdue, today: todayCount, total: ordered.length } };
+    return {
+      ids: ordered.map((t) => t.id),
+      summary: { overdue, today: todayCount, total: ordered.length },
+    };
   }
 
   private passes(t: TaskDto, f: Filter): boolean {
@@ -520,7 +541,8 @@ export class FakeVault {
   }
 
   private comparator(sort: Sort | 'doneAt' | 'trashedAt'): (a: TaskDto, b: TaskDto) => number {
-    const byOrder = (a: TaskDto, b: TaskDto) => (a.order < b.order ? -1 : a.order > b.order ? 1 : a.id < b.id ? -1 : 1);
+    const byOrder = (a: TaskDto, b: TaskDto) =>
+      a.order < b.order ? -1 : a.order > b.order ? 1 : a.id < b.id ? -1 : 1;
     switch (sort) {
       case 'manual':
         return byOrder;
@@ -533,11 +555,22 @@ export class FakeVault {
       case 'priority':
         return (a, b) => (a.priority || 9) - (b.priority || 9) || byOrder(a, b);
       case 'created':
-        return (a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : byOrder(a, b));
+        return (a, b) =>
+          a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : byOrder(a, b);
       case 'doneAt':
-        return (a, b) => ((a.doneAt ?? '') < (b.doneAt ?? '') ? 1 : (a.doneAt ?? '') > (b.doneAt ?? '') ? -1 : byOrder(a, b));
+        return (a, b) =>
+          (a.doneAt ?? '') < (b.doneAt ?? '')
+            ? 1
+            : (a.doneAt ?? '') > (b.doneAt ?? '')
+              ? -1
+              : byOrder(a, b);
       case 'trashedAt':
-        return (a, b) => ((a.trashedAt ?? '') < (b.trashedAt ?? '') ? 1 : (a.trashedAt ?? '') > (b.trashedAt ?? '') ? -1 : byOrder(a, b));
+        return (a, b) =>
+          (a.trashedAt ?? '') < (b.trashedAt ?? '')
+            ? 1
+            : (a.trashedAt ?? '') > (b.trashedAt ?? '')
+              ? -1
+              : byOrder(a, b);
     }
   }
 
@@ -579,15 +612,21 @@ export class FakeVault {
     if (patch.dueText !== undefined) due = parseDueText(patch.dueText, this.now());
     else if (patch.due !== undefined) {
       due = patch.due === null ? null : { ...patch.due, at: dueAt(patch.due.date, patch.due.time) };
-      if (patch.due && !/^\d{4}-\d{2}-\d{2}$/.test(patch.due.date)) throw new AppError('invalid_argument', 'bad date');
+      if (patch.due && !/^\d{4}-\d{2}-\d{2}$/.test(patch.due.date))
+        throw new AppError('invalid_argument', 'bad date');
     }
     let recurrence: TaskDto['recurrence'] | undefined;
     if (patch.repeatText !== undefined) recurrence = parseRepeatText(patch.repeatText);
     else if (patch.recurrence !== undefined) {
-      recurrence = patch.recurrence === null ? null : { rule: patch.recurrence, label: labelForRule(patch.recurrence) };
+      recurrence =
+        patch.recurrence === null
+          ? null
+          : { rule: patch.recurrence, label: labelForRule(patch.recurrence) };
     }
-    if (patch.title !== undefined && patch.title.trim() === '') throw new AppError('invalid_input', 'empty title');
-    if (patch.listId && !this.lists.has(patch.listId)) throw new AppError('list_not_found', 'no list');
+    if (patch.title !== undefined && patch.title.trim() === '')
+      throw new AppError('invalid_input', 'empty title');
+    if (patch.listId && !this.lists.has(patch.listId))
+      throw new AppError('list_not_found', 'no list');
     if (patch.parentId) {
       if (patch.parentId === id || this.descendants(id).includes(patch.parentId)) {
         throw new AppError('parent_cycle', 'cycle');
@@ -605,7 +644,8 @@ export class FakeVault {
         this.task(d).listId = patch.listId;
       }
     }
-    if (patch.addTags) t.tags = [...new Set([...t.tags, ...patch.addTags.map((g) => g.replace(/^@/, ''))])].sort();
+    if (patch.addTags)
+      t.tags = [...new Set([...t.tags, ...patch.addTags.map((g) => g.replace(/^@/, ''))])].sort();
     if (patch.removeTags) t.tags = t.tags.filter((g) => !patch.removeTags?.includes(g));
     if (patch.priority !== undefined) t.priority = patch.priority;
     if (due !== undefined) t.due = due;
@@ -613,7 +653,9 @@ export class FakeVault {
     if (patch.parentId !== undefined) t.parentId = patch.parentId;
     if (patch.moveBefore || patch.moveAfter) {
       const anchor = this.task((patch.moveBefore ?? patch.moveAfter) as Id);
-      const sorted = [...this.tasks.values()].filter((x) => x.id !== id).sort((a, b) => (a.order < b.order ? -1 : 1));
+      const sorted = [...this.tasks.values()]
+        .filter((x) => x.id !== id)
+        .sort((a, b) => (a.order < b.order ? -1 : 1));
       const idx = sorted.findIndex((x) => x.id === anchor.id);
       if (patch.moveBefore) {
         const prev = sorted[idx - 1];
@@ -633,7 +675,14 @@ export class FakeVault {
         // A repeating task moves to its next date instead of closing.
         const step = /FREQ=(\w+)(?:;INTERVAL=(\d+))?/.exec(t.recurrence.rule);
         const n = Number(step?.[2] ?? 1);
-        const days = step?.[1] === 'WEEKLY' ? 7 * n : step?.[1] === 'MONTHLY' ? 30 * n : step?.[1] === 'YEARLY' ? 365 * n : n;
+        const days =
+          step?.[1] === 'WEEKLY'
+            ? 7 * n
+            : step?.[1] === 'MONTHLY'
+              ? 30 * n
+              : step?.[1] === 'YEARLY'
+                ? 365 * n
+                : n;
         const date = addDays(t.due.date, days);
         t.due = { ...t.due, date, at: dueAt(date, t.due.time) };
         return;
@@ -652,7 +701,14 @@ export class FakeVault {
   }
 
   private restore(ids: Id[]): Changes {
-    const all = [...new Set(ids.flatMap((id) => [id, ...this.descendants(id).filter((d) => this.tasks.get(d)?.trashedAt)]))];
+    const all = [
+      ...new Set(
+        ids.flatMap((id) => [
+          id,
+          ...this.descendants(id).filter((d) => this.tasks.get(d)?.trashedAt),
+        ]),
+      ),
+    ];
     return this.edit(all, this.label('Restore', ids), (t) => {
       t.trashedAt = null;
       if (t.listId && !this.lists.has(t.listId)) t.listId = null;
@@ -662,7 +718,8 @@ export class FakeVault {
   private emptyTrash(ids: Id[] | null): Changes {
     const targets = ids ?? [...this.tasks.values()].filter((t) => t.trashedAt).map((t) => t.id);
     for (const id of targets) {
-      if (!this.task(id).trashedAt) throw new AppError('invalid_argument', 'task is not in the trash');
+      if (!this.task(id).trashedAt)
+        throw new AppError('invalid_argument', 'task is not in the trash');
     }
     this.begin('Empty trash');
     for (const id of targets) {
@@ -690,7 +747,8 @@ export class FakeVault {
   dispatch(cmd: string, a: Record<string, unknown>): unknown {
     const ids = () => {
       const v = a.ids;
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new AppError('invalid_argument', 'ids');
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+        throw new AppError('invalid_argument', 'ids');
       return v as Id[];
     };
     const str = (k: string) => {
@@ -704,28 +762,37 @@ export class FakeVault {
       case 'vault_create': {
         if (this.state !== 'missing') throw new AppError('vault_exists', 'a vault exists');
         const pass = a.passphrase as string | null;
-        if (pass !== null && pass !== undefined && pass.length === 0) throw new AppError('empty_passphrase', 'empty');
+        if (pass !== null && pass !== undefined && pass.length === 0)
+          throw new AppError('empty_passphrase', 'empty');
         this.passphrase = pass ?? null;
         this.state = 'unlocked';
         this.recoveryKey = this.makeRecoveryKey();
         this.pendingRecoveryKey = this.recoveryKey;
         this.slots = [];
-        if (this.keyring === 'ok') this.slots.push({ id: 'slot-keyring', kind: 'keyring', createdAt: this.nowIso() });
-        if (this.passphrase) this.slots.push({ id: 'slot-pass', kind: 'passphrase', createdAt: this.nowIso() });
+        if (this.keyring === 'ok')
+          this.slots.push({ id: 'slot-keyring', kind: 'keyring', createdAt: this.nowIso() });
+        if (this.passphrase)
+          this.slots.push({ id: 'slot-pass', kind: 'passphrase', createdAt: this.nowIso() });
         this.slots.push({ id: 'slot-recovery', kind: 'recovery', createdAt: this.nowIso() });
         this.persist();
         return {
           recoveryKey: this.recoveryKey,
-          keyringError: this.keyring === 'ok' ? null : { code: 'keyring_unavailable', message: 'no secret service' },
+          keyringError:
+            this.keyring === 'ok'
+              ? null
+              : { code: 'keyring_unavailable', message: 'no secret service' },
         } satisfies ResultOf<'vault_create'>;
       }
       case 'vault_confirm_recovery': {
         const key = this.pendingRecoveryKey ?? this.recoveryKey;
         const groups = key.split('-');
         const answers = a.answers as { group: number; text: string }[];
-        if (!Array.isArray(answers) || answers.length < 2) throw new AppError('invalid_argument', 'two answers');
+        if (!Array.isArray(answers) || answers.length < 2)
+          throw new AppError('invalid_argument', 'two answers');
         const ok = answers.every(
-          (x) => groups[x.group - 1] !== undefined && groups[x.group - 1] === x.text.trim().toUpperCase(),
+          (x) =>
+            groups[x.group - 1] !== undefined &&
+            groups[x.group - 1] === x.text.trim().toUpperCase(),
         );
         if (ok) this.pendingRecoveryKey = null;
         return { ok } satisfies ResultOf<'vault_confirm_recovery'>;
@@ -740,18 +807,26 @@ export class FakeVault {
         if (this.state === 'missing') throw new AppError('vault_not_found', 'no vault');
         const method = a.method;
         if (method === 'keyring') {
-          if (this.keyring === 'unavailable') throw new AppError('keyring_unavailable', 'org.freedesktop.secrets not provided');
+          if (this.keyring === 'unavailable')
+            throw new AppError('keyring_unavailable', 'org.freedesktop.secrets not provided');
           if (this.keyring === 'missing') throw new AppError('keyring_entry_missing', 'no entry');
         } else if (method === 'passphrase') {
           if (!this.passphrase) throw new AppError('no_such_slot', 'no passphrase slot');
-          if (str('secret') !== this.passphrase) throw new AppError('wrong_passphrase', 'wrong passphrase');
+          if (str('secret') !== this.passphrase)
+            throw new AppError('wrong_passphrase', 'wrong passphrase');
         } else if (method === 'recoveryKey') {
-          const typed = str('secret').toUpperCase().replace(/[^0-9A-Z]/g, '');
+          const typed = str('secret')
+            .toUpperCase()
+            .replace(/[^0-9A-Z]/g, '');
           const real = this.recoveryKey.replace(/-/g, '');
-          if (typed.length !== real.length) throw new AppError('recovery_key_mistyped', 'wrong length');
+          if (typed.length !== real.length)
+            throw new AppError('recovery_key_mistyped', 'wrong length');
           if (typed !== real) {
             const diff = [...typed].filter((c, i) => c !== real[i]).length;
-            throw new AppError(diff <= 2 ? 'recovery_key_mistyped' : 'wrong_recovery_key', 'no match');
+            throw new AppError(
+              diff <= 2 ? 'recovery_key_mistyped' : 'wrong_recovery_key',
+              'no match',
+            );
           }
           if (this.keyring === 'missing') this.keyring = 'ok';
         } else throw new AppError('invalid_argument', 'method');
@@ -771,7 +846,8 @@ export class FakeVault {
         return clone(this.settings);
       case 'settings_set': {
         const s = a.settings as Settings;
-        if (s.quickAddShortcut === 'Super+L') throw new AppError('platform_refused', 'the OS refused the shortcut');
+        if (s.quickAddShortcut === 'Super+L')
+          throw new AppError('platform_refused', 'the OS refused the shortcut');
         if (s.reminderLeadMinutes < 0 || (s.lockAfterMinutes !== null && s.lockAfterMinutes < 1)) {
           throw new AppError('invalid_argument', 'bad number');
         }
@@ -787,7 +863,11 @@ export class FakeVault {
       case 'vault_snapshot':
         return this.snapshot();
       case 'view_query':
-        return this.viewQuery(a.view as ViewSpec, (a.filter as Filter) ?? {}, (a.sort as Sort) ?? 'manual');
+        return this.viewQuery(
+          a.view as ViewSpec,
+          (a.filter as Filter) ?? {},
+          (a.sort as Sort) ?? 'manual',
+        );
       case 'quick_add_preview': {
         const text = str('text');
         try {
@@ -853,7 +933,12 @@ export class FakeVault {
         const add = (a.add as string[]) ?? [];
         const remove = (a.remove as string[]) ?? [];
         return this.edit(ids(), this.label('Tag', ids()), (t) => {
-          t.tags = [...new Set([...t.tags.filter((g) => !remove.includes(g)), ...add.map((g) => g.replace(/^@/, ''))])].sort();
+          t.tags = [
+            ...new Set([
+              ...t.tags.filter((g) => !remove.includes(g)),
+              ...add.map((g) => g.replace(/^@/, '')),
+            ]),
+          ].sort();
         });
       }
       case 'tasks_priority': {
@@ -889,7 +974,11 @@ export class FakeVault {
         const name = a.name as string | undefined;
         if (name !== undefined) {
           if (!name.trim()) throw new AppError('invalid_input', 'empty name');
-          if ([...this.lists.values()].some((x) => x.id !== id && x.name.toLowerCase() === name.trim().toLowerCase())) {
+          if (
+            [...this.lists.values()].some(
+              (x) => x.id !== id && x.name.toLowerCase() === name.trim().toLowerCase(),
+            )
+          ) {
             throw new AppError('list_exists', name);
           }
         }
@@ -900,11 +989,15 @@ export class FakeVault {
         if (a.archived !== undefined) l.archived = a.archived as boolean;
         const anchorId = (a.moveBefore ?? a.moveAfter) as Id | undefined;
         if (anchorId) {
-          const sorted = [...this.lists.values()].filter((x) => x.id !== id).sort((x, y) => (x.order < y.order ? -1 : 1));
+          const sorted = [...this.lists.values()]
+            .filter((x) => x.id !== id)
+            .sort((x, y) => (x.order < y.order ? -1 : 1));
           const idx = sorted.findIndex((x) => x.id === anchorId);
           const anchor = sorted[idx];
           if (!anchor) throw new AppError('list_not_found', anchorId);
-          l.order = a.moveBefore ? between(sorted[idx - 1]?.order ?? '', anchor.order) : between(anchor.order, sorted[idx + 1]?.order ?? null);
+          l.order = a.moveBefore
+            ? between(sorted[idx - 1]?.order ?? '', anchor.order)
+            : between(anchor.order, sorted[idx + 1]?.order ?? null);
         }
         return this.commit();
       }
@@ -912,7 +1005,8 @@ export class FakeVault {
         const id = str('id');
         if (!this.lists.has(id)) throw new AppError('list_not_found', id);
         const inList = [...this.tasks.values()].filter((t) => t.listId === id && !t.trashedAt);
-        if (inList.length > 0 && a.withTasks !== true) throw new AppError('list_not_empty', `${inList.length} tasks`);
+        if (inList.length > 0 && a.withTasks !== true)
+          throw new AppError('list_not_empty', `${inList.length} tasks`);
         this.begin('Delete list');
         for (const t of inList) {
           this.touch(t.id);
@@ -927,8 +1021,10 @@ export class FakeVault {
       case 'passphrase_set': {
         const next = str('next');
         if (!next) throw new AppError('empty_passphrase', 'empty');
-        if (this.passphrase && a.current !== this.passphrase) throw new AppError('wrong_passphrase', 'current is wrong');
-        if (!this.passphrase) this.slots.push({ id: 'slot-pass', kind: 'passphrase', createdAt: this.nowIso() });
+        if (this.passphrase && a.current !== this.passphrase)
+          throw new AppError('wrong_passphrase', 'current is wrong');
+        if (!this.passphrase)
+          this.slots.push({ id: 'slot-pass', kind: 'passphrase', createdAt: this.nowIso() });
         this.passphrase = next;
         return null;
       }
@@ -946,7 +1042,10 @@ export class FakeVault {
           bytes: 4096 + this.tasks.size * 300,
         };
         this.backups.unshift(b);
-        this.files.set(b.path, JSON.stringify({ tasks: [...this.tasks.values()], lists: [...this.lists.values()] }));
+        this.files.set(
+          b.path,
+          JSON.stringify({ tasks: [...this.tasks.values()], lists: [...this.lists.values()] }),
+        );
         return clone(b);
       }
       case 'backup_restore': {
@@ -962,18 +1061,21 @@ export class FakeVault {
       }
       case 'export_to': {
         const format = str('format');
-        if (!['json', 'csv', 'ical'].includes(format)) throw new AppError('invalid_argument', 'format');
+        if (!['json', 'csv', 'ical'].includes(format))
+          throw new AppError('invalid_argument', 'format');
         const tasks = [...this.tasks.values()].filter((t) => !t.trashedAt);
         this.files.set(str('path'), `${format}:${JSON.stringify(tasks.map((t) => t.title))}`);
         return { tasks: tasks.length };
       }
       case 'import_from': {
         const format = str('format');
-        if (!['json', 'csv', 'ical', 'todoist', 'taskwarrior'].includes(format)) throw new AppError('invalid_argument', 'format');
+        if (!['json', 'csv', 'ical', 'todoist', 'taskwarrior'].includes(format))
+          throw new AppError('invalid_argument', 'format');
         const data = this.files.get(str('path'));
         if (data === undefined) throw new AppError('io', 'no such file');
         const m = /^(\w+):(.*)$/s.exec(data);
-        if (!m || m[1] !== format) throw new AppError('import_malformed', 'line 1: not this format');
+        if (!m || m[1] !== format)
+          throw new AppError('import_malformed', 'line 1: not this format');
         const titles = JSON.parse(m[2] ?? '[]') as string[];
         const listName = a.listName as string | null | undefined;
         this.begin(`Import ${titles.length} tasks`);
@@ -1037,7 +1139,8 @@ function between(a: string, b: string | null): string {
 function labelForRule(rule: string): string {
   const m = /FREQ=(\w+)(?:;INTERVAL=(\d+))?(?:;BYDAY=([\w,]+))?/.exec(rule);
   if (!m) return rule;
-  const unit = { DAILY: 'day', WEEKLY: 'week', MONTHLY: 'month', YEARLY: 'year' }[m[1] ?? ''] ?? 'time';
+  const unit =
+    { DAILY: 'day', WEEKLY: 'week', MONTHLY: 'month', YEARLY: 'year' }[m[1] ?? ''] ?? 'time';
   if (m[3] === 'MO,TU,WE,TH,FR') return 'every weekday';
   if (m[3]) return `every ${m[3].toLowerCase()}`;
   const n = Number(m[2] ?? 1);
