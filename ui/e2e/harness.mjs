@@ -92,3 +92,31 @@ export async function seriousViolations(page) {
 export function fake(page, fn, arg) {
   return page.evaluate(fn, arg);
 }
+
+/** Polls `fn` until it returns a truthy value (or stops throwing); fails after `timeoutMs`. */
+export async function eventually(fn, { timeoutMs = 5000, intervalMs = 25 } = {}) {
+  const start = Date.now();
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = new Error(`condition stayed false: ${fn}`);
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - start > timeoutMs) throw last;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Texts of the task titles currently rendered, top to bottom. */
+export function taskTitles(page) {
+  return page.locator('[data-testid="task-title"]').evaluateAll((els) => els.map((e) => e.childNodes[0] ? e.textContent.replace(/\s*,\s*selected\s*$/, '').trim() : ''));
+}
+
+/** The row of the task with this title. */
+export function row(page, title) {
+  const exact = new RegExp(`^\\s*${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*(,\\s*selected)?\\s*$`);
+  return page.locator('[data-testid="task-row"]').filter({ has: page.locator('[data-testid="task-title"]', { hasText: exact }) });
+}
