@@ -112,11 +112,21 @@ export async function eventually(fn, { timeoutMs = 5000, intervalMs = 25 } = {})
 
 /** Texts of the task titles currently rendered, top to bottom. */
 export function taskTitles(page) {
-  return page.locator('[data-testid="task-title"]').evaluateAll((els) => els.map((e) => e.childNodes[0] ? e.textContent.replace(/\s*,\s*selected\s*$/, '').trim() : ''));
+  return page
+    .locator('[data-testid="task-title"]')
+    .evaluateAll((els) =>
+      els.map((e) =>
+        e.childNodes[0] ? e.textContent.replace(/\s*,\s*selected\s*$/, '').trim() : '',
+      ),
+    );
 }
 
 /** The row of the task with this title. */
 export function row(page, title) {
-  const exact = new RegExp(`^\\s*${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*(,\\s*selected)?\\s*$`);
-  return page.locator('[data-testid="task-row"]').filter({ has: page.locator('[data-testid="task-title"]', { hasText: exact }) });
+  const exact = new RegExp(
+    `^\\s*${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*(,\\s*selected)?\\s*$`,
+  );
+  return page
+    .locator('[data-testid="task-row"]')
+    .filter({ has: page.locator('[data-testid="task-title"]', { hasText: exact }) });
 }

@@ -21,7 +21,10 @@ async function answer(page, key, { wrong = false } = {}) {
 }
 
 test('first run: create with a passphrase, save the key, confirm two groups, land in the Inbox', async () => {
-  const { page, errors } = await openApp(suite, { seed: { vault: 'missing' }, expectPhase: 'first-run' });
+  const { page, errors } = await openApp(suite, {
+    seed: { vault: 'missing' },
+    expectPhase: 'first-run',
+  });
   assert.deepEqual(await seriousViolations(page), []);
   await page.getByLabel(/Also protect the vault/).check();
   await page.fill(tid('first-run-passphrase'), 'correct horse');
@@ -39,7 +42,9 @@ test('first run: create with a passphrase, save the key, confirm two groups, lan
   await page.evaluate(() => (window.__PP_FAKE__.nextPath = '/media/usb/recovery.txt'));
   await page.click(tid('recovery-save'));
   await page.getByText('Saved to /media/usb/recovery.txt').waitFor();
-  const saved = await page.evaluate(() => window.__PP_FAKE__.vault.files.get('/media/usb/recovery.txt'));
+  const saved = await page.evaluate(() =>
+    window.__PP_FAKE__.vault.files.get('/media/usb/recovery.txt'),
+  );
   assert.equal(saved.trim(), key);
   const dialog = await page.evaluate(() => window.__PP_FAKE__.dialogs[0]);
   assert.equal(dialog.kind, 'save');
@@ -52,7 +57,9 @@ test('first run: create with a passphrase, save the key, confirm two groups, lan
   await page.locator('[data-testid="app-root"][data-phase="unlocked"]').waitFor();
   assert.equal(await page.locator(tid('view-title')).textContent(), 'Inbox');
   // Quick add has the focus: the first task can be typed right away.
-  await eventually(() => page.evaluate(() => document.activeElement?.dataset.testid === 'quick-add'));
+  await eventually(() =>
+    page.evaluate(() => document.activeElement?.dataset.testid === 'quick-add'),
+  );
   const slots = await page.evaluate(() => window.__PP_FAKE__.vault.slots.map((s) => s.kind));
   assert.deepEqual(slots, ['keyring', 'passphrase', 'recovery']);
   assert.deepEqual(errors, []);

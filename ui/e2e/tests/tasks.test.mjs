@@ -16,28 +16,46 @@ const SEED = {
 };
 
 test('quick add shows what the grammar read, Enter adds, the field is never blocked', async () => {
-  const { page, errors } = await openApp(suite, { seed: { ...SEED, latency: { quick_add_preview: 300, task_add: 300 } } });
+  const { page, errors } = await openApp(suite, {
+    seed: { ...SEED, latency: { quick_add_preview: 300, task_add: 300 } },
+  });
   await page.keyboard.press('q');
   const input = page.locator(tid('quick-add'));
   await eventually(() => input.evaluate((el) => el === document.activeElement));
   await input.pressSequentially('Pay rent tomorrow 9am #Home @bills !1', { delay: 5 });
   const chips = page.locator(tid('preview-chip'));
   await eventually(async () => (await chips.count()) === 5);
-  const kinds = await chips.evaluateAll((els) => els.map((e) => `${e.dataset.kind}:${e.textContent.trim().replace(/\s+/g, ' ')}`));
-  assert.deepEqual(kinds, ['title:Title:Pay rent', 'list:List:#Home', 'tag:Tag:@bills', 'priority:Priority:!1', 'due:Due:Tomorrow 9:00']);
+  const kinds = await chips.evaluateAll((els) =>
+    els.map((e) => `${e.dataset.kind}:${e.textContent.trim().replace(/\s+/g, ' ')}`),
+  );
+  assert.deepEqual(kinds, [
+    'title:Title:Pay rent',
+    'list:List:#Home',
+    'tag:Tag:@bills',
+    'priority:Priority:!1',
+    'due:Due:Tomorrow 9:00',
+  ]);
   await input.press('Enter');
   // Cleared at once, typing goes on while the add is in flight.
   assert.equal(await input.inputValue(), '');
   await input.pressSequentially('Second task', { delay: 1 });
   assert.equal(await input.inputValue(), 'Second task');
   await input.press('Enter');
-  await eventually(async () => (await page.evaluate(() => [...window.__PP_FAKE__.vault.tasks.values()].map((t) => t.title))).includes('Second task'));
-  const added = await page.evaluate(() => [...window.__PP_FAKE__.vault.tasks.values()].find((t) => t.title === 'Pay rent'));
+  await eventually(async () =>
+    (
+      await page.evaluate(() => [...window.__PP_FAKE__.vault.tasks.values()].map((t) => t.title))
+    ).includes('Second task'),
+  );
+  const added = await page.evaluate(() =>
+    [...window.__PP_FAKE__.vault.tasks.values()].find((t) => t.title === 'Pay rent'),
+  );
   assert.equal(added.priority, 1);
   assert.deepEqual(added.tags, ['bills']);
   // A grammar error shows in words before Enter.
   await input.fill('Oops #a #b');
-  await page.locator('[data-testid="quick-add-error"][data-code="quick_add_multiple_lists"]').waitFor();
+  await page
+    .locator('[data-testid="quick-add-error"][data-code="quick_add_multiple_lists"]')
+    .waitFor();
   assert.deepEqual(errors, []);
 });
 
@@ -79,7 +97,9 @@ test('delete goes to the trash with Undo; restore from the trash; empty it', asy
   await page.click(tid('nav-trash'));
   await eventually(async () => (await page.locator(tid('view-title')).textContent()) === 'Trash');
   assert.deepEqual(await taskTitles(page), ['Charlie']);
-  await row(page, 'Charlie').locator(tid('task-title')).click({ modifiers: ['Control'] });
+  await row(page, 'Charlie')
+    .locator(tid('task-title'))
+    .click({ modifiers: ['Control'] });
   await page.click(tid('bulk-restore')).catch(() => {});
   // One selected task: no bulk bar; r restores from the trash.
   await page.keyboard.press('Escape');
@@ -91,7 +111,9 @@ test('delete goes to the trash with Undo; restore from the trash; empty it', asy
 
   // Delete two, then empty the trash for good.
   await row(page, 'Alpha').locator(tid('task-title')).click();
-  await row(page, 'Bravo').locator(tid('task-title')).click({ modifiers: ['Shift'] });
+  await row(page, 'Bravo')
+    .locator(tid('task-title'))
+    .click({ modifiers: ['Shift'] });
   await page.locator(tid('bulk-bar')).waitFor();
   await page.click(tid('bulk-delete'));
   await page.click(tid('nav-trash'));
@@ -102,10 +124,14 @@ test('delete goes to the trash with Undo; restore from the trash; empty it', asy
 });
 
 test('search highlights matches in titles', async () => {
-  const { page } = await openApp(suite, { seed: { ...SEED, tasks: ['Buy milk', 'Milkshake recipe', 'Other | milk in notes'] } });
+  const { page } = await openApp(suite, {
+    seed: { ...SEED, tasks: ['Buy milk', 'Milkshake recipe', 'Other | milk in notes'] },
+  });
   await page.keyboard.press('/');
   await page.keyboard.type('milk');
-  await eventually(async () => (await page.locator(tid('view-title')).textContent()) === 'Search: milk');
+  await eventually(
+    async () => (await page.locator(tid('view-title')).textContent()) === 'Search: milk',
+  );
   await eventually(async () => (await taskTitles(page)).length === 3);
   const marks = await page.locator(tid('highlight')).allTextContents();
   assert.deepEqual(marks, ['milk', 'Milk']);
@@ -114,7 +140,9 @@ test('search highlights matches in titles', async () => {
 });
 
 test('detail pane edits title, notes (sanitised Markdown), due, repeat, priority, tags, list and subtasks', async () => {
-  const { page, errors } = await openApp(suite, { seed: { ...SEED, tasks: [...SEED.tasks, 'Tagged @errand'] } });
+  const { page, errors } = await openApp(suite, {
+    seed: { ...SEED, tasks: [...SEED.tasks, 'Tagged @errand'] },
+  });
   await row(page, 'Alpha').locator(tid('task-title')).click();
   const detail = page.locator(tid('detail'));
   await detail.waitFor();
@@ -127,13 +155,19 @@ test('detail pane edits title, notes (sanitised Markdown), due, repeat, priority
   await row(page, 'Alpha renamed').waitFor();
 
   await page.click(tid('detail-notes-edit'));
-  await page.fill(tid('detail-notes'), '**Bold** <img src=x onerror="window.__pwned=1"> [bad](javascript:window.__pwned=2) [ok](https://example.com)');
+  await page.fill(
+    tid('detail-notes'),
+    '**Bold** <img src=x onerror="window.__pwned=1"> [bad](javascript:window.__pwned=2) [ok](https://example.com)',
+  );
   await page.locator(tid('detail-title')).focus();
   const preview = page.locator(tid('detail-notes-preview'));
   await preview.waitFor();
   assert.equal(await preview.locator('strong').textContent(), 'Bold');
   assert.equal(await preview.locator('img').count(), 0);
-  assert.deepEqual(await preview.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href'))), ['https://example.com']);
+  assert.deepEqual(
+    await preview.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href'))),
+    ['https://example.com'],
+  );
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
 
   await page.fill(tid('detail-due-text'), 'next fri 5pm');
@@ -143,7 +177,9 @@ test('detail pane edits title, notes (sanitised Markdown), due, repeat, priority
   assert.equal((await stored()).due.time, '17:00');
   await page.fill(tid('detail-due-text'), 'whenever');
   await page.keyboard.press('Enter');
-  await page.locator('[data-testid="detail-field-error"][data-code="quick_add_not_a_date"]').waitFor();
+  await page
+    .locator('[data-testid="detail-field-error"][data-code="quick_add_not_a_date"]')
+    .waitFor();
 
   await page.fill(tid('detail-due-date'), '2026-12-10');
   await eventually(async () => (await stored()).due?.date === '2026-12-10');
@@ -172,7 +208,9 @@ test('detail pane edits title, notes (sanitised Markdown), due, repeat, priority
   await sub.waitFor();
   assert.equal(await sub.evaluate((el) => el.style.paddingLeft), '36px');
 
-  const work = await page.evaluate(() => [...window.__PP_FAKE__.vault.lists.values()].find((l) => l.name === 'Work').id);
+  const work = await page.evaluate(
+    () => [...window.__PP_FAKE__.vault.lists.values()].find((l) => l.name === 'Work').id,
+  );
   await page.selectOption(tid('detail-list'), work);
   await eventually(async () => (await stored()).listId === work);
   await page.click(tid('detail-close'));
@@ -205,7 +243,9 @@ test('bulk complete, move, tag, priority and delete; drag to a list and reorder'
   await page.fill(tid('picker-input'), 'Hom');
   await page.keyboard.press('Enter');
   await eventually(async () => (await taskTitles(page)).join() === 'Delta');
-  const home = await page.evaluate(() => [...window.__PP_FAKE__.vault.lists.values()].find((l) => l.name === 'Home').id);
+  const home = await page.evaluate(
+    () => [...window.__PP_FAKE__.vault.lists.values()].find((l) => l.name === 'Home').id,
+  );
   assert.equal((await byTitle('Bravo')).listId, home);
 
   // Into the Home list: complete two, delete one via the bulk bar.
@@ -235,28 +275,49 @@ test('views: Today (overdue + today), Upcoming grouped by day, list with subtask
     seed: {
       vault: 'unlocked',
       lists: [{ name: 'Work', colour: '#3b82f6' }],
-      tasks: ['Late yesterday', 'Now today 8am', 'Later today 5pm', 'Soon tomorrow', 'Far in 5 days', 'Parent #Work @t', 'Child | | parent=Parent'],
+      tasks: [
+        'Late yesterday',
+        'Now today 8am',
+        'Later today 5pm',
+        'Soon tomorrow',
+        'Far in 5 days',
+        'Parent #Work @t',
+        'Child | | parent=Parent',
+      ],
     },
   });
   await page.click(tid('nav-today'));
   await eventually(async () => (await taskTitles(page)).length === 3);
   assert.deepEqual(await taskTitles(page), ['Late', 'Now', 'Later']);
-  assert.deepEqual(await page.locator(tid('day-header')).evaluateAll((els) => els.map((e) => e.dataset.date)), ['overdue', '2026-11-30']);
-  assert.equal(await page.locator(tid('view-summary')).textContent(), '1 overdue · 2 today · 3 tasks');
+  assert.deepEqual(
+    await page.locator(tid('day-header')).evaluateAll((els) => els.map((e) => e.dataset.date)),
+    ['overdue', '2026-11-30'],
+  );
+  assert.equal(
+    await page.locator(tid('view-summary')).textContent(),
+    '1 overdue · 2 today · 3 tasks',
+  );
   assert.equal(await row(page, 'Late').locator(tid('task-due')).textContent(), 'Yesterday');
   // 8:00 has passed at 9:00: overdue in red; 17:00 is still ahead.
   assert.match(await row(page, 'Now').locator(tid('task-due')).getAttribute('class'), /overdue/);
-  assert.doesNotMatch(await row(page, 'Later').locator(tid('task-due')).getAttribute('class'), /overdue/);
+  assert.doesNotMatch(
+    await row(page, 'Later').locator(tid('task-due')).getAttribute('class'),
+    /overdue/,
+  );
 
   await page.keyboard.press('g');
   await page.keyboard.press('u');
-  await eventually(async () => (await page.locator(tid('view-title')).textContent()) === 'Upcoming');
+  await eventually(
+    async () => (await page.locator(tid('view-title')).textContent()) === 'Upcoming',
+  );
   await eventually(async () => (await taskTitles(page)).length === 4);
-  assert.deepEqual(await page.locator(tid('day-header')).allInnerTexts().then((t) => t.map((x) => x.split('\n')[0])), [
-    'Today · Monday 30 Nov',
-    'Tomorrow · Tuesday 1 Dec',
-    'Saturday 5 Dec',
-  ]);
+  assert.deepEqual(
+    await page
+      .locator(tid('day-header'))
+      .allInnerTexts()
+      .then((t) => t.map((x) => x.split('\n')[0])),
+    ['Today · Monday 30 Nov', 'Tomorrow · Tuesday 1 Dec', 'Saturday 5 Dec'],
+  );
   assert.equal(await row(page, 'Soon').locator(tid('task-due')).textContent(), 'Tomorrow');
   assert.equal(await row(page, 'Far').locator(tid('task-due')).textContent(), 'Sat');
 

@@ -846,7 +846,8 @@ export class FakeVault {
         return clone(this.settings);
       case 'settings_set': {
         const s = a.settings as Settings;
-        if (s.quickAddShortcut === 'Super+L')
+        // Stands in for a combo the window manager keeps for itself.
+        if (s.quickAddShortcut === 'Alt+F4')
           throw new AppError('platform_refused', 'the OS refused the shortcut');
         if (s.reminderLeadMinutes < 0 || (s.lockAfterMinutes !== null && s.lockAfterMinutes < 1)) {
           throw new AppError('invalid_argument', 'bad number');
