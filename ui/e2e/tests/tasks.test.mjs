@@ -332,3 +332,41 @@ test('views: Today (overdue + today), Upcoming grouped by day, list with subtask
   await eventually(async () => (await page.locator(tid('view-title')).textContent()) === '@t');
   assert.deepEqual(await taskTitles(page), ['Parent']);
 });
+
+test('lists: add from the sidebar, rename, archive, delete with its tasks', async () => {
+  const { page } = await openApp(suite, { seed: { vault: 'unlocked', tasks: ['Loose'] } });
+  const lists = () => page.evaluate(() => [...window.__PP_FAKE__.vault.lists.values()]);
+  await page.click(tid('new-list'));
+  await page.fill(tid('new-list-name'), 'Garden');
+  await page.keyboard.press('Enter');
+  const nav = page.locator(tid('nav-list')).filter({ hasText: 'Garden' });
+  await nav.click();
+  await eventually(async () => (await page.locator(tid('view-title')).textContent()) === 'Garden');
+  await page.fill(tid('quick-add'), 'Plant tulips');
+  await page.keyboard.press('Enter');
+  await eventually(async () => (await taskTitles(page)).join() === 'Plant tulips');
+
+  await page.click(tid('list-rename'));
+  await page.fill(tid('list-name'), 'Yard');
+  await page.keyboard.press('Enter');
+  await eventually(async () => (await page.locator(tid('view-title')).textContent()) === 'Yard');
+  assert.deepEqual(
+    (await lists()).map((l) => l.name),
+    ['Yard'],
+  );
+
+  await page.click(tid('list-archive'));
+  await eventually(async () => (await lists())[0].archived === true);
+  assert.equal(await page.locator(tid('nav-list')).count(), 0);
+  await page.click(tid('list-archive'));
+  await page.locator(tid('nav-list')).filter({ hasText: 'Yard' }).waitFor();
+
+  await page.click(tid('list-delete'));
+  await page.click(tid('list-delete'));
+  await eventually(async () => (await page.locator(tid('view-title')).textContent()) === 'Inbox');
+  assert.deepEqual(await lists(), []);
+  const trashed = await page.evaluate(() =>
+    [...window.__PP_FAKE__.vault.tasks.values()].filter((t) => t.trashedAt).map((t) => t.title),
+  );
+  assert.deepEqual(trashed, ['Plant tulips']);
+});

@@ -65,6 +65,10 @@ export const TestId = {
   Highlight: 'highlight',
   EmptyState: 'empty-state',
   SortSelect: 'sort-select',
+  ListRename: 'list-rename',
+  ListName: 'list-name',
+  ListArchive: 'list-archive',
+  ListDelete: 'list-delete',
   // Bulk actions
   BulkBar: 'bulk-bar',
   BulkComplete: 'bulk-complete',
