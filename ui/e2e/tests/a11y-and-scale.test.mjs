@@ -136,3 +136,22 @@ test('10 000 tasks in one view: a small window of rows is rendered and the last 
   await page.click(tid('nav-inbox'));
   await eventually(async () => (await taskTitles(page)).includes('Generated task 00001'));
 });
+
+test('Upcoming keeps the day of the rows at the top in a sticky header', async () => {
+  const tasks = [];
+  for (let i = 0; i < 30; i++) tasks.push(`Task A${i} tomorrow`);
+  for (let i = 0; i < 30; i++) tasks.push(`Task B${i} in 3 days`);
+  const { page } = await openApp(suite, { seed: { vault: 'unlocked', tasks } });
+  await page.click(tid('nav-upcoming'));
+  await eventually(async () => (await page.locator(tid('task-row')).count()) > 10);
+  assert.equal(await page.locator(tid('sticky-header')).count(), 0);
+  const list = page.locator(tid('task-list'));
+  await list.evaluate((el) => el.scrollTo(0, 900));
+  await eventually(async () =>
+    /Tomorrow · Tuesday 1 Dec/.test((await page.locator(tid('sticky-header')).textContent()) ?? ''),
+  );
+  await list.evaluate((el) => el.scrollTo(0, 1900));
+  await eventually(async () =>
+    /Thursday 3 Dec/.test((await page.locator(tid('sticky-header')).textContent()) ?? ''),
+  );
+});

@@ -62,6 +62,7 @@ export const TestId = {
   TaskDue: 'task-due',
   TaskFold: 'task-fold',
   DayHeader: 'day-header',
+  StickyHeader: 'sticky-header',
   Highlight: 'highlight',
   EmptyState: 'empty-state',
   SortSelect: 'sort-select',

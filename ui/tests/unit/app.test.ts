@@ -51,6 +51,7 @@ describe('App start-up', () => {
     const key = app.recovery?.key ?? '';
     const groups = key.split('-');
     expect(groups).toHaveLength(13);
+    expect(new Set(groups).size).toBeGreaterThan(10);
     const wrong = await backend.call('vault_confirm_recovery', {
       answers: [
         { group: 1, text: 'ZZZZ' },

@@ -255,7 +255,8 @@ export class App {
             for (const id of opts.linger ?? []) this.lingering.delete(id);
             void this.refreshView();
           },
-          this.reducedMotion ? 0 : COMPLETE_LINGER_MS,
+          // Reduced motion drops the slide (CSS), not the moment to undo in place.
+          COMPLETE_LINGER_MS,
         );
       } else {
         await this.refreshView();

@@ -193,9 +193,12 @@ export class KeyHandler {
       }
       return;
     }
-    // Buttons and checkboxes keep Space/Enter for themselves.
-    const control = e.target instanceof HTMLButtonElement || e.target instanceof HTMLAnchorElement;
-    if (control && (combo === 'Space' || combo === 'Enter')) return;
+    // Buttons keep Space/Enter for themselves — except a task row's title,
+    // where Space completes and Enter opens like anywhere else in the list.
+    const target = e.target instanceof HTMLElement ? e.target : null;
+    const control = target instanceof HTMLButtonElement || target instanceof HTMLAnchorElement;
+    const rowTitle = target?.hasAttribute('data-row-focus') ?? false;
+    if (control && !rowTitle && (combo === 'Space' || combo === 'Enter')) return;
     const dispatched = this.sequencer.feed(combo, e.timeStamp || Date.now());
     if (dispatched === null) {
       e.preventDefault();

@@ -169,15 +169,18 @@ export class FakeVault {
     return `${order}5`;
   }
 
+  private keysMade = 0;
+
+  /** 52 Crockford base32 characters in groups of four, different each time. */
   private makeRecoveryKey(): string {
+    this.keysMade += 1;
+    let x = (this.keysMade * 2654435761) >>> 0;
     let s = '';
-    let x = (this.seq + 7) * 2654435761;
     for (let i = 0; i < 52; i++) {
-      x = (x * 1103515245 + 12345) % 2147483648;
-      s += RECOVERY_ALPHABET[x % 32];
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      s += RECOVERY_ALPHABET[x >>> 27];
     }
-    const groups = s.match(/.{4}/g) ?? [];
-    return groups.join('-');
+    return (s.match(/.{4}/g) ?? []).join('-');
   }
 
   private blankTask(id: Id, title: string): TaskDto {
