@@ -219,3 +219,15 @@ describe('commands', () => {
     expect(app.screen).toBe('tasks');
   });
 });
+
+describe('recover', () => {
+  it('shows the unlock screen when a mutation meets a locked vault', async () => {
+    const { app, backend } = await started();
+    const alpha = app.view.ids[0] ?? '';
+    backend.vault.state = 'locked';
+    expect(await app.prioritise([alpha], 1)).toBe(false);
+    expect(app.phase).toBe('locked');
+    expect(app.cache.tasks.size).toBe(0);
+    expect(app.toasts.items.at(-1)?.code).toBe('vault_locked');
+  });
+});

@@ -272,12 +272,17 @@ export class App {
       }
       return true;
     } catch (e) {
-      await this.handleMutationError(e);
+      await this.recover(e);
       return false;
     }
   }
 
-  private async handleMutationError(e: unknown) {
+  /**
+   * After a failed mutation: `stale` and vanished records reload from the
+   * vault ("changed elsewhere, reloaded"), `vault_locked` shows the unlock
+   * screen; the error is shown in words either way.
+   */
+  async recover(e: unknown) {
     const err = AppError.from(e);
     if (err.code === 'stale' || err.code === 'task_not_found' || err.code === 'list_not_found') {
       try {
