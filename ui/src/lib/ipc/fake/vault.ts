@@ -105,6 +105,11 @@ export class FakeVault {
         this.slots.push({ id: 'slot-pass', kind: 'passphrase', createdAt: this.nowIso() });
       this.slots.push({ id: 'slot-recovery', kind: 'recovery', createdAt: this.nowIso() });
       this.populate(seed);
+      if (seed.vault === 'locked') {
+        this.stored = { tasks: this.tasks, lists: this.lists };
+        this.tasks = new Map();
+        this.lists = new Map();
+      }
     }
   }
 
@@ -130,7 +135,7 @@ export class FakeVault {
     for (let i = 0; i < n; i++) {
       const id = this.newId();
       const t = this.blankTask(id, `Generated task ${String(i + 1).padStart(5, '0')}`);
-      t.order = this.orderAfter(i);
+      t.order = this.nextOrder();
       if (i % 7 === 0) t.tags = ['bulk'];
       if (i % 5 === 0) t.notes = 'Some notes\nover two lines';
       this.tasks.set(id, t);
@@ -139,9 +144,13 @@ export class FakeVault {
     this.persist();
   }
 
-  /** The "disk": what survives a lock. */
+  /**
+   * The "disk" is the live maps themselves; a lock moves them aside (what
+   * survives it) and an unlock brings them back. Nothing is copied per
+   * write, so the fake stays cheap with 10k tasks.
+   */
   private persist() {
-    this.stored = { tasks: clone(this.tasks), lists: clone(this.lists) };
+    this.stored = null;
   }
 
   nowIso(): string {
@@ -157,16 +166,12 @@ export class FakeVault {
     return `a${String(i).padStart(7, '0')}`;
   }
 
-  private nextOrder(): string {
-    let max = 'a';
-    for (const t of this.tasks.values()) if (t.order > max) max = t.order;
-    return `${max}0`.length > 12 ? this.orderAfter(this.tasks.size + 1_000_000) : this.bump(max);
-  }
+  private orderSeq = 0;
 
-  private bump(order: string): string {
-    const m = /^a(\d{7})$/.exec(order);
-    if (m) return this.orderAfter(Number(m[1]) + 1);
-    return `${order}5`;
+  /** An order key after every task's (keys between two tasks only ever sort below it). */
+  private nextOrder(): string {
+    this.orderSeq += 1;
+    return this.orderAfter(this.orderSeq);
   }
 
   private keysMade = 0;
@@ -835,13 +840,15 @@ export class FakeVault {
         } else throw new AppError('invalid_argument', 'method');
         this.state = 'unlocked';
         if (this.stored) {
-          this.tasks = clone(this.stored.tasks);
-          this.lists = clone(this.stored.lists);
+          this.tasks = this.stored.tasks;
+          this.lists = this.stored.lists;
+          this.stored = null;
         }
         return this.snapshot();
       }
       case 'vault_lock':
         this.state = this.state === 'missing' ? 'missing' : 'locked';
+        if (this.state === 'locked') this.stored = { tasks: this.tasks, lists: this.lists };
         this.tasks = new Map();
         this.lists = new Map();
         return null;
