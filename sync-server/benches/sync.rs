@@ -425,6 +425,7 @@ fn main() {
         println!("| backend | figure | value |\n|---|---|---:|");
         for (name, db) in backends {
             let srv = start(&db).await;
+            if std::env::var_os("PP_BENCH_SOCKETS_ONLY").is_none() {
             let info = baseline(&srv, "/v1/info", None).await;
             let (_, s) = signup(&SyncClient::new(&srv.base)).await;
             let account = baseline(&srv, "/v1/account", Some(s.session.token.clone())).await;
@@ -433,7 +434,15 @@ fn main() {
                 let (ops_s, batches_s, cpu_us) = push_throughput(&srv, 50, batches, ops).await;
                 println!("| {name} | push, 50 devices, {ops} ops/batch, 1 batch/request | {ops_s:.0} ops/s ({batches_s:.0} batches/s, server CPU {cpu_us:.0} µs/batch) |");
             }
+            }
             if std::env::var_os("PP_BENCH_PUSH_ONLY").is_some() {
+                continue;
+            }
+            if std::env::var_os("PP_BENCH_SOCKETS_ONLY").is_some() {
+                drop(srv);
+                let srv = start(&db).await;
+                let (per, rss) = memory_per_socket(&srv, 2000).await;
+                println!("| {name} | server memory per open socket (2000 sockets, RSS {:.0} MiB) | {:.1} KiB |", rss as f64 / 1024.0, per / 1024.0);
                 continue;
             }
             for ops in [1, 10, 100] {

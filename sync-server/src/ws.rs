@@ -46,7 +46,13 @@ pub async fn notifications(
             "too many notification sockets open for this account",
         ));
     }
+    // Notices are tiny and clients send only control frames: small buffers
+    // instead of the library's 128 KiB each keep an idle socket cheap.
     Ok(upgrade
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(64 * 1024)
+        .max_frame_size(4096)
         .max_message_size(4096)
         .on_upgrade(move |socket| serve(state, c, socket, rx)))
 }
