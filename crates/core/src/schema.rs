@@ -50,6 +50,21 @@ pub const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      UPDATE records SET changed_seq = 1;
      INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', 1);",
+    // v3: the integrity ledger (`ledger.rs`, `vault/integrity.rs`): piece
+    // 0 is the sealed head, piece i + 1 the sealed part i; `seq` is the
+    // change sequence each was written at (bound into its AAD). Records
+    // written from now on bind their change sequence into their AAD too;
+    // re-sealing the older records and building the first ledger needs
+    // the data key, so it happens at the first unlock (`upgrade_legacy`).
+    // The version bump alone keeps older apps, which would write records
+    // without updating the ledger, from opening the file.
+    "CREATE TABLE ledger (
+         piece      INTEGER PRIMARY KEY,
+         seq        INTEGER NOT NULL,
+         key_id     BLOB NOT NULL,
+         nonce      BLOB NOT NULL,
+         ciphertext BLOB NOT NULL
+     );",
 ];
 
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -1,0 +1,408 @@
+//! The vault's integrity ledger on disk: the `ledger` table holds the
+//! sealed head (piece 0) and parts (piece i + 1) of a [`crate::ledger`]
+//! commitment to every record's `(kind, id, changed_seq)`.
+//!
+//! It is written only by [`Pending`], inside the same transaction as the
+//! records it describes — which `Vault::commit` and the whole-vault
+//! writers (create, restore, rotation, upgrade) do — so any record kind
+//! written through them is covered without knowing about it here.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::crypto::{KeyId, SecretKey, SecureRng};
+use crate::domain::Id;
+use crate::error::VaultError;
+use crate::ledger::{
+    self, check_parts, Discrepancy, EntryKey, Head, Part, PartFault, Partitioner, PieceFault,
+    Scope, PARTS,
+};
+
+const LABEL: &str = "vault-records";
+/// How many named items an error lists before "and N more".
+const NAMED: usize = 5;
+
+pub(crate) fn scope(vault_id: &Id, key_id: KeyId) -> Scope<'_> {
+    Scope {
+        label: LABEL,
+        owner: vault_id.as_bytes(),
+        key_id,
+    }
+}
+
+/// The piece's name in errors.
+fn piece_name(piece: i64) -> String {
+    if piece == 0 {
+        "head".into()
+    } else {
+        format!("part {}", piece - 1)
+    }
+}
+
+fn piece_error(piece: i64, found_key: &[u8], key_id: KeyId, fault: PieceFault) -> VaultError {
+    if found_key != key_id.0 {
+        return VaultError::RecordWrongKey {
+            kind: "ledger",
+            id: piece_name(piece),
+            found: hex::encode(found_key),
+            expected: key_id.to_string(),
+        };
+    }
+    match fault {
+        PieceFault::DoesNotAuthenticate => VaultError::RecordTampered {
+            kind: "ledger",
+            id: piece_name(piece),
+        },
+        PieceFault::Malformed => VaultError::RecordUnreadable {
+            kind: "ledger",
+            id: piece_name(piece),
+            detail: "it authenticates but does not parse".into(),
+        },
+    }
+}
+
+/// Reads and opens the head; `None` if the vault has none (written before
+/// the ledger existed, or the head was deleted — the caller decides).
+pub(crate) fn read_head(
+    conn: &Connection,
+    key: &SecretKey,
+    scope: Scope,
+) -> Result<Option<Head>, VaultError> {
+    let row: Option<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, key_id, nonce, ciphertext FROM ledger WHERE piece = 0",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((seq, found_key, nonce, ct)) = row else {
+        return Ok(None);
+    };
+    Head::open(key, scope, seq, &nonce, &ct)
+        .map(Some)
+        .map_err(|f| piece_error(0, &found_key, scope.key_id, f))
+}
+
+/// The head, which a vault with a ledger must have.
+pub(crate) fn require_head(
+    conn: &Connection,
+    key: &SecretKey,
+    scope: Scope,
+) -> Result<Head, VaultError> {
+    read_head(conn, key, scope)?.ok_or_else(head_missing)
+}
+
+pub(crate) fn head_missing() -> VaultError {
+    VaultError::RecordMissing {
+        what: "the integrity ledger's head (it commits to every record; \
+               this vault's key was made with the ledger, so it must have one)"
+            .into(),
+    }
+}
+
+/// Every committed entry: each stored part checked against the head,
+/// opened, and the total checked against the head's count.
+pub(crate) fn read_committed(
+    conn: &Connection,
+    key: &SecretKey,
+    scope: Scope,
+    head: &Head,
+) -> Result<Vec<(EntryKey, i64)>, VaultError> {
+    let mut stmt =
+        conn.prepare("SELECT piece, seq, key_id, nonce, ciphertext FROM ledger WHERE piece > 0")?;
+    let mut rows = stmt.query([])?;
+    let mut stored = Vec::new();
+    let mut sealed = Vec::new();
+    while let Some(r) = rows.next()? {
+        let piece: i64 = r.get(0)?;
+        let seq: i64 = r.get(1)?;
+        let Ok(index) = u16::try_from(piece - 1) else {
+            return Err(VaultError::VaultRolledBack {
+                what: format!("ledger piece {piece} is not part of any ledger"),
+            });
+        };
+        stored.push((index, seq));
+        sealed.push((
+            piece,
+            index,
+            seq,
+            r.get::<_, Vec<u8>>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+            r.get::<_, Vec<u8>>(4)?,
+        ));
+    }
+    let faults = check_parts(head, &stored);
+    if !faults.is_empty() {
+        return Err(part_faults(head, &faults));
+    }
+    let mut entries = Vec::with_capacity(head.count.min(1 << 24) as usize);
+    for (piece, index, seq, found_key, nonce, ct) in sealed {
+        let part = Part::open(key, scope, index, seq, &nonce, &ct)
+            .map_err(|f| piece_error(piece, &found_key, scope.key_id, f))?;
+        entries.extend(part.into_entries());
+    }
+    if entries.len() as u64 != head.count {
+        return Err(VaultError::VaultRolledBack {
+            what: format!(
+                "the integrity ledger's parts hold {} records but its head commits to {}",
+                entries.len(),
+                head.count
+            ),
+        });
+    }
+    Ok(entries)
+}
+
+fn part_faults(head: &Head, faults: &[PartFault]) -> VaultError {
+    let text = |f: &PartFault| {
+        match f {
+        PartFault::Missing { index, committed } => {
+            format!("ledger part {index} (written at change {committed}) is missing")
+        }
+        PartFault::Older {
+            index,
+            found,
+            committed,
+        } => format!(
+            "ledger part {index} is an older version (change {found}; change {committed} was committed)"
+        ),
+        PartFault::Newer {
+            index,
+            found,
+            committed,
+        } => format!(
+            "ledger part {index} (change {found}) is newer than the ledger's head (change {committed}, written at change {})",
+            head.seq
+        ),
+    }
+    };
+    let what = name_list(faults.iter().map(text), faults.len());
+    if faults
+        .iter()
+        .all(|f| matches!(f, PartFault::Missing { .. }))
+    {
+        VaultError::RecordMissing { what }
+    } else {
+        VaultError::VaultRolledBack { what }
+    }
+}
+
+fn name_list(items: impl Iterator<Item = String>, total: usize) -> String {
+    let mut s: Vec<String> = items.take(NAMED).collect();
+    if total > NAMED {
+        s.push(format!("and {} more", total - NAMED));
+    }
+    s.join("; ")
+}
+
+/// Checks the records found against the committed entries; any
+/// difference is an error naming the records. Anything older, newer or
+/// back from deletion makes it a rollback; only absences make it
+/// "missing".
+pub(crate) fn verify(
+    committed: &[(EntryKey, i64)],
+    found: &HashMap<EntryKey, i64>,
+) -> Result<(), VaultError> {
+    let d = ledger::compare(committed, found);
+    if d.is_empty() {
+        return Ok(());
+    }
+    // Name the rollback evidence first: it explains the absences too.
+    let mut sorted: Vec<&Discrepancy> = d.iter().filter(|x| !x.is_missing()).collect();
+    let rolled_back = !sorted.is_empty();
+    sorted.extend(d.iter().filter(|x| x.is_missing()));
+    let what = name_list(sorted.iter().map(|x| x.to_string()), sorted.len());
+    Err(if rolled_back {
+        VaultError::VaultRolledBack { what }
+    } else {
+        VaultError::RecordMissing { what }
+    })
+}
+
+/// Ledger changes of one write transaction. Parts are read (and checked
+/// against the head) only when touched.
+pub(crate) struct Pending<'a> {
+    key: &'a SecretKey,
+    scope: Scope<'a>,
+    partitioner: Partitioner,
+    pub head: Head,
+    touched: BTreeMap<u16, Part>,
+}
+
+impl<'a> Pending<'a> {
+    /// Starts from the stored head, which must exist.
+    pub fn begin(
+        conn: &Connection,
+        key: &'a SecretKey,
+        scope: Scope<'a>,
+    ) -> Result<Self, VaultError> {
+        let head = require_head(conn, key, scope)?;
+        Ok(Pending {
+            key,
+            partitioner: Partitioner::new(key, head.parts.len() as u16),
+            scope,
+            head,
+            touched: BTreeMap::new(),
+        })
+    }
+
+    /// Starts an empty ledger (a new vault, or one being rebuilt whole).
+    pub fn fresh(key: &'a SecretKey, scope: Scope<'a>) -> Self {
+        Pending {
+            key,
+            partitioner: Partitioner::new(key, PARTS),
+            scope,
+            head: Head::empty(0),
+            touched: BTreeMap::new(),
+        }
+    }
+
+    fn part(&mut self, conn: &Connection, index: u16) -> Result<&mut Part, VaultError> {
+        if !self.touched.contains_key(&index) {
+            let committed = self.head.parts[index as usize];
+            let row: Option<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
+                .query_row(
+                    "SELECT seq, key_id, nonce, ciphertext FROM ledger WHERE piece = ?1",
+                    [index as i64 + 1],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let fault = match &row {
+                None if committed != 0 => Some(PartFault::Missing { index, committed }),
+                Some((found, ..)) if *found < committed => Some(PartFault::Older {
+                    index,
+                    found: *found,
+                    committed,
+                }),
+                Some((found, ..)) if *found > committed => Some(PartFault::Newer {
+                    index,
+                    found: *found,
+                    committed,
+                }),
+                _ => None,
+            };
+            if let Some(f) = fault {
+                return Err(part_faults(&self.head, &[f]));
+            }
+            let part = match row {
+                None => Part::default(),
+                Some((seq, found_key, nonce, ct)) => {
+                    Part::open(self.key, self.scope, index, seq, &nonce, &ct).map_err(|f| {
+                        piece_error(index as i64 + 1, &found_key, self.scope.key_id, f)
+                    })?
+                }
+            };
+            self.touched.insert(index, part);
+        }
+        Ok(self.touched.get_mut(&index).expect("inserted above"))
+    }
+
+    /// Records that `key` is now at `seq`; it must have been at
+    /// `expected` (`None`: not there). The records row was checked the
+    /// same way, so a disagreement means the ledger and the records were
+    /// changed apart from each other since the vault was loaded.
+    pub fn put(
+        &mut self,
+        conn: &Connection,
+        key: EntryKey,
+        expected: Option<i64>,
+        seq: i64,
+    ) -> Result<(), VaultError> {
+        let index = self.partitioner.part_of(&key);
+        let name = key.to_string();
+        let before = self.part(conn, index)?.set(key, seq);
+        if before != expected {
+            return Err(disagreement(&name, before, expected));
+        }
+        if before.is_none() {
+            self.head.count += 1;
+        }
+        Ok(())
+    }
+
+    pub fn remove(
+        &mut self,
+        conn: &Connection,
+        key: &EntryKey,
+        expected: i64,
+    ) -> Result<(), VaultError> {
+        let index = self.partitioner.part_of(key);
+        let before = self.part(conn, index)?.remove(key);
+        if before != Some(expected) {
+            return Err(disagreement(&key.to_string(), before, Some(expected)));
+        }
+        self.head.count -= 1;
+        Ok(())
+    }
+
+    /// Seals the touched parts and the head at `seq` and stores them.
+    pub fn finish(
+        mut self,
+        conn: &Connection,
+        seq: i64,
+        rng: &mut dyn SecureRng,
+    ) -> Result<(), VaultError> {
+        let mut put = conn.prepare_cached(
+            "INSERT OR REPLACE INTO ledger (piece, seq, key_id, nonce, ciphertext)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let key_id = self.scope.key_id.0;
+        for (index, part) in &self.touched {
+            let s = part.seal(self.key, self.scope, *index, seq, rng);
+            put.execute(rusqlite::params![
+                *index as i64 + 1,
+                seq,
+                key_id.as_slice(),
+                s.nonce.as_slice(),
+                s.ciphertext
+            ])?;
+            self.head.parts[*index as usize] = seq;
+        }
+        self.head.seq = seq;
+        let s = self.head.seal(self.key, self.scope, rng);
+        put.execute(rusqlite::params![
+            0,
+            seq,
+            key_id.as_slice(),
+            s.nonce.as_slice(),
+            s.ciphertext
+        ])?;
+        Ok(())
+    }
+}
+
+fn disagreement(name: &str, ledger: Option<i64>, record: Option<i64>) -> VaultError {
+    let at = |s: Option<i64>| match s {
+        Some(s) => format!("change {s}"),
+        None => "absent".into(),
+    };
+    VaultError::VaultRolledBack {
+        what: format!(
+            "{name} is at {} in the integrity ledger but at {} in the records",
+            at(ledger),
+            at(record)
+        ),
+    }
+}
+
+/// Replaces the whole ledger with one committing to `entries` at `seq`
+/// (rotation, restore, upgrade, creation).
+pub(crate) fn write_fresh(
+    conn: &Connection,
+    key: &SecretKey,
+    scope: Scope,
+    entries: impl IntoIterator<Item = (EntryKey, i64)>,
+    seq: i64,
+    rng: &mut dyn SecureRng,
+) -> Result<(), VaultError> {
+    conn.execute("DELETE FROM ledger", [])?;
+    let mut p = Pending::fresh(key, scope);
+    for (k, s) in entries {
+        let index = p.partitioner.part_of(&k);
+        if p.touched.entry(index).or_default().set(k, s).is_none() {
+            p.head.count += 1;
+        }
+    }
+    p.finish(conn, seq, rng)
+}
