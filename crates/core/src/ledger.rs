@@ -6,13 +6,15 @@
 //! (kind = device, id = batch). Storage is the caller's business: this
 //! module only encodes, seals, opens and compares.
 //!
-//! Layout: entries are spread over [`PARTS`] parts by a keyed hash of
-//! their key (so nobody without the key can pile entries into one part).
-//! Each part is sealed on its own, bound to its index and to the
+//! Layout: entries are spread over a power-of-two number of parts
+//! ([`parts_for`]: ~256 entries each, 16 to 4096 parts) by a keyed hash
+//! of their key (so nobody without the key can pile entries into one
+//! part). Each part is sealed on its own, bound to its index and to the
 //! sequence at which it was last written. The **head** is sealed too and
 //! holds the newest change sequence, the entry count, and the sequence of
 //! every part. A write re-seals the head and the parts it touches, so it
-//! costs O(entries / PARTS), not O(entries).
+//! costs O(entries / parts + parts), not O(entries); when the entries
+//! outgrow the parts, the writer rebuilds with twice as many ([`needs_more_parts`]).
 //!
 //! What a holder of the stored bytes can do, and what it yields:
 //! - delete an entry's object → [`Discrepancy::Missing`], named;
@@ -35,9 +37,27 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{self, KeyId, Sealed, SecretKey, SecureRng};
 use crate::domain::Id;
 
-/// How many parts the entries are spread over. Stored in the head, so a
-/// later version may choose another count when it rebuilds a ledger.
-pub const PARTS: u16 = 256;
+/// Bounds of the part count, which the head stores; a ledger is built
+/// with [`parts_for`] its size and grows by rebuilding.
+pub const MIN_PARTS: u16 = 16;
+pub const MAX_PARTS: u16 = 4096;
+/// Entries per part a ledger is built for; it is rebuilt at twice that.
+const TARGET_PER_PART: u64 = 256;
+
+/// The part count to build a ledger of `count` entries with.
+pub fn parts_for(count: u64) -> u16 {
+    let mut p = MIN_PARTS;
+    while p < MAX_PARTS && count > p as u64 * TARGET_PER_PART {
+        p *= 2;
+    }
+    p
+}
+
+/// Whether a ledger with this head should be rebuilt with more parts.
+pub fn needs_more_parts(head: &Head) -> bool {
+    let parts = head.parts.len() as u64;
+    parts < MAX_PARTS as u64 && head.count > parts * 2 * TARGET_PER_PART
+}
 
 const HEAD_VERSION: u8 = 1;
 const PART_VERSION: u8 = 1;
@@ -136,22 +156,24 @@ pub struct Head {
 }
 
 impl Head {
-    pub fn empty(seq: i64) -> Self {
+    pub fn empty(seq: i64, parts: u16) -> Self {
         Head {
             seq,
             count: 0,
-            parts: vec![0; PARTS as usize],
+            parts: vec![0; parts.max(1) as usize],
         }
     }
 
+    /// Sequences as LEB128 varints: the head is re-sealed on every
+    /// commit, and most sequences fit in 2–3 bytes.
     fn encode(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(19 + 8 * self.parts.len());
+        let mut b = Vec::with_capacity(24 + 3 * self.parts.len());
         b.push(HEAD_VERSION);
-        b.extend_from_slice(&self.seq.to_be_bytes());
-        b.extend_from_slice(&self.count.to_be_bytes());
+        put_varint(&mut b, self.seq as u64);
+        put_varint(&mut b, self.count);
         b.extend_from_slice(&(self.parts.len() as u16).to_be_bytes());
         for s in &self.parts {
-            b.extend_from_slice(&s.to_be_bytes());
+            put_varint(&mut b, *s as u64);
         }
         b
     }
@@ -161,13 +183,15 @@ impl Head {
         if r.u8()? != HEAD_VERSION {
             return None;
         }
-        let seq = r.i64()?;
-        let count = r.u64()?;
+        let seq = r.varint()? as i64;
+        let count = r.varint()?;
         let n = r.u16()?;
-        if n == 0 {
+        if n == 0 || n > MAX_PARTS {
             return None;
         }
-        let parts = (0..n).map(|_| r.i64()).collect::<Option<Vec<_>>>()?;
+        let parts = (0..n)
+            .map(|_| r.varint().map(|s| s as i64))
+            .collect::<Option<Vec<_>>>()?;
         r.end()?;
         Some(Head { seq, count, parts })
     }
@@ -201,6 +225,12 @@ pub struct Part {
 }
 
 impl Part {
+    /// A part of these entries, which must be sorted by key and unique.
+    pub fn from_sorted(entries: Vec<(EntryKey, i64)>) -> Self {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        Part { entries }
+    }
+
     pub fn entries(&self) -> &[(EntryKey, i64)] {
         &self.entries
     }
@@ -242,7 +272,7 @@ impl Part {
         for (k, s) in &self.entries {
             b.push(k.as_bytes().len() as u8);
             b.extend_from_slice(k.as_bytes());
-            b.extend_from_slice(&s.to_be_bytes());
+            put_varint(&mut b, *s as u64);
         }
         b
     }
@@ -253,13 +283,13 @@ impl Part {
             return None;
         }
         let n = r.u32()? as usize;
-        // Each entry takes at least 11 bytes: never trust `n` for a
+        // Each entry takes at least 4 bytes: never trust `n` for a
         // reservation larger than the input can hold.
-        let mut entries = Vec::with_capacity(n.min(b.len() / 11));
+        let mut entries = Vec::with_capacity(n.min(b.len() / 4));
         for _ in 0..n {
             let len = r.u8()? as usize;
             let key = EntryKey::from_bytes(r.take(len)?)?;
-            let seq = r.i64()?;
+            let seq = r.varint()? as i64;
             if entries.last().is_some_and(|(prev, _)| *prev >= key) {
                 return None;
             }
@@ -501,6 +531,14 @@ pub fn compare<'a>(
     out
 }
 
+fn put_varint(b: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        b.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    b.push(v as u8);
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
@@ -521,11 +559,24 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    /// LEB128, at most 10 bytes, no redundant trailing zero byte (so
+    /// every value has exactly one encoding).
+    fn varint(&mut self) -> Option<u64> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let byte = self.u8()?;
+            if i == 9 && byte > 1 {
+                return None;
+            }
+            v |= ((byte & 0x7f) as u64) << (7 * i);
+            if byte & 0x80 == 0 {
+                if i > 0 && byte == 0 {
+                    return None;
+                }
+                return Some(v);
+            }
+        }
+        None
     }
     fn end(&self) -> Option<()> {
         self.0.is_empty().then_some(())
@@ -558,7 +609,7 @@ mod tests {
         let mut r = rng();
         let key = SecretKey::random(&mut r);
         let s = scope(KeyId::derived(&key));
-        let mut head = Head::empty(9);
+        let mut head = Head::empty(9, 16);
         head.parts[3] = 9;
         head.count = 2;
         let sealed = head.seal(&key, s, &mut r);
@@ -594,6 +645,20 @@ mod tests {
     }
 
     #[test]
+    fn varints_round_trip_and_have_one_encoding() {
+        for v in [0u64, 1, 127, 128, 300, 1 << 35, u64::MAX, (-1i64) as u64] {
+            let mut b = Vec::new();
+            put_varint(&mut b, v);
+            let mut r = Reader(&b);
+            assert_eq!(r.varint(), Some(v));
+            assert!(r.end().is_some());
+        }
+        assert_eq!(Reader(&[0x80, 0x00]).varint(), None, "redundant zero");
+        assert_eq!(Reader(&[0xff; 11]).varint(), None, "too long");
+        assert_eq!(Reader(&[0x80]).varint(), None, "cut short");
+    }
+
+    #[test]
     fn malformed_plaintexts_are_refused_not_panicking() {
         for bytes in [
             &b""[..],
@@ -605,7 +670,11 @@ mod tests {
             assert!(Part::decode(bytes).is_none(), "{bytes:?}");
         }
         assert!(Head::decode(&[HEAD_VERSION, 0, 0]).is_none());
-        let mut h = Head::empty(1).encode();
+        assert!(
+            Head::decode(&[HEAD_VERSION, 0, 0, 0, 0]).is_none(),
+            "no parts"
+        );
+        let mut h = Head::empty(1, 16).encode();
         h.push(0);
         assert!(Head::decode(&h).is_none());
         // Entries out of order would make lookups lie: refused.
@@ -614,7 +683,7 @@ mod tests {
         p.set(k("task", 2), 1);
         let mut enc = p.encode();
         let first = 5;
-        let len = 1 + enc[first] as usize + 8;
+        let len = 1 + enc[first] as usize + 1;
         let (a, b) = (
             enc[first..first + len].to_vec(),
             enc[first + len..].to_vec(),
@@ -676,7 +745,7 @@ mod tests {
 
     #[test]
     fn parts_are_checked_against_the_head() {
-        let mut head = Head::empty(10);
+        let mut head = Head::empty(10, 16);
         head.parts[0] = 4;
         head.parts[1] = 10;
         head.parts[2] = 6;
@@ -704,11 +773,28 @@ mod tests {
     }
 
     #[test]
+    fn part_counts_grow_with_the_ledger_and_stay_bounded() {
+        assert_eq!(parts_for(0), MIN_PARTS);
+        assert_eq!(parts_for(4096), 16);
+        assert_eq!(parts_for(4097), 32);
+        assert_eq!(parts_for(100_000), 512);
+        assert_eq!(parts_for(u64::MAX), MAX_PARTS);
+        let mut h = Head::empty(1, 16);
+        h.count = 8192;
+        assert!(!needs_more_parts(&h));
+        h.count = 8193;
+        assert!(needs_more_parts(&h));
+        let mut h = Head::empty(1, MAX_PARTS);
+        h.count = u64::MAX;
+        assert!(!needs_more_parts(&h), "never beyond the maximum");
+    }
+
+    #[test]
     fn the_partitioner_is_keyed_and_spreads_entries() {
         let mut r = rng();
-        let a = Partitioner::new(&SecretKey::random(&mut r), PARTS);
-        let b = Partitioner::new(&SecretKey::random(&mut r), PARTS);
-        let mut counts = vec![0u32; PARTS as usize];
+        let a = Partitioner::new(&SecretKey::random(&mut r), 256);
+        let b = Partitioner::new(&SecretKey::random(&mut r), 256);
+        let mut counts = vec![0u32; 256];
         let mut differ = 0;
         for n in 0..10_000u32 {
             let key = EntryKey::new("task", &n.to_be_bytes());

@@ -41,11 +41,17 @@ fn keyring_vault(dir: &Path) -> Vault {
     .vault
 }
 
+/// The keyring entries the vault's slots name, read from the file.
 fn keyring_accounts(v: &Vault) -> Vec<String> {
-    v.slots()
+    raw(v.dir())
+        .prepare("SELECT params FROM key_slots WHERE kind = 'keyring' ORDER BY id")
         .unwrap()
-        .into_iter()
-        .filter_map(|s| s.keyring_account)
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|p| {
+            let p: serde_json::Value = serde_json::from_str(&p.unwrap()).unwrap();
+            p["account"].as_str().unwrap().to_string()
+        })
         .collect()
 }
 

@@ -15,8 +15,8 @@ use crate::crypto::{KeyId, SecretKey, SecureRng};
 use crate::domain::Id;
 use crate::error::VaultError;
 use crate::ledger::{
-    self, check_parts, Discrepancy, EntryKey, Head, Part, PartFault, Partitioner, PieceFault,
-    Scope, PARTS,
+    self, check_parts, needs_more_parts, parts_for, Discrepancy, EntryKey, Head, Part, PartFault,
+    Partitioner, PieceFault, Scope,
 };
 
 const LABEL: &str = "vault-records";
@@ -220,6 +220,41 @@ pub(crate) fn verify(
     })
 }
 
+/// A part being changed: as stored, plus this transaction's changes
+/// (`None` = removed), merged when sealed. Bulk writes (an import) thus
+/// cost O(n log n), not a sorted insert each.
+#[derive(Default)]
+struct Touched {
+    base: Part,
+    changes: BTreeMap<EntryKey, Option<i64>>,
+}
+
+impl Touched {
+    fn get(&self, key: &EntryKey) -> Option<i64> {
+        match self.changes.get(key) {
+            Some(v) => *v,
+            None => self.base.get(key),
+        }
+    }
+
+    fn merged(&self) -> Part {
+        let base = self.base.entries();
+        let mut out = Vec::with_capacity(base.len() + self.changes.len());
+        let mut b = base.iter().peekable();
+        for (k, v) in &self.changes {
+            while let Some((bk, bs)) = b.next_if(|(bk, _)| bk < k) {
+                out.push((bk.clone(), *bs));
+            }
+            b.next_if(|(bk, _)| bk == k);
+            if let Some(v) = v {
+                out.push((k.clone(), *v));
+            }
+        }
+        out.extend(b.cloned());
+        Part::from_sorted(out)
+    }
+}
+
 /// Ledger changes of one write transaction. Parts are read (and checked
 /// against the head) only when touched.
 pub(crate) struct Pending<'a> {
@@ -227,7 +262,7 @@ pub(crate) struct Pending<'a> {
     scope: Scope<'a>,
     partitioner: Partitioner,
     pub head: Head,
-    touched: BTreeMap<u16, Part>,
+    touched: BTreeMap<u16, Touched>,
 }
 
 impl<'a> Pending<'a> {
@@ -247,18 +282,19 @@ impl<'a> Pending<'a> {
         })
     }
 
-    /// Starts an empty ledger (a new vault, or one being rebuilt whole).
-    pub fn fresh(key: &'a SecretKey, scope: Scope<'a>) -> Self {
+    /// Starts an empty ledger with room for `count` entries.
+    fn fresh(key: &'a SecretKey, scope: Scope<'a>, count: u64) -> Self {
+        let parts = parts_for(count);
         Pending {
             key,
-            partitioner: Partitioner::new(key, PARTS),
+            partitioner: Partitioner::new(key, parts),
             scope,
-            head: Head::empty(0),
+            head: Head::empty(0, parts),
             touched: BTreeMap::new(),
         }
     }
 
-    fn part(&mut self, conn: &Connection, index: u16) -> Result<&mut Part, VaultError> {
+    fn part(&mut self, conn: &Connection, index: u16) -> Result<&mut Touched, VaultError> {
         if !self.touched.contains_key(&index) {
             let committed = self.head.parts[index as usize];
             let row: Option<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
@@ -285,7 +321,7 @@ impl<'a> Pending<'a> {
             if let Some(f) = fault {
                 return Err(part_faults(&self.head, &[f]));
             }
-            let part = match row {
+            let base = match row {
                 None => Part::default(),
                 Some((seq, found_key, nonce, ct)) => {
                     Part::open(self.key, self.scope, index, seq, &nonce, &ct).map_err(|f| {
@@ -293,7 +329,13 @@ impl<'a> Pending<'a> {
                     })?
                 }
             };
-            self.touched.insert(index, part);
+            self.touched.insert(
+                index,
+                Touched {
+                    base,
+                    changes: BTreeMap::new(),
+                },
+            );
         }
         Ok(self.touched.get_mut(&index).expect("inserted above"))
     }
@@ -310,11 +352,12 @@ impl<'a> Pending<'a> {
         seq: i64,
     ) -> Result<(), VaultError> {
         let index = self.partitioner.part_of(&key);
-        let name = key.to_string();
-        let before = self.part(conn, index)?.set(key, seq);
+        let part = self.part(conn, index)?;
+        let before = part.get(&key);
         if before != expected {
-            return Err(disagreement(&name, before, expected));
+            return Err(disagreement(&key.to_string(), before, expected));
         }
+        part.changes.insert(key, Some(seq));
         if before.is_none() {
             self.head.count += 1;
         }
@@ -328,28 +371,39 @@ impl<'a> Pending<'a> {
         expected: i64,
     ) -> Result<(), VaultError> {
         let index = self.partitioner.part_of(key);
-        let before = self.part(conn, index)?.remove(key);
+        let part = self.part(conn, index)?;
+        let before = part.get(key);
         if before != Some(expected) {
             return Err(disagreement(&key.to_string(), before, Some(expected)));
         }
+        part.changes.insert(key.clone(), None);
         self.head.count -= 1;
         Ok(())
     }
 
-    /// Seals the touched parts and the head at `seq` and stores them.
+    /// Seals the touched parts and the head at `seq` and stores them; or,
+    /// when the entries have outgrown the parts, rebuilds the whole ledger
+    /// with more.
     pub fn finish(
         mut self,
         conn: &Connection,
         seq: i64,
         rng: &mut dyn SecureRng,
     ) -> Result<(), VaultError> {
+        if needs_more_parts(&self.head) {
+            let mut all = Vec::with_capacity(self.head.count as usize);
+            for index in 0..self.head.parts.len() as u16 {
+                all.extend(self.part(conn, index)?.merged().into_entries());
+            }
+            return write_fresh(conn, self.key, self.scope, all, seq, rng);
+        }
         let mut put = conn.prepare_cached(
             "INSERT OR REPLACE INTO ledger (piece, seq, key_id, nonce, ciphertext)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         let key_id = self.scope.key_id.0;
         for (index, part) in &self.touched {
-            let s = part.seal(self.key, self.scope, *index, seq, rng);
+            let s = part.merged().seal(self.key, self.scope, *index, seq, rng);
             put.execute(rusqlite::params![
                 *index as i64 + 1,
                 seq,
@@ -386,8 +440,9 @@ fn disagreement(name: &str, ledger: Option<i64>, record: Option<i64>) -> VaultEr
     }
 }
 
-/// Replaces the whole ledger with one committing to `entries` at `seq`
-/// (rotation, restore, upgrade, creation).
+/// Replaces the whole ledger with one committing to `entries` (unique
+/// keys) at `seq`, with as many parts as their number calls for
+/// (rotation, restore, upgrade, creation, growth).
 pub(crate) fn write_fresh(
     conn: &Connection,
     key: &SecretKey,
@@ -396,13 +451,27 @@ pub(crate) fn write_fresh(
     seq: i64,
     rng: &mut dyn SecureRng,
 ) -> Result<(), VaultError> {
+    let entries: Vec<(EntryKey, i64)> = entries.into_iter().collect();
     conn.execute("DELETE FROM ledger", [])?;
-    let mut p = Pending::fresh(key, scope);
+    let mut p = Pending::fresh(key, scope, entries.len() as u64);
+    let mut by_part: BTreeMap<u16, Vec<(EntryKey, i64)>> = BTreeMap::new();
     for (k, s) in entries {
-        let index = p.partitioner.part_of(&k);
-        if p.touched.entry(index).or_default().set(k, s).is_none() {
-            p.head.count += 1;
-        }
+        by_part
+            .entry(p.partitioner.part_of(&k))
+            .or_default()
+            .push((k, s));
+    }
+    for (index, mut list) in by_part {
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.dedup_by(|a, b| a.0 == b.0);
+        p.head.count += list.len() as u64;
+        p.touched.insert(
+            index,
+            Touched {
+                base: Part::from_sorted(list),
+                changes: BTreeMap::new(),
+            },
+        );
     }
     p.finish(conn, seq, rng)
 }
