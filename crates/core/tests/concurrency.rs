@@ -360,36 +360,3 @@ fn a_failed_restore_replace_leaves_the_live_vault_in_place() {
     );
     assert_eq!(open_rk(tmp.path(), &rk).task_count(), 1);
 }
-
-/// Point 13: a restore whose target gets a vault while it runs does not
-/// replace that vault (here: the target's vault appears before placing,
-/// as another process's restore or create would).
-#[test]
-fn restore_without_replace_never_overwrites_a_vault() {
-    let src = tempfile::tempdir().unwrap();
-    let (mut v, rk) = quick_vault(src.path());
-    v.add_task(draft("from the backup")).unwrap();
-    let file = src.path().join("b.ppbackup");
-    v.write_backup(&file).unwrap();
-    drop(v);
-    let target = tempfile::tempdir().unwrap();
-    let (mut there, their_rk) = quick_vault(target.path());
-    there.add_task(draft("already there")).unwrap();
-    drop(there);
-    let before = db_bytes(target.path());
-    let err = Vault::restore(
-        &file,
-        target.path(),
-        &Unlock::recovery_key(rk),
-        RestoreOptions {
-            keyring: false,
-            replace: false,
-        },
-        os_env(),
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.code(), "vault_exists");
-    assert!(db_bytes(target.path()) == before);
-    assert_eq!(open_rk(target.path(), &their_rk).task_count(), 1);
-}

@@ -473,10 +473,6 @@ impl Vault {
             "UPDATE meta SET value = ?1 WHERE name = 'key_id'",
             [new_key_id.0.as_slice()],
         )?;
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', ?1)",
-            [seq],
-        )?;
         tx.commit()?;
         self.key = new_key;
         self.key_id = new_key_id;

@@ -188,14 +188,15 @@ pub(crate) fn insert_initial(
         seq,
         rng,
     )?;
-    set_change_seq(conn, seq)
+    drop_plain_change_seq(conn)
 }
 
-fn set_change_seq(conn: &Connection, seq: i64) -> Result<(), VaultError> {
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', ?1)",
-        [seq],
-    )?;
+/// The vault's change sequence lives in the ledger head now; the
+/// plaintext copy schema 2 kept in `meta` is dropped once the ledger is
+/// written, so nothing reads a stale one (and a commit writes one page
+/// fewer).
+fn drop_plain_change_seq(conn: &Connection) -> Result<(), VaultError> {
+    conn.execute("DELETE FROM meta WHERE name = 'change_seq'", [])?;
     Ok(())
 }
 
@@ -392,14 +393,15 @@ impl Vault {
         }
         let mut rows = Vec::new();
         read_raw(&tx, &self.dir, None, |raw| rows.push(raw))?;
-        let mut max_seq: i64 = tx
-            .query_row(
-                "SELECT value FROM meta WHERE name = 'change_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
+        // The newest sequence ever used, deletions included, so that the
+        // ledger's sequence never goes back.
+        let mut max_seq: i64 = tx.query_row(
+            "SELECT max(
+                 coalesce((SELECT value FROM meta WHERE name = 'change_seq'), 0),
+                 coalesce((SELECT max(changed_seq) FROM tombstones), 0))",
+            [],
+            |r| r.get(0),
+        )?;
         let mut entries = Vec::with_capacity(rows.len());
         {
             let mut update = tx.prepare(
@@ -434,7 +436,7 @@ impl Vault {
             max_seq,
             self.env.rng.as_mut(),
         )?;
-        set_change_seq(&tx, max_seq)?;
+        drop_plain_change_seq(&tx)?;
         tx.commit()?;
         Ok(Some(max_seq))
     }
@@ -621,7 +623,6 @@ impl Vault {
             }
         }
         ledger.finish(&tx, seq, self.env.rng.as_mut())?;
-        set_change_seq(&tx, seq)?;
         tx.commit()?;
         // Only if nobody else committed since we last looked are we still
         // in step with the whole vault (what rotation requires).
