@@ -28,6 +28,8 @@ pub const MIN_ARGON2_T: u32 = 3;
 pub const MAX_ARGON2_M_KIB: u32 = 1024 * 1024;
 pub const MAX_ARGON2_T: u32 = 10;
 pub const MAX_ARGON2_P: u32 = 16;
+// What this app writes is inside the bounds it accepts.
+const _: () = assert!(MIN_ARGON2_M_KIB <= MAX_ARGON2_M_KIB && MIN_ARGON2_T <= MAX_ARGON2_T);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -326,8 +328,6 @@ mod tests {
                 "{m} {t} {p}"
             );
         }
-        // What this app writes is inside the bounds.
-        assert!(MIN_ARGON2_M_KIB <= MAX_ARGON2_M_KIB && MIN_ARGON2_T <= MAX_ARGON2_T);
         assert!(passphrase_kek("x", &params(8, 1, 1)).is_ok());
     }
 }

@@ -41,8 +41,7 @@ fn an_edit_after_another_process_rotated_the_key_is_refused_then_retried() {
     };
     let err = app
         .update_task(t.id, edit.clone())
-        .err()
-        .expect("wrote under the old key");
+        .expect_err("wrote under the old key");
     assert_eq!(err.code(), "key_rotated", "{err}");
     assert!(err.to_string().contains("open the vault again"), "{err}");
     let err = app.add_task(draft("new")).err().unwrap();
@@ -123,8 +122,7 @@ fn a_slot_change_after_another_process_rotated_the_key_is_refused() {
     drop(b);
     let err = a
         .set_passphrase("a new passphrase")
-        .err()
-        .expect("wrapped the old key");
+        .expect_err("wrapped the old key");
     assert_eq!(err.code(), "key_rotated", "{err}");
     let err = a.new_recovery_key().err().unwrap();
     assert_eq!(err.code(), "key_rotated", "{err}");

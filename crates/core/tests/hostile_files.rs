@@ -153,14 +153,8 @@ fn a_record_rolled_back_with_its_ledger_part_is_named_by_the_head() {
     let t = v.add_task(draft("pay 100")).unwrap();
     let c = raw(tmp.path());
     let old = read_row(&c, t.id.as_bytes());
-    let parts: Vec<(i64, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = c
-        .prepare("SELECT piece, seq, key_id, nonce, ciphertext FROM ledger WHERE piece > 0")
-        .unwrap()
-        .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
+    // A copy of the ledger's parts as they are now (in a scratch table).
+    c.execute_batch("CREATE TABLE saved_parts AS SELECT * FROM ledger WHERE piece > 0")
         .unwrap();
     v.update_task(
         t.id,
@@ -172,13 +166,10 @@ fn a_record_rolled_back_with_its_ledger_part_is_named_by_the_head() {
     .unwrap();
     drop(v);
     put_row(&c, &old);
-    for p in &parts {
-        c.execute(
-            "INSERT OR REPLACE INTO ledger (piece, seq, key_id, nonce, ciphertext) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![p.0, p.1, p.2, p.3, p.4],
-        )
-        .unwrap();
-    }
+    c.execute_batch(
+        "INSERT OR REPLACE INTO ledger SELECT * FROM saved_parts; DROP TABLE saved_parts;",
+    )
+    .unwrap();
     drop(c);
     let err = open_pass(tmp.path()).err().expect("opened the old version");
     assert_eq!(err.code(), "vault_rolled_back", "{err}");

@@ -151,8 +151,7 @@ fn a_keyring_slot_added_by_a_process_holding_a_replaced_key_changes_nothing() {
     drop(b);
     let err = a
         .add_keyring_slot()
-        .err()
-        .expect("added a slot for the old key");
+        .expect_err("added a slot for the old key");
     assert_eq!(err.code(), "key_rotated", "{err}");
     drop(a);
     let v = open_keyring(tmp.path()).expect("the keyring unlock broke");

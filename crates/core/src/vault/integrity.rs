@@ -62,6 +62,28 @@ fn piece_error(piece: i64, found_key: &[u8], key_id: KeyId, fault: PieceFault) -
     }
 }
 
+/// A ledger row as stored.
+struct StoredPiece {
+    seq: i64,
+    key_id: Vec<u8>,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+fn read_piece(conn: &Connection, piece: i64) -> Result<Option<StoredPiece>, VaultError> {
+    Ok(conn
+        .prepare_cached("SELECT seq, key_id, nonce, ciphertext FROM ledger WHERE piece = ?1")?
+        .query_row([piece], |r| {
+            Ok(StoredPiece {
+                seq: r.get(0)?,
+                key_id: r.get(1)?,
+                nonce: r.get(2)?,
+                ciphertext: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
 /// Reads and opens the head; `None` if the vault has none (written before
 /// the ledger existed, or the head was deleted — the caller decides).
 pub(crate) fn read_head(
@@ -69,19 +91,12 @@ pub(crate) fn read_head(
     key: &SecretKey,
     scope: Scope,
 ) -> Result<Option<Head>, VaultError> {
-    let row: Option<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
-        .query_row(
-            "SELECT seq, key_id, nonce, ciphertext FROM ledger WHERE piece = 0",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    let Some((seq, found_key, nonce, ct)) = row else {
+    let Some(p) = read_piece(conn, 0)? else {
         return Ok(None);
     };
-    Head::open(key, scope, seq, &nonce, &ct)
+    Head::open(key, scope, p.seq, &p.nonce, &p.ciphertext)
         .map(Some)
-        .map_err(|f| piece_error(0, &found_key, scope.key_id, f))
+        .map_err(|f| piece_error(0, &p.key_id, scope.key_id, f))
 }
 
 /// The head, which a vault with a ledger must have.
@@ -116,30 +131,28 @@ pub(crate) fn read_committed(
     let mut sealed = Vec::new();
     while let Some(r) = rows.next()? {
         let piece: i64 = r.get(0)?;
-        let seq: i64 = r.get(1)?;
         let Ok(index) = u16::try_from(piece - 1) else {
             return Err(VaultError::VaultRolledBack {
                 what: format!("ledger piece {piece} is not part of any ledger"),
             });
         };
-        stored.push((index, seq));
-        sealed.push((
-            piece,
-            index,
-            seq,
-            r.get::<_, Vec<u8>>(2)?,
-            r.get::<_, Vec<u8>>(3)?,
-            r.get::<_, Vec<u8>>(4)?,
-        ));
+        let p = StoredPiece {
+            seq: r.get(1)?,
+            key_id: r.get(2)?,
+            nonce: r.get(3)?,
+            ciphertext: r.get(4)?,
+        };
+        stored.push((index, p.seq));
+        sealed.push((index, p));
     }
     let faults = check_parts(head, &stored);
     if !faults.is_empty() {
         return Err(part_faults(head, &faults));
     }
     let mut entries = Vec::with_capacity(head.count.min(1 << 24) as usize);
-    for (piece, index, seq, found_key, nonce, ct) in sealed {
-        let part = Part::open(key, scope, index, seq, &nonce, &ct)
-            .map_err(|f| piece_error(piece, &found_key, scope.key_id, f))?;
+    for (index, p) in sealed {
+        let part = Part::open(key, scope, index, p.seq, &p.nonce, &p.ciphertext)
+            .map_err(|f| piece_error(index as i64 + 1, &p.key_id, scope.key_id, f))?;
         entries.extend(part.into_entries());
     }
     if entries.len() as u64 != head.count {
@@ -297,23 +310,17 @@ impl<'a> Pending<'a> {
     fn part(&mut self, conn: &Connection, index: u16) -> Result<&mut Touched, VaultError> {
         if !self.touched.contains_key(&index) {
             let committed = self.head.parts[index as usize];
-            let row: Option<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
-                .query_row(
-                    "SELECT seq, key_id, nonce, ciphertext FROM ledger WHERE piece = ?1",
-                    [index as i64 + 1],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
+            let row = read_piece(conn, index as i64 + 1)?;
             let fault = match &row {
                 None if committed != 0 => Some(PartFault::Missing { index, committed }),
-                Some((found, ..)) if *found < committed => Some(PartFault::Older {
+                Some(p) if p.seq < committed => Some(PartFault::Older {
                     index,
-                    found: *found,
+                    found: p.seq,
                     committed,
                 }),
-                Some((found, ..)) if *found > committed => Some(PartFault::Newer {
+                Some(p) if p.seq > committed => Some(PartFault::Newer {
                     index,
-                    found: *found,
+                    found: p.seq,
                     committed,
                 }),
                 _ => None,
@@ -323,11 +330,8 @@ impl<'a> Pending<'a> {
             }
             let base = match row {
                 None => Part::default(),
-                Some((seq, found_key, nonce, ct)) => {
-                    Part::open(self.key, self.scope, index, seq, &nonce, &ct).map_err(|f| {
-                        piece_error(index as i64 + 1, &found_key, self.scope.key_id, f)
-                    })?
-                }
+                Some(p) => Part::open(self.key, self.scope, index, p.seq, &p.nonce, &p.ciphertext)
+                    .map_err(|f| piece_error(index as i64 + 1, &p.key_id, self.scope.key_id, f))?,
             };
             self.touched.insert(
                 index,
