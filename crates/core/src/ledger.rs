@@ -70,8 +70,13 @@ pub struct EntryKey(Box<[u8]>);
 
 impl EntryKey {
     /// Kinds are short ASCII labels (`task`, `list`, …); ids are opaque.
+    /// Panics on an empty or over-long kind or id: kinds are constants
+    /// and ids fixed-size, so that is a bug, never input.
     pub fn new(kind: &str, id: &[u8]) -> Self {
-        debug_assert!(kind.len() <= MAX_KIND_LEN && id.len() <= MAX_ID_LEN);
+        assert!(
+            (1..=MAX_KIND_LEN).contains(&kind.len()) && id.len() <= MAX_ID_LEN,
+            "ledger entry kind or id out of range"
+        );
         let mut b = Vec::with_capacity(1 + kind.len() + id.len());
         b.push(kind.len() as u8);
         b.extend_from_slice(kind.as_bytes());
@@ -79,39 +84,61 @@ impl EntryKey {
         EntryKey(b.into_boxed_slice())
     }
 
+    pub fn as_ref(&self) -> EntryRef<'_> {
+        EntryRef::from_bytes(&self.0).expect("an EntryKey is always well-formed")
+    }
+
     pub fn kind(&self) -> &str {
-        let n = self.0[0] as usize;
-        std::str::from_utf8(&self.0[1..1 + n]).unwrap_or("?")
+        self.as_ref().kind
     }
 
     pub fn id(&self) -> &[u8] {
-        &self.0[1 + self.0[0] as usize..]
+        self.as_ref().id
     }
 
     fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+}
 
-    fn from_bytes(b: &[u8]) -> Option<Self> {
+/// An entry's identity, borrowed (from an opened part, or a row).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub kind: &'a str,
+    pub id: &'a [u8],
+}
+
+impl EntryRef<'_> {
+    pub fn to_key(self) -> EntryKey {
+        EntryKey::new(self.kind, self.id)
+    }
+
+    /// From the stored form `[kind length][kind][id]`, checked.
+    fn from_bytes(b: &[u8]) -> Option<EntryRef<'_>> {
         let n = *b.first()? as usize;
-        let kind = b.get(1..1 + n)?;
-        if n == 0 || n > MAX_KIND_LEN || std::str::from_utf8(kind).is_err() {
+        let kind = std::str::from_utf8(b.get(1..1 + n)?).ok()?;
+        if n == 0 || n > MAX_KIND_LEN || b.len() - 1 - n > MAX_ID_LEN {
             return None;
         }
-        if b.len() - 1 - n > MAX_ID_LEN {
-            return None;
+        Some(EntryRef {
+            kind,
+            id: &b[1 + n..],
+        })
+    }
+}
+
+impl fmt::Display for EntryRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match <[u8; 16]>::try_from(self.id) {
+            Ok(b) => write!(f, "{} {}", self.kind, Id::from_bytes(b)),
+            Err(_) => write!(f, "{} {}", self.kind, hex::encode(self.id)),
         }
-        Some(EntryKey(b.into()))
     }
 }
 
 impl fmt::Display for EntryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let id = self.id();
-        match <[u8; 16]>::try_from(id) {
-            Ok(b) => write!(f, "{} {}", self.kind(), Id::from_bytes(b)),
-            Err(_) => write!(f, "{} {}", self.kind(), hex::encode(id)),
-        }
+        self.as_ref().fmt(f)
     }
 }
 
@@ -277,28 +304,6 @@ impl Part {
         b
     }
 
-    fn decode(b: &[u8]) -> Option<Self> {
-        let mut r = Reader(b);
-        if r.u8()? != PART_VERSION {
-            return None;
-        }
-        let n = r.u32()? as usize;
-        // Each entry takes at least 4 bytes: never trust `n` for a
-        // reservation larger than the input can hold.
-        let mut entries = Vec::with_capacity(n.min(b.len() / 4));
-        for _ in 0..n {
-            let len = r.u8()? as usize;
-            let key = EntryKey::from_bytes(r.take(len)?)?;
-            let seq = r.varint()? as i64;
-            if entries.last().is_some_and(|(prev, _)| *prev >= key) {
-                return None;
-            }
-            entries.push((key, seq));
-        }
-        r.end()?;
-        Some(Part { entries })
-    }
-
     pub fn seal(
         &self,
         key: &SecretKey,
@@ -318,9 +323,90 @@ impl Part {
         nonce: &[u8],
         ciphertext: &[u8],
     ) -> Result<Self, PieceFault> {
+        PartView::open(key, scope, index, seq, nonce, ciphertext).map(|v| v.to_part())
+    }
+}
+
+/// An opened part read in place: checked once when opened, then iterated
+/// without allocating (a load reads every part).
+pub struct PartView(Vec<u8>);
+
+impl PartView {
+    pub fn open(
+        key: &SecretKey,
+        scope: Scope,
+        index: u16,
+        seq: i64,
+        nonce: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Self, PieceFault> {
         let plain = crypto::open_parts(key, &scope.aad(index as u32 + 1, seq), nonce, ciphertext)
             .map_err(|_| PieceFault::DoesNotAuthenticate)?;
-        Part::decode(&plain).ok_or(PieceFault::Malformed)
+        PartView::from_plain(plain.to_vec()).ok_or(PieceFault::Malformed)
+    }
+
+    /// Checks the encoding: well-formed entries, strictly ascending keys
+    /// (lookups rely on it), exactly the declared count, nothing after.
+    fn from_plain(plain: Vec<u8>) -> Option<Self> {
+        let view = PartView(plain);
+        let mut prev: Option<&[u8]> = None;
+        let mut r = view.reader()?;
+        while let Some((key, _)) = r.next_raw()? {
+            if prev.is_some_and(|p| p >= key) {
+                return None;
+            }
+            EntryRef::from_bytes(key)?;
+            prev = Some(key);
+        }
+        r.0.end()?;
+        Some(view)
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (EntryRef<'_>, i64)> + '_ {
+        let mut r = self.reader();
+        std::iter::from_fn(move || {
+            let (key, seq) = r.as_mut()?.next_raw()??;
+            Some((EntryRef::from_bytes(key)?, seq))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.reader().map_or(0, |r| r.1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn to_part(&self) -> Part {
+        Part::from_sorted(self.iter().map(|(k, s)| (k.to_key(), s)).collect())
+    }
+
+    fn reader(&self) -> Option<PartReader<'_>> {
+        let mut r = Reader(&self.0);
+        if r.u8()? != PART_VERSION {
+            return None;
+        }
+        let n = r.u32()? as usize;
+        Some(PartReader(r, n, 0))
+    }
+}
+
+/// Walks a part's encoding: (reader, declared count, entries read).
+struct PartReader<'a>(Reader<'a>, usize, usize);
+
+impl<'a> PartReader<'a> {
+    /// `Some(None)` at the declared end, `None` if malformed.
+    fn next_raw(&mut self) -> Option<Option<(&'a [u8], i64)>> {
+        if self.2 == self.1 {
+            return Some(None);
+        }
+        let len = self.0.u8()? as usize;
+        let key = self.0.take(len)?;
+        let seq = self.0.varint()? as i64;
+        self.2 += 1;
+        Some(Some((key, seq)))
     }
 }
 
@@ -481,51 +567,70 @@ impl fmt::Display for Discrepancy {
     }
 }
 
+/// What was found, as the caller holds it (a map per kind, say), so the
+/// comparison needs no copy of it.
+pub trait Found {
+    fn seq_of(&self, entry: EntryRef) -> Option<i64>;
+    fn count(&self) -> usize;
+    /// Every entry found; only called when the sets differ.
+    fn entries(&self) -> Vec<(EntryKey, i64)>;
+}
+
+impl Found for HashMap<EntryKey, i64> {
+    fn seq_of(&self, entry: EntryRef) -> Option<i64> {
+        self.get(&entry.to_key()).copied()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn entries(&self) -> Vec<(EntryKey, i64)> {
+        self.iter().map(|(k, s)| (k.clone(), *s)).collect()
+    }
+}
+
 /// Compares what was found with what is committed. Ids are unique per
 /// kind, so equal counts plus every committed entry found at its sequence
 /// means the sets are equal; the extras are only looked for when counts
-/// differ.
-pub fn compare<'a>(
-    committed: impl IntoIterator<Item = &'a (EntryKey, i64)> + Clone,
-    found: &HashMap<EntryKey, i64>,
-) -> Vec<Discrepancy> {
+/// differ. `committed` is called once, and again only then.
+pub fn compare<'a, I>(committed: impl Fn() -> I, found: &impl Found) -> Vec<Discrepancy>
+where
+    I: Iterator<Item = (EntryRef<'a>, i64)>,
+{
     let mut out = Vec::new();
     let mut matched = 0usize;
-    for (key, c) in committed.clone() {
-        match found.get(key) {
+    for (key, c) in committed() {
+        match found.seq_of(key) {
             None => out.push(Discrepancy::Missing {
-                key: key.clone(),
-                committed: *c,
+                key: key.to_key(),
+                committed: c,
             }),
             Some(f) => {
                 matched += 1;
                 if f < c {
                     out.push(Discrepancy::Older {
-                        key: key.clone(),
-                        found: *f,
-                        committed: *c,
+                        key: key.to_key(),
+                        found: f,
+                        committed: c,
                     });
                 } else if f > c {
                     out.push(Discrepancy::Newer {
-                        key: key.clone(),
-                        found: *f,
-                        committed: *c,
+                        key: key.to_key(),
+                        found: f,
+                        committed: c,
                     });
                 }
             }
         }
     }
-    if matched != found.len() {
-        let known: HashSet<&EntryKey> = committed.into_iter().map(|(k, _)| k).collect();
+    if matched != found.count() {
+        let known: HashSet<EntryKey> = committed().map(|(k, _)| k.to_key()).collect();
         let mut extra: Vec<Discrepancy> = found
-            .iter()
+            .entries()
+            .into_iter()
             .filter(|(k, _)| !known.contains(k))
-            .map(|(k, s)| Discrepancy::Unexpected {
-                key: k.clone(),
-                found: *s,
-            })
+            .map(|(key, found)| Discrepancy::Unexpected { key, found })
             .collect();
-        extra.sort_by(|a, b| format!("{a}").cmp(&format!("{b}")));
+        extra.sort_by_key(|d| d.to_string());
         out.extend(extra);
     }
     out
@@ -667,7 +772,7 @@ mod tests {
             &[PART_VERSION, 255, 255, 255, 255, 3, 1, b'x'],
             &[PART_VERSION, 0, 0, 0, 0, 1],
         ] {
-            assert!(Part::decode(bytes).is_none(), "{bytes:?}");
+            assert!(PartView::from_plain(bytes.to_vec()).is_none(), "{bytes:?}");
         }
         assert!(Head::decode(&[HEAD_VERSION, 0, 0]).is_none());
         assert!(
@@ -691,12 +796,12 @@ mod tests {
         enc.truncate(first);
         enc.extend(b);
         enc.extend(a);
-        assert!(Part::decode(&enc).is_none());
+        assert!(PartView::from_plain(enc).is_none());
     }
 
     #[test]
     fn compare_names_missing_older_newer_and_unexpected_entries() {
-        let committed = vec![
+        let committed = [
             (k("list", 1), 2),
             (k("task", 1), 5),
             (k("task", 2), 7),
@@ -710,7 +815,8 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let d = compare(&committed, &found);
+        let refs = || committed.iter().map(|(k, s)| (k.as_ref(), *s));
+        let d = compare(refs, &found);
         assert_eq!(
             d,
             vec![
@@ -740,7 +846,7 @@ mod tests {
             "{text}"
         );
         let same: HashMap<EntryKey, i64> = committed.iter().cloned().collect();
-        assert!(compare(&committed, &same).is_empty());
+        assert!(compare(refs, &same).is_empty());
     }
 
     #[test]

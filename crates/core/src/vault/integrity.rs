@@ -7,7 +7,7 @@
 //! writers (create, restore, rotation, upgrade) do — so any record kind
 //! written through them is covered without knowing about it here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -15,8 +15,8 @@ use crate::crypto::{KeyId, SecretKey, SecureRng};
 use crate::domain::Id;
 use crate::error::VaultError;
 use crate::ledger::{
-    self, check_parts, needs_more_parts, parts_for, Discrepancy, EntryKey, Head, Part, PartFault,
-    Partitioner, PieceFault, Scope,
+    self, check_parts, needs_more_parts, parts_for, Discrepancy, EntryKey, Found, Head, Part,
+    PartFault, PartView, Partitioner, PieceFault, Scope,
 };
 
 const LABEL: &str = "vault-records";
@@ -116,14 +116,15 @@ pub(crate) fn head_missing() -> VaultError {
     }
 }
 
-/// Every committed entry: each stored part checked against the head,
-/// opened, and the total checked against the head's count.
+/// Every committed entry, as opened parts: each stored part checked
+/// against the head, opened, and the total checked against the head's
+/// count.
 pub(crate) fn read_committed(
     conn: &Connection,
     key: &SecretKey,
     scope: Scope,
     head: &Head,
-) -> Result<Vec<(EntryKey, i64)>, VaultError> {
+) -> Result<Vec<PartView>, VaultError> {
     let mut stmt =
         conn.prepare("SELECT piece, seq, key_id, nonce, ciphertext FROM ledger WHERE piece > 0")?;
     let mut rows = stmt.query([])?;
@@ -149,22 +150,23 @@ pub(crate) fn read_committed(
     if !faults.is_empty() {
         return Err(part_faults(head, &faults));
     }
-    let mut entries = Vec::with_capacity(head.count.min(1 << 24) as usize);
+    let mut parts = Vec::with_capacity(sealed.len());
+    let mut total = 0u64;
     for (index, p) in sealed {
-        let part = Part::open(key, scope, index, p.seq, &p.nonce, &p.ciphertext)
+        let part = PartView::open(key, scope, index, p.seq, &p.nonce, &p.ciphertext)
             .map_err(|f| piece_error(index as i64 + 1, &p.key_id, scope.key_id, f))?;
-        entries.extend(part.into_entries());
+        total += part.len() as u64;
+        parts.push(part);
     }
-    if entries.len() as u64 != head.count {
+    if total != head.count {
         return Err(VaultError::VaultRolledBack {
             what: format!(
-                "the integrity ledger's parts hold {} records but its head commits to {}",
-                entries.len(),
+                "the integrity ledger's parts hold {total} records but its head commits to {}",
                 head.count
             ),
         });
     }
-    Ok(entries)
+    Ok(parts)
 }
 
 fn part_faults(head: &Head, faults: &[PartFault]) -> VaultError {
@@ -213,11 +215,8 @@ fn name_list(items: impl Iterator<Item = String>, total: usize) -> String {
 /// difference is an error naming the records. Anything older, newer or
 /// back from deletion makes it a rollback; only absences make it
 /// "missing".
-pub(crate) fn verify(
-    committed: &[(EntryKey, i64)],
-    found: &HashMap<EntryKey, i64>,
-) -> Result<(), VaultError> {
-    let d = ledger::compare(committed, found);
+pub(crate) fn verify(committed: &[PartView], found: &impl Found) -> Result<(), VaultError> {
+    let d = ledger::compare(|| committed.iter().flat_map(|p| p.iter()), found);
     if d.is_empty() {
         return Ok(());
     }

@@ -424,7 +424,7 @@ impl Vault {
         let committed = integrity::read_committed(&tx, old_key, old_scope, &head)?;
         let mut rows = Vec::with_capacity(committed.len());
         records::read_raw(&tx, &self.dir, None, |raw| rows.push(raw))?;
-        let found = rows
+        let found: std::collections::HashMap<EntryKey, i64> = rows
             .iter()
             .map(|r| (EntryKey::new(r.kind.as_str(), &r.id), r.seq))
             .collect();
@@ -461,7 +461,9 @@ impl Vault {
             &tx,
             &new_key,
             integrity::scope(&self.vault_id, new_key_id),
-            committed,
+            committed
+                .iter()
+                .flat_map(|p| p.iter().map(|(k, s)| (k.to_key(), s))),
             seq,
             self.env.rng.as_mut(),
         )?;

@@ -14,7 +14,7 @@ use super::{integrity, Entry, Vault};
 use crate::crypto::{self, KeyId, RecordContext, RecordKind, SecretKey, SecureRng};
 use crate::domain::{Id, List, Task, TaskId, FORMAT_VERSION};
 use crate::error::VaultError;
-use crate::ledger::EntryKey;
+use crate::ledger::{EntryKey, EntryRef, Found};
 use crate::order::OrderKey;
 
 /// One record to write in a transaction.
@@ -80,6 +80,44 @@ struct Loaded {
     last_order: Option<OrderKey>,
     /// The ledger head's sequence, or `None` for a vault to upgrade.
     head_seq: Option<i64>,
+}
+
+/// What a load found, as the maps it builds anyway: the ledger check
+/// looks records up there instead of copying 100k keys.
+struct LoadedRecords<'a> {
+    tasks: &'a HashMap<TaskId, Entry<Task>>,
+    lists: &'a HashMap<Id, Entry<List>>,
+}
+
+impl Found for LoadedRecords<'_> {
+    fn seq_of(&self, e: EntryRef) -> Option<i64> {
+        let id = Id::from_bytes(e.id.try_into().ok()?);
+        // Exhaustive on purpose: a new kind must say where it is loaded,
+        // or it would be reported missing on every open.
+        match RecordKind::parse(e.kind)? {
+            RecordKind::Task => self.tasks.get(&id).map(|x| x.seq),
+            RecordKind::List => self.lists.get(&id).map(|x| x.seq),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.tasks.len() + self.lists.len()
+    }
+
+    fn entries(&self) -> Vec<(EntryKey, i64)> {
+        let key = |kind: RecordKind, id: &Id, seq: i64| {
+            (EntryKey::new(kind.as_str(), id.as_bytes()), seq)
+        };
+        self.tasks
+            .iter()
+            .map(|(id, e)| key(RecordKind::Task, id, e.seq))
+            .chain(
+                self.lists
+                    .iter()
+                    .map(|(id, e)| key(RecordKind::List, id, e.seq)),
+            )
+            .collect()
+    }
 }
 
 /// The key id the vault file names now (it changes on rotation).
@@ -262,13 +300,14 @@ impl Vault {
             None if self.key_id.is_derived_from(&self.key) => return Err(integrity::head_missing()),
             None => Aad::V1,
         };
-        let mut found: HashMap<EntryKey, i64> = HashMap::new();
         let (key, key_id) = (&self.key, self.key_id);
         let mut lists = HashMap::new();
         let mut failed: Option<(OpenFailure, RawRecord)> = None;
-        read_raw(&tx, &self.dir, Some(RecordKind::List), |raw| {
-            found.insert(EntryKey::new(raw.kind.as_str(), &raw.id), raw.seq);
-            match open_raw::<List>(key, key_id, aad_v, &raw) {
+        read_raw(
+            &tx,
+            &self.dir,
+            Some(RecordKind::List),
+            |raw| match open_raw::<List>(key, key_id, aad_v, &raw) {
                 Ok(l) => {
                     lists.insert(
                         l.id,
@@ -279,8 +318,8 @@ impl Vault {
                     );
                 }
                 Err(f) => failed = failed.take().or(Some((f, raw))),
-            }
-        })?;
+            },
+        )?;
         if let Some((f, raw)) = failed {
             return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
         }
@@ -326,7 +365,6 @@ impl Vault {
                     .collect();
                 let mut batch = Vec::with_capacity(BATCH);
                 let read = read_raw(&tx, &self.dir, Some(RecordKind::Task), |raw| {
-                    found.insert(EntryKey::new(raw.kind.as_str(), &raw.id), raw.seq);
                     batch.push(raw);
                     if batch.len() == BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -363,6 +401,10 @@ impl Vault {
             }
         }
         if let Some(committed) = committed {
+            let found = LoadedRecords {
+                tasks: &tasks,
+                lists: &lists,
+            };
             integrity::verify(&committed, &found)?;
         }
         let last_order = tasks.values().map(|e| &e.value.order).max().cloned();
