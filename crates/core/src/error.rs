@@ -70,9 +70,9 @@ pub enum VaultError {
     StaleVault { loaded: i64, current: i64 },
     #[error("another process replaced the vault's data key since this one loaded it; nothing was written — open the vault again and retry")]
     KeyRotated,
-    #[error("records are missing from the vault file: {what}; they were deleted outside the app. Nothing was changed — restore a backup with `pp vault restore FILE`")]
+    #[error("{what}: records were deleted from the vault file outside the app. Nothing was changed — restore a backup with `pp vault restore FILE`")]
     RecordMissing { what: String },
-    #[error("the vault file holds older data than it committed: {what}; it was rolled back outside the app. Nothing was changed — restore a backup with `pp vault restore FILE`")]
+    #[error("{what}: the vault file was rolled back to older data outside the app. Nothing was changed — restore a backup with `pp vault restore FILE`")]
     VaultRolledBack { what: String },
     #[error("{kind} slot {slot} asks for Argon2 with {m_kib} KiB, {t} passes and {p} lanes; this app accepts at most {max_m_kib} KiB, {max_t} passes and {max_p} lanes, so the file was altered or made by another tool — nothing was derived. Use another slot (the recovery key)", max_m_kib = crate::slots::MAX_ARGON2_M_KIB, max_t = crate::slots::MAX_ARGON2_T, max_p = crate::slots::MAX_ARGON2_P)]
     KdfParamsOutOfBounds {

@@ -251,6 +251,7 @@ fn a_vault_written_by_the_previous_version_upgrades_and_is_then_protected() {
 
     let mut v = Vault::open(tmp.path(), &Unlock::passphrase(FIXTURE_PASS), env(3)).unwrap();
     assert_eq!(v.schema_version().unwrap(), schema::CURRENT_VERSION);
+    assert!(!v.ledger_required(), "its key predates the ledger");
     let b = v.bundle();
     assert_eq!((b.lists, b.tasks), (lists.clone(), tasks.clone()));
     // Writes work and are covered.
@@ -276,6 +277,38 @@ fn a_vault_written_by_the_previous_version_upgrades_and_is_then_protected() {
     let err = open_pass_fixture(tmp.path()).err().unwrap();
     assert_eq!(err.code(), "record_missing", "{err}");
     assert!(err.to_string().contains(&victim.to_string()), "{err}");
+}
+
+/// A vault upgraded from schema 2 keeps its old key id, so a file
+/// stripped of every record and of the ledger would pass for an empty
+/// old vault; after one rotation the ledger is tied to the key and that
+/// is caught too (the documented limit, and how it ends).
+#[test]
+fn an_upgraded_vault_is_fully_protected_after_its_first_rotation() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("schema2-vault.db"), tmp.path().join("vault.db")).unwrap();
+    let strip = |dir: &Path| {
+        let c = raw(dir);
+        c.execute_batch("DELETE FROM records; DELETE FROM ledger; DELETE FROM tombstones;")
+            .unwrap();
+    };
+
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("schema2-vault.db"), copy.path().join("vault.db")).unwrap();
+    drop(open_pass_fixture(copy.path()).unwrap());
+    strip(copy.path());
+    let v = open_pass_fixture(copy.path()).expect("the documented limit");
+    assert_eq!(v.task_count(), 0);
+
+    let mut v = open_pass_fixture(tmp.path()).unwrap();
+    v.rotate_key(Some(FIXTURE_PASS)).unwrap();
+    assert!(v.ledger_required());
+    drop(v);
+    strip(tmp.path());
+    let err = open_pass_fixture(tmp.path())
+        .err()
+        .expect("opened as empty");
+    assert_eq!(err.code(), "record_missing", "{err}");
 }
 
 fn open_pass_fixture(dir: &Path) -> Result<Vault, VaultError> {

@@ -110,8 +110,8 @@ pub(crate) fn require_head(
 
 pub(crate) fn head_missing() -> VaultError {
     VaultError::RecordMissing {
-        what: "the integrity ledger's head (it commits to every record; \
-               this vault's key was made with the ledger, so it must have one)"
+        what: "the integrity ledger's head is missing (it commits to every record, \
+               and this vault's key was made with the ledger, so it must have one)"
             .into(),
     }
 }

@@ -327,6 +327,14 @@ impl Vault {
         self.key_id
     }
 
+    /// Whether the integrity ledger is anchored in the key: true for
+    /// vaults created or rotated since the ledger exists, false for one
+    /// upgraded from schema 2 until its next key rotation (see
+    /// `docs/ARCHITECTURE.md`, "What the ledger cannot detect").
+    pub fn ledger_required(&self) -> bool {
+        self.key_id.is_derived_from(&self.key)
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.env.now()
     }
