@@ -475,6 +475,7 @@ impl Vault {
             "UPDATE meta SET value = ?1 WHERE name = 'key_id'",
             [new_key_id.0.as_slice()],
         )?;
+        records::mirror_change_seq(&tx, seq)?;
         tx.commit()?;
         self.key = new_key;
         self.key_id = new_key_id;

@@ -226,15 +226,18 @@ pub(crate) fn insert_initial(
         seq,
         rng,
     )?;
-    drop_plain_change_seq(conn)
+    mirror_change_seq(conn, seq)
 }
 
-/// The vault's change sequence lives in the ledger head now; the
-/// plaintext copy schema 2 kept in `meta` is dropped once the ledger is
-/// written, so nothing reads a stale one (and a commit writes one page
-/// fewer).
-fn drop_plain_change_seq(conn: &Connection) -> Result<(), VaultError> {
-    conn.execute("DELETE FROM meta WHERE name = 'change_seq'", [])?;
+/// Mirrors the ledger head's sequence into `meta` in the same
+/// transaction: a plaintext hint for readers that only need to know
+/// whether something changed (refresh, sync), never trusted for
+/// integrity — the sealed head is what load and rotation check.
+pub(crate) fn mirror_change_seq(conn: &Connection, seq: i64) -> Result<(), VaultError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', ?1)",
+        [seq],
+    )?;
     Ok(())
 }
 
@@ -478,7 +481,7 @@ impl Vault {
             max_seq,
             self.env.rng.as_mut(),
         )?;
-        drop_plain_change_seq(&tx)?;
+        mirror_change_seq(&tx, max_seq)?;
         tx.commit()?;
         Ok(Some(max_seq))
     }
@@ -665,6 +668,7 @@ impl Vault {
             }
         }
         ledger.finish(&tx, seq, self.env.rng.as_mut())?;
+        mirror_change_seq(&tx, seq)?;
         tx.commit()?;
         // Only if nobody else committed since we last looked are we still
         // in step with the whole vault (what rotation requires).
