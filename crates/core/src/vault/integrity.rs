@@ -116,20 +116,19 @@ pub(crate) fn head_missing() -> VaultError {
     }
 }
 
-/// Every committed entry, as opened parts: each stored part checked
-/// against the head, opened, and the total checked against the head's
-/// count.
-pub(crate) fn read_committed(
-    conn: &Connection,
-    key: &SecretKey,
-    scope: Scope,
-    head: &Head,
-) -> Result<Vec<PartView>, VaultError> {
+/// The ledger's parts as stored: read inside the caller's transaction and
+/// checked against the head, opened later (possibly on another thread).
+pub(crate) struct SealedParts {
+    parts: Vec<(u16, StoredPiece)>,
+    count: u64,
+}
+
+pub(crate) fn read_sealed_parts(conn: &Connection, head: &Head) -> Result<SealedParts, VaultError> {
     let mut stmt =
         conn.prepare("SELECT piece, seq, key_id, nonce, ciphertext FROM ledger WHERE piece > 0")?;
     let mut rows = stmt.query([])?;
     let mut stored = Vec::new();
-    let mut sealed = Vec::new();
+    let mut parts = Vec::new();
     while let Some(r) = rows.next()? {
         let piece: i64 = r.get(0)?;
         let Ok(index) = u16::try_from(piece - 1) else {
@@ -144,29 +143,50 @@ pub(crate) fn read_committed(
             ciphertext: r.get(4)?,
         };
         stored.push((index, p.seq));
-        sealed.push((index, p));
+        parts.push((index, p));
     }
     let faults = check_parts(head, &stored);
     if !faults.is_empty() {
         return Err(part_faults(head, &faults));
     }
-    let mut parts = Vec::with_capacity(sealed.len());
-    let mut total = 0u64;
-    for (index, p) in sealed {
-        let part = PartView::open(key, scope, index, p.seq, &p.nonce, &p.ciphertext)
-            .map_err(|f| piece_error(index as i64 + 1, &p.key_id, scope.key_id, f))?;
-        total += part.len() as u64;
-        parts.push(part);
+    Ok(SealedParts {
+        parts,
+        count: head.count,
+    })
+}
+
+impl SealedParts {
+    /// Every committed entry, as opened parts, their total checked
+    /// against the head's count.
+    pub fn open(self, key: &SecretKey, scope: Scope) -> Result<Vec<PartView>, VaultError> {
+        let mut out = Vec::with_capacity(self.parts.len());
+        let mut total = 0u64;
+        for (index, p) in self.parts {
+            let part = PartView::open(key, scope, index, p.seq, &p.nonce, &p.ciphertext)
+                .map_err(|f| piece_error(index as i64 + 1, &p.key_id, scope.key_id, f))?;
+            total += part.len() as u64;
+            out.push(part);
+        }
+        if total != self.count {
+            return Err(VaultError::VaultRolledBack {
+                what: format!(
+                    "the integrity ledger's parts hold {total} records but its head commits to {}",
+                    self.count
+                ),
+            });
+        }
+        Ok(out)
     }
-    if total != head.count {
-        return Err(VaultError::VaultRolledBack {
-            what: format!(
-                "the integrity ledger's parts hold {total} records but its head commits to {}",
-                head.count
-            ),
-        });
-    }
-    Ok(parts)
+}
+
+/// Every committed entry, as opened parts (see [`SealedParts`]).
+pub(crate) fn read_committed(
+    conn: &Connection,
+    key: &SecretKey,
+    scope: Scope,
+    head: &Head,
+) -> Result<Vec<PartView>, VaultError> {
+    read_sealed_parts(conn, head)?.open(key, scope)
 }
 
 fn part_faults(head: &Head, faults: &[PartFault]) -> VaultError {

@@ -120,6 +120,55 @@ impl Found for LoadedRecords<'_> {
     }
 }
 
+/// The committed entries, opened and indexed compactly for the check of
+/// a load (built on another thread while the load builds its maps).
+struct CommittedIndex {
+    parts: Vec<crate::ledger::PartView>,
+    seqs: HashMap<(RecordKind, Id), i64>,
+    /// Committed entries no loaded map could hold (unknown kind, odd id).
+    strays: usize,
+}
+
+impl CommittedIndex {
+    fn build(parts: Vec<crate::ledger::PartView>) -> Self {
+        let mut seqs = HashMap::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut strays = 0;
+        for (e, seq) in parts.iter().flat_map(|p| p.iter()) {
+            match (RecordKind::parse(e.kind), <[u8; 16]>::try_from(e.id)) {
+                (Some(kind), Ok(id)) => {
+                    seqs.insert((kind, Id::from_bytes(id)), seq);
+                }
+                _ => strays += 1,
+            }
+        }
+        CommittedIndex {
+            parts,
+            seqs,
+            strays,
+        }
+    }
+
+    /// Equal sets: same size, and every loaded record committed at its
+    /// sequence. Only if not does the slow path work out what differs.
+    fn verify(&self, found: &LoadedRecords) -> Result<(), VaultError> {
+        let same = |kind: RecordKind, id: &Id, seq: i64| self.seqs.get(&(kind, *id)) == Some(&seq);
+        let equal = self.strays == 0
+            && self.seqs.len() == found.count()
+            && found
+                .tasks
+                .iter()
+                .all(|(id, e)| same(RecordKind::Task, id, e.seq))
+            && found
+                .lists
+                .iter()
+                .all(|(id, e)| same(RecordKind::List, id, e.seq));
+        if equal {
+            return Ok(());
+        }
+        integrity::verify(&self.parts, found)
+    }
+}
+
 /// The key id the vault file names now (it changes on rotation).
 pub(crate) fn stored_key_id(conn: &Connection) -> Result<Vec<u8>, VaultError> {
     Ok(conn
@@ -385,30 +434,44 @@ impl Vault {
                 (read, done)
             });
         read_result?;
-        let committed = match &head {
-            Some(h) => Some(integrity::read_committed(&tx, &self.key, scope, h)?),
+        let sealed = match &head {
+            Some(h) => Some(integrity::read_sealed_parts(&tx, h)?),
             None => None,
         };
         tx.commit()?;
 
-        let total: usize = done.iter().map(|(v, _)| v.len()).sum();
-        let mut tasks = HashMap::with_capacity(total);
-        let mut haystacks = HashMap::with_capacity(total);
-        for (part, failure) in done {
-            if let Some((f, raw)) = failure {
-                return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
+        // The ledger is opened and indexed on another core while this one
+        // builds the maps; then the two are compared.
+        let (merged, committed) = std::thread::scope(|s| {
+            let index = sealed
+                .map(|sealed| s.spawn(move || sealed.open(key, scope).map(CommittedIndex::build)));
+            let total: usize = done.iter().map(|(v, _)| v.len()).sum();
+            let mut tasks = HashMap::with_capacity(total);
+            let mut haystacks = HashMap::with_capacity(total);
+            let mut failed = None;
+            for (part, failure) in done {
+                if let Some(f) = failure {
+                    failed = failed.or(Some(f));
+                    continue;
+                }
+                for (t, seq, h) in part {
+                    haystacks.insert(t.id, h);
+                    tasks.insert(t.id, Entry { value: t, seq });
+                }
             }
-            for (t, seq, h) in part {
-                haystacks.insert(t.id, h);
-                tasks.insert(t.id, Entry { value: t, seq });
-            }
+            let index = index.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            ((tasks, haystacks, failed), index)
+        });
+        let (tasks, haystacks, failed) = merged;
+        if let Some((f, raw)) = failed {
+            return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
         }
-        if let Some(committed) = committed {
+        if let Some(index) = committed {
             let found = LoadedRecords {
                 tasks: &tasks,
                 lists: &lists,
             };
-            integrity::verify(&committed, &found)?;
+            index?.verify(&found)?;
         }
         let last_order = tasks.values().map(|e| &e.value.order).max().cloned();
         Ok(Loaded {
