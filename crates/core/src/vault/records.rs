@@ -148,21 +148,16 @@ impl CommittedIndex {
         }
     }
 
+    /// Whether this record is committed at this sequence.
+    fn agrees(&self, kind: RecordKind, id: &Id, seq: i64) -> bool {
+        self.seqs.get(&(kind, *id)) == Some(&seq)
+    }
+
     /// Equal sets: same size, and every loaded record committed at its
-    /// sequence. Only if not does the slow path work out what differs.
-    fn verify(&self, found: &LoadedRecords) -> Result<(), VaultError> {
-        let same = |kind: RecordKind, id: &Id, seq: i64| self.seqs.get(&(kind, *id)) == Some(&seq);
-        let equal = self.strays == 0
-            && self.seqs.len() == found.count()
-            && found
-                .tasks
-                .iter()
-                .all(|(id, e)| same(RecordKind::Task, id, e.seq))
-            && found
-                .lists
-                .iter()
-                .all(|(id, e)| same(RecordKind::List, id, e.seq));
-        if equal {
+    /// sequence (`all_agree`, from [`Self::agrees`] on each). Only if not
+    /// does the slow path work out what differs.
+    fn verify(&self, found: &LoadedRecords, all_agree: bool) -> Result<(), VaultError> {
+        if all_agree && self.strays == 0 && self.seqs.len() == found.count() {
             return Ok(());
         }
         integrity::verify(&self.parts, found)
@@ -352,6 +347,12 @@ impl Vault {
             None if self.key_id.is_derived_from(&self.key) => return Err(integrity::head_missing()),
             None => Aad::V1,
         };
+        // The ledger's parts are read first, so that another core can open
+        // and index them while the records are read and decrypted.
+        let sealed = match &head {
+            Some(h) => Some(integrity::read_sealed_parts(&tx, h)?),
+            None => None,
+        };
         let (key, key_id) = (&self.key, self.key_id);
         let mut lists = HashMap::new();
         let mut failed: Option<(OpenFailure, RawRecord)> = None;
@@ -385,14 +386,18 @@ impl Vault {
             .clamp(1, 8);
         let lists_ref = &lists;
         type Done = (Vec<(Task, i64, String)>, Option<(OpenFailure, RawRecord)>);
+        type Index = Option<Result<CommittedIndex, VaultError>>;
         let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(workers * 2);
         let batch_rx = std::sync::Mutex::new(batch_rx);
-        let (read_result, done): (Result<(), VaultError>, Vec<Done>) =
-            std::thread::scope(|scope| {
+        let (read_result, done, index): (Result<(), VaultError>, Vec<Done>, Index) =
+            std::thread::scope(|threads| {
+                let index = sealed.map(|sealed| {
+                    threads.spawn(move || sealed.open(key, scope).map(CommittedIndex::build))
+                });
                 let handles: Vec<_> = (0..workers)
                     .map(|_| {
                         let batch_rx = &batch_rx;
-                        scope.spawn(move || {
+                        threads.spawn(move || {
                             let mut out = Vec::new();
                             let mut failure = None;
                             loop {
@@ -431,47 +436,43 @@ impl Vault {
                     .into_iter()
                     .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                     .collect();
-                (read, done)
+                let index =
+                    index.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                (read, done, index)
             });
         read_result?;
-        let sealed = match &head {
-            Some(h) => Some(integrity::read_sealed_parts(&tx, h)?),
-            None => None,
-        };
         tx.commit()?;
+        let index = index.transpose()?;
 
-        // The ledger is opened and indexed on another core while this one
-        // builds the maps; then the two are compared.
-        let (merged, committed) = std::thread::scope(|s| {
-            let index = sealed
-                .map(|sealed| s.spawn(move || sealed.open(key, scope).map(CommittedIndex::build)));
-            let total: usize = done.iter().map(|(v, _)| v.len()).sum();
-            let mut tasks = HashMap::with_capacity(total);
-            let mut haystacks = HashMap::with_capacity(total);
-            let mut failed = None;
-            for (part, failure) in done {
-                if let Some(f) = failure {
-                    failed = failed.or(Some(f));
-                    continue;
-                }
-                for (t, seq, h) in part {
-                    haystacks.insert(t.id, h);
-                    tasks.insert(t.id, Entry { value: t, seq });
-                }
-            }
-            let index = index.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            ((tasks, haystacks, failed), index)
+        // Each record is checked against the ledger as it goes into its
+        // map, while its data is at hand; only on a difference does the
+        // slow path work out what differs.
+        let total: usize = done.iter().map(|(v, _)| v.len()).sum();
+        let mut tasks = HashMap::with_capacity(total);
+        let mut haystacks = HashMap::with_capacity(total);
+        let mut agree = index.as_ref().is_none_or(|i| {
+            lists
+                .iter()
+                .all(|(id, e)| i.agrees(RecordKind::List, id, e.seq))
         });
-        let (tasks, haystacks, failed) = merged;
-        if let Some((f, raw)) = failed {
-            return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
+        for (part, failure) in done {
+            if let Some((f, raw)) = failure {
+                return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
+            }
+            for (t, seq, h) in part {
+                if let Some(i) = &index {
+                    agree &= i.agrees(RecordKind::Task, &t.id, seq);
+                }
+                haystacks.insert(t.id, h);
+                tasks.insert(t.id, Entry { value: t, seq });
+            }
         }
-        if let Some(index) = committed {
+        if let Some(index) = index {
             let found = LoadedRecords {
                 tasks: &tasks,
                 lists: &lists,
             };
-            index?.verify(&found)?;
+            index.verify(&found, agree)?;
         }
         let last_order = tasks.values().map(|e| &e.value.order).max().cloned();
         Ok(Loaded {
