@@ -156,6 +156,11 @@ pub(crate) fn read_sealed_parts(conn: &Connection, head: &Head) -> Result<Sealed
 }
 
 impl SealedParts {
+    /// How many entries the head commits to.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
     /// Every committed entry, as opened parts, their total checked
     /// against the head's count.
     pub fn open(self, key: &SecretKey, scope: Scope) -> Result<Vec<PartView>, VaultError> {

@@ -389,7 +389,17 @@ impl Vault {
         type Index = Option<Result<CommittedIndex, VaultError>>;
         let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(workers * 2);
         let batch_rx = std::sync::Mutex::new(batch_rx);
-        let (read_result, done, index): (Result<(), VaultError>, Vec<Done>, Index) =
+        // A small ledger is indexed here and now; a large one on its own
+        // thread, beside the record pipeline (a thread costs more than a
+        // few thousand entries take).
+        const INDEX_ON_A_THREAD: u64 = 16_384;
+        let (sealed, mut index): (_, Index) = match sealed {
+            Some(p) if p.count() < INDEX_ON_A_THREAD => {
+                (None, Some(p.open(key, scope).map(CommittedIndex::build)))
+            }
+            other => (other, None),
+        };
+        let (read_result, done, threaded): (Result<(), VaultError>, Vec<Done>, Index) =
             std::thread::scope(|threads| {
                 let index = sealed.map(|sealed| {
                     threads.spawn(move || sealed.open(key, scope).map(CommittedIndex::build))
@@ -442,6 +452,9 @@ impl Vault {
             });
         read_result?;
         tx.commit()?;
+        if threaded.is_some() {
+            index = threaded;
+        }
         let index = index.transpose()?;
 
         // Each record is checked against the ledger as it goes into its
