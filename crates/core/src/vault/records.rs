@@ -124,19 +124,24 @@ impl Found for LoadedRecords<'_> {
 /// a load (built on another thread while the load builds its maps).
 struct CommittedIndex {
     parts: Vec<crate::ledger::PartView>,
-    seqs: HashMap<(RecordKind, Id), i64>,
+    /// Per kind, so that the check of each record is one lookup by id.
+    seqs: HashMap<RecordKind, HashMap<Id, i64>>,
+    len: usize,
     /// Committed entries no loaded map could hold (unknown kind, odd id).
     strays: usize,
 }
 
 impl CommittedIndex {
     fn build(parts: Vec<crate::ledger::PartView>) -> Self {
-        let mut seqs = HashMap::with_capacity(parts.iter().map(|p| p.len()).sum());
-        let mut strays = 0;
+        let mut seqs: HashMap<RecordKind, HashMap<Id, i64>> = HashMap::new();
+        let (mut len, mut strays) = (0, 0);
         for (e, seq) in parts.iter().flat_map(|p| p.iter()) {
             match (RecordKind::parse(e.kind), <[u8; 16]>::try_from(e.id)) {
                 (Some(kind), Ok(id)) => {
-                    seqs.insert((kind, Id::from_bytes(id)), seq);
+                    seqs.entry(kind)
+                        .or_insert_with(|| HashMap::with_capacity(1024))
+                        .insert(Id::from_bytes(id), seq);
+                    len += 1;
                 }
                 _ => strays += 1,
             }
@@ -144,20 +149,26 @@ impl CommittedIndex {
         CommittedIndex {
             parts,
             seqs,
+            len,
             strays,
         }
     }
 
+    /// The committed sequences of one kind.
+    fn of_kind(&self, kind: RecordKind) -> Option<&HashMap<Id, i64>> {
+        self.seqs.get(&kind)
+    }
+
     /// Whether this record is committed at this sequence.
     fn agrees(&self, kind: RecordKind, id: &Id, seq: i64) -> bool {
-        self.seqs.get(&(kind, *id)) == Some(&seq)
+        self.of_kind(kind).and_then(|m| m.get(id)) == Some(&seq)
     }
 
     /// Equal sets: same size, and every loaded record committed at its
     /// sequence (`all_agree`, from [`Self::agrees`] on each). Only if not
     /// does the slow path work out what differs.
     fn verify(&self, found: &LoadedRecords, all_agree: bool) -> Result<(), VaultError> {
-        if all_agree && self.strays == 0 && self.seqs.len() == found.count() {
+        if all_agree && self.strays == 0 && self.len == found.count() {
             return Ok(());
         }
         integrity::verify(&self.parts, found)
@@ -468,13 +479,14 @@ impl Vault {
                 .iter()
                 .all(|(id, e)| i.agrees(RecordKind::List, id, e.seq))
         });
+        let task_seqs = index.as_ref().map(|i| i.of_kind(RecordKind::Task));
         for (part, failure) in done {
             if let Some((f, raw)) = failure {
                 return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
             }
             for (t, seq, h) in part {
-                if let Some(i) = &index {
-                    agree &= i.agrees(RecordKind::Task, &t.id, seq);
+                if let Some(committed) = task_seqs {
+                    agree &= committed.and_then(|m| m.get(&t.id)) == Some(&seq);
                 }
                 haystacks.insert(t.id, h);
                 tasks.insert(t.id, Entry { value: t, seq });
