@@ -129,9 +129,13 @@ impl EntryRef<'_> {
 
 impl fmt::Display for EntryRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Record ids are 16 random bytes; other entries (the top of an
+        // undo stack, "undo/cli") are named in words.
+        let words = !self.id.is_empty() && self.id.iter().all(|b| b.is_ascii_graphic());
         match <[u8; 16]>::try_from(self.id) {
-            Ok(b) => write!(f, "{} {}", self.kind, Id::from_bytes(b)),
-            Err(_) => write!(f, "{} {}", self.kind, hex::encode(self.id)),
+            Ok(b) if !words => write!(f, "{} {}", self.kind, Id::from_bytes(b)),
+            _ if words => write!(f, "{} {}", self.kind, String::from_utf8_lossy(self.id)),
+            _ => write!(f, "{} {}", self.kind, hex::encode(self.id)),
         }
     }
 }
@@ -534,6 +538,15 @@ pub enum Discrepancy {
 impl Discrepancy {
     pub fn is_missing(&self) -> bool {
         matches!(self, Discrepancy::Missing { .. })
+    }
+
+    pub fn key(&self) -> &EntryKey {
+        match self {
+            Discrepancy::Missing { key, .. }
+            | Discrepancy::Older { key, .. }
+            | Discrepancy::Newer { key, .. }
+            | Discrepancy::Unexpected { key, .. } => key,
+        }
     }
 }
 

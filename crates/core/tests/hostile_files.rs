@@ -130,7 +130,8 @@ fn a_deleted_record_put_back_is_reported_as_rolled_back() {
     let (mut v, _) = new_vault(tmp.path());
     let t = v.add_task(draft("done with this")).unwrap();
     let old = read_row(&raw(tmp.path()), t.id.as_bytes());
-    v.delete_task(t.id).unwrap();
+    v.trash_tasks(&[t.id]).unwrap();
+    v.empty_trash(Some(&[t.id])).unwrap();
     drop(v);
     put_row(&raw(tmp.path()), &old);
     let err = open_pass(tmp.path())

@@ -247,8 +247,16 @@ pub(crate) fn verify(committed: &[PartView], found: &impl Found) -> Result<(), V
     }
     // Name the rollback evidence first: it explains the absences too.
     let mut sorted: Vec<&Discrepancy> = d.iter().filter(|x| !x.is_missing()).collect();
-    let rolled_back = !sorted.is_empty();
     sorted.extend(d.iter().filter(|x| x.is_missing()));
+    // The top of an undo stack only follows from its entries (an entry
+    // deleted leaves an older one on top): what happened to the entries
+    // decides what to call it, unless only tops differ.
+    let derived = |x: &&Discrepancy| x.key().kind() == super::history::TOP_KIND;
+    let entries_differ = sorted.iter().any(|x| !derived(x));
+    let rolled_back = sorted
+        .iter()
+        .filter(|x| !entries_differ || !derived(x))
+        .any(|x| !x.is_missing());
     let what = name_list(sorted.iter().map(|x| x.to_string()), sorted.len());
     Err(if rolled_back {
         VaultError::VaultRolledBack { what }
@@ -368,6 +376,13 @@ impl<'a> Pending<'a> {
         Ok(self.touched.get_mut(&index).expect("inserted above"))
     }
 
+    /// The sequence `key` is committed at, as this transaction left it
+    /// (`None`: not committed). Opens only the part it lives in.
+    pub fn get(&mut self, conn: &Connection, key: &EntryKey) -> Result<Option<i64>, VaultError> {
+        let index = self.partitioner.part_of(key);
+        Ok(self.part(conn, index)?.get(key))
+    }
+
     /// Records that `key` is now at `seq`; it must have been at
     /// `expected` (`None`: not there). The records row was checked the
     /// same way, so a disagreement means the ledger and the records were
@@ -465,6 +480,36 @@ fn disagreement(name: &str, ledger: Option<i64>, record: Option<i64>) -> VaultEr
             at(ledger),
             at(record)
         ),
+    }
+}
+
+/// `key` is committed at `committed` but was found at `found`, outside
+/// a whole-vault check (a refresh, an undo): named the way a load would.
+pub(crate) fn entry_disagreement(
+    key: EntryKey,
+    committed: Option<i64>,
+    found: Option<i64>,
+) -> VaultError {
+    let d = match (committed, found) {
+        (Some(committed), None) => Discrepancy::Missing { key, committed },
+        (None, Some(found)) => Discrepancy::Unexpected { key, found },
+        (Some(committed), Some(found)) if found < committed => Discrepancy::Older {
+            key,
+            found,
+            committed,
+        },
+        (Some(committed), Some(found)) => Discrepancy::Newer {
+            key,
+            found,
+            committed,
+        },
+        (None, None) => unreachable!("no disagreement between two absences"),
+    };
+    let what = d.to_string();
+    if d.is_missing() {
+        VaultError::RecordMissing { what }
+    } else {
+        VaultError::VaultRolledBack { what }
     }
 }
 

@@ -5,7 +5,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use zeroize::Zeroizing;
 
 use super::records::{self, check_key, Aad};
-use super::{integrity, Unlock, Vault};
+use super::{history, integrity, reminder_state, Unlock, Vault};
 use crate::crypto::{self, KeyId, SecretKey, SecureRng};
 use crate::domain::Id;
 use crate::error::VaultError;
@@ -361,8 +361,9 @@ impl Vault {
     /// process committed since this one loaded (or changed the slots since
     /// they were read here), it fails with `stale` and changes nothing.
     /// Records are re-sealed row by row from the file — whatever their
-    /// kind — after checking them against the ledger, so rotation never
-    /// launders a tampered vault.
+    /// kind — after checking them, the undo history and the reminder
+    /// state against the ledger, so rotation never launders a tampered
+    /// vault. The undo history and the reminder state are cleared.
     pub fn rotate_key(&mut self, passphrase: Option<&str>) -> Result<RotatedKey, VaultError> {
         let stored = read_slots(&self.conn)?;
         let new_key = SecretKey::random(self.env.rng.as_mut());
@@ -424,10 +425,12 @@ impl Vault {
         let committed = integrity::read_committed(&tx, old_key, old_scope, &head)?;
         let mut rows = Vec::with_capacity(committed.len());
         records::read_raw(&tx, &self.dir, None, |raw| rows.push(raw))?;
-        let found: std::collections::HashMap<EntryKey, i64> = rows
+        let mut found: std::collections::HashMap<EntryKey, i64> = rows
             .iter()
             .map(|r| (EntryKey::new(r.kind.as_str(), &r.id), r.seq))
             .collect();
+        found.extend(history::ledger_entries(&tx, old_key_id)?);
+        found.extend(reminder_state::ledger_entries(&tx, old_key, old_key_id)?);
         integrity::verify(&committed, &found)?;
         drop(found);
         {
@@ -456,14 +459,18 @@ impl Vault {
                 ])?;
             }
         }
+        // The undo history and the reminder state start fresh (as they
+        // always have): they are sealed under the old key, and a rotation
+        // after a leak should carry forward only the records. The new
+        // ledger commits to exactly the records just checked.
+        tx.execute_batch("DELETE FROM history; DELETE FROM local_state;")?;
         let seq = head.seq + 1;
         integrity::write_fresh(
             &tx,
             &new_key,
             integrity::scope(&self.vault_id, new_key_id),
-            committed
-                .iter()
-                .flat_map(|p| p.iter().map(|(k, s)| (k.to_key(), s))),
+            rows.iter()
+                .map(|r| (EntryKey::new(r.kind.as_str(), &r.id), r.seq)),
             seq,
             self.env.rng.as_mut(),
         )?;

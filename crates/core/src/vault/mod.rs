@@ -4,11 +4,16 @@
 //! SQLite transaction, committed durably before memory is updated.
 
 mod backup;
+mod bulk;
 mod files;
+mod history;
 mod integrity;
 mod keys;
 mod records;
+mod reminder_state;
 mod tasks;
+mod tracking;
+mod trash;
 mod views;
 
 use std::collections::HashMap;
@@ -29,9 +34,13 @@ use crate::schema;
 use crate::slots::{self, SlotKind, SlotParams, WrappedSlot};
 
 pub use backup::{BackupHeader, BackupInfo, RestoreOptions};
+pub use history::{HistoryState, DEFAULT_SESSION, HISTORY_LIMIT};
 pub use keys::SlotInfo;
-pub use tasks::{Completion, ImportReport, ListPatch, TaskDraft, TaskPatch};
-pub use views::View;
+pub use reminder_state::ReminderState;
+pub use tasks::{Completion, ImportReport, ListPatch, QuickAddContext, TaskDraft, TaskPatch};
+pub use tracking::Changes;
+pub use trash::DEFAULT_TRASH_RETENTION_DAYS;
+pub use views::{Filter, Query, SidebarCounts, Sort, Summary, TagCount, View, ViewResult};
 
 pub const DB_FILE: &str = "vault.db";
 pub const BACKUP_DIR: &str = "backups";
@@ -92,10 +101,15 @@ pub struct Vault {
     haystacks: HashMap<TaskId, String>,
     lists: HashMap<ListId, Entry<List>>,
     last_order: Option<OrderKey>,
-    /// The ledger head's change sequence when this process last saw the
-    /// whole vault (at load, or at its own commits when nobody else wrote
-    /// in between). Rotation requires that it is still current.
+    /// Undo/redo stacks this process records into and replays from.
+    session: String,
+    /// The ledger head's change sequence memory is current with: set at
+    /// load, advanced by our own commits when nobody else wrote in
+    /// between, and by `refresh`. Rotation requires that it is still
+    /// current; `refresh` re-reads every record changed after it.
     seen_seq: i64,
+    /// What mutations and refreshes changed since `take_changes`.
+    changes: Changes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,7 +325,9 @@ impl Vault {
             haystacks: HashMap::new(),
             lists: HashMap::new(),
             last_order: None,
+            session: DEFAULT_SESSION.to_string(),
             seen_seq: 0,
+            changes: Changes::default(),
         }
     }
 

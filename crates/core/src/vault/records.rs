@@ -34,6 +34,32 @@ pub(crate) enum Write {
     },
 }
 
+/// What extra work inside a commit's transaction gets: the transaction,
+/// the ledger changes being made, and what to seal with at the new
+/// change sequence.
+pub(crate) struct InTx<'t, 'k> {
+    pub tx: &'t rusqlite::Transaction<'t>,
+    pub ledger: &'t mut integrity::Pending<'k>,
+    pub key: &'k SecretKey,
+    pub key_id: KeyId,
+    pub seq: i64,
+    pub rng: &'t mut dyn SecureRng,
+}
+
+/// Extra work inside a commit's transaction; see [`Vault::commit_with`].
+pub(crate) type TxHook<'a> = &'a mut dyn FnMut(&mut InTx<'_, '_>) -> Result<(), VaultError>;
+
+/// What changed on disk after a change sequence (see
+/// [`Vault::read_changed_since`]).
+pub(super) struct ChangedSince {
+    pub tasks: Vec<(Task, i64)>,
+    pub lists: Vec<(List, i64)>,
+    /// Records deleted after the sequence (and not written again since).
+    pub deleted: Vec<(RecordKind, Id)>,
+    /// The vault's change sequence these reads are consistent with.
+    pub seq: i64,
+}
+
 pub(crate) fn encode<T: serde::Serialize>(v: &T) -> zeroize::Zeroizing<Vec<u8>> {
     // Serialising our own plain structs to a Vec cannot fail.
     zeroize::Zeroizing::new(serde_json::to_vec(v).expect("domain types serialise"))
@@ -83,25 +109,31 @@ struct Loaded {
 }
 
 /// What a load found, as the maps it builds anyway: the ledger check
-/// looks records up there instead of copying 100k keys.
+/// looks records up there instead of copying 100k keys. Everything else
+/// the ledger covers (history entries and the tops of their stacks,
+/// local state: a few hundred entries) is in `others`.
 struct LoadedRecords<'a> {
     tasks: &'a HashMap<TaskId, Entry<Task>>,
     lists: &'a HashMap<Id, Entry<List>>,
+    others: &'a HashMap<EntryKey, i64>,
 }
 
 impl Found for LoadedRecords<'_> {
     fn seq_of(&self, e: EntryRef) -> Option<i64> {
-        let id = Id::from_bytes(e.id.try_into().ok()?);
         // Exhaustive on purpose: a new kind must say where it is loaded,
         // or it would be reported missing on every open.
-        match RecordKind::parse(e.kind)? {
-            RecordKind::Task => self.tasks.get(&id).map(|x| x.seq),
-            RecordKind::List => self.lists.get(&id).map(|x| x.seq),
+        let id = || <[u8; 16]>::try_from(e.id).ok().map(Id::from_bytes);
+        match RecordKind::parse(e.kind) {
+            Some(RecordKind::Task) => self.tasks.get(&id()?).map(|x| x.seq),
+            Some(RecordKind::List) => self.lists.get(&id()?).map(|x| x.seq),
+            Some(RecordKind::History | RecordKind::Reminders) | None => {
+                self.others.get(&e.to_key()).copied()
+            }
         }
     }
 
     fn count(&self) -> usize {
-        self.tasks.len() + self.lists.len()
+        self.tasks.len() + self.lists.len() + self.others.len()
     }
 
     fn entries(&self) -> Vec<(EntryKey, i64)> {
@@ -116,6 +148,7 @@ impl Found for LoadedRecords<'_> {
                     .iter()
                     .map(|(id, e)| key(RecordKind::List, id, e.seq)),
             )
+            .chain(self.others.iter().map(|(k, s)| (k.clone(), *s)))
             .collect()
     }
 }
@@ -124,33 +157,40 @@ impl Found for LoadedRecords<'_> {
 /// a load (built on another thread while the load builds its maps).
 struct CommittedIndex {
     parts: Vec<crate::ledger::PartView>,
-    /// Per kind, so that the check of each record is one lookup by id.
+    /// Tasks and lists per kind, so that the check of each record is one
+    /// lookup by id.
     seqs: HashMap<RecordKind, HashMap<Id, i64>>,
     len: usize,
-    /// Committed entries no loaded map could hold (unknown kind, odd id).
-    strays: usize,
+    /// Every other committed entry (history, local state, and anything
+    /// no loaded map could hold).
+    others: HashMap<EntryKey, i64>,
 }
 
 impl CommittedIndex {
     fn build(parts: Vec<crate::ledger::PartView>) -> Self {
         let mut seqs: HashMap<RecordKind, HashMap<Id, i64>> = HashMap::new();
-        let (mut len, mut strays) = (0, 0);
+        let mut others = HashMap::new();
+        let mut len = 0;
         for (e, seq) in parts.iter().flat_map(|p| p.iter()) {
-            match (RecordKind::parse(e.kind), <[u8; 16]>::try_from(e.id)) {
+            let record = RecordKind::parse(e.kind)
+                .filter(|k| matches!(k, RecordKind::Task | RecordKind::List));
+            match (record, <[u8; 16]>::try_from(e.id)) {
                 (Some(kind), Ok(id)) => {
                     seqs.entry(kind)
                         .or_insert_with(|| HashMap::with_capacity(1024))
                         .insert(Id::from_bytes(id), seq);
                     len += 1;
                 }
-                _ => strays += 1,
+                _ => {
+                    others.insert(e.to_key(), seq);
+                }
             }
         }
         CommittedIndex {
             parts,
             seqs,
             len,
-            strays,
+            others,
         }
     }
 
@@ -164,11 +204,15 @@ impl CommittedIndex {
         self.of_kind(kind).and_then(|m| m.get(id)) == Some(&seq)
     }
 
-    /// Equal sets: same size, and every loaded record committed at its
-    /// sequence (`all_agree`, from [`Self::agrees`] on each). Only if not
-    /// does the slow path work out what differs.
+    /// Equal sets: same size, every loaded record committed at its
+    /// sequence (`all_agree`, from [`Self::agrees`] on each), and the
+    /// other entries equal. Only if not does the slow path work out what
+    /// differs.
     fn verify(&self, found: &LoadedRecords, all_agree: bool) -> Result<(), VaultError> {
-        if all_agree && self.strays == 0 && self.len == found.count() {
+        if all_agree
+            && self.len + self.others.len() == found.count()
+            && &self.others == found.others
+        {
             return Ok(());
         }
         integrity::verify(&self.parts, found)
@@ -200,13 +244,22 @@ pub(crate) fn read_raw(
     conn: &Connection,
     dir: &std::path::Path,
     kind: Option<RecordKind>,
-    mut each: impl FnMut(RawRecord),
+    each: impl FnMut(RawRecord),
 ) -> Result<(), VaultError> {
     let mut stmt = conn.prepare_cached(
         "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records
          WHERE ?1 IS NULL OR kind = ?1",
     )?;
-    let mut rows = stmt.query([kind.map(RecordKind::as_str)])?;
+    let rows = stmt.query([kind.map(RecordKind::as_str)])?;
+    read_rows(rows, dir, each)
+}
+
+/// Rows of `kind, id, format, key_id, nonce, ciphertext, changed_seq`.
+fn read_rows(
+    mut rows: rusqlite::Rows<'_>,
+    dir: &std::path::Path,
+    mut each: impl FnMut(RawRecord),
+) -> Result<(), VaultError> {
     while let Some(r) = rows.next()? {
         // Read bytes whatever the stored type: an edited row whose blob
         // became text must be reported as tampered, not as a storage
@@ -221,10 +274,12 @@ pub(crate) fn read_raw(
         };
         let kind_b = bytes(0)?;
         let kind_s = String::from_utf8_lossy(&kind_b);
-        let kind = RecordKind::parse(&kind_s).ok_or_else(|| VaultError::Corrupt {
-            dir: dir.to_path_buf(),
-            detail: format!("unknown record kind `{kind_s}`"),
-        })?;
+        let kind = RecordKind::parse(&kind_s)
+            .filter(|k| matches!(k, RecordKind::Task | RecordKind::List))
+            .ok_or_else(|| VaultError::Corrupt {
+                dir: dir.to_path_buf(),
+                detail: format!("unknown record kind `{kind_s}`"),
+            })?;
         each(RawRecord {
             kind,
             id: bytes(1)?,
@@ -462,6 +517,13 @@ impl Vault {
                 (read, done, index)
             });
         read_result?;
+        // Everything else the ledger covers, in the same read transaction
+        // (a vault to upgrade has none of it sealed the new way yet).
+        let mut others = HashMap::new();
+        if head.is_some() {
+            others.extend(super::history::ledger_entries(&tx, key_id)?);
+            others.extend(super::reminder_state::ledger_entries(&tx, key, key_id)?);
+        }
         tx.commit()?;
         if threaded.is_some() {
             index = threaded;
@@ -496,6 +558,7 @@ impl Vault {
             let found = LoadedRecords {
                 tasks: &tasks,
                 lists: &lists,
+                others: &others,
             };
             index.verify(&found, agree)?;
         }
@@ -509,13 +572,15 @@ impl Vault {
         })
     }
 
-    /// Brings a vault written before the ledger existed up to date, in one
-    /// transaction: every record re-sealed with its change sequence in the
-    /// AAD, and a ledger committing to them. Returns the head's sequence,
-    /// or `None` if another process did it first.
+    /// Brings a vault written before the ledger existed (schema 2, or 3
+    /// with undo history and reminder state) up to date, in one
+    /// transaction: every record, history entry and local state re-sealed
+    /// with its change sequence in the AAD, and a ledger committing to
+    /// them. Returns the head's sequence, or `None` if another process did
+    /// it first.
     ///
     /// Nothing can have changed since `read_all`: older apps cannot open a
-    /// schema-3 file, and newer ones only write after upgrading.
+    /// schema-4 file, and newer ones only write after upgrading.
     fn upgrade_legacy(&mut self) -> Result<Option<i64>, VaultError> {
         let tx = self
             .conn
@@ -562,17 +627,28 @@ impl Vault {
                 entries.push((EntryKey::new(raw.kind.as_str(), &raw.id), raw.seq));
             }
         }
-        integrity::write_fresh(
+        // History entries and local state get sequences of their own
+        // above every record's, in order (see `history::upgrade_legacy`).
+        let mut seq = max_seq;
+        let rng = self.env.rng.as_mut();
+        entries.extend(super::history::upgrade_legacy(
             &tx,
             &self.key,
-            scope,
-            entries,
-            max_seq,
-            self.env.rng.as_mut(),
-        )?;
-        mirror_change_seq(&tx, max_seq)?;
+            self.key_id,
+            &mut seq,
+            rng,
+        )?);
+        entries.extend(super::reminder_state::upgrade_legacy(
+            &tx,
+            &self.key,
+            self.key_id,
+            &mut seq,
+            rng,
+        )?);
+        integrity::write_fresh(&tx, &self.key, scope, entries, seq, rng)?;
+        mirror_change_seq(&tx, seq)?;
         tx.commit()?;
-        Ok(Some(max_seq))
+        Ok(Some(seq))
     }
 
     /// Turns a worker's failure into the error to show; an AEAD failure
@@ -648,12 +724,119 @@ impl Vault {
         }
     }
 
+    /// The ledger as committed, for checks inside a read transaction
+    /// (never written through: it is dropped unfinished). Fails with
+    /// `key_rotated` if another process replaced the key.
+    pub(super) fn ledger_reader<'a>(
+        &'a self,
+        conn: &Connection,
+    ) -> Result<integrity::Pending<'a>, VaultError> {
+        check_key(conn, self.key_id)?;
+        integrity::Pending::begin(
+            conn,
+            &self.key,
+            integrity::scope(&self.vault_id, self.key_id),
+        )
+    }
+
+    /// Every task and list written after change sequence `since`, and
+    /// every deletion after it, read in one read transaction and checked
+    /// against the integrity ledger read in the same transaction: a row
+    /// put back, rolled back or dropped outside the app is an error, never
+    /// a change to apply. Only the ledger parts those rows live in are
+    /// opened, so a refresh costs what changed, not the vault's size.
+    pub(super) fn read_changed_since(&self, since: i64) -> Result<ChangedSince, VaultError> {
+        let tx = self.conn.unchecked_transaction()?;
+        // A process still holding a key another one rotated away must
+        // reopen, not misread what the new key sealed.
+        check_key(&tx, self.key_id)?;
+        let scope = integrity::scope(&self.vault_id, self.key_id);
+        let mut ledger = integrity::Pending::begin(&tx, &self.key, scope)?;
+        let seq = ledger.head.seq;
+        if seq < since {
+            return Err(VaultError::VaultRolledBack {
+                what: format!(
+                    "the integrity ledger is at change {seq}, but this process already read change {since}"
+                ),
+            });
+        }
+        let mut raws = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq
+                 FROM records WHERE changed_seq > ?1",
+            )?;
+            let rows = stmt.query([since])?;
+            read_rows(rows, &self.dir, |raw| raws.push(raw))?;
+        }
+        for raw in &raws {
+            let key = EntryKey::new(raw.kind.as_str(), &raw.id);
+            let committed = ledger.get(&tx, &key)?;
+            if committed != Some(raw.seq) {
+                return Err(integrity::entry_disagreement(key, committed, Some(raw.seq)));
+            }
+        }
+        let mut deleted = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT t.kind, t.id FROM tombstones t
+                 WHERE t.changed_seq > ?1
+                   AND NOT EXISTS (SELECT 1 FROM records r WHERE r.kind = t.kind AND r.id = t.id)",
+            )?;
+            let mut rows = stmt.query([since])?;
+            while let Some(r) = rows.next()? {
+                let kind: String = r.get(0)?;
+                let id: Vec<u8> = r.get(1)?;
+                let (Some(kind), Ok(id)) = (RecordKind::parse(&kind), <[u8; 16]>::try_from(id))
+                else {
+                    continue;
+                };
+                // Tombstones are plaintext hints: a record is gone only if
+                // the ledger no longer commits to it.
+                let key = EntryKey::new(kind.as_str(), &id);
+                if let Some(committed) = ledger.get(&tx, &key)? {
+                    return Err(integrity::entry_disagreement(key, Some(committed), None));
+                }
+                deleted.push((kind, Id::from_bytes(id)));
+            }
+        }
+        drop(ledger);
+        tx.finish()?;
+        let (key, key_id) = (&self.key, self.key_id);
+        let mut out = ChangedSince {
+            tasks: Vec::new(),
+            lists: Vec::new(),
+            deleted,
+            seq,
+        };
+        for raw in raws {
+            let opened = match raw.kind {
+                RecordKind::Task => open_raw::<Task>(key, key_id, Aad::V2, &raw).map(|t| {
+                    out.tasks.push((t, raw.seq));
+                }),
+                _ => open_raw::<List>(key, key_id, Aad::V2, &raw).map(|l| {
+                    out.lists.push((l, raw.seq));
+                }),
+            };
+            if let Err(f) = opened {
+                return Err(self.failure(f, &raw, Aad::V2, Some(seq)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Applies `writes` in one durable transaction and returns the new
     /// change sequence every written record now carries. Inside the
-    /// transaction it checks that the vault's key is still ours, that
-    /// every record is at the sequence the caller saw, and updates the
-    /// integrity ledger.
-    pub(crate) fn commit(&mut self, writes: Vec<Write>) -> Result<i64, VaultError> {
+    /// transaction it checks that the vault's key is still ours, runs
+    /// `hook` (the undo history, reminder state: whatever else the action
+    /// writes, with the same sequence and ledger), checks that every
+    /// record is at the sequence the caller saw, and updates the
+    /// integrity ledger. An error anywhere rolls everything back.
+    pub(crate) fn commit_with(
+        &mut self,
+        writes: Vec<Write>,
+        hook: TxHook<'_>,
+    ) -> Result<i64, VaultError> {
         let key_id = self.key_id;
         let tx = self
             .conn
@@ -663,6 +846,14 @@ impl Vault {
         let mut ledger = integrity::Pending::begin(&tx, &self.key, scope)?;
         let prev = ledger.head.seq;
         let seq = prev + 1;
+        hook(&mut InTx {
+            tx: &tx,
+            ledger: &mut ledger,
+            key: &self.key,
+            key_id,
+            seq,
+            rng: self.env.rng.as_mut(),
+        })?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO records (kind, id, format, key_id, nonce, ciphertext, changed_seq)
