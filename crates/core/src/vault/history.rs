@@ -877,6 +877,33 @@ mod tests {
         }
     }
 
+    /// An entry opens only in its own place in its chain: same sequence,
+    /// same stack, same entry below.
+    #[test]
+    fn an_entry_opens_only_in_its_place_in_its_stack() {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        let key = SecretKey::random(&mut rng);
+        let kid = KeyId::derived(&key);
+        let (id, below) = (Id::from_bytes([1; 16]), Id::from_bytes([2; 16]));
+        let aad = entry_aad(&id, kid, 5, Stack::Undo, Some(&below));
+        let sealed = crypto::seal(&key, &aad, b"images", &mut rng);
+        let opens =
+            |aad: &[u8]| crypto::open_parts(&key, aad, &sealed.nonce, &sealed.ciphertext).is_ok();
+        assert!(opens(&aad));
+        assert!(!opens(&entry_aad(&id, kid, 5, Stack::Redo, Some(&below))));
+        assert!(!opens(&entry_aad(&id, kid, 5, Stack::Undo, None)));
+        assert!(!opens(&entry_aad(&id, kid, 5, Stack::Undo, Some(&id))));
+        assert!(!opens(&entry_aad(&id, kid, 4, Stack::Undo, Some(&below))));
+        assert!(!opens(&entry_aad(
+            &below,
+            kid,
+            5,
+            Stack::Undo,
+            Some(&below)
+        )));
+    }
+
     #[test]
     fn labels_count_only_when_there_are_several() {
         assert_eq!(
