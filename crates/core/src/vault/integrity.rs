@@ -1,11 +1,15 @@
 //! The vault's integrity ledger on disk: the `ledger` table holds the
 //! sealed head (piece 0) and parts (piece i + 1) of a [`crate::ledger`]
-//! commitment to every record's `(kind, id, changed_seq)`.
+//! commitment to everything sealed in the vault: every record's `(kind,
+//! id) → changed_seq`, every undo history entry and the top of each undo
+//! stack (`history.rs`), and the reminder state (`reminder_state.rs`).
 //!
-//! It is written only by [`Pending`], inside the same transaction as the
-//! records it describes — which `Vault::commit` and the whole-vault
-//! writers (create, restore, rotation, upgrade) do — so any record kind
-//! written through them is covered without knowing about it here.
+//! It is written only by [`Pending`], inside the same transaction as what
+//! it describes — which `Vault::commit_with` (and its hook) and the
+//! whole-vault writers (create, restore, rotation, upgrade) do — so any
+//! kind written through them is covered without knowing about it here.
+//! [`Pending`] also serves read transactions that check a few entries
+//! (refresh, undo, the reminder state) without opening every part.
 
 use std::collections::BTreeMap;
 

@@ -1,9 +1,10 @@
 //! Sealed records on disk ↔ domain values in memory.
 //!
 //! Every record's AAD binds its kind, id, format, key id and change
-//! sequence, and every write goes through [`Vault::commit`], which updates
-//! the integrity ledger (`integrity.rs`) in the same transaction; `load`
-//! checks the records found against it.
+//! sequence, and every write goes through [`Vault::commit_with`], which
+//! updates the integrity ledger (`integrity.rs`) in the same transaction;
+//! `load` checks the records found (and the history and reminder state)
+//! against it, and `read_changed_since` checks what a refresh reloads.
 
 use std::collections::HashMap;
 
