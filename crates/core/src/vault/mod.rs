@@ -11,6 +11,7 @@ mod integrity;
 mod keys;
 mod records;
 mod reminder_state;
+pub mod sync;
 mod tasks;
 mod tracking;
 mod trash;

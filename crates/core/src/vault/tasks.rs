@@ -202,6 +202,29 @@ impl Vault {
         deletes: Vec<(RecordKind, Id)>,
         history: HistoryOp,
     ) -> Result<(), VaultError> {
+        // A syncing vault records the action's operations in its commit.
+        let plan = super::sync::LocalPlan::for_store(self, &tasks, &lists, &deletes)?;
+        self.store_with(tasks, lists, deletes, history, &mut |cx| match &plan {
+            Some(p) => p.record(cx),
+            // Sync was switched on after the plan was made: the action
+            // must not commit without its operations.
+            None if super::sync::store::state_exists(cx.tx, super::sync::CLOCK)? => {
+                Err(super::sync::SyncError::StateMoved.into())
+            }
+            None => Ok(()),
+        })
+    }
+
+    /// [`Self::store`] with the sync work of the commit given: recording a
+    /// local action's operations, or a merge's states and verifier state.
+    pub(super) fn store_with(
+        &mut self,
+        tasks: Vec<Task>,
+        lists: Vec<List>,
+        deletes: Vec<(RecordKind, Id)>,
+        history: HistoryOp,
+        sync: super::records::TxHook<'_>,
+    ) -> Result<(), VaultError> {
         let mut writes = Vec::with_capacity(tasks.len() + lists.len() + deletes.len());
         for t in &tasks {
             writes.push(Write::Put {
@@ -240,9 +263,11 @@ impl Vault {
             });
         }
         let entry = self.history_entry(history, &writes)?;
-        let seq = self.commit_with(writes, &mut |cx| match &entry {
-            Some(e) => e.write(cx),
-            None => Ok(()),
+        let seq = self.commit_with(writes, &mut |cx| {
+            if let Some(e) = &entry {
+                e.write(cx)?;
+            }
+            sync(cx)
         })?;
 
         let mut changes = Changes {
