@@ -15,6 +15,8 @@ use crate::error::VaultError;
 use crate::interchange::Bundle;
 use crate::order::OrderKey;
 use crate::recurrence::Recurrence;
+use productivitypro_sync_protocol::op::successor_id;
+use productivitypro_sync_protocol::RecordId;
 
 /// Everything needed to add a task; the vault fills in ids and times.
 #[derive(Debug, Clone, Default)]
@@ -508,11 +510,18 @@ impl Vault {
                 next: None,
             });
         }
+        // The next occurrence's id is derived from this one's
+        // (`successor_id`), so devices completing the same occurrence
+        // offline create one record between them, not one each; a
+        // successor that exists already (completed, reopened, completed
+        // again) is not created twice.
+        let successor = Id::from_bytes(successor_id(RecordId(*t.id.as_bytes())).0);
         let next = match (&t.recurrence, &t.due) {
+            _ if self.tasks.contains_key(&successor) => None,
             (Some(rule), Some(due)) => {
                 rule.next(due, now, self.env.local_tz)?
                     .map(|(due, rule)| Task {
-                        id: Id::random(self.env.rng.as_mut()),
+                        id: successor,
                         due: Some(due),
                         recurrence: Some(rule),
                         order: OrderKey::between(
@@ -532,8 +541,8 @@ impl Vault {
         t.done = true;
         t.done_at = Some(now);
         t.updated_at = now;
-        if next.is_some() {
-            // The series continues in the new task; this one is history.
+        if next.is_some() || self.tasks.contains_key(&successor) {
+            // The series continues in the next task; this one is history.
             t.recurrence = None;
         }
         Ok(Completion { done: t, next })

@@ -23,6 +23,8 @@ pub(crate) mod local;
 mod merge;
 mod outbox;
 pub(crate) mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 

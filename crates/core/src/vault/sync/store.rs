@@ -233,6 +233,18 @@ pub(crate) fn read_record(
     let bare = bare != 0;
     if !bare {
         if let Some(expected) = record_seq {
+            if seq > expected {
+                // Written after the caller read the record: another
+                // process's commit, as a record's own `stale`.
+                return Err(VaultError::Stale {
+                    kind: match r.kind.as_str() {
+                        "task" => "task",
+                        "list" => "list",
+                        _ => "record",
+                    },
+                    id: r.id.to_string(),
+                });
+            }
             if expected != seq {
                 return Err(VaultError::VaultRolledBack {
                     what: format!(
