@@ -20,7 +20,12 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn open(dir: &std::path::Path) -> Vault {
-    Vault::open(dir, &Unlock::passphrase("fixture passphrase"), support::env(3)).unwrap()
+    Vault::open(
+        dir,
+        &Unlock::passphrase("fixture passphrase"),
+        support::env(3),
+    )
+    .unwrap()
 }
 
 fn user_version(dir: &std::path::Path) -> i64 {
@@ -43,7 +48,11 @@ fn a_schema4_vault_upgrades_to_schema5_and_then_syncs() {
     assert_eq!(titles, ["Call mum", "Old task", "Pay rent", "Water plants"]);
     let water = v.tasks().find(|t| t.title == "Water plants").unwrap();
     assert_eq!(water.notes, "fixture notes");
-    assert!(v.tasks().find(|t| t.title == "Old task").unwrap().is_trashed());
+    assert!(v
+        .tasks()
+        .find(|t| t.title == "Old task")
+        .unwrap()
+        .is_trashed());
     assert!(v.tasks().find(|t| t.title == "Call mum").unwrap().done);
     assert!(!v.sync_enabled().unwrap());
 

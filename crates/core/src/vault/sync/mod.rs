@@ -19,6 +19,7 @@
 
 mod engine;
 pub(crate) mod fields;
+mod http;
 pub(crate) mod local;
 mod merge;
 mod outbox;
@@ -40,6 +41,7 @@ use productivitypro_sync_protocol::keys::SyncKey;
 use productivitypro_sync_protocol::{AccountId, DeviceId, IntegrityError, KeyId as SyncKeyId};
 
 pub use engine::{SyncReport, Transport, TransportError};
+pub use http::HttpTransport;
 pub(crate) use local::LocalPlan;
 
 /// Named values in `sync_state`.
