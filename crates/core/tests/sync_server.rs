@@ -289,10 +289,13 @@ fn a_push_whose_answer_was_lost_is_retried_with_the_same_bytes_and_stored_once()
     assert_eq!(titles(&b), ["once", "twice"]);
 }
 
+/// What a hostile server does to a page.
+type Trick = fn(&mut PullPage);
+
 /// Forwards to the real server and then tampers with pages.
 struct Hostile {
     inner: HttpTransport,
-    trick: fn(&mut PullPage),
+    trick: Trick,
 }
 
 impl Transport for Hostile {
@@ -319,7 +322,7 @@ fn a_page_that_drops_or_replays_a_batch_is_refused_and_nothing_of_it_is_merged()
 
     let mut b = vault(db.path());
     svc.sign_in(&mut b);
-    let cases: [(fn(&mut PullPage), &str); 3] = [
+    let cases: [(Trick, &str); 3] = [
         (
             |p| {
                 p.batches.remove(0);

@@ -71,7 +71,7 @@ fn default_of(kind: &str, field: &str) -> Value {
 }
 
 /// The value a state holds for a field, or the field's default.
-fn raw<'a>(s: Option<&'a RecordState>, kind: &str, field: &str) -> Value {
+fn raw(s: Option<&RecordState>, kind: &str, field: &str) -> Value {
     s.and_then(|s| s.fields.get(field))
         .map(|(v, _)| v.clone())
         .unwrap_or_else(|| default_of(kind, field))
@@ -88,7 +88,7 @@ fn tags_on(s: Option<&RecordState>) -> BTreeSet<String> {
     .unwrap_or_default()
 }
 
-fn diff<'a>(
+fn diff(
     before: impl Iterator<Item = (&'static str, Value)>,
     after: impl Iterator<Item = (&'static str, Value)>,
     out: &mut Vec<Action>,

@@ -32,16 +32,16 @@ enum Bind {
 
 enum Item {
     Task {
-        before: Option<Task>,
+        before: Option<Box<Task>>,
         /// The `records` row's sequence before this commit, if any.
         record_seq: Option<i64>,
-        after: Task,
+        after: Box<Task>,
         bind: Bind,
     },
     List {
-        before: Option<List>,
+        before: Option<Box<List>>,
         record_seq: Option<i64>,
-        after: List,
+        after: Box<List>,
         bind: Bind,
     },
     Delete {
@@ -77,18 +77,18 @@ impl LocalPlan {
         for t in tasks {
             let e = vault.tasks.get(&t.id);
             items.push(Item::Task {
-                before: e.map(|e| e.value.clone()),
+                before: e.map(|e| Box::new(e.value.clone())),
                 record_seq: e.map(|e| e.seq),
-                after: t.clone(),
+                after: Box::new(t.clone()),
                 bind: Bind::Commit,
             });
         }
         for l in lists {
             let e = vault.lists.get(&l.id);
             items.push(Item::List {
-                before: e.map(|e| e.value.clone()),
+                before: e.map(|e| Box::new(e.value.clone())),
                 record_seq: e.map(|e| e.seq),
-                after: l.clone(),
+                after: Box::new(l.clone()),
                 bind: Bind::Commit,
             });
         }
@@ -124,7 +124,7 @@ impl LocalPlan {
             items.push(Item::List {
                 before: None,
                 record_seq: Some(e.seq),
-                after: e.value.clone(),
+                after: Box::new(e.value.clone()),
                 bind: Bind::Record(e.seq),
             });
         }
@@ -134,7 +134,7 @@ impl LocalPlan {
             items.push(Item::Task {
                 before: None,
                 record_seq: Some(e.seq),
-                after: e.value.clone(),
+                after: Box::new(e.value.clone()),
                 bind: Bind::Record(e.seq),
             });
         }
@@ -195,7 +195,7 @@ impl LocalPlan {
                     bind,
                     ..
                 } => (
-                    task_actions(base.and(before.as_ref()), base, after),
+                    task_actions(base.and(before.as_deref()), base, after),
                     false,
                     *bind,
                 ),
@@ -205,7 +205,7 @@ impl LocalPlan {
                     bind,
                     ..
                 } => (
-                    list_actions(base.and(before.as_ref()), base, after),
+                    list_actions(base.and(before.as_deref()), base, after),
                     false,
                     *bind,
                 ),

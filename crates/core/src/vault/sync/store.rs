@@ -36,6 +36,11 @@ pub(crate) const LEDGER_OUTBOX: &str = "sync-outbox";
 /// are `[a-z_]`, so no other ledger kind can look like one).
 const LEDGER_RECORD_PREFIX: &str = "sync:";
 
+/// A stored row's sequence, key id, nonce and ciphertext.
+type SealedRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>);
+/// The same with a leading column (position, or the `bare` flag).
+type SealedRowAt = (i64, i64, Vec<u8>, Vec<u8>, Vec<u8>);
+
 fn aad(label: &[u8], parts: &[&[u8]], key_id: KeyId, seq: i64) -> Vec<u8> {
     let mut a = Vec::with_capacity(label.len() + 64);
     a.extend_from_slice(label);
@@ -109,7 +114,7 @@ pub(crate) fn read_state<T: DeserializeOwned>(
     key_id: KeyId,
     name: &str,
 ) -> Result<Option<Named<T>>, VaultError> {
-    let row: Option<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
+    let row: Option<SealedRow> = conn
         .prepare_cached(
             "SELECT changed_seq, key_id, nonce, ciphertext FROM sync_state WHERE name = ?1",
         )?
@@ -207,7 +212,7 @@ pub(crate) fn read_record(
     r: &RecordRef,
     record_seq: Option<i64>,
 ) -> Result<Option<StoredState>, VaultError> {
-    let row: Option<(i64, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
+    let row: Option<SealedRowAt> = conn
         .prepare_cached(
             "SELECT bare, changed_seq, key_id, nonce, ciphertext FROM sync_records
              WHERE kind = ?1 AND id = ?2",
@@ -478,7 +483,7 @@ pub(crate) fn read_outbox(
     key_id: KeyId,
     kind: OutboxKind,
 ) -> Result<Vec<OutboxRow>, VaultError> {
-    let rows: Vec<(i64, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
+    let rows: Vec<SealedRowAt> = conn
         .prepare_cached(
             "SELECT pos, changed_seq, key_id, nonce, ciphertext FROM sync_outbox
              WHERE kind = ?1 ORDER BY pos",
@@ -632,7 +637,8 @@ pub(crate) fn reseal_all(
             rusqlite::params![new_id.0.as_slice(), s.nonce.as_slice(), s.ciphertext, kind, id],
         )?;
     }
-    let outbox: Vec<(i64, String, i64, Vec<u8>, Vec<u8>)> = conn
+    type OutboxRaw = (i64, String, i64, Vec<u8>, Vec<u8>);
+    let outbox: Vec<OutboxRaw> = conn
         .prepare("SELECT pos, kind, changed_seq, nonce, ciphertext FROM sync_outbox")?
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
