@@ -16,6 +16,7 @@ use productivitypro_sync_protocol::api::{PullPage, PushResponse};
 use productivitypro_sync_protocol::client::account::{self, SignedIn};
 use productivitypro_sync_protocol::client::SyncClient;
 use productivitypro_sync_protocol::keys::{self, KdfParams, PassphraseKeys};
+use productivitypro_sync_protocol::snapshot::SnapshotEnvelope;
 use productivitypro_sync_protocol::{BatchEnvelope, LoginId};
 use productivitypro_sync_server::clock::ManualClock;
 use productivitypro_sync_server::config::HashCost;
@@ -28,6 +29,7 @@ struct Service {
     rt: tokio::runtime::Runtime,
     server: Option<Server>,
     base: String,
+    clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
     login: LoginId,
     kdf: KdfParams,
@@ -36,6 +38,10 @@ struct Service {
 
 impl Service {
     fn start() -> Service {
+        Self::start_with(|_| {})
+    }
+
+    fn start_with(tweak: impl FnOnce(&mut Config)) -> Service {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -60,9 +66,9 @@ impl Service {
         c.rate.per_account_burst = 1_000_000;
         c.rate.auth_per_ip = 1_000_000;
         c.rate.auth_burst = 1_000_000;
-        let server = rt
-            .block_on(Server::start(c, Arc::new(ManualClock::new(1_795_000_000))))
-            .unwrap();
+        tweak(&mut c);
+        let clock = Arc::new(ManualClock::new(1_795_000_000));
+        let server = rt.block_on(Server::start(c, clock.clone())).unwrap();
         let base = format!("http://{}", server.addr);
         let kdf = KdfParams {
             salt: vec![7; 16],
@@ -76,6 +82,7 @@ impl Service {
             rt,
             server: Some(server),
             base,
+            clock,
             _dir: dir,
             login,
             kdf,
@@ -258,6 +265,12 @@ impl Transport for LoseFirstAnswer {
     fn pull(&mut self, c: u64, l: Option<u32>) -> Result<PullPage, TransportError> {
         self.inner.pull(c, l)
     }
+    fn snapshot(&mut self) -> Result<Option<SnapshotEnvelope>, TransportError> {
+        self.inner.snapshot()
+    }
+    fn put_snapshot(&mut self, s: &SnapshotEnvelope) -> Result<bool, TransportError> {
+        self.inner.put_snapshot(s)
+    }
 }
 
 #[test]
@@ -306,6 +319,12 @@ impl Transport for Hostile {
         let mut p = self.inner.pull(c, l)?;
         (self.trick)(&mut p);
         Ok(p)
+    }
+    fn snapshot(&mut self) -> Result<Option<SnapshotEnvelope>, TransportError> {
+        self.inner.snapshot()
+    }
+    fn put_snapshot(&mut self, s: &SnapshotEnvelope) -> Result<bool, TransportError> {
+        self.inner.put_snapshot(s)
     }
 }
 
@@ -384,4 +403,66 @@ impl Transport for Replay {
         p.more = false;
         Ok(p)
     }
+    fn snapshot(&mut self) -> Result<Option<SnapshotEnvelope>, TransportError> {
+        self.inner.snapshot()
+    }
+    fn put_snapshot(&mut self, s: &SnapshotEnvelope) -> Result<bool, TransportError> {
+        self.inner.put_snapshot(s)
+    }
+}
+
+#[test]
+fn a_new_device_starts_from_the_snapshot_and_an_old_one_survives_compaction() {
+    let svc = Service::start_with(|c| {
+        c.snapshot_every_batches = 2;
+        c.keep_after_snapshot = std::time::Duration::ZERO;
+    });
+    let (da, db, dc) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let mut a = vault(da.path());
+    svc.sign_up(&mut a);
+    a.add_task(support::draft("task 0")).unwrap();
+    a.sync_now(&mut http(&a)).unwrap();
+    // C signs in early, then stays offline while the log is compacted.
+    let mut c = vault(dc.path());
+    svc.sign_in(&mut c);
+    c.sync_now(&mut http(&c)).unwrap();
+    assert_eq!(titles(&c), ["task 0"]);
+    let mut uploaded = 0;
+    for i in 1..6 {
+        // Time passes between rounds, so batches a snapshot covers are
+        // older than the (zero) retention and compaction drops them.
+        svc.clock.advance(std::time::Duration::from_secs(60));
+        a.add_task(support::draft(&format!("task {i}"))).unwrap();
+        // The server asks on a pull once enough batches came in since
+        // its last snapshot; being caught up, A answers at once.
+        if a.sync_now(&mut http(&a)).unwrap().snapshot_uploaded {
+            uploaded += 1;
+        }
+    }
+    assert!(
+        uploaded >= 2,
+        "the server asked for snapshots and got them ({uploaded})"
+    );
+
+    let mut b = vault(db.path());
+    svc.sign_in(&mut b);
+    let r = b.sync_now(&mut http(&b)).unwrap();
+    assert!(r.snapshot_loaded, "{r:?}");
+    assert!(r.pulled_batches < 6, "started from the snapshot: {r:?}");
+    assert_eq!(shown(&b), shown(&a));
+
+    // C's cursor is below the compaction point now: told so, it joins
+    // the snapshot, keeps its own offline edit, and converges.
+    c.add_task(support::draft("offline on C")).unwrap();
+    let r = c.sync_now(&mut http(&c)).unwrap();
+    assert!(r.snapshot_loaded, "{r:?}");
+    a.sync_now(&mut http(&a)).unwrap();
+    b.sync_now(&mut http(&b)).unwrap();
+    assert_eq!(shown(&c), shown(&a));
+    assert_eq!(shown(&b), shown(&a));
+    assert_eq!(a.tasks().count(), 7);
 }

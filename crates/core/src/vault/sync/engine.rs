@@ -4,7 +4,13 @@
 //! no runtime and no HTTP client.
 
 use productivitypro_sync_protocol::api::{PullPage, PushResponse};
-use productivitypro_sync_protocol::{BatchEnvelope, Verifier};
+use productivitypro_sync_protocol::snapshot::{
+    open_snapshot, seal_snapshot, SnapshotBody, SnapshotEnvelope, SnapshotHeader,
+};
+use productivitypro_sync_protocol::{BatchEnvelope, IntegrityError, Replica, SnapshotId, Verifier};
+
+use super::merge::Incoming;
+use super::{store, Link, LINK};
 
 use super::outbox::Outgoing;
 use super::SyncError;
@@ -23,6 +29,11 @@ pub struct TransportError {
 pub trait Transport {
     fn push(&mut self, batches: &[BatchEnvelope]) -> Result<PushResponse, TransportError>;
     fn pull(&mut self, cursor: u64, limit: Option<u32>) -> Result<PullPage, TransportError>;
+    /// The account's snapshot; `None` if it has none (`no_snapshot`).
+    fn snapshot(&mut self) -> Result<Option<SnapshotEnvelope>, TransportError>;
+    /// Stores a snapshot; `false` if the server has a newer one
+    /// (`snapshot_stale`).
+    fn put_snapshot(&mut self, s: &SnapshotEnvelope) -> Result<bool, TransportError>;
 }
 
 impl From<TransportError> for SyncError {
@@ -44,6 +55,10 @@ pub struct SyncReport {
     pub written: usize,
     pub removed: usize,
     pub snapshot_wanted: bool,
+    /// A snapshot was joined (a new device, or one told its cursor was
+    /// compacted away).
+    pub snapshot_loaded: bool,
+    pub snapshot_uploaded: bool,
 }
 
 /// Batches per push request, and a bound on the request's size (base64
@@ -63,8 +78,96 @@ impl Vault {
             ..Default::default()
         };
         report.pushed_batches = self.sync_push(transport)?;
+        if self.sync_link()?.value.chain.cursor == 0 {
+            // A new device starts from the snapshot, not from the
+            // account's first batch.
+            report.snapshot_loaded = self.sync_load_snapshot(transport)?;
+        }
         self.sync_pull(transport, None, &mut report)?;
+        if report.snapshot_wanted {
+            report.snapshot_uploaded = self.sync_upload_snapshot(transport)?;
+        }
         Ok(report)
+    }
+
+    /// Joins the account's snapshot, verified: sealed for this account
+    /// and key, and consistent with every chain head already verified.
+    /// Returns whether there was one.
+    pub fn sync_load_snapshot(
+        &mut self,
+        transport: &mut dyn Transport,
+    ) -> Result<bool, VaultError> {
+        let Some(env) = transport.snapshot().map_err(SyncError::from)? else {
+            return Ok(false);
+        };
+        let link = self.sync_link()?;
+        let key = link.value.sync_key();
+        let bad = |detail: String| SyncError::Integrity(IntegrityError::BadSnapshot { detail });
+        if env.account != link.value.account || env.key_id != key.id() {
+            return Err(bad("it belongs to another account or key".into()).into());
+        }
+        let body = open_snapshot(&key, &env).map_err(|e| bad(e.to_string()))?;
+        if env.cursor < link.value.chain.cursor {
+            // Older than what is merged here: it adds nothing.
+            return Ok(true);
+        }
+        let mut chain = link.value.chain.clone();
+        chain
+            .adopt_snapshot(link.value.device, env.cursor, &body.heads)
+            .map_err(SyncError::from)?;
+        self.sync_merge(Incoming::State(&body.state), chain, link.seq)?;
+        Ok(true)
+    }
+
+    /// Seals the whole merge state as the account's snapshot. Only when
+    /// caught up with nothing unsent: the snapshot must hold exactly the
+    /// batches up to its cursor. Returns whether the server took it.
+    pub fn sync_upload_snapshot(
+        &mut self,
+        transport: &mut dyn Transport,
+    ) -> Result<bool, VaultError> {
+        if self.sync_has_outgoing()? {
+            return Ok(false);
+        }
+        // The link and the states from one read.
+        let (link, records) = {
+            let tx = self.conn.unchecked_transaction()?;
+            let mut ledger = self.ledger_reader(&tx)?;
+            let link = store::read_state::<Link>(&tx, &mut ledger, &self.key, self.key_id, LINK)?
+                .ok_or(SyncError::NotSignedIn)?
+                .value;
+            let records = store::read_all_records(&tx, &mut ledger, &self.key, self.key_id)?;
+            drop(ledger);
+            tx.finish()?;
+            (link, records)
+        };
+        if link.own_cursor > link.chain.cursor {
+            return Ok(false);
+        }
+        let body = SnapshotBody {
+            heads: link
+                .chain
+                .chains
+                .iter()
+                .filter_map(|(d, c)| c.head.map(|h| (*d, h)))
+                .collect(),
+            state: Replica {
+                records: records.into_iter().map(|(r, s)| (r, s.state)).collect(),
+            },
+        };
+        let key = link.sync_key();
+        let env = seal_snapshot(
+            &key,
+            SnapshotHeader {
+                snapshot_id: SnapshotId::random(self.env.rng.as_mut()),
+                account: link.account,
+                device: link.device,
+                cursor: link.chain.cursor,
+            },
+            &body,
+            &mut self.env.rng.as_mut(),
+        );
+        Ok(transport.put_snapshot(&env).map_err(SyncError::from)?)
     }
 
     /// Pushes every sealed batch until acknowledged.
@@ -107,9 +210,19 @@ impl Vault {
     ) -> Result<(), VaultError> {
         loop {
             let link = self.sync_link()?;
-            let page = transport
-                .pull(link.value.chain.cursor, page_limit)
-                .map_err(SyncError::from)?;
+            let page = match transport.pull(link.value.chain.cursor, page_limit) {
+                // Our cursor is below the compaction point: join the
+                // snapshot (nothing local is lost: it is the merge join),
+                // then pull after it.
+                Err(e) if e.code == "cursor_compacted" => {
+                    if !self.sync_load_snapshot(transport)? {
+                        return Err(SyncError::from(e).into());
+                    }
+                    report.snapshot_loaded = true;
+                    continue;
+                }
+                r => r.map_err(SyncError::from)?,
+            };
             let key = link.value.sync_key();
             let verifier = Verifier {
                 account: link.value.account,
@@ -126,7 +239,7 @@ impl Vault {
                     v.body.ops
                 })
                 .collect();
-            let merged = self.sync_merge(&ops, chain, link.seq)?;
+            let merged = self.sync_merge(Incoming::Ops(&ops), chain, link.seq)?;
             report.pulled_ops += merged.ops;
             report.written += merged.written;
             report.removed += merged.removed;

@@ -5,6 +5,7 @@
 
 use productivitypro_sync_protocol::api::{PullPage, PushResponse};
 use productivitypro_sync_protocol::client::{ClientError, SyncClient};
+use productivitypro_sync_protocol::snapshot::SnapshotEnvelope;
 use productivitypro_sync_protocol::BatchEnvelope;
 use zeroize::Zeroizing;
 
@@ -51,5 +52,19 @@ impl Transport for HttpTransport {
         self.rt
             .block_on(self.client.pull(&self.token, cursor, limit))
             .map_err(transport_error)
+    }
+
+    fn snapshot(&mut self) -> Result<Option<SnapshotEnvelope>, TransportError> {
+        self.rt
+            .block_on(self.client.snapshot(&self.token))
+            .map_err(transport_error)
+    }
+
+    fn put_snapshot(&mut self, s: &SnapshotEnvelope) -> Result<bool, TransportError> {
+        match self.rt.block_on(self.client.put_snapshot(&self.token, s)) {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == "snapshot_stale" => Ok(false),
+            Err(e) => Err(transport_error(e)),
+        }
     }
 }

@@ -26,6 +26,14 @@ use crate::error::VaultError;
 use crate::vault::history::HistoryOp;
 use crate::vault::Vault;
 
+/// What a merge joins into the vault.
+pub(crate) enum Incoming<'a> {
+    /// Operations from verified batches.
+    Ops(&'a [Op]),
+    /// A verified snapshot's whole state.
+    State(&'a Replica),
+}
+
 /// What one merge changed in the vault.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MergeReport {
@@ -56,7 +64,7 @@ impl Vault {
     /// (`sync_state_moved`).
     pub(crate) fn sync_merge(
         &mut self,
-        ops: &[Op],
+        incoming: Incoming<'_>,
         chain: ChainState,
         link_seq: i64,
     ) -> Result<MergeReport, VaultError> {
@@ -79,11 +87,35 @@ impl Vault {
             states.insert(r, s);
         }
         let mut changed: BTreeSet<RecordRef> = BTreeSet::new();
-        for op in ops {
-            if replica.apply(op) {
-                changed.insert(op.record.clone());
+        let (count, max_hlc) = match incoming {
+            Incoming::Ops(ops) => {
+                for op in ops {
+                    if replica.apply(op) {
+                        changed.insert(op.record.clone());
+                    }
+                }
+                (ops.len(), ops.iter().map(|o| o.hlc).max())
             }
-        }
+            Incoming::State(other) => {
+                // Record by record, to know which ones the join changed.
+                for (r, s) in &other.records {
+                    let mut mine = Replica::new();
+                    mine.records.insert(
+                        r.clone(),
+                        replica.records.get(r).cloned().unwrap_or_default(),
+                    );
+                    let mut theirs = Replica::new();
+                    theirs.records.insert(r.clone(), s.clone());
+                    if mine.join(&theirs) {
+                        if let Some(joined) = mine.records.remove(r) {
+                            replica.records.insert(r.clone(), joined);
+                        }
+                        changed.insert(r.clone());
+                    }
+                }
+                (other.records.len(), other.max_hlc())
+            }
+        };
         let view = replica.view();
 
         let mut put_tasks: Vec<Task> = Vec::new();
@@ -149,10 +181,9 @@ impl Vault {
                 (r, bare)
             })
             .collect();
-        let max_hlc = ops.iter().map(|o| o.hlc).max();
         let now = self.env.now();
         let report = MergeReport {
-            ops: ops.len(),
+            ops: count,
             written: put_tasks.len() + put_lists.len(),
             removed: deletes.len(),
         };

@@ -104,7 +104,8 @@ fn set(field: &str, value: Value) -> Action {
 /// and against the server).
 fn deliver(v: &mut Vault, ops: &[Op]) {
     let link = v.sync_link().unwrap();
-    v.sync_merge(ops, link.value.chain, link.seq).unwrap();
+    v.sync_merge(super::merge::Incoming::Ops(ops), link.value.chain, link.seq)
+        .unwrap();
 }
 
 /// What users see, comparable across devices (`updated_at` is the
@@ -570,7 +571,13 @@ fn merging_the_same_operations_twice_changes_nothing() {
     let once = shown(&b);
     let _ = b.take_changes();
     let link = b.sync_link().unwrap();
-    let r = b.sync_merge(&ops, link.value.chain, link.seq).unwrap();
+    let r = b
+        .sync_merge(
+            super::merge::Incoming::Ops(&ops),
+            link.value.chain,
+            link.seq,
+        )
+        .unwrap();
     assert_eq!((r.written, r.removed), (0, 0));
     assert_eq!(shown(&b), once);
     // Merged operations are not sent on as this device's own.
