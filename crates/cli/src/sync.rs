@@ -282,24 +282,16 @@ pub fn run(ctx: &Context, cmd: SyncCommand) -> Result<()> {
                 .map_err(SyncCliError::from)?;
             eprintln!("watching for changes (Ctrl-C to stop)");
             loop {
-                // Pull on every notice of a head beyond our cursor, and
-                // push local changes made meanwhile by other `pp` runs.
+                // A notice is a hint, not the data: pull when the head
+                // moved past our cursor, and at least every minute (which
+                // also sends what other `pp` runs recorded meanwhile).
                 let notice = rt.block_on(async {
                     tokio::time::timeout(std::time::Duration::from_secs(60), socket.next()).await
                 });
-                match notice {
-                    Err(_) => {
-                        v.refresh()?;
-                        if v.sync_has_outgoing()? {
-                            print_report(&sync_once(&mut v)?, false)?;
-                        }
-                    }
+                let due = match notice {
+                    Err(_) => true,
                     Ok(Ok(Some(Notice::Head { head }))) => {
-                        v.refresh()?;
-                        let cursor = v.sync_info()?.map_or(0, |i| i.cursor);
-                        if head > cursor || v.sync_has_outgoing()? {
-                            print_report(&sync_once(&mut v)?, false)?;
-                        }
+                        head > v.sync_info()?.map_or(0, |i| i.cursor)
                     }
                     Ok(Ok(Some(Notice::SignedOut))) => {
                         return Err(SyncCliError {
@@ -310,8 +302,41 @@ pub fn run(ctx: &Context, cmd: SyncCommand) -> Result<()> {
                     }
                     Ok(Ok(None)) => bail!("the server closed the notification socket"),
                     Ok(Err(err)) => return Err(SyncCliError::from(err).into()),
+                };
+                if due || v.sync_has_outgoing()? {
+                    watch_round(&mut v)?;
                 }
             }
         }
     }
+}
+
+/// One round of `watch`: another `pp` may have written since the last
+/// (a `stale` commit, or sync state moved), so reload and try again; a
+/// refused page or an unreachable server is reported and retried on the
+/// next notice — the watch goes on.
+fn watch_round(v: &mut Vault) -> Result<()> {
+    for _ in 0..3 {
+        v.refresh()?;
+        match sync_once(v) {
+            Ok(r) => {
+                if r.pulled_ops + r.pushed_batches > 0 {
+                    print_report(&r, false)?;
+                }
+                return Ok(());
+            }
+            Err(e) => match e
+                .downcast_ref::<productivitypro_core::VaultError>()
+                .map(|v| v.code())
+            {
+                Some("stale" | "sync_state_moved") => continue,
+                Some("device_signed_out" | "invalid_token" | "account_mismatch") => return Err(e),
+                _ => {
+                    eprintln!("warning: sync failed, will retry: {e:#}");
+                    return Ok(());
+                }
+            },
+        }
+    }
+    Ok(())
 }

@@ -151,3 +151,50 @@ fn two_vaults_sync_through_pp() {
         1
     );
 }
+
+#[test]
+fn watch_merges_another_devices_change_when_notified() {
+    let svc = Service::start();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for d in [&a, &b] {
+        ok(p(d.path()).arg("init"));
+    }
+    let email = "watcher@example.com";
+    ok(p(a.path()).args(["sync", "signup", "--server", &svc.base, "--email", email]));
+    ok(p(b.path()).args(["sync", "login", "--server", &svc.base, "--email", email]));
+    let mut watch = p(a.path())
+        .args(["sync", "watch"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the watcher is connected (it says so on stderr).
+    let mut err = std::io::BufReader::new(watch.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(n > 0, "pp sync watch ended before connecting");
+        if line.contains("watching") {
+            break;
+        }
+    }
+    ok(p(b.path()).args(["add", "from B while A watches"]));
+    ok(p(b.path()).args(["sync", "now"]));
+    // No wall-clock assertion: poll until the watcher merged it (the
+    // figure for how fast is a benchmark's job).
+    let mut seen = false;
+    for _ in 0..200 {
+        if titles(a.path())
+            .iter()
+            .any(|t| t == "from B while A watches")
+        {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    watch.kill().unwrap();
+    let _ = watch.wait();
+    assert!(seen, "the watcher merged B's change after the notice");
+}
