@@ -466,3 +466,97 @@ fn a_new_device_starts_from_the_snapshot_and_an_old_one_survives_compaction() {
     assert_eq!(shown(&b), shown(&a));
     assert_eq!(a.tasks().count(), 7);
 }
+
+mod partitions {
+    //! Three vaults edit at random while the network is partitioned at
+    //! random (each step, only some devices reach the server); after
+    //! healing (everyone syncs until quiet) every vault shows the same.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Add(usize, u8),
+        Edit(usize, u8, u8),
+        Tag(usize, u8, bool),
+        Trash(usize, u8),
+        Purge(usize, u8),
+        Sync(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let d = 0usize..3;
+        prop_oneof![
+            3 => (d.clone(), any::<u8>()).prop_map(|(d, n)| Step::Add(d, n)),
+            3 => (d.clone(), any::<u8>(), any::<u8>()).prop_map(|(d, i, n)| Step::Edit(d, i, n)),
+            2 => (d.clone(), any::<u8>(), any::<bool>()).prop_map(|(d, i, on)| Step::Tag(d, i, on)),
+            1 => (d.clone(), any::<u8>()).prop_map(|(d, i)| Step::Trash(d, i)),
+            1 => (d.clone(), any::<u8>()).prop_map(|(d, i)| Step::Purge(d, i)),
+            3 => d.prop_map(Step::Sync),
+        ]
+    }
+
+    fn pick(v: &Vault, i: u8) -> Option<productivitypro_core::TaskId> {
+        let mut ids: Vec<_> = v.tasks().map(|t| t.id).collect();
+        ids.sort();
+        (!ids.is_empty()).then(|| ids[i as usize % ids.len()])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+        #[test]
+        fn three_vaults_through_the_server_converge_after_partitions(
+            steps in proptest::collection::vec(step(), 1..40),
+        ) {
+            let svc = Service::start();
+            let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+            let mut vs: Vec<Vault> = dirs.iter().map(|d| vault(d.path())).collect();
+            svc.sign_up(&mut vs[0]);
+            svc.sign_in(&mut vs[1]);
+            svc.sign_in(&mut vs[2]);
+            for s in &steps {
+                let r = match s {
+                    Step::Add(d, n) => vs[*d].add_task(support::draft(&format!("t{n}"))).map(|_| ()),
+                    Step::Edit(d, i, n) => match pick(&vs[*d], *i) {
+                        Some(id) => vs[*d]
+                            .update_task(id, TaskPatch { title: Some(format!("e{n}")), ..Default::default() })
+                            .map(|_| ()),
+                        None => Ok(()),
+                    },
+                    Step::Tag(d, i, on) => match pick(&vs[*d], *i) {
+                        Some(id) if *on => vs[*d].tag_tasks(&[id], &["x".into()], &[]).map(|_| ()),
+                        Some(id) => vs[*d].tag_tasks(&[id], &[], &["x".into()]).map(|_| ()),
+                        None => Ok(()),
+                    },
+                    Step::Trash(d, i) => match pick(&vs[*d], *i) {
+                        Some(id) => vs[*d].trash_tasks(&[id]).map(|_| ()),
+                        None => Ok(()),
+                    },
+                    Step::Purge(d, i) => match pick(&vs[*d], *i) {
+                        Some(id) => vs[*d]
+                            .trash_tasks(&[id])
+                            .and_then(|_| vs[*d].empty_trash(Some(&[id])))
+                            .map(|_| ()),
+                        None => Ok(()),
+                    },
+                    Step::Sync(d) => {
+                        let mut t = http(&vs[*d]);
+                        vs[*d].sync_now(&mut t).map(|_| ())
+                    }
+                };
+                if let Err(e) = r {
+                    prop_assert!(e.code() == "task_trashed", "{}: {e}", e.code());
+                }
+            }
+            // Heal: everyone syncs, twice round, so each sees all.
+            for _ in 0..2 {
+                for v in vs.iter_mut() {
+                    let mut t = http(v);
+                    v.sync_now(&mut t).unwrap();
+                }
+            }
+            prop_assert_eq!(shown(&vs[1]), shown(&vs[0]));
+            prop_assert_eq!(shown(&vs[2]), shown(&vs[0]));
+        }
+    }
+}

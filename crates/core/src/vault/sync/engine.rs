@@ -73,6 +73,9 @@ impl Vault {
     /// lost connection) is simply run again: a retried push sends the
     /// same bytes, a re-pulled page is merged idempotently.
     pub fn sync_now(&mut self, transport: &mut dyn Transport) -> Result<SyncReport, VaultError> {
+        // A merge writes records at the sequences memory knows: take in
+        // what other processes committed first (cheap when nothing did).
+        self.refresh()?;
         let mut report = SyncReport {
             sealed_batches: self.sync_seal()?,
             ..Default::default()
