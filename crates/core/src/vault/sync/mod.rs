@@ -75,7 +75,7 @@ pub enum SyncError {
     Clock(#[from] HlcError),
     #[error("another process synced or signed in this vault meanwhile; try again")]
     StateMoved,
-    #[error("{kind} {id} was deleted for good on a synced device; it cannot be written again")]
+    #[error("{kind} {id} was deleted for good, and a syncing vault keeps deletions forever (every device must agree), so it cannot be brought back; add it again instead")]
     Purged { kind: String, id: String },
     #[error("{ops} operation rows and {batches} sealed batches were not sent yet; sync first, or sign out with --discard-unsent")]
     Unsent { ops: usize, batches: usize },
