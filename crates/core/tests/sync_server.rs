@@ -30,7 +30,7 @@ struct Service {
     server: Option<Server>,
     base: String,
     clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     login: LoginId,
     kdf: KdfParams,
     pk: PassphraseKeys,
@@ -83,7 +83,7 @@ impl Service {
             server: Some(server),
             base,
             clock,
-            _dir: dir,
+            dir,
             login,
             kdf,
             pk,
@@ -465,6 +465,44 @@ fn a_new_device_starts_from_the_snapshot_and_an_old_one_survives_compaction() {
     assert_eq!(shown(&c), shown(&a));
     assert_eq!(shown(&b), shown(&a));
     assert_eq!(a.tasks().count(), 7);
+}
+
+#[test]
+fn the_server_stores_no_user_content() {
+    let svc = Service::start();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let marker = "ZQMARKERQZ";
+    let mut a = vault(da.path());
+    svc.sign_up(&mut a);
+    let l = a.add_list(&format!("{marker} list"), None).unwrap();
+    a.add_task(productivitypro_core::vault::TaskDraft {
+        title: format!("{marker} title"),
+        notes: format!("{marker} notes"),
+        list: Some(l.id),
+        tags: [format!("{marker}tag")].into(),
+        ..Default::default()
+    })
+    .unwrap();
+    a.sync_now(&mut http(&a)).unwrap();
+    let mut b = vault(db.path());
+    svc.sign_in(&mut b);
+    b.sync_now(&mut http(&b)).unwrap();
+    assert_eq!(titles(&b), [format!("{marker} title")]);
+    b.sync_upload_snapshot(&mut http(&b)).unwrap();
+    for entry in std::fs::read_dir(svc.dir.path()).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            for needle in [marker.as_bytes(), b"alice@example.com"] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{} holds {}",
+                    p.display(),
+                    String::from_utf8_lossy(needle)
+                );
+            }
+        }
+    }
 }
 
 mod partitions {
