@@ -1,7 +1,7 @@
 //! ProductivityPro's update service: answers tauri-plugin-updater's checks
 //! from an in-memory snapshot of release state, runs staged rollouts per
 //! channel, ingests opt-in health telemetry and halts unhealthy releases by
-//! itself. `pprelease` (src/bin) is its release-engineering client.
+//! itself. `pprelease` (crates/pprelease) is its release-engineering client.
 
 pub mod artifacts;
 pub mod auth;
@@ -11,12 +11,15 @@ pub mod db;
 pub mod error;
 pub mod gates;
 pub mod ingest;
+pub mod jobs;
 pub mod metrics;
 pub mod publish;
 pub mod releases;
 pub mod routes;
 pub mod server;
 pub mod snapshot;
+pub mod state;
 
 pub use config::Config;
-pub use server::{AppState, Server};
+pub use server::Server;
+pub use state::AppState;

@@ -1,31 +1,28 @@
-//! `POST /v1/releases`: a multipart request whose first part is the release
-//! (JSON) and whose other parts are its files, named by platform key. Each file
-//! streams to staging while its SHA-256 and minisign signature are computed;
-//! only when every signature verifies does anything enter the store and the
-//! database — a release is accepted whole or not at all.
+//! Publishing a release: everything but HTTP. A `Publication` is judged from
+//! its release JSON before any file arrives, then receives each uploaded file
+//! (hashed and signature-checked while it streams to staging) and fetches
+//! the externally hosted ones; only when every signature verifies does
+//! anything enter the store and the database — a release is accepted whole
+//! or not at all. `routes/publish.rs` feeds it from a multipart request.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::sync::Arc;
 
-use axum::extract::{Multipart, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use futures_util::StreamExt;
-use productivitypro_protocol::api::{ArtifactSpec, PublishRequest, ReleaseStatus, Scope};
+use productivitypro_protocol::api::{ArtifactSpec, PublishRequest, ReleaseStatus};
 use productivitypro_protocol::manifest::parse_version;
 use productivitypro_protocol::signature::{self, SignatureError};
 use productivitypro_protocol::Platform;
 use semver::Version;
 use sha2::{Digest, Sha256};
 
-use crate::auth::authorize;
+use crate::auth::Actor;
 use crate::db::{ArtifactRow, Audit, NewRelease};
 use crate::error::{ApiResult, Error};
 use crate::releases::{check_newer, percent_to_bps};
-use crate::server::AppState;
+use crate::state::AppState;
 
-const MAX_RELEASE_JSON: usize = 1 << 20;
+pub const MAX_RELEASE_JSON: usize = 1 << 20;
 const MAX_ARTIFACTS: usize = 32;
 
 pub fn check_file_name(name: &str) -> ApiResult<()> {
@@ -50,14 +47,14 @@ fn bad_signature(platform: Platform, e: SignatureError) -> Error {
 }
 
 /// A file received and verified, waiting in staging.
-struct Staged {
+pub struct Staged {
     file: tempfile::NamedTempFile,
     size: u64,
     sha256: String,
 }
 
 /// Feeds chunks to the hash, the signature check and the staging file.
-struct Sink<'a> {
+pub struct Sink<'a> {
     platform: Platform,
     file: tempfile::NamedTempFile,
     hash: Sha256,
@@ -86,7 +83,11 @@ impl<'a> Sink<'a> {
         })
     }
 
-    fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
+    pub fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
         self.size += chunk.len() as u64;
         if self.size > self.limit {
             return Err(Error::too_large(format!(
@@ -102,7 +103,7 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
-    fn finish(mut self) -> ApiResult<Staged> {
+    pub fn finish(mut self) -> ApiResult<Staged> {
         if self.size == 0 {
             return Err(Error::bad_request(
                 "empty_artifact",
@@ -123,231 +124,228 @@ impl<'a> Sink<'a> {
     }
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> Error {
-    Error::new(
-        e.status(),
-        "invalid_multipart",
-        format!("reading the upload: {}", e.body_text()),
-    )
+/// A release being published: judged, then filled with its files.
+pub struct Publication<'a> {
+    state: &'a AppState,
+    actor: Actor,
+    req: PublishRequest,
+    bps: i64,
+    sigs: HashMap<Platform, minisign_verify::Signature>,
+    staged: HashMap<Platform, Staged>,
 }
 
-pub async fn publish(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    mut multipart: Multipart,
-) -> ApiResult<(StatusCode, Json<ReleaseStatus>)> {
-    let actor = authorize(&state.db, &headers, Some(Scope::Publish), state.now()).await?;
-
-    let first = multipart.next_field().await.map_err(multipart_error)?;
-    let Some(mut first) = first.filter(|f| f.name() == Some("release")) else {
-        return Err(Error::bad_request(
-            "invalid_request",
-            "the first part must be `release` (the release JSON)",
-        ));
-    };
-    let mut json = Vec::new();
-    while let Some(chunk) = first.chunk().await.map_err(multipart_error)? {
-        json.extend_from_slice(&chunk);
-        if json.len() > MAX_RELEASE_JSON {
-            return Err(Error::too_large("the release part is over 1 MiB"));
-        }
-    }
-    drop(first);
-    let req: PublishRequest = serde_json::from_slice(&json)
-        .map_err(|e| Error::bad_request("invalid_request", format!("release part: {e}")))?;
-
-    // Everything that can be judged before a byte of the files arrives.
-    if req.version.starts_with('v') {
-        return Err(Error::bad_request(
-            "invalid_version",
-            "write the version without a leading v",
-        ));
-    }
-    let version = Version::parse(&req.version).map_err(|e| {
-        Error::bad_request(
-            "invalid_version",
-            format!("{:?} is not semver: {e}", req.version),
-        )
-    })?;
-    let bps = percent_to_bps(req.percent)?;
-    {
-        let snap = state.snapshot.load();
-        if snap.release(&req.version).is_some() {
-            return Err(Error::conflict(
-                "duplicate_version",
-                format!("{} is already published", req.version),
-            ));
-        }
-        check_newer(&snap, &version, req.channel)?;
-    }
-    if req.artifacts.is_empty() || req.artifacts.len() > MAX_ARTIFACTS {
-        return Err(Error::bad_request(
-            "invalid_request",
-            format!("a release has 1 to {MAX_ARTIFACTS} artifacts"),
-        ));
-    }
-    let mut sigs = HashMap::new();
-    let mut names = HashSet::new();
-    for a in &req.artifacts {
-        check_file_name(&a.file_name)?;
-        if !names.insert(a.file_name.as_str()) {
+impl<'a> Publication<'a> {
+    /// Parses the release JSON and judges everything that can be judged
+    /// before a byte of the files arrives.
+    pub fn begin(state: &'a AppState, actor: Actor, json: &[u8]) -> ApiResult<Self> {
+        let req: PublishRequest = serde_json::from_slice(json)
+            .map_err(|e| Error::bad_request("invalid_request", format!("release part: {e}")))?;
+        if req.version.starts_with('v') {
             return Err(Error::bad_request(
-                "duplicate_artifact",
-                format!("two artifacts are named {}", a.file_name),
+                "invalid_version",
+                "write the version without a leading v",
             ));
         }
-        if let Some(url) = &a.url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
+        let version = Version::parse(&req.version).map_err(|e| {
+            Error::bad_request(
+                "invalid_version",
+                format!("{:?} is not semver: {e}", req.version),
+            )
+        })?;
+        let bps = percent_to_bps(req.percent)?;
+        {
+            let snap = state.snapshot.load();
+            if snap.release(&req.version).is_some() {
+                return Err(Error::conflict(
+                    "duplicate_version",
+                    format!("{} is already published", req.version),
+                ));
+            }
+            check_newer(&snap, &version, req.channel)?;
+        }
+        if req.artifacts.is_empty() || req.artifacts.len() > MAX_ARTIFACTS {
+            return Err(Error::bad_request(
+                "invalid_request",
+                format!("a release has 1 to {MAX_ARTIFACTS} artifacts"),
+            ));
+        }
+        let mut sigs = HashMap::new();
+        let mut names = HashSet::new();
+        for a in &req.artifacts {
+            check_file_name(&a.file_name)?;
+            if !names.insert(a.file_name.as_str()) {
                 return Err(Error::bad_request(
-                    "invalid_url",
-                    format!("artifact {}: {url:?} is not http(s)", a.platform),
+                    "duplicate_artifact",
+                    format!("two artifacts are named {}", a.file_name),
+                ));
+            }
+            if let Some(url) = &a.url {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(Error::bad_request(
+                        "invalid_url",
+                        format!("artifact {}: {url:?} is not http(s)", a.platform),
+                    ));
+                }
+            }
+            let sig = signature::parse(&a.signature).map_err(|e| bad_signature(a.platform, e))?;
+            // Newer Tauri CLIs sign the version too; an app with `requireSignedVersion`
+            // would refuse a mismatch, so refuse it here first.
+            if let Some(signed) = signature::trusted_field(&sig, "version") {
+                if parse_version(signed).ok().as_ref() != Some(&version) {
+                    return Err(Error::unprocessable(
+                        "bad_signature",
+                        format!(
+                            "artifact {}: signed for version {signed}, not {}",
+                            a.platform, req.version
+                        ),
+                    ));
+                }
+            }
+            // Reject a wrong key or file name now, before the upload is read.
+            signature::begin_verify(&state.public_key, &sig, &a.file_name)
+                .map_err(|e| bad_signature(a.platform, e))?;
+            if sigs.insert(a.platform, sig).is_some() {
+                return Err(Error::bad_request(
+                    "duplicate_artifact",
+                    format!("platform {} appears twice", a.platform),
                 ));
             }
         }
-        let sig = signature::parse(&a.signature).map_err(|e| bad_signature(a.platform, e))?;
-        // Newer Tauri CLIs sign the version too; an app with `requireSignedVersion`
-        // would refuse a mismatch, so refuse it here first.
-        if let Some(signed) = signature::trusted_field(&sig, "version") {
-            if parse_version(signed).ok().as_ref() != Some(&version) {
-                return Err(Error::unprocessable(
-                    "bad_signature",
-                    format!(
-                        "artifact {}: signed for version {signed}, not {}",
-                        a.platform, req.version
-                    ),
-                ));
-            }
-        }
-        // Reject a wrong key or file name now, before the upload is read.
-        signature::begin_verify(&state.public_key, &sig, &a.file_name)
-            .map_err(|e| bad_signature(a.platform, e))?;
-        if sigs.insert(a.platform, sig).is_some() {
-            return Err(Error::bad_request(
-                "duplicate_artifact",
-                format!("platform {} appears twice", a.platform),
-            ));
-        }
+        Ok(Publication {
+            state,
+            actor,
+            req,
+            bps,
+            sigs,
+            staged: HashMap::new(),
+        })
     }
-    let specs: HashMap<Platform, &ArtifactSpec> =
-        req.artifacts.iter().map(|a| (a.platform, a)).collect();
 
-    let mut staged: HashMap<Platform, Staged> = HashMap::new();
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_string();
+    /// A sink for the uploaded file of part `name` (a platform key).
+    pub fn upload(&self, name: &str) -> ApiResult<Sink<'_>> {
         let platform: Platform = name
             .parse()
             .map_err(|e| Error::bad_request("unexpected_part", format!("part {name:?}: {e}")))?;
-        let spec = specs
-            .get(&platform)
-            .filter(|s| s.url.is_none())
+        let spec = self
+            .req
+            .artifacts
+            .iter()
+            .find(|a| a.platform == platform && a.url.is_none())
             .ok_or_else(|| {
                 Error::bad_request(
                     "unexpected_part",
                     format!("part {name} is not an uploaded artifact of this release"),
                 )
             })?;
-        if staged.contains_key(&platform) {
+        if self.staged.contains_key(&platform) {
             return Err(Error::bad_request(
                 "duplicate_artifact",
                 format!("part {name} appears twice"),
             ));
         }
-        let mut sink = Sink::new(&state, spec, &sigs[&platform])?;
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            sink.push(&chunk)?;
-        }
-        staged.insert(platform, sink.finish()?);
-    }
-    for a in &req.artifacts {
-        if a.url.is_none() && !staged.contains_key(&a.platform) {
-            return Err(Error::bad_request(
-                "missing_artifact",
-                format!("no file was uploaded for {}", a.platform),
-            ));
-        }
-    }
-    let mut external: HashMap<Platform, Staged> = HashMap::new();
-    for a in req.artifacts.iter().filter(|a| a.url.is_some()) {
-        external.insert(
-            a.platform,
-            fetch_external(&state, a, &sigs[&a.platform]).await?,
-        );
+        Sink::new(self.state, spec, &self.sigs[&platform])
     }
 
-    // Verified: store the files, then record the release.
-    let mut stored = Vec::new();
-    let mut rows = Vec::new();
-    for a in &req.artifacts {
-        let (s, url, key) = match staged.get(&a.platform) {
-            Some(s) => {
-                let key = format!("{}/{}/{}", req.version, a.platform, a.file_name);
-                if let Err(e) = state.artifacts.put_file(&key, s.file.path()).await {
-                    remove(&state, &stored).await;
-                    return Err(e.into());
-                }
-                stored.push(key.clone());
-                (s, None, Some(key))
+    /// Keeps a file `upload`'s sink received completely.
+    pub fn received(&mut self, platform: Platform, staged: Staged) {
+        self.staged.insert(platform, staged);
+    }
+
+    /// Fetches the external files, stores everything and records the release.
+    pub async fn finish(mut self) -> ApiResult<ReleaseStatus> {
+        let state = self.state;
+        let req = &self.req;
+        for a in &req.artifacts {
+            if a.url.is_none() && !self.staged.contains_key(&a.platform) {
+                return Err(Error::bad_request(
+                    "missing_artifact",
+                    format!("no file was uploaded for {}", a.platform),
+                ));
             }
-            None => (&external[&a.platform], a.url.clone(), None),
-        };
-        rows.push(ArtifactRow {
-            version: req.version.clone(),
-            platform: a.platform.to_string(),
-            file_name: a.file_name.clone(),
-            url,
-            object_key: key,
-            size: s.size as i64,
-            sha256: s.sha256.clone(),
-            signature: a.signature.clone(),
-        });
-    }
-    let detail = format!(
-        "published to {} at {}% with {}",
-        req.channel,
-        req.percent,
-        rows.iter()
-            .map(|r| format!("{} ({} bytes, sha256 {})", r.platform, r.size, r.sha256))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let new = NewRelease {
-        version: &req.version,
-        notes: &req.notes,
-        channel: req.channel.as_str(),
-        percent_bps: bps,
-        artifacts: rows,
-    };
-    let audit = Audit {
-        at: state.now(),
-        actor: &actor.name,
-        action: "publish",
-        version: Some(&req.version),
-        detail,
-    };
-    let inserted = match state.db.insert_release(new, audit).await {
-        Ok(b) => b,
-        Err(e) => {
-            remove(&state, &stored).await;
-            return Err(e.into());
         }
-    };
-    if !inserted {
-        remove(&state, &stored).await;
-        return Err(Error::conflict(
-            "duplicate_version",
-            format!("{} is already published", req.version),
-        ));
+        let mut external: HashMap<Platform, Staged> = HashMap::new();
+        for a in req.artifacts.iter().filter(|a| a.url.is_some()) {
+            external.insert(
+                a.platform,
+                fetch_external(state, a, &self.sigs[&a.platform]).await?,
+            );
+        }
+
+        // Verified: store the files, then record the release.
+        let mut stored = Vec::new();
+        let mut rows = Vec::new();
+        for a in &req.artifacts {
+            let (s, url, key) = match self.staged.get(&a.platform) {
+                Some(s) => {
+                    let key = format!("{}/{}/{}", req.version, a.platform, a.file_name);
+                    if let Err(e) = state.artifacts.put_file(&key, s.file.path()).await {
+                        remove(state, &stored).await;
+                        return Err(e.into());
+                    }
+                    stored.push(key.clone());
+                    (s, None, Some(key))
+                }
+                None => (&external[&a.platform], a.url.clone(), None),
+            };
+            rows.push(ArtifactRow {
+                version: req.version.clone(),
+                platform: a.platform.to_string(),
+                file_name: a.file_name.clone(),
+                url,
+                object_key: key,
+                size: s.size as i64,
+                sha256: s.sha256.clone(),
+                signature: a.signature.clone(),
+            });
+        }
+        let detail = format!(
+            "published to {} at {}% with {}",
+            req.channel,
+            req.percent,
+            rows.iter()
+                .map(|r| format!("{} ({} bytes, sha256 {})", r.platform, r.size, r.sha256))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let new = NewRelease {
+            version: &req.version,
+            notes: &req.notes,
+            channel: req.channel.as_str(),
+            percent_bps: self.bps,
+            artifacts: rows,
+        };
+        let audit = Audit {
+            at: state.now(),
+            actor: &self.actor.name,
+            action: "publish",
+            version: Some(&req.version),
+            detail,
+        };
+        let inserted = match state.db.insert_release(new, audit).await {
+            Ok(b) => b,
+            Err(e) => {
+                remove(state, &stored).await;
+                return Err(e.into());
+            }
+        };
+        if !inserted {
+            remove(state, &stored).await;
+            return Err(Error::conflict(
+                "duplicate_version",
+                format!("{} is already published", req.version),
+            ));
+        }
+        self.staged.clear();
+        state.refresh().await?;
+        let status = crate::releases::status(state).await?;
+        status
+            .releases
+            .into_iter()
+            .find(|r| r.version == req.version)
+            .ok_or_else(|| {
+                Error::conflict("state_changed", "the release changed while being published")
+            })
     }
-    state.refresh().await?;
-    let status = crate::releases::status(&state).await?;
-    let created = status
-        .releases
-        .into_iter()
-        .find(|r| r.version == req.version)
-        .ok_or_else(|| {
-            Error::conflict("state_changed", "the release changed while being published")
-        })?;
-    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn remove(state: &AppState, keys: &[String]) {

@@ -16,8 +16,8 @@ use crate::clock::rfc3339;
 use crate::db::Audit;
 use crate::error::{ApiResult, Error};
 use crate::gates::{self, Step};
-use crate::server::AppState;
 use crate::snapshot::{Release, Snapshot, FULL};
+use crate::state::AppState;
 
 pub const GATE_ACTOR: &str = "gate";
 

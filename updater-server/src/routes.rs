@@ -1,6 +1,8 @@
 //! HTTP handlers, kept thin: parse and check input, call into `releases`,
 //! `snapshot` or `publish`, shape the answer.
 
+mod publish;
+
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -23,8 +25,8 @@ use crate::auth::authorize;
 use crate::error::{ApiResult, Error};
 use crate::metrics::CheckResult;
 use crate::releases::{self, Transition};
-use crate::server::AppState;
 use crate::snapshot::Decision;
+use crate::state::AppState;
 
 type St = State<Arc<AppState>>;
 
@@ -44,7 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             "/v1/releases",
-            post(crate::publish::publish).layer(DefaultBodyLimit::disable()),
+            post(publish::publish).layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/releases/{version}/rollout", post(rollout))
         .route("/v1/releases/{version}/promote", post(promote))

@@ -1,6 +1,7 @@
 //! `pprelease` end to end against a real service, and its keys and
 //! signatures against the reference minisign tool in both directions.
 
+#[path = "../../../updater-server/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
@@ -143,7 +144,7 @@ async fn a_release_engineers_session() {
             "--policy",
             concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../installers/rollout-policy.toml"
+                "/../../installers/rollout-policy.toml"
             ),
         ],
     )

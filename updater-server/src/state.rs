@@ -1,0 +1,112 @@
+//! What every request handler and background job shares: configuration,
+//! storage, the release snapshot and the telemetry counts. Built once by
+//! `server.rs`; used by `routes`, `releases`, `publish` and `jobs`, none of
+//! which depend on each other through it.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use productivitypro_protocol::policy::Policy;
+use tokio::sync::Mutex;
+
+use crate::artifacts::ArtifactStore;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+use crate::snapshot::Snapshot;
+
+pub struct AppState {
+    pub config: Config,
+    pub public_url: String,
+    pub db: Db,
+    pub snapshot: ArcSwap<Snapshot>,
+    pub artifacts: ArtifactStore,
+    pub public_key: minisign_verify::PublicKey,
+    pub policy: Policy,
+    pub clock: Arc<dyn Clock>,
+    pub ingest: Ingest,
+    pub metrics: Metrics,
+    pub http: reqwest::Client,
+    /// Serialises snapshot rebuilds so an older state never replaces a newer one.
+    rebuild: Mutex<()>,
+}
+
+/// The parts of `AppState` that are opened before it exists.
+pub struct Parts {
+    pub config: Config,
+    pub public_url: String,
+    pub db: Db,
+    pub artifacts: ArtifactStore,
+    pub public_key: minisign_verify::PublicKey,
+    pub policy: Policy,
+    pub clock: Arc<dyn Clock>,
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    pub fn new(p: Parts) -> Self {
+        AppState {
+            ingest: Ingest::new(p.config.telemetry.burst, p.config.telemetry.per_hour),
+            config: p.config,
+            public_url: p.public_url,
+            db: p.db,
+            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            artifacts: p.artifacts,
+            public_key: p.public_key,
+            policy: p.policy,
+            clock: p.clock,
+            metrics: Metrics::new(),
+            http: p.http,
+            rebuild: Mutex::new(()),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    /// Rebuilds the snapshot from the database if it changed; reads only the
+    /// generation counter when it did not.
+    pub async fn refresh(&self) -> Result<(), DbError> {
+        let _guard = self.rebuild.lock().await;
+        if self.db.generation().await? == self.snapshot.load().generation {
+            return Ok(());
+        }
+        let state = self.db.load_state().await?;
+        if state.generation == self.snapshot.load().generation {
+            return Ok(());
+        }
+        let snap = Snapshot::build(state, &self.public_url);
+        self.metrics.rollout_percent.clear();
+        for r in &snap.releases {
+            for c in productivitypro_protocol::Channel::ALL {
+                if let Some((bps, _)) = r.rollout[c.index()] {
+                    self.metrics
+                        .rollout_percent
+                        .get_or_create(&vec![
+                            ("version".into(), r.version_text.clone()),
+                            ("channel".into(), c.as_str().into()),
+                        ])
+                        .set(bps as f64 / 100.0);
+                }
+            }
+        }
+        self.snapshot.store(snap);
+        Ok(())
+    }
+
+    /// Writes counted telemetry to the database; on failure keeps it for the next flush.
+    pub async fn flush_telemetry(&self) -> Result<(), DbError> {
+        let (counts, installs) = self.ingest.take();
+        if counts.is_empty() && installs.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.db.add_telemetry(&counts, &installs).await {
+            self.ingest.restore(counts, installs);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
