@@ -285,7 +285,7 @@ fn prepare(
         let bytes: Vec<u8> = (0..size)
             .map(|i| (i as u8).wrapping_mul(7) ^ seed)
             .collect();
-        let trusted = format!("timestamp:{now}\tfile:{name}");
+        let trusted = format!("timestamp:{now}\tfile:{name}\tversion:{version}");
         let sig = minisign::sign(
             Some(&kp.pk),
             &kp.sk,

@@ -30,6 +30,11 @@ pub struct Config {
     pub public_key: Option<String>,
     pub public_key_file: Option<PathBuf>,
     pub policy_file: Option<PathBuf>,
+    /// Every artifact's signature must name the release version
+    /// (`version:` in its trusted comment, as `pprelease sign --version` and
+    /// `tauri signer sign --app-version` write it). Turn off only for builds
+    /// signed by older `tauri signer`s; their file names must then carry the version.
+    pub require_signed_version: bool,
     pub max_artifact_bytes: u64,
     #[serde(with = "humantime_serde")]
     pub gate_interval: Duration,
@@ -80,6 +85,7 @@ impl Default for Config {
             public_key: None,
             public_key_file: None,
             policy_file: None,
+            require_signed_version: true,
             max_artifact_bytes: 2 << 30,
             gate_interval: Duration::from_secs(60),
             refresh_interval: Duration::from_secs(2),

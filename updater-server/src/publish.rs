@@ -10,7 +10,6 @@ use std::io::Write;
 
 use futures_util::StreamExt;
 use productivitypro_protocol::api::{ArtifactSpec, PublishRequest, ReleaseStatus};
-use productivitypro_protocol::manifest::parse_version;
 use productivitypro_protocol::signature::{self, SignatureError};
 use productivitypro_protocol::Platform;
 use semver::Version;
@@ -44,6 +43,15 @@ pub fn check_file_name(name: &str) -> ApiResult<()> {
 
 fn bad_signature(platform: Platform, e: SignatureError) -> Error {
     Error::unprocessable("bad_signature", format!("artifact {platform}: {e}"))
+}
+
+fn version_error(platform: Platform, e: SignatureError) -> Error {
+    let code = match e {
+        SignatureError::NoVersion(_) => "unsigned_version",
+        SignatureError::VersionNotInFileName { .. } => "version_not_in_file_name",
+        _ => "bad_signature",
+    };
+    Error::unprocessable(code, format!("artifact {platform}: {e}"))
 }
 
 /// A file received and verified, waiting in staging.
@@ -188,19 +196,15 @@ impl<'a> Publication<'a> {
                 }
             }
             let sig = signature::parse(&a.signature).map_err(|e| bad_signature(a.platform, e))?;
-            // Newer Tauri CLIs sign the version too; an app with `requireSignedVersion`
-            // would refuse a mismatch, so refuse it here first.
-            if let Some(signed) = signature::trusted_field(&sig, "version") {
-                if parse_version(signed).ok().as_ref() != Some(&version) {
-                    return Err(Error::unprocessable(
-                        "bad_signature",
-                        format!(
-                            "artifact {}: signed for version {signed}, not {}",
-                            a.platform, req.version
-                        ),
-                    ));
-                }
-            }
+            // An old signed build must not pass as a new version (the app's
+            // `requireSignedVersion` would refuse it too, after the download).
+            signature::check_signed_version(
+                &sig,
+                &a.file_name,
+                &version,
+                state.config.require_signed_version,
+            )
+            .map_err(|e| version_error(a.platform, e))?;
             // Reject a wrong key or file name now, before the upload is read.
             signature::begin_verify(&state.public_key, &sig, &a.file_name)
                 .map_err(|e| bad_signature(a.platform, e))?;

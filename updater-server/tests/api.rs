@@ -22,7 +22,7 @@ fn release(h: &Harness, version: &str, name: &str, signed: &[u8]) -> PublishRequ
         artifacts: vec![ArtifactSpec {
             platform: LINUX.parse().unwrap(),
             file_name: name.into(),
-            signature: h.key.sign(signed, name),
+            signature: h.key.sign(signed, name, version),
             url: None,
         }],
     }
@@ -176,9 +176,9 @@ async fn a_bad_publish_is_refused_whole_and_leaves_nothing() {
         let file = |b: &[u8]| vec![(LINUX.to_string(), b.to_vec())];
 
         let mut other_key = ok.clone();
-        other_key.artifacts[0].signature = common::Key::new().sign(&bytes, "pp.AppImage");
+        other_key.artifacts[0].signature = common::Key::new().sign(&bytes, "pp.AppImage", "1.0.0");
         let mut wrong_name = ok.clone();
-        wrong_name.artifacts[0].signature = h.key.sign(&bytes, "other.AppImage");
+        wrong_name.artifacts[0].signature = h.key.sign(&bytes, "other.AppImage", "1.0.0");
         let mut traversal = release(&h, "1.0.0", "../../etc/passwd", &bytes);
         traversal.artifacts[0].file_name = "../../etc/passwd".into();
         let mut signed_other_version = ok.clone();
@@ -619,10 +619,11 @@ async fn externally_hosted_artifacts_are_downloaded_once_and_verified() {
     by_url.artifacts[0].url = Some(url.clone());
     let mut tampered = by_url.clone();
     tampered.version = "1.2.0".into();
-    tampered.artifacts[0].signature = h.key.sign(b"other bytes", "hosted.AppImage");
+    tampered.artifacts[0].signature = h.key.sign(b"other bytes", "hosted.AppImage", "1.2.0");
     let mut unreachable = by_url.clone();
     unreachable.version = "1.3.0".into();
     unreachable.artifacts[0].url = Some("http://127.0.0.1:9/hosted.AppImage".into());
+    unreachable.artifacts[0].signature = h.key.sign(&bytes, "hosted.AppImage", "1.3.0");
     let mut not_http = by_url.clone();
     not_http.version = "1.4.0".into();
     not_http.artifacts[0].url = Some("file:///etc/passwd".into());
@@ -650,4 +651,64 @@ async fn externally_hosted_artifacts_are_downloaded_once_and_verified() {
         ("1.1.0", url.as_str())
     );
     h.stop().await;
+}
+
+/// Issue 11.2: a file signed for 1.1.0 (trusted comment without `version:`)
+/// was accepted as release 1.2.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_signed_build_cannot_be_published_as_a_new_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start(&db).await;
+        let bytes = b"the 1.1.0 build".to_vec();
+        let file = || vec![(LINUX.to_string(), bytes.clone())];
+        let mut old = release(&h, "1.2.0", "pp.AppImage", &bytes);
+        old.artifacts[0].signature = h.key.sign_unversioned(&bytes, "pp.AppImage");
+        assert_eq!(
+            code_of(h.publish_raw(&old, file()).await).await,
+            (422, "unsigned_version".into())
+        );
+        let mut named = release(&h, "1.2.0", "pp_1.2.0.AppImage", &bytes);
+        named.artifacts[0].signature = h.key.sign_unversioned(&bytes, "pp_1.2.0.AppImage");
+        assert_eq!(
+            code_of(h.publish_raw(&named, file()).await).await,
+            (422, "unsigned_version".into()),
+            "signed versions are required unless configured otherwise"
+        );
+        let mut signed_old = release(&h, "1.2.0", "pp.AppImage", &bytes);
+        signed_old.artifacts[0].signature = h.key.sign(&bytes, "pp.AppImage", "1.1.0");
+        assert_eq!(
+            code_of(h.publish_raw(&signed_old, file()).await).await,
+            (422, "bad_signature".into())
+        );
+        assert_eq!(stored_files(&h), 0);
+        let ok = release(&h, "1.2.0", "pp.AppImage", &bytes);
+        assert_eq!(h.publish_raw(&ok, file()).await.status(), 201);
+        h.stop().await;
+
+        // Builds signed by `tauri signer` without --app-version: accepted only
+        // when explicitly configured, and only if the file name carries the version.
+        let db2 = match db.starts_with("sqlite:") {
+            true => format!("sqlite://{}/lenient.db", tmp.path().display()),
+            false => common::databases(tmp.path()).await.pop().unwrap(),
+        };
+        let h = Harness::start_with(&db2, |c| c.require_signed_version = false).await;
+        old.artifacts[0].signature = h.key.sign_unversioned(&bytes, "pp.AppImage");
+        named.artifacts[0].signature = h.key.sign_unversioned(&bytes, "pp_1.2.0.AppImage");
+        signed_old.artifacts[0].signature = h.key.sign(&bytes, "pp.AppImage", "1.1.0");
+        assert_eq!(
+            code_of(h.publish_raw(&old, file()).await).await,
+            (422, "version_not_in_file_name".into())
+        );
+        assert_eq!(
+            code_of(h.publish_raw(&signed_old, file()).await).await,
+            (422, "bad_signature".into()),
+            "a signed version must still match"
+        );
+        assert_eq!(
+            code_of(h.publish_raw(&named, file()).await).await,
+            (201, String::new())
+        );
+        h.stop().await;
+    }
 }

@@ -65,10 +65,31 @@ async fn a_release_engineers_session() {
     std::fs::write(&artifact, vec![7u8; 3 << 20]).unwrap();
     let (code, _, err) = pprelease(
         &h,
-        &["sign", artifact.to_str().unwrap(), "--key", "release.key"],
+        &[
+            "sign",
+            artifact.to_str().unwrap(),
+            "--version",
+            "1.0.0",
+            "--key",
+            "release.key",
+        ],
     )
     .await;
     assert_eq!(code, 0, "{err}");
+    // The signature names its version, so it cannot be published as another one.
+    let (code, _, err) = pprelease(
+        &h,
+        &[
+            "publish",
+            "--version",
+            "1.0.1",
+            "--artifact",
+            &format!("linux-x86_64-appimage={}", artifact.display()),
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("signed for version 1.0.0, not 1.0.1"), "{err}");
     std::fs::write(h.dir.path().join("notes.md"), "## Fixes\n- faster sync\n").unwrap();
     let (code, out, err) = pprelease(
         &h,
@@ -230,9 +251,19 @@ async fn keys_and_signatures_work_with_the_minisign_tool_both_ways() {
     // pprelease key and signature -> verified by minisign.
     assert_eq!(pprelease(&h, &["keygen", "--out", "pp.key"]).await.0, 0);
     assert_eq!(
-        pprelease(&h, &["sign", "app.tar.gz", "--key", "pp.key"])
-            .await
-            .0,
+        pprelease(
+            &h,
+            &[
+                "sign",
+                "app.tar.gz",
+                "--version",
+                "1.0.0",
+                "--key",
+                "pp.key"
+            ]
+        )
+        .await
+        .0,
         0
     );
     let decode = |p: &Path, to: &Path| {
@@ -294,7 +325,7 @@ async fn keys_and_signatures_work_with_the_minisign_tool_both_ways() {
     for key in ["ms.key", "ms.key.b64"] {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pprelease"));
         cmd.current_dir(d)
-            .args(["sign", "app.tar.gz", "--key", key])
+            .args(["sign", "app.tar.gz", "--version", "1.0.0", "--key", key])
             .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "pw");
         run(&mut cmd);
         decode(&d.join("app.tar.gz.sig"), &d.join("app.minisig"));
@@ -355,9 +386,19 @@ async fn keys_and_signatures_work_with_tauri_signer_both_ways() {
     )
     .unwrap();
     assert_eq!(
-        pprelease(&h, &["sign", "pp_1.0.0.AppImage", "--key", "tauri.key"])
-            .await
-            .0,
+        pprelease(
+            &h,
+            &[
+                "sign",
+                "pp_1.0.0.AppImage",
+                "--version",
+                "1.0.0",
+                "--key",
+                "tauri.key"
+            ]
+        )
+        .await
+        .0,
         0
     );
     let (code, _, err) = pprelease(
@@ -384,19 +425,26 @@ async fn keys_and_signatures_work_with_tauri_signer_both_ways() {
     let key_path = keygen.dir.path().join("pp.key");
     let file = work.join("pp_2.0.0.AppImage");
     std::fs::write(&file, b"signed by tauri with a pprelease key").unwrap();
-    run(Command::new(&tauri)
-        .current_dir(work)
-        .args([
-            "signer",
-            "sign",
-            "-f",
-            key_path.to_str().unwrap(),
-            "-p",
-            password,
-            file.to_str().unwrap(),
-        ])
-        .env_remove("TAURI_SIGNING_PRIVATE_KEY")
-        .env_remove("TAURI_SIGNING_PRIVATE_KEY_PASSWORD"));
+    let tauri_sign = |extra: &[&str]| {
+        run(Command::new(&tauri)
+            .current_dir(work)
+            .args([
+                "signer",
+                "sign",
+                "-f",
+                key_path.to_str().unwrap(),
+                "-p",
+                password,
+            ])
+            .args(extra)
+            .arg(file.to_str().unwrap())
+            .env_remove("TAURI_SIGNING_PRIVATE_KEY")
+            .env_remove("TAURI_SIGNING_PRIVATE_KEY_PASSWORD"));
+        std::fs::read_to_string(work.join("pp_2.0.0.AppImage.sig")).unwrap()
+    };
+    // Without --app-version the signature binds no version: the service refuses it by default.
+    let unversioned = tauri_sign(&[]);
+    tauri_sign(&["--app-version", "2.0.0"]);
     let sig = String::from_utf8(
         B64.decode(
             std::fs::read_to_string(work.join("pp_2.0.0.AppImage.sig"))
@@ -423,19 +471,25 @@ async fn keys_and_signatures_work_with_tauri_signer_both_ways() {
         h.dir.path().join("pp_2.0.0.AppImage.sig"),
     )
     .unwrap();
-    let (code, _, err) = pprelease(
-        &h,
-        &[
-            "publish",
-            "--version",
-            "2.0.0",
-            "--channel",
-            "stable",
-            "--artifact",
-            "linux-x86_64-appimage=pp_2.0.0.AppImage",
-        ],
+    let publish_2 = [
+        "publish",
+        "--version",
+        "2.0.0",
+        "--channel",
+        "stable",
+        "--artifact",
+        "linux-x86_64-appimage=pp_2.0.0.AppImage",
+    ];
+    std::fs::write(h.dir.path().join("pp_2.0.0.AppImage.sig"), &unversioned).unwrap();
+    let (code, _, err) = pprelease(&h, &publish_2).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("unsigned_version"), "{err}");
+    std::fs::copy(
+        work.join("pp_2.0.0.AppImage.sig"),
+        h.dir.path().join("pp_2.0.0.AppImage.sig"),
     )
-    .await;
+    .unwrap();
+    let (code, _, err) = pprelease(&h, &publish_2).await;
     assert_eq!(code, 0, "{err}");
     h.stop().await;
 }

@@ -33,7 +33,13 @@ impl Key {
     pub fn public_b64(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.public_text())
     }
-    pub fn sign(&self, bytes: &[u8], file_name: &str) -> String {
+    /// Signs as `pprelease sign --version` does: the version is in the trusted comment.
+    pub fn sign(&self, bytes: &[u8], file_name: &str, version: &str) -> String {
+        self.sign_with_comment(bytes, file_name, &format!("version:{version}"))
+    }
+
+    /// Signs as tools that predate signed versions do: `timestamp:..\tfile:..` only.
+    pub fn sign_unversioned(&self, bytes: &[u8], file_name: &str) -> String {
         self.sign_with_comment(bytes, file_name, "")
     }
 
@@ -160,7 +166,7 @@ impl Harness {
             specs.push(ArtifactSpec {
                 platform: p.parse().unwrap(),
                 file_name: name.clone(),
-                signature: self.key.sign(&bytes, &name),
+                signature: self.key.sign(&bytes, &name, version),
                 url: None,
             });
             files.push((p.to_string(), bytes));
