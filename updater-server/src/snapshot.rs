@@ -205,21 +205,25 @@ impl Snapshot {
                 _ => None,
             }
         };
+        // Forward first: the newest active release above `current` that reaches this install.
+        let forward = (0..self.releases.len())
+            .take_while(|&i| self.releases[i].version > *current)
+            .find_map(|i| offer(i, false));
+        if let Some(d) = forward {
+            return d;
+        }
         let on_rolled_back = self
             .releases
             .iter()
             .any(|r| r.state == ReleaseState::RolledBack && r.version == *current);
         if on_rolled_back {
-            // Back to the newest good release below the bad one that this install may have.
+            // No fix reaches it yet: back to the newest good release below the bad one.
             return (0..self.releases.len())
                 .filter(|&i| self.releases[i].version < *current)
                 .find_map(|i| offer(i, true))
                 .unwrap_or(Decision::None);
         }
-        (0..self.releases.len())
-            .take_while(|&i| self.releases[i].version > *current)
-            .find_map(|i| offer(i, false))
-            .unwrap_or(Decision::None)
+        Decision::None
     }
 
     pub fn offer_body(&self, decision: &Decision<'_>, platform: Platform) -> Option<UpdateOffer> {
@@ -450,15 +454,132 @@ mod tests {
         );
     }
 
+    /// 1.0.0 fully out on stable, 1.1.0 at `bps` on stable.
+    fn staged(bps: i64) -> Arc<Snapshot> {
+        use ReleaseState::Active;
+        Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", Active, &[("stable", bps)]),
+            ]),
+            "http://u",
+        )
+    }
+
+    fn gets_new(snap: &Snapshot, id: &Uuid) -> bool {
+        offered(snap, Channel::Stable, "1.0.0", Some(id)) == Some(("1.1.0".into(), false))
+    }
+
+    /// Seeded, so the figures below are fixed and the test is not flaky.
+    fn fleet(n: usize) -> Vec<Uuid> {
+        use rand::{RngCore, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        (0..n)
+            .map(|_| {
+                let mut b = [0u8; 16];
+                rng.fill_bytes(&mut b);
+                uuid::Builder::from_random_bytes(b).into_uuid()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rollout_reaches_its_share_of_installs_and_raising_it_keeps_them() {
+        let ids = fleet(10_000);
+        let mut previous: Vec<Uuid> = Vec::new();
+        for bps in [0, 100, 500, 2_500, 5_000, 10_000] {
+            let snap = staged(bps);
+            let reached: Vec<Uuid> = ids
+                .iter()
+                .copied()
+                .filter(|id| gets_new(&snap, id))
+                .collect();
+            let share = reached.len() as f64 / ids.len() as f64 * FULL as f64;
+            assert!(
+                (share - bps as f64).abs() <= 100.0,
+                "{bps} bps reached {share} bps of installs"
+            );
+            assert!(
+                previous.iter().all(|id| reached.contains(id)),
+                "raising to {bps} bps dropped installs"
+            );
+            previous = reached;
+        }
+        assert_eq!(previous.len(), ids.len(), "100% reaches everybody");
+    }
+
+    #[test]
+    fn buckets_are_independent_across_releases() {
+        // The same installs must not be first in line for every release.
+        let ids = fleet(10_000);
+        let first_of_both = ids
+            .iter()
+            .filter(|id| bucket(id, "1.1.0") < 1_000 && bucket(id, "1.2.0") < 1_000)
+            .count();
+        assert!(
+            (50..=150).contains(&first_of_both),
+            "{first_of_both} of 10000 are in the first 10% of both (expected ≈ 100)"
+        );
+    }
+
     proptest::proptest! {
         #[test]
-        fn raising_a_rollout_only_adds_installs(lo in 0u32..=10_000, hi in 0u32..=10_000, id in proptest::array::uniform16(0u8..)) {
+        fn raising_a_rollout_only_adds_installs(lo in 0i64..=10_000, hi in 0i64..=10_000, id in proptest::array::uniform16(0u8..)) {
             let (lo, hi) = (lo.min(hi), lo.max(hi));
             let id = Uuid::from_bytes(id);
-            let b = bucket(&id, "1.2.0");
-            // In at the lower percentage implies in at the higher one.
-            proptest::prop_assert!(b >= lo || b < hi);
-            proptest::prop_assert_eq!(b, bucket(&id, "1.2.0"));
+            let (at_lo, at_hi) = (gets_new(&staged(lo), &id), gets_new(&staged(hi), &id));
+            // Offered at the lower percentage implies offered at the higher one...
+            proptest::prop_assert!(!at_lo || at_hi, "offered at {} bps but not at {} bps", lo, hi);
+            // ...because membership is exactly the install's stable bucket.
+            proptest::prop_assert_eq!(at_lo, bucket(&id, "1.1.0") < lo as u32);
+            proptest::prop_assert_eq!(bucket(&id, "1.1.0"), bucket(&id, "1.1.0"));
         }
+    }
+
+    #[test]
+    fn a_rolled_back_install_rolls_forward_to_a_newer_active_release() {
+        use ReleaseState::*;
+        let snap = Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", RolledBack, &[("stable", 10_000)]),
+                ("1.2.0", Active, &[("stable", 10_000)]),
+            ]),
+            "http://u",
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", Some(&Uuid::new_v4())),
+            Some(("1.2.0".into(), false)),
+            "the fix, not a downgrade"
+        );
+    }
+
+    #[test]
+    fn a_rolled_back_install_rolls_back_when_no_newer_release_reaches_it() {
+        use ReleaseState::*;
+        let snap = Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", RolledBack, &[("stable", 10_000)]),
+                ("1.2.0", Active, &[("stable", 5_000)]),
+            ]),
+            "http://u",
+        );
+        let ids = fleet(200);
+        let inside = ids.iter().find(|id| bucket(id, "1.2.0") < 5_000).unwrap();
+        let outside = ids.iter().find(|id| bucket(id, "1.2.0") >= 5_000).unwrap();
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", Some(inside)),
+            Some(("1.2.0".into(), false))
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", Some(outside)),
+            Some(("1.0.0".into(), true)),
+            "1.2.0 does not reach it yet: back to the last good release"
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", None),
+            Some(("1.0.0".into(), true))
+        );
     }
 }
