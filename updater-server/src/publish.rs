@@ -140,6 +140,10 @@ pub struct Publication<'a> {
     bps: i64,
     sigs: HashMap<Platform, minisign_verify::Signature>,
     staged: HashMap<Platform, Staged>,
+    /// Part of every object key this publication writes, so a concurrent
+    /// publication of the same version (which will lose in the database)
+    /// never writes or removes this one's objects.
+    upload_id: uuid::Uuid,
 }
 
 impl<'a> Publication<'a> {
@@ -222,6 +226,7 @@ impl<'a> Publication<'a> {
             bps,
             sigs,
             staged: HashMap::new(),
+            upload_id: uuid::Uuid::new_v4(),
         })
     }
 
@@ -281,7 +286,13 @@ impl<'a> Publication<'a> {
         for a in &req.artifacts {
             let (s, url, key) = match self.staged.get(&a.platform) {
                 Some(s) => {
-                    let key = format!("{}/{}/{}", req.version, a.platform, a.file_name);
+                    let key = format!(
+                        "{}/{}/{}/{}",
+                        req.version,
+                        a.platform,
+                        self.upload_id.simple(),
+                        a.file_name
+                    );
                     if let Err(e) = state.artifacts.put_file(&key, s.file.path()).await {
                         remove(state, &stored).await;
                         return Err(e.into());
@@ -352,6 +363,7 @@ impl<'a> Publication<'a> {
     }
 }
 
+/// Removes the objects this publication stored (never another one's: keys carry its upload id).
 async fn remove(state: &AppState, keys: &[String]) {
     for k in keys {
         if let Err(e) = state.artifacts.delete(k).await {

@@ -712,3 +712,102 @@ async fn an_old_signed_build_cannot_be_published_as_a_new_version() {
         h.stop().await;
     }
 }
+
+/// A request body the test feeds by hand, so two uploads can be held at the
+/// same point.
+fn fed_body() -> (tokio::sync::mpsc::Sender<Vec<u8>>, reqwest::Body) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
+    });
+    (tx, reqwest::Body::wrap_stream(stream))
+}
+
+fn staging_files(h: &Harness) -> usize {
+    fn walk(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p).map_or(0, |d| {
+            d.flatten()
+                .map(|e| match e.path().is_dir() {
+                    true => walk(&e.path()),
+                    false => usize::from(e.metadata().is_ok_and(|m| m.len() > 0)),
+                })
+                .sum()
+        })
+    }
+    walk(&h.dir.path().join("staging"))
+}
+
+/// Issue 11.4: two publishes of one version at once stored their files under
+/// the same key, and the loser's clean-up deleted the winner's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_publishes_of_one_version_at_once_keep_the_winners_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start(&db).await;
+        let builds: Vec<Vec<u8>> = (0..2u8)
+            .map(|n| (0..200_000u32).map(|i| (i % 251) as u8 ^ n).collect())
+            .collect();
+        let mut feeds = Vec::new();
+        let mut sends = Vec::new();
+        for bytes in &builds {
+            let req = release(&h, "1.0.0", "pp.AppImage", bytes);
+            let (tx, body) = fed_body();
+            let form = reqwest::multipart::Form::new()
+                .text("release", serde_json::to_string(&req).unwrap())
+                .part(
+                    LINUX,
+                    reqwest::multipart::Part::stream(body).file_name("pp.AppImage"),
+                );
+            let rb = h
+                .http
+                .post(format!("{}/v1/releases", h.base))
+                .bearer_auth(&h.token)
+                .multipart(form);
+            sends.push(tokio::spawn(async move {
+                code_of(rb.send().await.unwrap()).await
+            }));
+            tx.send(bytes[..100_000].to_vec()).await.unwrap();
+            feeds.push(tx);
+        }
+        // Both uploads are past every check and streaming into staging...
+        for _ in 0..200 {
+            if staging_files(&h) == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(staging_files(&h), 2, "both uploads should be staging");
+        // ...then both finish at once.
+        for (tx, bytes) in feeds.into_iter().zip(&builds) {
+            tx.send(bytes[100_000..].to_vec()).await.unwrap();
+        }
+        let mut results = Vec::new();
+        for s in sends {
+            results.push(s.await.unwrap());
+        }
+        let winner = match (&results[0], &results[1]) {
+            ((201, _), (409, code)) if code == "duplicate_version" => 0,
+            ((409, code), (201, _)) if code == "duplicate_version" => 1,
+            other => panic!("expected one 201 and one 409 duplicate_version, got {other:?}"),
+        };
+        let r = h
+            .http
+            .get(format!("{}/v1/artifacts/1.0.0/pp.AppImage", h.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "the winner's artifact is gone");
+        assert!(
+            r.bytes().await.unwrap() == builds[winner],
+            "the served artifact is not the winner's build"
+        );
+        assert_eq!(
+            stored_files(&h),
+            1,
+            "the loser leaves nothing behind, the winner exactly its file"
+        );
+        h.stop().await;
+    }
+}
