@@ -42,6 +42,7 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
     pub telemetry: TelemetryConfig,
+    pub external_artifacts: ExternalArtifactsConfig,
     /// `json` (services) or `text` (a terminal).
     pub log_format: String,
 }
@@ -72,6 +73,22 @@ pub struct TelemetryConfig {
     pub per_hour: u32,
 }
 
+/// Artifacts published by URL are downloaded once, verified and copied into
+/// the store; these bound where that download may go.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalArtifactsConfig {
+    /// Allow loopback, private and link-local addresses (an internal mirror; tests).
+    pub allow_private_hosts: bool,
+    /// Hosts a download may be redirected to besides the URL's own, e.g.
+    /// `["objects.githubusercontent.com", "release-assets.githubusercontent.com"]`
+    /// for GitHub Releases.
+    pub redirect_hosts: Vec<String>,
+    /// Longest a single download may take.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -93,6 +110,11 @@ impl Default for Config {
                 flush_interval: Duration::from_secs(5),
                 burst: 60,
                 per_hour: 60,
+            },
+            external_artifacts: ExternalArtifactsConfig {
+                allow_private_hosts: false,
+                redirect_hosts: Vec::new(),
+                timeout: Duration::from_secs(30 * 60),
             },
             log_format: "json".into(),
         }

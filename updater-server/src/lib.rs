@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fetch;
 pub mod gates;
 pub mod ingest;
 pub mod jobs;

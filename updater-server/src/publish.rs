@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Actor;
 use crate::db::{ArtifactRow, Audit, NewRelease};
 use crate::error::{ApiResult, Error};
+use crate::fetch::{self, Refused};
 use crate::releases::{check_newer, percent_to_bps};
 use crate::state::AppState;
 
@@ -192,12 +193,17 @@ impl<'a> Publication<'a> {
                 ));
             }
             if let Some(url) = &a.url {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(Error::bad_request(
-                        "invalid_url",
-                        format!("artifact {}: {url:?} is not http(s)", a.platform),
-                    ));
-                }
+                let parsed = reqwest::Url::parse(url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+                    .ok_or_else(|| {
+                        Error::bad_request(
+                            "invalid_url",
+                            format!("artifact {}: {url:?} is not an http(s) URL", a.platform),
+                        )
+                    })?;
+                fetch::check_url(&parsed, state.config.external_artifacts.allow_private_hosts)
+                    .map_err(|e| refused(a.platform, url, &e))?;
             }
             let sig = signature::parse(&a.signature).map_err(|e| bad_signature(a.platform, e))?;
             // An old signed build must not pass as a new version (the app's
@@ -280,34 +286,34 @@ impl<'a> Publication<'a> {
             );
         }
 
-        // Verified: store the files, then record the release.
+        // Verified: copy every file into the store, then record the release.
+        // External files are served from the store too: what was verified is
+        // what clients get, whatever the external host serves later.
         let mut stored = Vec::new();
         let mut rows = Vec::new();
         for a in &req.artifacts {
-            let (s, url, key) = match self.staged.get(&a.platform) {
-                Some(s) => {
-                    let key = format!(
-                        "{}/{}/{}/{}",
-                        req.version,
-                        a.platform,
-                        self.upload_id.simple(),
-                        a.file_name
-                    );
-                    if let Err(e) = state.artifacts.put_file(&key, s.file.path()).await {
-                        remove(state, &stored).await;
-                        return Err(e.into());
-                    }
-                    stored.push(key.clone());
-                    (s, None, Some(key))
-                }
-                None => (&external[&a.platform], a.url.clone(), None),
+            let s = match self.staged.get(&a.platform) {
+                Some(s) => s,
+                None => &external[&a.platform],
             };
+            let key = format!(
+                "{}/{}/{}/{}",
+                req.version,
+                a.platform,
+                self.upload_id.simple(),
+                a.file_name
+            );
+            if let Err(e) = state.artifacts.put_file(&key, s.file.path()).await {
+                remove(state, &stored).await;
+                return Err(e.into());
+            }
+            stored.push(key.clone());
             rows.push(ArtifactRow {
                 version: req.version.clone(),
                 platform: a.platform.to_string(),
                 file_name: a.file_name.clone(),
-                url,
-                object_key: key,
+                url: None,
+                object_key: Some(key),
                 size: s.size as i64,
                 sha256: s.sha256.clone(),
                 signature: a.signature.clone(),
@@ -318,7 +324,14 @@ impl<'a> Publication<'a> {
             req.channel,
             req.percent,
             rows.iter()
-                .map(|r| format!("{} ({} bytes, sha256 {})", r.platform, r.size, r.sha256))
+                .zip(&req.artifacts)
+                .map(|(r, a)| match &a.url {
+                    Some(u) => format!(
+                        "{} ({} bytes, sha256 {}, copied from {u})",
+                        r.platform, r.size, r.sha256
+                    ),
+                    None => format!("{} ({} bytes, sha256 {})", r.platform, r.size, r.sha256),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -372,32 +385,44 @@ async fn remove(state: &AppState, keys: &[String]) {
     }
 }
 
-/// Downloads an externally hosted artifact once to verify it; it is not stored.
+fn refused(platform: Platform, url: &str, e: &Refused) -> Error {
+    let code = match e {
+        Refused::PrivateAddress(_) | Refused::PrivateName(_) => "artifact_url_refused",
+        Refused::NotHttp => "invalid_url",
+        _ => "artifact_redirect_refused",
+    };
+    Error::unprocessable(code, format!("artifact {platform}: {url}: {e}"))
+}
+
+/// Downloads an externally hosted artifact into staging, verifying it on the way.
 async fn fetch_external(
     state: &AppState,
     spec: &ArtifactSpec,
     sig: &minisign_verify::Signature,
 ) -> ApiResult<Staged> {
     let url = spec.url.as_deref().unwrap_or_default();
-    let unreachable = |why: String| {
-        Error::unprocessable(
+    let failed = |e: reqwest::Error| match fetch::refusal(&e) {
+        Some(r) => refused(spec.platform, url, r),
+        None => Error::unprocessable(
             "artifact_unreachable",
-            format!("artifact {}: {url}: {why}", spec.platform),
-        )
+            format!("artifact {}: {url}: {e}", spec.platform),
+        ),
     };
-    let resp = state
-        .http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
+    let resp = state.http.get(url).send().await.map_err(failed)?;
     if !resp.status().is_success() {
-        return Err(unreachable(format!("answered {}", resp.status())));
+        return Err(Error::unprocessable(
+            "artifact_unreachable",
+            format!(
+                "artifact {}: {url}: answered {}",
+                spec.platform,
+                resp.status()
+            ),
+        ));
     }
     let mut sink = Sink::new(state, spec, sig)?;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
-        sink.push(&chunk.map_err(|e| unreachable(e.to_string()))?)?;
+        sink.push(&chunk.map_err(failed)?)?;
     }
     sink.finish()
 }

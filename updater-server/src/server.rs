@@ -43,13 +43,8 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        // Fetches externally hosted artifacts at publish: a stalled host fails
-        // the publish instead of holding it open.
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .read_timeout(std::time::Duration::from_secs(60))
-            .build()
-            .context("building the HTTP client")?;
+        let http = crate::fetch::client(&config.external_artifacts)
+            .context("building the HTTP client for external artifacts")?;
         let state = Arc::new(AppState::new(Parts {
             config,
             public_url,

@@ -28,6 +28,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub ingest: Ingest,
     pub metrics: Metrics,
+    /// Fetches externally hosted artifacts (`fetch.rs`'s guarded client).
     pub http: reqwest::Client,
     /// Serialises snapshot rebuilds so an older state never replaces a newer one.
     rebuild: Mutex<()>,

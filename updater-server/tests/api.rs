@@ -599,58 +599,227 @@ async fn artifacts_can_live_in_s3_compatible_storage() {
     h.stop().await;
 }
 
+/// An artifact host on loopback whose file can be swapped, with redirects
+/// to the same host and to another name for it.
+struct ArtifactHost {
+    port: u16,
+    file: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ArtifactHost {
+    async fn start(bytes: &[u8]) -> ArtifactHost {
+        use axum::response::{IntoResponse, Redirect};
+        let file = std::sync::Arc::new(std::sync::Mutex::new(bytes.to_vec()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let f = file.clone();
+        let app = axum::Router::new()
+            .route(
+                "/hosted.AppImage",
+                axum::routing::get(move || {
+                    let f = f.clone();
+                    async move { f.lock().unwrap().clone().into_response() }
+                }),
+            )
+            .route(
+                "/same-host",
+                axum::routing::get(move || async move {
+                    Redirect::temporary(&format!("http://127.0.0.1:{port}/hosted.AppImage"))
+                }),
+            )
+            .route(
+                "/other-host",
+                axum::routing::get(move || async move {
+                    Redirect::temporary(&format!("http://localhost:{port}/hosted.AppImage"))
+                }),
+            );
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        ArtifactHost { port, file, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for ArtifactHost {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn by_url(h: &Harness, version: &str, bytes: &[u8], url: &str) -> PublishRequest {
+    let mut r = release(h, version, "hosted.AppImage", bytes);
+    r.artifacts[0].url = Some(url.to_string());
+    r
+}
+
+/// Issue 11.5: external artifacts were verified once at publish and then
+/// handed out by URL, whatever that URL served later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn externally_hosted_artifacts_are_downloaded_once_and_verified() {
+async fn externally_hosted_artifacts_are_copied_into_the_store_at_publish() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = &common::databases(tmp.path()).await[0];
-    let h = Harness::start(db).await;
-    // The service's own artifact route stands in for GitHub Releases or a CDN.
-    let bytes = b"hosted elsewhere".to_vec();
-    let first = release(&h, "1.0.0", "hosted.AppImage", &bytes);
-    assert_eq!(
-        h.publish_raw(&first, vec![(LINUX.into(), bytes.clone())])
+    for db in common::databases(tmp.path()).await {
+        // Loopback hosts are refused unless configured, as here.
+        let h = Harness::start_with(&db, |c| c.external_artifacts.allow_private_hosts = true).await;
+        let bytes = b"hosted elsewhere".to_vec();
+        let host = ArtifactHost::start(&bytes).await;
+        let url = host.url("/hosted.AppImage");
+
+        let mut tampered = by_url(&h, "1.2.0", &bytes, &url);
+        tampered.artifacts[0].signature = h.key.sign(b"other bytes", "hosted.AppImage", "1.2.0");
+        let unreachable = by_url(&h, "1.3.0", &bytes, "http://127.0.0.1:9/hosted.AppImage");
+        let not_http = by_url(&h, "1.4.0", &bytes, "file:///etc/passwd");
+        assert_eq!(
+            code_of(h.publish_raw(&tampered, vec![]).await).await,
+            (422, "bad_signature".into())
+        );
+        assert_eq!(
+            code_of(h.publish_raw(&unreachable, vec![]).await).await,
+            (422, "artifact_unreachable".into())
+        );
+        assert_eq!(
+            code_of(h.publish_raw(&not_http, vec![]).await).await,
+            (400, "invalid_url".into())
+        );
+        assert_eq!(stored_files(&h), 0);
+
+        assert_eq!(
+            h.publish_raw(&by_url(&h, "1.1.0", &bytes, &url), vec![])
+                .await
+                .status(),
+            201
+        );
+        // The host now serves something else; clients still get what was verified.
+        *host.file.lock().unwrap() = b"swapped after publish".to_vec();
+        let offer = h
+            .check("/v1/update/linux/x86_64/1.0.0?channel=stable", None)
             .await
-            .status(),
-        201
-    );
-    let url = format!("{}/v1/artifacts/1.0.0/hosted.AppImage", h.base);
+            .unwrap()
+            .unwrap();
+        assert_eq!(offer.version, "1.1.0");
+        assert_eq!(
+            offer.url,
+            format!("{}/v1/artifacts/1.1.0/hosted.AppImage", h.base),
+            "served from the store, not the external host"
+        );
+        let got = h
+            .http
+            .get(&offer.url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            got == bytes,
+            "the served bytes differ from the verified ones"
+        );
+        let audit = h.get_json("/v1/audit").await;
+        assert!(
+            audit["entries"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("copied from {url}")),
+            "{audit}"
+        );
+        h.stop().await;
+    }
+}
 
-    let mut by_url = release(&h, "1.1.0", "hosted.AppImage", &bytes);
-    by_url.artifacts[0].url = Some(url.clone());
-    let mut tampered = by_url.clone();
-    tampered.version = "1.2.0".into();
-    tampered.artifacts[0].signature = h.key.sign(b"other bytes", "hosted.AppImage", "1.2.0");
-    let mut unreachable = by_url.clone();
-    unreachable.version = "1.3.0".into();
-    unreachable.artifacts[0].url = Some("http://127.0.0.1:9/hosted.AppImage".into());
-    unreachable.artifacts[0].signature = h.key.sign(&bytes, "hosted.AppImage", "1.3.0");
-    let mut not_http = by_url.clone();
-    not_http.version = "1.4.0".into();
-    not_http.artifacts[0].url = Some("file:///etc/passwd".into());
-    assert_eq!(
-        code_of(h.publish_raw(&tampered, vec![]).await).await,
-        (422, "bad_signature".into())
-    );
-    assert_eq!(
-        code_of(h.publish_raw(&unreachable, vec![]).await).await,
-        (422, "artifact_unreachable".into())
-    );
-    assert_eq!(
-        code_of(h.publish_raw(&not_http, vec![]).await).await,
-        (400, "invalid_url".into())
-    );
+/// Issue 11.5: the fetch followed any redirect and reached any address, a
+/// server-side request forgery for whoever holds a publish token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_artifact_urls_cannot_reach_private_addresses_or_other_hosts() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let bytes = b"hosted elsewhere".to_vec();
+        let host = ArtifactHost::start(&bytes).await;
+        let localhost = format!("http://localhost:{}/hosted.AppImage", host.port);
 
-    assert_eq!(h.publish_raw(&by_url, vec![]).await.status(), 201);
-    let offer = h
-        .check("/v1/update/linux/x86_64/1.0.0?channel=stable", None)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (offer.version.as_str(), offer.url.as_str()),
-        ("1.1.0", url.as_str())
-    );
-    h.stop().await;
+        // Default configuration: loopback is not a public address, by IP or by name.
+        let h = Harness::start(&db).await;
+        for (version, url) in [
+            ("1.0.0", host.url("/hosted.AppImage")),
+            ("1.0.1", localhost.clone()),
+            (
+                "1.0.2",
+                "http://169.254.169.254/latest/meta-data".to_string(),
+            ),
+            ("1.0.3", "http://[::1]/x".to_string()),
+        ] {
+            assert_eq!(
+                code_of(
+                    h.publish_raw(&by_url(&h, version, &bytes, &url), vec![])
+                        .await
+                )
+                .await,
+                (422, "artifact_url_refused".into()),
+                "{url}"
+            );
+        }
+        assert_eq!(stored_files(&h), 0);
+        h.stop().await;
+
+        // Loopback allowed: a redirect must stay on the URL's host...
+        let db2 = match db.starts_with("sqlite:") {
+            true => format!("sqlite://{}/private.db", tmp.path().display()),
+            false => common::databases(tmp.path()).await.pop().unwrap(),
+        };
+        let h =
+            Harness::start_with(&db2, |c| c.external_artifacts.allow_private_hosts = true).await;
+        assert_eq!(
+            code_of(
+                h.publish_raw(
+                    &by_url(&h, "1.0.0", &bytes, &host.url("/other-host")),
+                    vec![]
+                )
+                .await
+            )
+            .await,
+            (422, "artifact_redirect_refused".into())
+        );
+        assert_eq!(stored_files(&h), 0);
+        assert_eq!(
+            code_of(
+                h.publish_raw(
+                    &by_url(&h, "1.0.0", &bytes, &host.url("/same-host")),
+                    vec![]
+                )
+                .await
+            )
+            .await,
+            (201, String::new())
+        );
+        h.stop().await;
+
+        // ...or go to a configured host.
+        let db3 = match db.starts_with("sqlite:") {
+            true => format!("sqlite://{}/redirect.db", tmp.path().display()),
+            false => common::databases(tmp.path()).await.pop().unwrap(),
+        };
+        let h = Harness::start_with(&db3, |c| {
+            c.external_artifacts.allow_private_hosts = true;
+            c.external_artifacts.redirect_hosts = vec!["localhost".into()];
+        })
+        .await;
+        assert_eq!(
+            code_of(
+                h.publish_raw(
+                    &by_url(&h, "1.0.0", &bytes, &host.url("/other-host")),
+                    vec![]
+                )
+                .await
+            )
+            .await,
+            (201, String::new())
+        );
+        h.stop().await;
+    }
 }
 
 /// Issue 11.2: a file signed for 1.1.0 (trusted comment without `version:`)
