@@ -23,6 +23,8 @@ pub enum DbError {
         "database schema {found} is newer than this build knows ({known}); upgrade the service"
     )]
     TooNew { found: i64, known: i64 },
+    #[error("the database's schema number {0} is damaged (meta.schema must be 0 or more); restore the database from a backup")]
+    CorruptSchema(i64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +119,48 @@ pub struct NewRelease<'a> {
     pub artifacts: Vec<ArtifactRow>,
 }
 
+/// One change to release state, with the state it expects to find.
+pub enum Change<'a> {
+    /// Sets a channel's rollout of an active release.
+    Rollout {
+        version: &'a str,
+        channel: &'a str,
+        bps: i64,
+        at: i64,
+        expect: Expect,
+    },
+    /// Moves a release from `from` to `to`.
+    State {
+        version: &'a str,
+        from: ReleaseState,
+        to: ReleaseState,
+        reason: Option<&'a str>,
+    },
+}
+
+/// What a rollout change expects of the channel's current rollout.
+#[derive(Clone, Copy, Debug)]
+pub enum Expect {
+    /// The release is in the channel (at any percentage).
+    Present,
+    /// The release is not in the channel yet.
+    Absent,
+    /// The release is in the channel at exactly these basis points.
+    Bps(i64),
+}
+
+/// Why `apply` changed nothing.
+#[derive(Debug, PartialEq)]
+pub enum Conflict {
+    Unknown(String),
+    NotActive {
+        version: String,
+        state: ReleaseState,
+    },
+    /// Someone else changed it since it was read.
+    Changed(String),
+}
+
 /// Counts to add, keyed by (version, channel, hour start, kind).
 pub type TelemetryCounts = HashMap<(String, String, i64, EventKind), u64>;
 
@@ -175,12 +219,29 @@ impl Db {
         self.backend
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// once, so a read inside it cannot be overtaken by another writer.
+    async fn write(&self) -> Result<Transaction<'static, Any>, DbError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Row-lock suffix for reads a write in the same transaction depends on.
+    fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     async fn migrate(&self) -> Result<(), DbError> {
         let id = match self.backend {
             Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
             Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
         )
@@ -199,6 +260,9 @@ impl Db {
             .transpose()?
             .unwrap_or(0);
         let known = MIGRATIONS.len() as i64;
+        if current < 0 {
+            return Err(DbError::CorruptSchema(current));
+        }
         if current > known {
             return Err(DbError::TooNew {
                 found: current,
@@ -236,9 +300,18 @@ impl Db {
         Ok(row.try_get(0)?)
     }
 
-    /// Everything the snapshot is built from, read in one transaction.
+    /// Everything the snapshot is built from, read in one transaction that
+    /// sees one state of the database: PostgreSQL's default READ COMMITTED
+    /// would let each statement see a different one.
     pub async fn load_state(&self) -> Result<State, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
         let generation: i64 = sqlx::query("SELECT value FROM meta WHERE key = 'generation'")
             .fetch_one(&mut *tx)
             .await?
@@ -299,7 +372,7 @@ impl Db {
         })
     }
 
-    async fn finish(mut tx: Transaction<'static, Any>, audit: Audit<'_>) -> Result<(), DbError> {
+    async fn audit_in(tx: &mut Transaction<'static, Any>, audit: Audit<'_>) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO audit (at, actor, action, version, detail) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -308,13 +381,23 @@ impl Db {
         .bind(audit.action)
         .bind(audit.version)
         .bind(audit.detail)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// Bumps `generation` (so replicas rebuild their snapshot) and commits.
+    async fn bump(mut tx: Transaction<'static, Any>) -> Result<(), DbError> {
         sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn finish(mut tx: Transaction<'static, Any>, audit: Audit<'_>) -> Result<(), DbError> {
+        Self::audit_in(&mut tx, audit).await?;
+        Self::bump(tx).await
     }
 
     /// Inserts a release, its artifacts and its first rollout. Returns false
@@ -324,7 +407,7 @@ impl Db {
         r: NewRelease<'_>,
         audit: Audit<'_>,
     ) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO releases (version, notes, state, state_reason, published_at, published_by)
              VALUES ($1, $2, 'active', NULL, $3, $4) ON CONFLICT (version) DO NOTHING",
@@ -368,53 +451,111 @@ impl Db {
         Ok(true)
     }
 
-    pub async fn set_rollout(
+    /// Applies `changes` with their audit entries in one transaction, each
+    /// checked against the state it expects inside that transaction: all of
+    /// them, or — on the first conflict or failure — none.
+    pub async fn apply(
         &self,
+        changes: &[Change<'_>],
+        audits: Vec<Audit<'_>>,
+    ) -> Result<Result<(), Conflict>, DbError> {
+        let mut tx = self.write().await?;
+        for c in changes {
+            let conflict = match c {
+                Change::Rollout {
+                    version,
+                    channel,
+                    bps,
+                    at,
+                    expect,
+                } => {
+                    self.rollout_in(&mut tx, version, channel, *bps, *at, *expect)
+                        .await?
+                }
+                Change::State {
+                    version,
+                    from,
+                    to,
+                    reason,
+                } => {
+                    let n = sqlx::query(
+                        "UPDATE releases SET state = $1, state_reason = $2 WHERE version = $3 AND state = $4",
+                    )
+                    .bind(to.as_str())
+                    .bind(*reason)
+                    .bind(*version)
+                    .bind(from.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    (n == 0).then(|| Conflict::Changed(version.to_string()))
+                }
+            };
+            if let Some(c) = conflict {
+                tx.rollback().await?;
+                return Ok(Err(c));
+            }
+        }
+        for a in audits {
+            Self::audit_in(&mut tx, a).await?;
+        }
+        Self::bump(tx).await?;
+        Ok(Ok(()))
+    }
+
+    async fn rollout_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
         version: &str,
         channel: &str,
-        percent_bps: i64,
-        audit: Audit<'_>,
-    ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        bps: i64,
+        at: i64,
+        expect: Expect,
+    ) -> Result<Option<Conflict>, DbError> {
+        let state = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT state FROM releases WHERE version = $1{}",
+            self.for_update()
+        )))
+        .bind(version)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(state) = state else {
+            return Ok(Some(Conflict::Unknown(version.to_string())));
+        };
+        let state = parse_state(&state.try_get::<String, _>(0)?);
+        if state != ReleaseState::Active {
+            return Ok(Some(Conflict::NotActive {
+                version: version.to_string(),
+                state,
+            }));
+        }
+        let current: Option<i64> =
+            sqlx::query("SELECT percent_bps FROM rollouts WHERE version = $1 AND channel = $2")
+                .bind(version)
+                .bind(channel)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        let expected = match expect {
+            Expect::Present => current.is_some(),
+            Expect::Absent => current.is_none(),
+            Expect::Bps(b) => current == Some(b),
+        };
+        if !expected {
+            return Ok(Some(Conflict::Changed(version.to_string())));
+        }
         sqlx::query(
             "INSERT INTO rollouts (version, channel, percent_bps, since) VALUES ($1, $2, $3, $4)
              ON CONFLICT (version, channel) DO UPDATE SET percent_bps = excluded.percent_bps, since = excluded.since",
         )
         .bind(version)
         .bind(channel)
-        .bind(percent_bps)
-        .bind(audit.at)
-        .execute(&mut *tx)
+        .bind(bps)
+        .bind(at)
+        .execute(&mut **tx)
         .await?;
-        Self::finish(tx, audit).await
-    }
-
-    /// Changes a release's state only if it is still `expected`, so a gate and
-    /// an engineer acting at once cannot undo each other silently.
-    pub async fn set_state(
-        &self,
-        version: &str,
-        expected: ReleaseState,
-        state: ReleaseState,
-        reason: Option<&str>,
-        audit: Audit<'_>,
-    ) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let n = sqlx::query(
-            "UPDATE releases SET state = $1, state_reason = $2 WHERE version = $3 AND state = $4",
-        )
-        .bind(state.as_str())
-        .bind(reason)
-        .bind(version)
-        .bind(expected.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        Self::finish(tx, audit).await?;
-        Ok(true)
+        Ok(None)
     }
 
     pub async fn insert_token(
@@ -426,7 +567,7 @@ impl Db {
         created_at: i64,
         expires_at: Option<i64>,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO tokens (id, name, hash, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -468,7 +609,7 @@ impl Db {
     }
 
     pub async fn revoke_token(&self, id: &str, at: i64) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let n =
             sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(at)
@@ -519,7 +660,7 @@ impl Db {
         counts: &TelemetryCounts,
         installs: &[(String, String)],
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for ((version, channel, hour, kind), n) in counts {
             sqlx::query(
                 "INSERT INTO telemetry_hourly (version, channel, hour, kind, count) VALUES ($1, $2, $3, $4, $5)

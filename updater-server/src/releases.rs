@@ -13,7 +13,7 @@ use semver::Version;
 
 use crate::auth::Actor;
 use crate::clock::rfc3339;
-use crate::db::Audit;
+use crate::db::{Audit, Change, Conflict, Expect};
 use crate::error::{ApiResult, Error};
 use crate::gates::{self, Step};
 use crate::snapshot::{Release, Snapshot, FULL};
@@ -61,6 +61,31 @@ fn find<'a>(snap: &'a Snapshot, version: &str) -> ApiResult<&'a Release> {
         .ok_or_else(|| Error::not_found("unknown_release", format!("no release {version}")))
 }
 
+/// Applies `changes` atomically; a conflict found inside the transaction
+/// becomes the matching 4xx, and the snapshot is rebuilt either way.
+async fn apply(state: &AppState, changes: &[Change<'_>], audits: Vec<Audit<'_>>) -> ApiResult<()> {
+    let result = state.db.apply(changes, audits).await?;
+    state.refresh().await?;
+    result.map_err(|c| match c {
+        Conflict::Unknown(v) => Error::not_found("unknown_release", format!("no release {v}")),
+        Conflict::NotActive { version, state } => not_active(&version, state),
+        Conflict::Changed(v) => Error::conflict(
+            "state_changed",
+            format!("{v} changed meanwhile; check `status` and retry"),
+        ),
+    })
+}
+
+fn not_active(version: &str, state: ReleaseState) -> Error {
+    Error::conflict(
+        "invalid_state",
+        format!(
+            "{version} is {}; `resume` it before changing its rollout",
+            state.as_str()
+        ),
+    )
+}
+
 pub async fn set_rollout(
     state: &AppState,
     actor: &Actor,
@@ -71,11 +96,9 @@ pub async fn set_rollout(
     let bps = percent_to_bps(percent)?;
     let snap = state.snapshot.load();
     let r = find(&snap, version)?;
-    if r.state == ReleaseState::RolledBack {
-        return Err(Error::conflict(
-            "invalid_state",
-            format!("{version} is rolled back; `resume` it first"),
-        ));
+    // Judged again inside the transaction; this only gives the clear answer early.
+    if r.state != ReleaseState::Active {
+        return Err(not_active(version, r.state));
     }
     let Some((old, _)) = r.rollout[channel.index()] else {
         return Err(Error::conflict(
@@ -83,19 +106,22 @@ pub async fn set_rollout(
             format!("{version} is not in {channel}; `promote {version} --to {channel}` first"),
         ));
     };
+    let now = state.now();
     let audit = Audit {
-        at: state.now(),
+        at: now,
         actor: &actor.name,
         action: "rollout",
         version: Some(version),
         detail: format!("{channel}: {}% -> {percent}%", old as f64 / 100.0),
     };
-    state
-        .db
-        .set_rollout(version, channel.as_str(), bps, audit)
-        .await?;
-    state.refresh().await?;
-    Ok(())
+    let change = Change::Rollout {
+        version,
+        channel: channel.as_str(),
+        bps,
+        at: now,
+        expect: Expect::Present,
+    };
+    apply(state, &[change], vec![audit]).await
 }
 
 pub async fn promote(
@@ -109,13 +135,7 @@ pub async fn promote(
     let snap = state.snapshot.load();
     let r = find(&snap, version)?;
     if r.state != ReleaseState::Active {
-        return Err(Error::conflict(
-            "invalid_state",
-            format!(
-                "{version} is {}; only active releases are promoted",
-                r.state.as_str()
-            ),
-        ));
+        return Err(not_active(version, r.state));
     }
     if let Some(widest) = Channel::ALL.iter().find(|c| r.rollout[c.index()].is_some()) {
         if to >= *widest {
@@ -126,19 +146,22 @@ pub async fn promote(
         }
     }
     check_newer(&snap, &r.version, to)?;
+    let now = state.now();
     let audit = Audit {
-        at: state.now(),
+        at: now,
         actor: &actor.name,
         action: "promote",
         version: Some(version),
         detail: format!("to {to} at {percent}%"),
     };
-    state
-        .db
-        .set_rollout(version, to.as_str(), bps, audit)
-        .await?;
-    state.refresh().await?;
-    Ok(())
+    let change = Change::Rollout {
+        version,
+        channel: to.as_str(),
+        bps,
+        at: now,
+        expect: Expect::Absent,
+    };
+    apply(state, &[change], vec![audit]).await
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -156,6 +179,62 @@ impl Transition {
             OnGateFailure::Halt => Transition::Halt,
         }
     }
+
+    fn action(self) -> &'static str {
+        match self {
+            Transition::Halt => "halt",
+            Transition::Resume => "resume",
+            Transition::Rollback => "rollback",
+        }
+    }
+}
+
+/// The change and audit entry that move `r` by `t`, if `t` applies to its state.
+fn transition_change<'a>(
+    r: &'a Release,
+    actor: &'a str,
+    t: Transition,
+    reason: Option<&'a str>,
+    at: i64,
+) -> ApiResult<(Change<'a>, Audit<'a>)> {
+    use ReleaseState::*;
+    let (to, allowed): (ReleaseState, &[ReleaseState]) = match t {
+        Transition::Halt => (Halted, &[Active]),
+        Transition::Resume => (Active, &[Halted, RolledBack]),
+        Transition::Rollback => (RolledBack, &[Active, Halted]),
+    };
+    let version = r.version_text.as_str();
+    if !allowed.contains(&r.state) {
+        return Err(Error::conflict(
+            "invalid_state",
+            format!(
+                "cannot {} {version}: it is {}",
+                t.action(),
+                r.state.as_str()
+            ),
+        ));
+    }
+    let detail = match reason {
+        Some(why) => format!("{} -> {}: {why}", r.state.as_str(), to.as_str()),
+        None => format!("{} -> {}", r.state.as_str(), to.as_str()),
+    };
+    let change = Change::State {
+        version,
+        from: r.state,
+        to,
+        reason: match t {
+            Transition::Resume => None,
+            _ => Some(reason.unwrap_or(actor)),
+        },
+    };
+    let audit = Audit {
+        at,
+        actor,
+        action: t.action(),
+        version: Some(version),
+        detail,
+    };
+    Ok((change, audit))
 }
 
 pub async fn transition(
@@ -165,49 +244,10 @@ pub async fn transition(
     t: Transition,
     reason: Option<&str>,
 ) -> ApiResult<()> {
-    use ReleaseState::*;
-    let snap = state.snapshot.load();
+    let snap = state.snapshot.load_full();
     let r = find(&snap, version)?;
-    let (action, to, allowed): (&str, ReleaseState, &[ReleaseState]) = match t {
-        Transition::Halt => ("halt", Halted, &[Active]),
-        Transition::Resume => ("resume", Active, &[Halted, RolledBack]),
-        Transition::Rollback => ("rollback", RolledBack, &[Active, Halted]),
-    };
-    if !allowed.contains(&r.state) {
-        return Err(Error::conflict(
-            "invalid_state",
-            format!("cannot {action} {version}: it is {}", r.state.as_str()),
-        ));
-    }
-    let detail = match reason {
-        Some(why) => format!("{} -> {}: {why}", r.state.as_str(), to.as_str()),
-        None => format!("{} -> {}", r.state.as_str(), to.as_str()),
-    };
-    let audit = Audit {
-        at: state.now(),
-        actor,
-        action,
-        version: Some(version),
-        detail,
-    };
-    let stored_reason = match t {
-        Transition::Resume => None,
-        _ => Some(reason.unwrap_or(actor)),
-    };
-    if !state
-        .db
-        .set_state(version, r.state, to, stored_reason, audit)
-        .await?
-    {
-        // Someone else changed it between our read and write.
-        state.refresh().await?;
-        return Err(Error::conflict(
-            "state_changed",
-            format!("{version} changed meanwhile; check `status` and retry"),
-        ));
-    }
-    state.refresh().await?;
-    Ok(())
+    let (change, audit) = transition_change(r, actor, t, reason, state.now())?;
+    apply(state, &[change], vec![audit]).await
 }
 
 fn previous_health<'a>(
@@ -272,7 +312,9 @@ pub async fn evaluate_gates(state: &AppState) -> ApiResult<Vec<String>> {
     Ok(stopped)
 }
 
-/// One step of `policy` for every active rollout below 100%.
+/// One step of `policy` for every active rollout below 100%, applied as one
+/// transaction: every raise and stop happens, or — when anything changed
+/// meanwhile or storage fails — none does.
 pub async fn advance(
     state: &AppState,
     actor: &Actor,
@@ -282,34 +324,38 @@ pub async fn advance(
         .validate()
         .map_err(|e| Error::bad_request("invalid_policy", e.to_string()))?;
     state.flush_telemetry().await?;
+    state.refresh().await?;
     let health = state.db.health().await?;
     let snap = state.snapshot.load_full();
     let verdicts = verdicts(policy, &snap, &health);
     let now = state.now();
     let mut actions = Vec::new();
-    for (r, v) in snap.releases.iter().zip(&verdicts) {
+    let mut changes = Vec::new();
+    let mut audits = Vec::new();
+    let reasons: Vec<Option<String>> = verdicts
+        .iter()
+        .map(|v| match v {
+            GateVerdict::Failing { reason } => Some(format!("gate failed: {reason}")),
+            _ => None,
+        })
+        .collect();
+    for ((r, v), stop_reason) in snap.releases.iter().zip(&verdicts).zip(&reasons) {
         let version = r.version_text.clone();
         if r.state != ReleaseState::Active {
             continue;
         }
-        if let GateVerdict::Failing { reason } = v {
+        if let (GateVerdict::Failing { reason }, Some(why)) = (v, stop_reason) {
             let t = Transition::on_gate_failure(policy.gates.on_failure);
-            transition(
-                state,
-                &actor.name,
-                &version,
-                t,
-                Some(&format!("gate failed: {reason}")),
-            )
-            .await?;
-            let now_state = state
-                .snapshot
-                .load()
-                .release(&version)
-                .map_or(ReleaseState::Halted, |r| r.state);
+            let (change, audit) = transition_change(r, &actor.name, t, Some(why), now)?;
+            let to = match change {
+                Change::State { to, .. } => to,
+                Change::Rollout { .. } => r.state,
+            };
+            changes.push(change);
+            audits.push(audit);
             actions.push(AdvanceAction::Stopped {
                 version,
-                state: now_state,
+                state: to,
                 reason: reason.clone(),
             });
             continue;
@@ -334,7 +380,20 @@ pub async fn advance(
                     reason,
                 }),
                 Step::Raise(to) => {
-                    set_rollout(state, actor, &version, c, to).await?;
+                    changes.push(Change::Rollout {
+                        version: &r.version_text,
+                        channel: c.as_str(),
+                        bps: percent_to_bps(to)?,
+                        at: now,
+                        expect: Expect::Bps(bps as i64),
+                    });
+                    audits.push(Audit {
+                        at: now,
+                        actor: &actor.name,
+                        action: "rollout",
+                        version: Some(&r.version_text),
+                        detail: format!("{c}: {percent}% -> {to}% (advance)"),
+                    });
                     actions.push(AdvanceAction::Raised {
                         version: version.clone(),
                         channel: c,
@@ -344,6 +403,9 @@ pub async fn advance(
                 }
             }
         }
+    }
+    if !changes.is_empty() {
+        apply(state, &changes, audits).await?;
     }
     Ok(AdvanceResponse { actions })
 }

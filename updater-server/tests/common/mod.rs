@@ -263,6 +263,17 @@ impl Harness {
         (s, code.unwrap_or_default())
     }
 
+    /// One `session_start` report from `install`, as an app on `version` sends it.
+    pub async fn session(&self, install: &uuid::Uuid, version: &str, channel: &str) -> u16 {
+        let at = self.clock.now().to_rfc3339();
+        self.telemetry(&serde_json::json!({
+            "install_id": install, "version": version, "channel": channel, "os": "linux",
+            "arch": "x86_64", "events": [{"kind": "session_start", "at": at}],
+        }))
+        .await
+        .0
+    }
+
     pub async fn stop(self) {
         self.server.stop().await.unwrap();
     }
