@@ -36,6 +36,9 @@ pub struct Config {
     /// signed by older `tauri signer`s; their file names must then carry the version.
     pub require_signed_version: bool,
     pub max_artifact_bytes: u64,
+    /// Upper bound of all files being uploaded at once; beyond it a publish
+    /// is refused with 503 `staging_full` until others finish.
+    pub max_staging_bytes: u64,
     #[serde(with = "humantime_serde")]
     pub gate_interval: Duration,
     /// How often a replica checks whether another one changed release state.
@@ -104,6 +107,7 @@ impl Default for Config {
             policy_file: None,
             require_signed_version: true,
             max_artifact_bytes: 2 << 30,
+            max_staging_bytes: 8 << 30,
             gate_interval: Duration::from_secs(60),
             refresh_interval: Duration::from_secs(2),
             telemetry: TelemetryConfig {

@@ -85,6 +85,12 @@ impl Ingest {
         }
     }
 
+    /// Whether nothing is waiting to be flushed.
+    pub fn is_empty(&self) -> bool {
+        let p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.counts.is_empty() && p.installs.is_empty()
+    }
+
     /// Everything counted since the last call.
     pub fn take(&self) -> (TelemetryCounts, Vec<(String, String)>) {
         let p = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));

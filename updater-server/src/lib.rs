@@ -19,6 +19,7 @@ pub mod releases;
 pub mod routes;
 pub mod server;
 pub mod snapshot;
+pub mod staging;
 pub mod state;
 
 pub use config::Config;

@@ -8,6 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
+use axum::http::StatusCode;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use productivitypro_protocol::api::{ArtifactSpec, PublishRequest, ReleaseStatus};
 use productivitypro_protocol::signature::{self, SignatureError};
@@ -15,11 +17,13 @@ use productivitypro_protocol::Platform;
 use semver::Version;
 use sha2::{Digest, Sha256};
 
+use crate::artifacts::StoreError;
 use crate::auth::Actor;
 use crate::db::{ArtifactRow, Audit, NewRelease};
 use crate::error::{ApiResult, Error};
 use crate::fetch::{self, Refused};
 use crate::releases::{check_newer, percent_to_bps};
+use crate::staging::Claim;
 use crate::state::AppState;
 
 pub const MAX_RELEASE_JSON: usize = 1 << 20;
@@ -55,40 +59,76 @@ fn version_error(platform: Platform, e: SignatureError) -> Error {
     Error::unprocessable(code, format!("artifact {platform}: {e}"))
 }
 
-/// A file received and verified, waiting in staging.
+/// A file received and verified, waiting in staging; its bytes count
+/// against the staging budget until it is dropped (and the file removed).
 pub struct Staged {
     file: tempfile::NamedTempFile,
     size: u64,
     sha256: String,
+    _claim: Claim,
 }
 
-/// Feeds chunks to the hash, the signature check and the staging file.
-pub struct Sink<'a> {
-    platform: Platform,
+/// What the writer thread hands back.
+struct Written {
     file: tempfile::NamedTempFile,
-    hash: Sha256,
-    verify: minisign_verify::StreamVerifier<'a>,
+    sha256: String,
+    verified: Result<(), SignatureError>,
+}
+
+/// Receives one file: chunks go to a blocking thread that hashes them, feeds
+/// the signature check and writes the staging file, so no file I/O runs on
+/// the async workers.
+pub struct Sink {
+    platform: Platform,
     size: u64,
     limit: u64,
+    claim: Claim,
+    chunks: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    /// Taken when its result is (a JoinHandle yields it once).
+    writer: Option<tokio::task::JoinHandle<std::io::Result<Written>>>,
 }
 
-impl<'a> Sink<'a> {
+impl Sink {
     fn new(
-        state: &'a AppState,
+        state: &AppState,
         spec: &ArtifactSpec,
-        sig: &'a minisign_verify::Signature,
+        sig: &minisign_verify::Signature,
     ) -> ApiResult<Self> {
-        let verify = signature::begin_verify(&state.public_key, sig, &spec.file_name)
+        // Checked here so a wrong key or name fails before any byte is written.
+        signature::begin_verify(&state.public_key, sig, &spec.file_name)
             .map_err(|e| bad_signature(spec.platform, e))?;
-        let file = tempfile::NamedTempFile::new_in(&state.config.staging_dir)
-            .map_err(crate::artifacts::StoreError::Io)?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+        let (key, sig, name) = (
+            state.public_key.clone(),
+            sig.clone(),
+            spec.file_name.clone(),
+        );
+        let dir = state.staging.dir().to_path_buf();
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut file = tempfile::NamedTempFile::new_in(&dir)?;
+            let mut hash = Sha256::new();
+            let mut verify = signature::begin_verify(&key, &sig, &name);
+            while let Some(chunk) = rx.blocking_recv() {
+                hash.update(&chunk);
+                if let Ok(v) = &mut verify {
+                    v.update(&chunk);
+                }
+                file.write_all(&chunk)?;
+            }
+            file.as_file_mut().sync_all()?;
+            Ok(Written {
+                file,
+                sha256: hex::encode(hash.finalize()),
+                verified: verify.and_then(signature::finish_verify),
+            })
+        });
         Ok(Sink {
             platform: spec.platform,
-            file,
-            hash: Sha256::new(),
-            verify,
             size: 0,
             limit: state.config.max_artifact_bytes,
+            claim: state.staging.budget().claim(),
+            chunks: Some(tx),
+            writer: Some(writer),
         })
     }
 
@@ -96,7 +136,23 @@ impl<'a> Sink<'a> {
         self.platform
     }
 
-    pub fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
+    /// Adds a chunk; on an error the partial file is already gone.
+    pub async fn push(&mut self, chunk: Bytes) -> ApiResult<()> {
+        let result = self.send(chunk).await;
+        if result.is_err() {
+            self.discard().await;
+        }
+        result
+    }
+
+    /// Stops the writer and removes what it wrote, before the caller answers.
+    pub async fn discard(&mut self) {
+        if let Ok(w) = self.written().await {
+            let _ = tokio::task::spawn_blocking(move || drop(w)).await;
+        }
+    }
+
+    async fn send(&mut self, chunk: Bytes) -> ApiResult<()> {
         self.size += chunk.len() as u64;
         if self.size > self.limit {
             return Err(Error::too_large(format!(
@@ -104,31 +160,70 @@ impl<'a> Sink<'a> {
                 self.platform, self.limit
             )));
         }
-        self.hash.update(chunk);
-        self.verify.update(chunk);
-        self.file
-            .write_all(chunk)
-            .map_err(crate::artifacts::StoreError::Io)?;
+        self.claim.take(chunk.len() as u64).map_err(|full| {
+            Error::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "staging_full",
+                format!(
+                    "uploads in progress fill the staging space ({} bytes); retry when they finish",
+                    full.limit
+                ),
+            )
+        })?;
+        let sent = match &self.chunks {
+            Some(tx) => tx.send(chunk).await.is_ok(),
+            None => false,
+        };
+        if !sent {
+            // The writer stopped early: its error says why.
+            self.chunks = None;
+            return Err(self.written().await.err().unwrap_or_else(|| {
+                Error::from(StoreError::Io(std::io::Error::other(
+                    "staging writer stopped",
+                )))
+            }));
+        }
         Ok(())
     }
 
-    pub fn finish(mut self) -> ApiResult<Staged> {
-        if self.size == 0 {
-            return Err(Error::bad_request(
+    async fn written(&mut self) -> ApiResult<Written> {
+        self.chunks = None;
+        let Some(writer) = self.writer.take() else {
+            return Err(StoreError::Io(std::io::Error::other(
+                "the staging writer already stopped",
+            ))
+            .into());
+        };
+        match writer.await {
+            Ok(Ok(w)) => Ok(w),
+            Ok(Err(e)) => Err(StoreError::Io(e).into()),
+            Err(e) => Err(StoreError::Io(std::io::Error::other(e)).into()),
+        }
+    }
+
+    pub async fn finish(mut self) -> ApiResult<Staged> {
+        let Written {
+            file,
+            sha256,
+            verified,
+        } = self.written().await?;
+        let refused = match verified {
+            _ if self.size == 0 => Some(Error::bad_request(
                 "empty_artifact",
                 format!("artifact {} is empty", self.platform),
-            ));
+            )),
+            Err(e) => Some(bad_signature(self.platform, e)),
+            Ok(()) => None,
+        };
+        if let Some(e) = refused {
+            let _ = tokio::task::spawn_blocking(move || drop(file)).await;
+            return Err(e);
         }
-        self.file
-            .as_file_mut()
-            .sync_all()
-            .map_err(crate::artifacts::StoreError::Io)?;
-        let platform = self.platform;
-        signature::finish_verify(self.verify).map_err(|e| bad_signature(platform, e))?;
         Ok(Staged {
-            file: self.file,
+            file,
             size: self.size,
-            sha256: hex::encode(self.hash.finalize()),
+            sha256,
+            _claim: self.claim,
         })
     }
 }
@@ -237,7 +332,7 @@ impl<'a> Publication<'a> {
     }
 
     /// A sink for the uploaded file of part `name` (a platform key).
-    pub fn upload(&self, name: &str) -> ApiResult<Sink<'_>> {
+    pub fn upload(&self, name: &str) -> ApiResult<Sink> {
         let platform: Platform = name
             .parse()
             .map_err(|e| Error::bad_request("unexpected_part", format!("part {name:?}: {e}")))?;
@@ -422,7 +517,7 @@ async fn fetch_external(
     let mut sink = Sink::new(state, spec, sig)?;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
-        sink.push(&chunk.map_err(failed)?)?;
+        sink.push(chunk.map_err(failed)?).await?;
     }
-    sink.finish()
+    sink.finish().await
 }

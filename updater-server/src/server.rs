@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::jobs::Jobs;
+use crate::staging::Staging;
 use crate::state::{AppState, Parts};
 
 pub struct Server {
@@ -33,8 +34,15 @@ impl Server {
             .with_context(|| "opening the database (database_url)".to_string())?;
         let artifacts =
             ArtifactStore::open(&config.artifacts).context("opening the artifact store")?;
-        std::fs::create_dir_all(&config.staging_dir)
-            .with_context(|| format!("creating staging_dir {}", config.staging_dir.display()))?;
+        let (staging, removed) = Staging::open(&config.staging_dir, config.max_staging_bytes)
+            .with_context(|| format!("opening staging_dir {}", config.staging_dir.display()))?;
+        if removed.files > 0 {
+            tracing::info!(
+                files = removed.files,
+                bytes = removed.bytes,
+                "removed uploads that stopped services left in staging"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
@@ -54,6 +62,7 @@ impl Server {
             policy,
             clock,
             http,
+            staging,
         }));
         state.refresh().await.context("loading release state")?;
 
@@ -93,28 +102,31 @@ impl Server {
         self.task.await.context("server task")?
     }
 
-    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
-    pub async fn run_until_signal(self) -> anyhow::Result<()> {
-        shutdown_signal().await;
+    /// Serves until `signal` (see `shutdown_signal`) fires, then shuts down gracefully.
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        signal.await;
         tracing::info!("shutting down");
         self.stop().await
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT or SIGTERM. The handlers are installed when this is called, so
+/// call it before announcing the service: a signal that arrives before the
+/// returned future is polled still counts.
+pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the SIGINT handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -16,6 +16,7 @@ use crate::db::{Db, DbError};
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
+use crate::staging::Staging;
 
 pub struct AppState {
     pub config: Config,
@@ -26,12 +27,15 @@ pub struct AppState {
     pub public_key: minisign_verify::PublicKey,
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
-    pub ingest: Ingest,
+    pub ingest: Arc<Ingest>,
+    pub staging: Staging,
     pub metrics: Metrics,
     /// Fetches externally hosted artifacts (`fetch.rs`'s guarded client).
     pub http: reqwest::Client,
     /// Serialises snapshot rebuilds so an older state never replaces a newer one.
     rebuild: Mutex<()>,
+    /// Held while counts taken from memory are on their way to the database.
+    flushing: Arc<Mutex<()>>,
 }
 
 /// The parts of `AppState` that are opened before it exists.
@@ -44,12 +48,16 @@ pub struct Parts {
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
+    pub staging: Staging,
 }
 
 impl AppState {
     pub fn new(p: Parts) -> Self {
         AppState {
-            ingest: Ingest::new(p.config.telemetry.burst, p.config.telemetry.per_hour),
+            ingest: Arc::new(Ingest::new(
+                p.config.telemetry.burst,
+                p.config.telemetry.per_hour,
+            )),
             config: p.config,
             public_url: p.public_url,
             db: p.db,
@@ -60,7 +68,9 @@ impl AppState {
             clock: p.clock,
             metrics: Metrics::new(),
             http: p.http,
+            staging: p.staging,
             rebuild: Mutex::new(()),
+            flushing: Arc::new(Mutex::new(())),
         }
     }
 
@@ -98,16 +108,29 @@ impl AppState {
         Ok(())
     }
 
-    /// Writes counted telemetry to the database; on failure keeps it for the next flush.
+    /// Writes counted telemetry to the database; on failure keeps it for the
+    /// next flush. Once counts leave memory they reach the database or come
+    /// back, even if the caller is cancelled (a dropped request, the loops
+    /// aborted at shutdown): the write runs in its own task, and the next
+    /// flush — the final one at shutdown included — waits for it.
     pub async fn flush_telemetry(&self) -> Result<(), DbError> {
-        let (counts, installs) = self.ingest.take();
-        if counts.is_empty() && installs.is_empty() {
-            return Ok(());
+        let guard = self.flushing.clone().lock_owned().await;
+        let (ingest, db) = (self.ingest.clone(), self.db.clone());
+        let write = tokio::spawn(async move {
+            let _guard = guard;
+            let (counts, installs) = ingest.take();
+            if counts.is_empty() && installs.is_empty() {
+                return Ok(());
+            }
+            if let Err(e) = db.add_telemetry(&counts, &installs).await {
+                ingest.restore(counts, installs);
+                return Err(e);
+            }
+            Ok(())
+        });
+        match write.await {
+            Ok(result) => result,
+            Err(e) => Err(DbError::Sql(sqlx::Error::Io(std::io::Error::other(e)))),
         }
-        if let Err(e) = self.db.add_telemetry(&counts, &installs).await {
-            self.ingest.restore(counts, installs);
-            return Err(e);
-        }
-        Ok(())
     }
 }

@@ -144,3 +144,127 @@ fn reads_a_toml_config_with_env_overrides() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+fn staged_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |d| {
+        d.flatten()
+            .map(|e| match e.path().is_dir() {
+                true => staged_bytes(&e.path()),
+                false => e.metadata().map_or(0, |m| m.len()),
+            })
+            .sum()
+    })
+}
+
+/// Starts the binary in `dir` on `db`; returns it and its address once it listens.
+fn start(dir: &std::path::Path, db: &str, key: &common::Key) -> (std::process::Child, String) {
+    let mut child = server(dir)
+        .env("UPDATER_DATABASE_URL", db)
+        .env("UPDATER_PUBLIC_KEY", key.public_b64())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("updater-server listening on http://")
+                .map(str::to_string)
+        })
+        .expect("the listening line");
+    // Keeps the pipe drained so logging never blocks the service.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+/// A publish killed with SIGKILL mid-upload left its partial file in staging,
+/// and a restart did not remove it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_removes_what_a_killed_upload_left_in_staging() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let dir = tempfile::tempdir().unwrap();
+        let key = common::Key::new();
+        let out = server(dir.path())
+            .env("UPDATER_DATABASE_URL", &db)
+            .args(["token", "create", "--name", "ci", "--scope", "publish"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let (mut child, addr) = start(dir.path(), &db, &key);
+
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+        let body =
+            reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|c| (Ok::<_, std::io::Error>(c), rx))
+            }));
+        let req = productivitypro_protocol::api::PublishRequest {
+            version: "1.0.0".into(),
+            notes: String::new(),
+            channel: productivitypro_protocol::Channel::Stable,
+            percent: 100.0,
+            artifacts: vec![productivitypro_protocol::api::ArtifactSpec {
+                platform: "linux-x86_64-appimage".parse().unwrap(),
+                file_name: "big.AppImage".into(),
+                signature: key.sign(b"never finished", "big.AppImage", "1.0.0"),
+                url: None,
+            }],
+        };
+        let form = reqwest::multipart::Form::new()
+            .text("release", serde_json::to_string(&req).unwrap())
+            .part(
+                "linux-x86_64-appimage",
+                reqwest::multipart::Part::stream(body).file_name("big.AppImage"),
+            );
+        let upload = tokio::spawn(
+            reqwest::Client::new()
+                .post(format!("http://{addr}/v1/releases"))
+                .bearer_auth(&token)
+                .multipart(form)
+                .send(),
+        );
+        let staging = dir.path().join("updater-data/staging");
+        let chunk = vec![0x5au8; 1 << 20];
+        for _ in 0..64 {
+            if staged_bytes(&staging) >= 16 << 20 {
+                break;
+            }
+            tx.send(chunk.clone()).await.unwrap();
+        }
+        for _ in 0..200 {
+            if staged_bytes(&staging) >= 16 << 20 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        child.kill().unwrap(); // SIGKILL: no chance to clean up
+        child.wait().unwrap();
+        drop(tx);
+        assert!(
+            upload.await.unwrap().is_err(),
+            "the upload died with the service"
+        );
+        let left = staged_bytes(&staging);
+        assert!(left >= 16 << 20, "the killed upload left {left} bytes");
+
+        let (child, _) = start(dir.path(), &db, &key);
+        let after = staged_bytes(&staging);
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut child = child;
+        child.wait().unwrap();
+        assert_eq!(
+            after, 0,
+            "a restart left the killed upload's {left} bytes in staging"
+        );
+    }
+}

@@ -49,11 +49,18 @@ pub async fn publish(
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
         let mut sink = publication.upload(&name)?;
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            sink.push(&chunk)?;
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => sink.push(chunk).await?,
+                Ok(None) => break,
+                Err(e) => {
+                    sink.discard().await;
+                    return Err(multipart_error(e));
+                }
+            }
         }
         let platform = sink.platform();
-        let staged = sink.finish()?;
+        let staged = sink.finish().await?;
         publication.received(platform, staged);
     }
     Ok((StatusCode::CREATED, Json(publication.finish().await?)))
