@@ -13,6 +13,8 @@ use figment::Figment;
 use productivitypro_protocol::policy::Policy;
 use serde::{Deserialize, Serialize};
 
+use crate::telemetry_token::TokenKey;
+
 /// The policy the service gates with when the config names none.
 pub const DEFAULT_POLICY: &str = include_str!("../../installers/rollout-policy.toml");
 
@@ -45,6 +47,9 @@ pub struct Config {
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
     pub telemetry: TelemetryConfig,
+    /// Peers whose `X-Forwarded-For` names the client (a load balancer, a CDN);
+    /// per-network limits apply to the address it names instead of theirs.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub external_artifacts: ExternalArtifactsConfig,
     /// `json` (services) or `text` (a terminal).
     pub log_format: String,
@@ -74,6 +79,36 @@ pub struct TelemetryConfig {
     pub burst: u32,
     /// ...and per hour after that.
     pub per_hour: u32,
+    /// The key telemetry tokens are MACed with: at least 32 characters, the
+    /// same on every replica (`UPDATER_TELEMETRY__SECRET`). Required with
+    /// PostgreSQL; with SQLite an unset secret is drawn at random on each
+    /// start, which voids the tokens issued before.
+    pub secret: Option<Secret>,
+    /// How long a token stays valid.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Events of one kind from one install that count per hour.
+    pub counted_per_hour: u8,
+    /// New install ids one network (IPv4 address, IPv6 /64) gets tokens for per hour.
+    pub new_installs_per_ip: u32,
+    /// Installs tracked in memory at once (about 80 bytes each).
+    pub max_installs: usize,
+    /// Networks tracked in memory at once.
+    pub max_ips: usize,
+    /// How long telemetry is kept in the database (at least the gates' window).
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+/// A secret from the config or the environment; never shown by Debug.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// Artifacts published by URL are downloaded once, verified and copied into
@@ -114,7 +149,15 @@ impl Default for Config {
                 flush_interval: Duration::from_secs(5),
                 burst: 60,
                 per_hour: 60,
+                secret: None,
+                token_ttl: Duration::from_secs(7 * 24 * 3600),
+                counted_per_hour: 3,
+                new_installs_per_ip: 10,
+                max_installs: 500_000,
+                max_ips: 100_000,
+                retention: Duration::from_secs(30 * 24 * 3600),
             },
+            trusted_proxies: Vec::new(),
             external_artifacts: ExternalArtifactsConfig {
                 allow_private_hosts: false,
                 redirect_hosts: Vec::new(),
@@ -166,12 +209,45 @@ impl Config {
             .context("the configured public key")
     }
 
+    /// The telemetry token key: the configured secret, or (SQLite only) a
+    /// random one for this run.
+    pub fn token_key(&self, rng: &mut dyn rand::RngCore) -> anyhow::Result<TokenKey> {
+        match &self.telemetry.secret {
+            Some(s) if s.0.trim().len() >= 32 => Ok(TokenKey::new(s.0.trim().as_bytes())),
+            Some(_) => bail!(
+                "telemetry.secret is too short: use at least 32 random characters (e.g. `openssl rand -hex 32`)"
+            ),
+            None if !self.database_url.starts_with("sqlite:") => bail!(
+                "telemetry.secret is required with PostgreSQL: every replica must MAC telemetry tokens \
+                 with the same key. Set UPDATER_TELEMETRY__SECRET (or telemetry.secret) to at least 32 \
+                 random characters, e.g. `openssl rand -hex 32`"
+            ),
+            None => {
+                let mut k = [0u8; 32];
+                rng.fill_bytes(&mut k);
+                tracing::warn!(
+                    "telemetry.secret is unset: using a random one for this run; tokens issued \
+                     before a restart are refused until installs check again (set UPDATER_TELEMETRY__SECRET)"
+                );
+                Ok(TokenKey::new(&k))
+            }
+        }
+    }
+
     pub fn policy(&self) -> anyhow::Result<Policy> {
         let text = match &self.policy_file {
             Some(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("reading policy_file {}", path.display()))?,
             None => DEFAULT_POLICY.to_string(),
         };
-        Ok(Policy::from_toml(&text)?)
+        let policy = Policy::from_toml(&text)?;
+        if policy.gates.window > self.telemetry.retention {
+            bail!(
+                "telemetry.retention ({}) is shorter than the policy's gates.window ({})",
+                humantime::format_duration(self.telemetry.retention),
+                humantime::format_duration(policy.gates.window)
+            );
+        }
+        Ok(policy)
     }
 }

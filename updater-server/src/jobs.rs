@@ -1,6 +1,7 @@
-//! The service's background work: telemetry flushes, its own gate
-//! evaluations, and snapshot refreshes when another replica changed release
-//! state. Each loop runs on a fixed interval until the server stops.
+//! The service's background work: telemetry flushes (and pruning, in memory
+//! and past the retention in the database), its own gate evaluations, and
+//! snapshot refreshes when another replica changed release state. Each loop
+//! runs on a fixed interval until the server stops.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ impl Jobs {
     pub fn spawn(state: Arc<AppState>) -> Jobs {
         let s = state.clone();
         let flush = tokio::spawn(async move {
+            let mut pruned_hour = i64::MIN;
             let mut tick = tokio::time::interval(s.config.telemetry.flush_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -22,6 +24,26 @@ impl Jobs {
                     tracing::warn!(error = %e, "telemetry flush failed; will retry");
                 }
                 s.ingest.prune(s.clock.now());
+                // Telemetry older than its retention leaves the database, at most once an hour.
+                let hour = s.now().div_euclid(3600);
+                if hour != pruned_hour {
+                    let keep = s.config.telemetry.retention.as_secs() as i64;
+                    match s
+                        .db
+                        .prune_telemetry((s.now() - keep).div_euclid(3600) * 3600)
+                        .await
+                    {
+                        Ok(n) => {
+                            pruned_hour = hour;
+                            if n > 0 {
+                                tracing::info!(rows = n, "pruned telemetry past its retention");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "pruning telemetry failed; will retry")
+                        }
+                    }
+                }
             }
         });
         let s = state.clone();
@@ -30,7 +52,7 @@ impl Jobs {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = crate::releases::evaluate_gates(&s).await {
+                if let Err(e) = crate::health::evaluate_gates(&s).await {
                     tracing::warn!(code = e.code, message = %e.message, "gate evaluation failed");
                 }
             }

@@ -5,12 +5,14 @@
 
 pub mod artifacts;
 pub mod auth;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod fetch;
 pub mod gates;
+pub mod health;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
@@ -21,6 +23,7 @@ pub mod server;
 pub mod snapshot;
 pub mod staging;
 pub mod state;
+pub mod telemetry_token;
 
 pub use config::Config;
 pub use server::Server;

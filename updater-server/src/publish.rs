@@ -460,7 +460,7 @@ impl<'a> Publication<'a> {
         }
         self.staged.clear();
         state.refresh().await?;
-        let status = crate::releases::status(state).await?;
+        let status = crate::health::status(state).await?;
         status
             .releases
             .into_iter()

@@ -1,21 +1,16 @@
-//! Release state changes — rollout, promote, halt, resume, rollback, gates,
-//! advance — each one transaction with its audit entry, then a snapshot rebuild.
+//! Release state changes — rollout, promote, halt, resume, rollback, of a
+//! release or one platform of it — each one transaction with its audit
+//! entry, checked against the state it expects inside that transaction, then
+//! a snapshot rebuild. `health.rs` decides the changes the gates make.
 
-use std::collections::HashMap;
-
-use productivitypro_protocol::api::{
-    AdvanceAction, AdvanceResponse, ChannelRollout, GateVerdict, Health, ReleaseState,
-    ReleaseStatus, StatusResponse,
-};
-use productivitypro_protocol::policy::{OnGateFailure, Policy};
-use productivitypro_protocol::Channel;
+use productivitypro_protocol::api::ReleaseState;
+use productivitypro_protocol::policy::OnGateFailure;
+use productivitypro_protocol::{Channel, Platform};
 use semver::Version;
 
 use crate::auth::Actor;
-use crate::clock::rfc3339;
 use crate::db::{Audit, Change, Conflict, Expect};
 use crate::error::{ApiResult, Error};
-use crate::gates::{self, Step};
 use crate::snapshot::{Release, Snapshot, FULL};
 use crate::state::AppState;
 
@@ -56,14 +51,18 @@ pub fn check_newer(snap: &Snapshot, version: &Version, channel: Channel) -> ApiR
     }
 }
 
-fn find<'a>(snap: &'a Snapshot, version: &str) -> ApiResult<&'a Release> {
+pub fn find<'a>(snap: &'a Snapshot, version: &str) -> ApiResult<&'a Release> {
     snap.release(version)
         .ok_or_else(|| Error::not_found("unknown_release", format!("no release {version}")))
 }
 
 /// Applies `changes` atomically; a conflict found inside the transaction
 /// becomes the matching 4xx, and the snapshot is rebuilt either way.
-async fn apply(state: &AppState, changes: &[Change<'_>], audits: Vec<Audit<'_>>) -> ApiResult<()> {
+pub async fn apply(
+    state: &AppState,
+    changes: &[Change<'_>],
+    audits: Vec<Audit<'_>>,
+) -> ApiResult<()> {
     let result = state.db.apply(changes, audits).await?;
     state.refresh().await?;
     result.map_err(|c| match c {
@@ -172,8 +171,8 @@ pub enum Transition {
 }
 
 impl Transition {
-    /// What the policy does to a release whose gate fails.
-    fn on_gate_failure(on: OnGateFailure) -> Self {
+    /// What the policy does to a release (or platform) whose gate fails.
+    pub fn on_gate_failure(on: OnGateFailure) -> Self {
         match on {
             OnGateFailure::Rollback => Transition::Rollback,
             OnGateFailure::Halt => Transition::Halt,
@@ -190,7 +189,7 @@ impl Transition {
 }
 
 /// The change and audit entry that move `r` by `t`, if `t` applies to its state.
-fn transition_change<'a>(
+pub fn transition_change<'a>(
     r: &'a Release,
     actor: &'a str,
     t: Transition,
@@ -237,210 +236,85 @@ fn transition_change<'a>(
     Ok((change, audit))
 }
 
+/// Like `transition_change`, for one platform of `r` on its own. `key` is
+/// `platform.key()`, kept by the caller for the change to borrow.
+pub fn platform_change<'a>(
+    r: &'a Release,
+    platform: Platform,
+    key: &'a str,
+    actor: &'a str,
+    t: Transition,
+    reason: Option<&'a str>,
+    at: i64,
+) -> ApiResult<(Change<'a>, Audit<'a>)> {
+    use ReleaseState::*;
+    let version = r.version_text.as_str();
+    if !r.artifacts.contains_key(&platform) {
+        return Err(Error::not_found(
+            "unknown_platform",
+            format!("{version} has no artifact for {platform}"),
+        ));
+    }
+    let own = r.platform_states.get(&platform).map(|(s, _)| *s);
+    let now = r.state_on(platform);
+    let to = match t {
+        Transition::Halt if now == Active => Some(Halted),
+        Transition::Rollback if now != RolledBack => Some(RolledBack),
+        Transition::Resume if own.is_some() => None,
+        _ => {
+            return Err(Error::conflict(
+                "invalid_state",
+                format!(
+                    "cannot {} {version} on {platform}: it is {}{}",
+                    t.action(),
+                    now.as_str(),
+                    if own.is_none() && t.action() == "resume" {
+                        " and was not stopped on this platform alone"
+                    } else {
+                        ""
+                    }
+                ),
+            ))
+        }
+    };
+    let name = |s: Option<ReleaseState>| s.map_or(now.as_str(), |s| s.as_str());
+    let to_name = to.map_or(r.state.as_str(), |s| s.as_str());
+    let detail = match reason {
+        Some(why) => format!("{platform}: {} -> {to_name}: {why}", name(own)),
+        None => format!("{platform}: {} -> {to_name}", name(own)),
+    };
+    let change = Change::PlatformState {
+        version,
+        platform: key,
+        from: own,
+        to,
+        reason: to.map(|_| reason.unwrap_or(actor)),
+    };
+    let audit = Audit {
+        at,
+        actor,
+        action: t.action(),
+        version: Some(version),
+        detail,
+    };
+    Ok((change, audit))
+}
+
+/// Halts, resumes or rolls back a release, or only its `platform`.
 pub async fn transition(
     state: &AppState,
     actor: &str,
     version: &str,
     t: Transition,
     reason: Option<&str>,
+    platform: Option<Platform>,
 ) -> ApiResult<()> {
     let snap = state.snapshot.load_full();
     let r = find(&snap, version)?;
-    let (change, audit) = transition_change(r, actor, t, reason, state.now())?;
+    let key = platform.map(Platform::key).unwrap_or_default();
+    let (change, audit) = match platform {
+        None => transition_change(r, actor, t, reason, state.now())?,
+        Some(p) => platform_change(r, p, &key, actor, t, reason, state.now())?,
+    };
     apply(state, &[change], vec![audit]).await
-}
-
-fn previous_health<'a>(
-    snap: &Snapshot,
-    i: usize,
-    health: &'a HashMap<String, Health>,
-) -> Option<&'a Health> {
-    snap.releases[i + 1..]
-        .iter()
-        .find(|r| r.state != ReleaseState::RolledBack)
-        .and_then(|r| health.get(&r.version_text))
-}
-
-fn verdicts(
-    policy: &Policy,
-    snap: &Snapshot,
-    health: &HashMap<String, Health>,
-) -> Vec<GateVerdict> {
-    let empty = Health::default();
-    (0..snap.releases.len())
-        .map(|i| {
-            let h = health.get(&snap.releases[i].version_text).unwrap_or(&empty);
-            gates::verdict(&policy.gates, h, previous_health(snap, i, health))
-        })
-        .collect()
-}
-
-/// Flushes telemetry, judges every active release by the service's policy and
-/// stops the failing ones by itself. Returns the versions it stopped.
-pub async fn evaluate_gates(state: &AppState) -> ApiResult<Vec<String>> {
-    state.flush_telemetry().await?;
-    state.refresh().await?;
-    let health = state.db.health().await?;
-    let snap = state.snapshot.load_full();
-    let verdicts = verdicts(&state.policy, &snap, &health);
-    let mut stopped = Vec::new();
-    state.metrics.gate_state.clear();
-    for (r, v) in snap.releases.iter().zip(&verdicts) {
-        state
-            .metrics
-            .gate_state
-            .get_or_create(&vec![
-                ("version".into(), r.version_text.clone()),
-                ("gate".into(), v.label().into()),
-                ("state".into(), r.state.as_str().into()),
-            ])
-            .set(1);
-        if let (ReleaseState::Active, GateVerdict::Failing { reason }) = (r.state, v) {
-            let t = Transition::on_gate_failure(state.policy.gates.on_failure);
-            let reason = format!("gate failed: {reason}");
-            match transition(state, GATE_ACTOR, &r.version_text, t, Some(&reason)).await {
-                Ok(()) => {
-                    tracing::warn!(version = %r.version_text, %reason, "gate stopped a release");
-                    stopped.push(r.version_text.clone());
-                }
-                // Another replica or an engineer got there first.
-                Err(e) if e.code == "state_changed" || e.code == "invalid_state" => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(stopped)
-}
-
-/// One step of `policy` for every active rollout below 100%, applied as one
-/// transaction: every raise and stop happens, or — when anything changed
-/// meanwhile or storage fails — none does.
-pub async fn advance(
-    state: &AppState,
-    actor: &Actor,
-    policy: &Policy,
-) -> ApiResult<AdvanceResponse> {
-    policy
-        .validate()
-        .map_err(|e| Error::bad_request("invalid_policy", e.to_string()))?;
-    state.flush_telemetry().await?;
-    state.refresh().await?;
-    let health = state.db.health().await?;
-    let snap = state.snapshot.load_full();
-    let verdicts = verdicts(policy, &snap, &health);
-    let now = state.now();
-    let mut actions = Vec::new();
-    let mut changes = Vec::new();
-    let mut audits = Vec::new();
-    let reasons: Vec<Option<String>> = verdicts
-        .iter()
-        .map(|v| match v {
-            GateVerdict::Failing { reason } => Some(format!("gate failed: {reason}")),
-            _ => None,
-        })
-        .collect();
-    for ((r, v), stop_reason) in snap.releases.iter().zip(&verdicts).zip(&reasons) {
-        let version = r.version_text.clone();
-        if r.state != ReleaseState::Active {
-            continue;
-        }
-        if let (GateVerdict::Failing { reason }, Some(why)) = (v, stop_reason) {
-            let t = Transition::on_gate_failure(policy.gates.on_failure);
-            let (change, audit) = transition_change(r, &actor.name, t, Some(why), now)?;
-            let to = match change {
-                Change::State { to, .. } => to,
-                Change::Rollout { .. } => r.state,
-            };
-            changes.push(change);
-            audits.push(audit);
-            actions.push(AdvanceAction::Stopped {
-                version,
-                state: to,
-                reason: reason.clone(),
-            });
-            continue;
-        }
-        for c in Channel::ALL {
-            let Some((bps, since)) = r.rollout[c.index()] else {
-                continue;
-            };
-            let percent = bps as f64 / 100.0;
-            match gates::next_step(policy, percent, since, now, v) {
-                Step::Done => {}
-                Step::Bake { remaining_secs } => actions.push(AdvanceAction::Baking {
-                    version: version.clone(),
-                    channel: c,
-                    percent,
-                    remaining_secs,
-                }),
-                Step::Wait(reason) => actions.push(AdvanceAction::Waiting {
-                    version: version.clone(),
-                    channel: c,
-                    percent,
-                    reason,
-                }),
-                Step::Raise(to) => {
-                    changes.push(Change::Rollout {
-                        version: &r.version_text,
-                        channel: c.as_str(),
-                        bps: percent_to_bps(to)?,
-                        at: now,
-                        expect: Expect::Bps(bps as i64),
-                    });
-                    audits.push(Audit {
-                        at: now,
-                        actor: &actor.name,
-                        action: "rollout",
-                        version: Some(&r.version_text),
-                        detail: format!("{c}: {percent}% -> {to}% (advance)"),
-                    });
-                    actions.push(AdvanceAction::Raised {
-                        version: version.clone(),
-                        channel: c,
-                        from: percent,
-                        to,
-                    });
-                }
-            }
-        }
-    }
-    if !changes.is_empty() {
-        apply(state, &changes, audits).await?;
-    }
-    Ok(AdvanceResponse { actions })
-}
-
-pub async fn status(state: &AppState) -> ApiResult<StatusResponse> {
-    let health = state.db.health().await?;
-    let snap = state.snapshot.load_full();
-    let verdicts = verdicts(&state.policy, &snap, &health);
-    let releases = snap
-        .releases
-        .iter()
-        .zip(verdicts)
-        .map(|(r, gate)| {
-            let mut platforms: Vec<_> = r.artifacts.keys().copied().collect();
-            platforms.sort();
-            ReleaseStatus {
-                version: r.version_text.clone(),
-                state: r.state,
-                state_reason: r.state_reason.clone(),
-                published_at: r.pub_date.clone(),
-                channels: Channel::ALL
-                    .iter()
-                    .filter_map(|c| {
-                        r.rollout[c.index()].map(|(bps, since)| ChannelRollout {
-                            channel: *c,
-                            percent: bps as f64 / 100.0,
-                            since: rfc3339(since),
-                        })
-                    })
-                    .collect(),
-                platforms,
-                health: health.get(&r.version_text).cloned().unwrap_or_default(),
-                gate,
-            }
-        })
-        .collect();
-    Ok(StatusResponse { releases })
 }

@@ -3,10 +3,12 @@
 
 mod publish;
 
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,16 +18,23 @@ use productivitypro_protocol::api::{
 };
 use productivitypro_protocol::manifest::parse_version;
 use productivitypro_protocol::policy::Policy;
-use productivitypro_protocol::telemetry::{TelemetryReport, MAX_BODY_BYTES};
+use productivitypro_protocol::telemetry::{
+    EventKind, TelemetryReport, TokenRequest, TokenResponse, MAX_BODY_BYTES,
+};
 use productivitypro_protocol::{Arch, BundleType, Channel, Os, Platform};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::authorize;
+use crate::client_ip::client_ip;
+use crate::clock::rfc3339;
 use crate::error::{ApiResult, Error};
+use crate::health;
+use crate::ingest::Refusal;
 use crate::metrics::CheckResult;
 use crate::releases::{self, Transition};
 use crate::snapshot::Decision;
+use crate::snapshot::{bucket, FULL};
 use crate::state::AppState;
 
 type St = State<Arc<AppState>>;
@@ -43,6 +52,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1/telemetry",
             post(telemetry).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/telemetry/token",
+            post(telemetry_token).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .route(
             "/v1/releases",
@@ -85,6 +98,7 @@ struct CheckQuery {
 
 async fn check(
     State(state): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((target, arch, current)): Path<(String, String, String)>,
     Query(q): Query<CheckQuery>,
     headers: HeaderMap,
@@ -116,17 +130,7 @@ async fn check(
             .map_err(|e| Error::bad_request("invalid_bundle_type", e.to_string()))?;
         let current = parse_version(&current)
             .map_err(|e| Error::bad_request("invalid_version", e.to_string()))?;
-        let install = match headers.get("x-install-id") {
-            None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .ok()
-                    .and_then(|s| Uuid::parse_str(s.trim()).ok())
-                    .ok_or_else(|| {
-                        Error::bad_request("invalid_install_id", "X-Install-Id must be a UUID")
-                    })?,
-            ),
-        };
+        let install = install_id(&headers)?;
         let snap = state.snapshot.load();
         let decision = snap.decide(platform, channel, &current, install.as_ref());
         match snap.offer_body(&decision, platform) {
@@ -134,12 +138,22 @@ async fn check(
                 state.metrics.check(Some(channel), CheckResult::NoUpdate);
                 Ok(StatusCode::NO_CONTENT.into_response())
             }
-            Some(offer) => {
+            Some(mut offer) => {
                 let result = match decision {
                     Decision::Offer { rollback: true, .. } => CheckResult::Rollback,
                     _ => CheckResult::Offered,
                 };
                 state.metrics.check(Some(channel), result);
+                if let Some(id) = install {
+                    // Tokens for the version it runs and the one it is offered.
+                    let running = snap.releases.iter().find(|r| r.version == current);
+                    let versions = running
+                        .map(|r| r.version_text.as_str())
+                        .into_iter()
+                        .chain([offer.version.as_str()]);
+                    let ip = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+                    offer.telemetry_tokens = tokens(&state, ip, &id, channel, versions);
+                }
                 Ok(Json(offer).into_response())
             }
         }
@@ -150,6 +164,49 @@ async fn check(
             .check(channel.and_then(Result::ok), CheckResult::BadRequest);
         e.into_response()
     })
+}
+
+fn install_id(headers: &HeaderMap) -> ApiResult<Option<Uuid>> {
+    match headers.get("x-install-id") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| Uuid::parse_str(s.trim()).ok())
+            .map(Some)
+            .ok_or_else(|| Error::bad_request("invalid_install_id", "X-Install-Id must be a UUID")),
+    }
+}
+
+/// Telemetry tokens for `install` and each of `versions`, when its network
+/// may have them (see `Ingest::may_issue`); none otherwise.
+fn tokens<'a>(
+    state: &AppState,
+    ip: IpAddr,
+    install: &Uuid,
+    channel: Channel,
+    versions: impl Iterator<Item = &'a str>,
+) -> BTreeMap<String, String> {
+    let now = state.clock.now();
+    if !state.ingest.may_issue(ip, install, now) {
+        state
+            .metrics
+            .tokens
+            .get_or_create(&vec![("result".into(), "refused".into())])
+            .inc();
+        return BTreeMap::new();
+    }
+    state
+        .metrics
+        .tokens
+        .get_or_create(&vec![("result".into(), "issued".into())])
+        .inc();
+    versions
+        .map(|v| {
+            let t = state.token_key.issue(install, v, channel, now.timestamp());
+            (v.to_string(), t)
+        })
+        .collect()
 }
 
 async fn latest_json(State(state): St, Path(channel): Path<String>) -> ApiResult<Response> {
@@ -283,26 +340,72 @@ async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
         };
         reject(Error::new(status, e.code(), e.to_string()))
     })?;
-    if state.snapshot.load().release(&report.version).is_none() {
+    let snap = state.snapshot.load();
+    let Some(release) = snap.release(&report.version) else {
         // Bounds what can be stored to versions that exist.
         return Err(reject(Error::unprocessable(
             "unknown_version",
             format!("no release {}", report.version),
         )));
+    };
+    state
+        .token_key
+        .verify(
+            &report.token,
+            &report.install_id,
+            &report.version,
+            report.channel,
+            now.timestamp(),
+            state.config.telemetry.token_ttl.as_secs() as i64,
+        )
+        .map_err(|e| {
+            reject(Error::new(
+                StatusCode::UNAUTHORIZED,
+                e.code(),
+                e.to_string(),
+            ))
+        })?;
+    // A failed update of a release counts only from installs it was offered
+    // to: those its rollout reaches.
+    if report
+        .events
+        .iter()
+        .any(|e| e.kind == EventKind::UpdateFailed)
+    {
+        let reached = release.reach(report.channel).is_some_and(|(_, bps)| {
+            bps >= FULL || bucket(&report.install_id, &release.version_text) < bps
+        });
+        if !reached {
+            return Err(reject(Error::unprocessable(
+                "not_in_rollout",
+                format!(
+                    "{} is not rolled out to this install on {}; only installs it reaches report failing to update to it",
+                    report.version, report.channel
+                ),
+            )));
+        }
     }
-    if let Err(limited) = state.ingest.admit(&report, now) {
-        let mut e = Error::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "too many events from this install; retry in {} s",
-                limited.retry_after_secs
-            ),
-        );
-        e = reject(e);
-        return Err(e);
-    }
-    state.ingest.record(&report);
+    let platform = report
+        .platform()
+        .map_err(|e| reject(Error::bad_request("invalid_platform", e.to_string())))?;
+    let counted = match state.ingest.admit(&report, now) {
+        Ok(c) => c,
+        Err(Refusal::RateLimited { retry_after_secs }) => {
+            return Err(reject(Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many events from this install; retry in {retry_after_secs} s"),
+            )))
+        }
+        Err(Refusal::Busy) => {
+            return Err(reject(Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "telemetry_busy",
+                "the service tracks as many installs as it may right now; retry in an hour",
+            )))
+        }
+    };
+    state.ingest.record(&report, platform, &counted);
     for ev in &report.events {
         state
             .metrics
@@ -311,6 +414,48 @@ async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
             .inc();
     }
     Ok(StatusCode::ACCEPTED)
+}
+
+async fn telemetry_token(
+    State(state): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<TokenResponse>> {
+    let req: TokenRequest = json_body(&body)?;
+    parse_version(&req.version)
+        .ok()
+        .filter(|_| !req.version.starts_with('v'))
+        .ok_or_else(|| {
+            Error::bad_request(
+                "invalid_version",
+                format!("{:?} is not semver", req.version),
+            )
+        })?;
+    let snap = state.snapshot.load();
+    let release = snap.release(&req.version).ok_or_else(|| {
+        Error::unprocessable("unknown_version", format!("no release {}", req.version))
+    })?;
+    let ip = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let issued = tokens(
+        &state,
+        ip,
+        &req.install_id,
+        req.channel,
+        [release.version_text.as_str()].into_iter(),
+    );
+    let token = issued.into_values().next().ok_or_else(|| {
+        Error::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "token_rate_limited",
+            "this network has had tokens for many new installs this hour; retry in an hour",
+        )
+    })?;
+    let expires = state.now() + state.config.telemetry.token_ttl.as_secs() as i64;
+    Ok(Json(TokenResponse {
+        token,
+        expires_at: rfc3339(expires),
+    }))
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
@@ -355,7 +500,15 @@ async fn act(
     } else {
         json_body(body)?
     };
-    releases::transition(state, &actor.name, version, t, req.reason.as_deref()).await?;
+    releases::transition(
+        state,
+        &actor.name,
+        version,
+        t,
+        req.reason.as_deref(),
+        req.platform,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -371,18 +524,18 @@ fn transition_route(t: Transition) -> axum::routing::MethodRouter<Arc<AppState>>
 async fn advance(State(state): St, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
     let policy: Policy = json_body(&body)?;
-    Ok(Json(releases::advance(&state, &actor, &policy).await?).into_response())
+    Ok(Json(health::advance(&state, &actor, &policy).await?).into_response())
 }
 
 async fn evaluate(State(state): St, headers: HeaderMap) -> ApiResult<Response> {
     authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
-    let stopped = releases::evaluate_gates(&state).await?;
+    let stopped = health::evaluate_gates(&state).await?;
     Ok(Json(serde_json::json!({ "stopped": stopped })).into_response())
 }
 
 async fn status(State(state): St, headers: HeaderMap) -> ApiResult<Json<StatusResponse>> {
     authorize(&state.db, &headers, None, state.now()).await?;
-    Ok(Json(releases::status(&state).await?))
+    Ok(Json(health::status(&state).await?))
 }
 
 #[derive(Deserialize)]

@@ -29,6 +29,7 @@ impl Server {
     pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
         let public_key = config.public_key()?;
         let policy = config.policy()?;
+        let token_key = config.token_key(&mut rand::rngs::OsRng)?;
         let db = Db::connect(&config.database_url)
             .await
             .with_context(|| "opening the database (database_url)".to_string())?;
@@ -63,6 +64,7 @@ impl Server {
             clock,
             http,
             staging,
+            token_key,
         }));
         state.refresh().await.context("loading release state")?;
 

@@ -44,9 +44,28 @@ pub struct Release {
     /// Per channel (in `Channel::ALL` order): basis points and since when.
     pub rollout: [Option<(u32, i64)>; 3],
     pub artifacts: HashMap<Platform, Artifact>,
+    /// Platforms stopped on their own, with why.
+    pub platform_states: HashMap<Platform, (ReleaseState, Option<String>)>,
+}
+
+fn severity(s: ReleaseState) -> u8 {
+    match s {
+        ReleaseState::Active => 0,
+        ReleaseState::Halted => 1,
+        ReleaseState::RolledBack => 2,
+    }
 }
 
 impl Release {
+    /// The state that applies on `platform`: the release's, or the platform's
+    /// own stop when that is stricter.
+    pub fn state_on(&self, platform: Platform) -> ReleaseState {
+        match self.platform_states.get(&platform) {
+            Some((own, _)) if severity(*own) > severity(self.state) => *own,
+            _ => self.state,
+        }
+    }
+
     /// The share of `channel`'s installs this release reaches: the largest
     /// rollout among the channels that channel sees, and which one that is.
     pub fn reach(&self, channel: Channel) -> Option<(Channel, u32)> {
@@ -124,6 +143,7 @@ impl Snapshot {
                     state_reason: r.state_reason,
                     rollout: [None; 3],
                     artifacts: HashMap::new(),
+                    platform_states: HashMap::new(),
                 })
             })
             .collect();
@@ -167,6 +187,15 @@ impl Snapshot {
             releases[i].rollout[channel.index()] =
                 Some((r.percent_bps.clamp(0, FULL as i64) as u32, r.since));
         }
+        for p in state.platform_states {
+            let (Some(&i), Ok(platform)) = (index.get(&p.version), p.platform.parse::<Platform>())
+            else {
+                continue;
+            };
+            releases[i]
+                .platform_states
+                .insert(platform, (p.state, p.reason));
+        }
         let mut snap = Snapshot {
             generation: state.generation,
             releases,
@@ -193,7 +222,7 @@ impl Snapshot {
         let offer = |i: usize, rollback: bool| {
             let r = &self.releases[i];
             match (r.artifacts.get(&platform), r.reaches(channel, install)) {
-                (Some(a), Some((via, bps))) if r.state == ReleaseState::Active => {
+                (Some(a), Some((via, bps))) if r.state_on(platform) == ReleaseState::Active => {
                     Some(Decision::Offer {
                         release: i,
                         via,
@@ -215,7 +244,7 @@ impl Snapshot {
         let on_rolled_back = self
             .releases
             .iter()
-            .any(|r| r.state == ReleaseState::RolledBack && r.version == *current);
+            .any(|r| r.version == *current && r.state_on(platform) == ReleaseState::RolledBack);
         if on_rolled_back {
             // No fix reaches it yet: back to the newest good release below the bad one.
             return (0..self.releases.len())
@@ -226,6 +255,7 @@ impl Snapshot {
         Decision::None
     }
 
+    /// The 200 answer for `decision`; `telemetry_tokens` are added by the caller.
     pub fn offer_body(&self, decision: &Decision<'_>, platform: Platform) -> Option<UpdateOffer> {
         let Decision::Offer {
             release,
@@ -248,6 +278,7 @@ impl Snapshot {
             channel: via,
             rollout: bps as f64 / 100.0,
             rollback,
+            telemetry_tokens: Default::default(),
         })
     }
 
@@ -258,7 +289,13 @@ impl Snapshot {
             r.state == ReleaseState::Active && r.reach(channel).is_some_and(|(_, bps)| bps >= FULL)
         })?;
         let mut platforms = std::collections::BTreeMap::new();
-        for (p, a) in &r.artifacts {
+        // One version for all platforms is all the static form can say: a
+        // platform stopped on its own is left out (its installs find no update).
+        for (p, a) in r
+            .artifacts
+            .iter()
+            .filter(|(p, _)| r.state_on(**p) == ReleaseState::Active)
+        {
             let entry = StaticPlatform {
                 url: a.url.clone(),
                 signature: a.signature_b64.clone(),
@@ -305,6 +342,7 @@ mod tests {
             releases: vec![],
             artifacts: vec![],
             rollouts: vec![],
+            platform_states: vec![],
         };
         for (v, st, rollouts) in releases {
             s.releases.push(ReleaseRow {
@@ -424,6 +462,65 @@ mod tests {
         assert_eq!(
             offered(&snap, Channel::Stable, "0.9.0", None),
             Some(("1.0.0".into(), false))
+        );
+    }
+
+    #[test]
+    fn a_platform_stopped_alone_is_not_offered_and_rolls_back_alone() {
+        use ReleaseState::Active;
+        let mut s = state(&[
+            ("1.0.0", Active, &[("stable", 10_000)]),
+            ("1.1.0", Active, &[("stable", 10_000)]),
+        ]);
+        for st in [&mut s] {
+            for v in ["1.0.0", "1.1.0"] {
+                st.artifacts.push(ArtifactRow {
+                    version: v.into(),
+                    platform: "windows-x86_64-nsis".into(),
+                    file_name: format!("pp_{v}.exe"),
+                    url: None,
+                    object_key: Some(format!("{v}/pp_{v}.exe")),
+                    size: 10,
+                    sha256: "00".into(),
+                    signature: sig(),
+                });
+            }
+            st.platform_states.push(crate::db::PlatformStateRow {
+                version: "1.1.0".into(),
+                platform: "linux-x86_64-appimage".into(),
+                state: ReleaseState::RolledBack,
+                reason: Some("gate".into()),
+            });
+        }
+        let snap = Snapshot::build(s, "http://u");
+        let windows: Platform = "windows-x86_64-nsis".parse().unwrap();
+        let on = |p: Platform, current: &str| match snap.decide(
+            p,
+            Channel::Stable,
+            &Version::parse(current).unwrap(),
+            None,
+        ) {
+            Decision::Offer {
+                release, rollback, ..
+            } => Some((snap.releases[release].version_text.clone(), rollback)),
+            Decision::None => None,
+        };
+        assert_eq!(on(linux(), "1.0.0"), None, "linux is not offered 1.1.0");
+        assert_eq!(
+            on(linux(), "1.1.0"),
+            Some(("1.0.0".into(), true)),
+            "linux goes back"
+        );
+        assert_eq!(
+            on(windows, "1.0.0"),
+            Some(("1.1.0".into(), false)),
+            "windows goes on"
+        );
+        assert_eq!(on(windows, "1.1.0"), None, "windows stays");
+        let m = StaticManifest::parse(snap.static_manifests[0].as_ref().unwrap()).unwrap();
+        assert_eq!(m.version, "1.1.0");
+        assert!(
+            !m.platforms.contains_key("linux-x86_64") && m.platforms.contains_key("windows-x86_64")
         );
     }
 

@@ -13,10 +13,11 @@ use crate::artifacts::ArtifactStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::ingest::Ingest;
+use crate::ingest::{Ingest, Limits};
 use crate::metrics::Metrics;
 use crate::snapshot::Snapshot;
 use crate::staging::Staging;
+use crate::telemetry_token::TokenKey;
 
 pub struct AppState {
     pub config: Config,
@@ -29,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub ingest: Arc<Ingest>,
     pub staging: Staging,
+    /// MACs telemetry tokens (`telemetry_token.rs`).
+    pub token_key: TokenKey,
     pub metrics: Metrics,
     /// Fetches externally hosted artifacts (`fetch.rs`'s guarded client).
     pub http: reqwest::Client,
@@ -49,15 +52,21 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
     pub staging: Staging,
+    pub token_key: TokenKey,
 }
 
 impl AppState {
     pub fn new(p: Parts) -> Self {
         AppState {
-            ingest: Arc::new(Ingest::new(
-                p.config.telemetry.burst,
-                p.config.telemetry.per_hour,
-            )),
+            ingest: Arc::new(Ingest::new(Limits {
+                burst: p.config.telemetry.burst,
+                per_hour: p.config.telemetry.per_hour,
+                counted_per_hour: p.config.telemetry.counted_per_hour,
+                new_installs_per_ip: p.config.telemetry.new_installs_per_ip,
+                max_installs: p.config.telemetry.max_installs,
+                max_ips: p.config.telemetry.max_ips,
+            })),
+            token_key: p.token_key,
             config: p.config,
             public_url: p.public_url,
             db: p.db,
@@ -118,12 +127,12 @@ impl AppState {
         let (ingest, db) = (self.ingest.clone(), self.db.clone());
         let write = tokio::spawn(async move {
             let _guard = guard;
-            let (counts, installs) = ingest.take();
-            if counts.is_empty() && installs.is_empty() {
+            let batch = ingest.take();
+            if batch.is_empty() {
                 return Ok(());
             }
-            if let Err(e) = db.add_telemetry(&counts, &installs).await {
-                ingest.restore(counts, installs);
+            if let Err(e) = db.add_telemetry(&batch).await {
+                ingest.restore(batch);
                 return Err(e);
             }
             Ok(())

@@ -398,51 +398,59 @@ async fn artifacts_are_served_with_ranges_and_never_by_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telemetry_takes_only_the_closed_schema_within_limits() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = &common::databases(tmp.path()).await[0];
-    let h = Harness::start_with(db, |c| {
-        c.telemetry.burst = 5;
-        c.telemetry.per_hour = 5;
-    })
-    .await;
-    assert_eq!(
-        h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX])
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start_with(&db, |c| {
+            c.telemetry.burst = 5;
+            c.telemetry.per_hour = 5;
+        })
+        .await;
+        assert_eq!(
+            h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX])
+                .await
+                .status(),
+            201
+        );
+        let id = uuid::Uuid::new_v4();
+        let token = h
+            .telemetry_token(&id, "1.0.0", "stable", &common::network_of(&id))
             .await
-            .status(),
-        201
-    );
-    let id = uuid::Uuid::new_v4();
-    let good = |kinds: Vec<&str>| {
-        json!({"install_id": id, "version": "1.0.0", "channel": "stable", "os": "linux", "arch": "x86_64",
-               "events": kinds.iter().map(|k| json!({"kind": k, "at": "2026-11-23T11:00:00Z"})).collect::<Vec<_>>()})
-    };
-    assert_eq!(
-        h.telemetry(&good(vec!["session_start", "crash"])).await,
-        (202, String::new())
-    );
-    let mut extra = good(vec!["crash"]);
-    extra["hostname"] = json!("alices-laptop");
-    assert_eq!(h.telemetry(&extra).await, (400, "invalid_telemetry".into()));
-    let mut unknown = good(vec!["crash"]);
-    unknown["version"] = json!("7.7.7");
-    assert_eq!(h.telemetry(&unknown).await, (422, "unknown_version".into()));
-    let mut huge = good(vec!["crash"]);
-    huge["version"] = json!(format!("1.0.0-{}", "a".repeat(5000)));
-    assert_eq!(h.telemetry(&huge).await, (413, "payload_too_large".into()));
-    assert_eq!(
-        h.telemetry(&good(vec!["crash"; 4])).await,
-        (429, "rate_limited".into())
-    );
-    assert_eq!(
-        h.telemetry(&good(vec!["crash"; 3])).await,
-        (202, String::new())
-    );
-    h.server.state.flush_telemetry().await.unwrap();
-    let s = h.get_json("/v1/status").await;
-    assert_eq!(
-        s["releases"][0]["health"],
-        json!({"installs_seen": 1, "sessions": 1, "crashes": 4, "updates_installed": 0, "updates_failed": 0})
-    );
-    h.stop().await;
+            .unwrap();
+        let good = |kinds: Vec<&str>| {
+            json!({"install_id": id, "version": "1.0.0", "channel": "stable", "os": "linux", "arch": "x86_64",
+                   "token": token,
+                   "events": kinds.iter().map(|k| json!({"kind": k, "at": "2026-11-23T11:00:00Z"})).collect::<Vec<_>>()})
+        };
+        assert_eq!(
+            h.telemetry(&good(vec!["session_start", "crash"])).await,
+            (202, String::new())
+        );
+        let mut extra = good(vec!["crash"]);
+        extra["hostname"] = json!("alices-laptop");
+        assert_eq!(h.telemetry(&extra).await, (400, "invalid_telemetry".into()));
+        let mut unknown = good(vec!["crash"]);
+        unknown["version"] = json!("7.7.7");
+        assert_eq!(h.telemetry(&unknown).await, (422, "unknown_version".into()));
+        let mut huge = good(vec!["crash"]);
+        huge["version"] = json!(format!("1.0.0-{}", "a".repeat(5000)));
+        assert_eq!(h.telemetry(&huge).await, (413, "payload_too_large".into()));
+        assert_eq!(
+            h.telemetry(&good(vec!["crash"; 4])).await,
+            (429, "rate_limited".into())
+        );
+        assert_eq!(
+            h.telemetry(&good(vec!["crash"; 3])).await,
+            (202, String::new())
+        );
+        h.server.state.flush_telemetry().await.unwrap();
+        let s = h.get_json("/v1/status").await;
+        // 4 crash events arrived; 3 per install and hour count. One install.
+        assert_eq!(
+            s["releases"][0]["health"],
+            json!({"installs": 1, "crashed_installs": 1, "update_installs": 0, "failed_update_installs": 0,
+                   "sessions": 1, "crashes": 3, "updates_installed": 0, "updates_failed": 0})
+        );
+        h.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -477,6 +485,7 @@ async fn operations_endpoints_and_a_second_replica() {
             "/v1/channels/{channel}/latest.json",
             "/v1/artifacts/{version}/{file_name}",
             "/v1/telemetry",
+            "/v1/telemetry/token",
             "/v1/releases",
             "/v1/releases/{version}/rollout",
             "/v1/releases/{version}/promote",

@@ -12,6 +12,7 @@ fn server(dir: &std::path::Path) -> Command {
     c.current_dir(dir)
         .env("UPDATER_LISTEN", "127.0.0.1:0")
         .env("UPDATER_LOG_FORMAT", "json")
+        .env("UPDATER_TELEMETRY__SECRET", common::TELEMETRY_SECRET)
         .env_remove("UPDATER_PUBLIC_KEY")
         .env_remove("UPDATER_DATABASE_URL");
     c
@@ -39,6 +40,27 @@ fn refuses_to_start_without_a_key_or_with_bad_config() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scope \"root\""));
+    // Replicas on PostgreSQL must share the telemetry token secret: no default.
+    let key = common::Key::new();
+    let out = server(dir.path())
+        .env("UPDATER_PUBLIC_KEY", key.public_b64())
+        .env("UPDATER_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("UPDATER_TELEMETRY__SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("telemetry.secret is required with PostgreSQL"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = server(dir.path())
+        .env("UPDATER_PUBLIC_KEY", key.public_b64())
+        .env("UPDATER_TELEMETRY__SECRET", "short")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("telemetry.secret is too short"));
 }
 
 #[test]

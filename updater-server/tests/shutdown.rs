@@ -21,7 +21,7 @@ async fn block_telemetry_writes(db: &str) -> tokio::sync::oneshot::Sender<()> {
         if db.starts_with("postgres") {
             let mut c = sqlx::PgConnection::connect(&db).await.unwrap();
             let mut t = c.begin().await.unwrap();
-            sqlx::query("LOCK TABLE telemetry_hourly IN EXCLUSIVE MODE")
+            sqlx::query("LOCK TABLE telemetry_counts IN EXCLUSIVE MODE")
                 .execute(&mut *t)
                 .await
                 .unwrap();
@@ -76,9 +76,9 @@ async fn stopping_writes_the_telemetry_a_flush_had_taken_from_memory() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         release.send(()).unwrap();
         stopping.await.unwrap().unwrap();
-        let health = state.db.health().await.unwrap();
+        let health = state.db.health(0).await.unwrap();
         assert_eq!(
-            health.get("1.0.0").map(|h| h.sessions),
+            health.overall.get("1.0.0").map(|h| h.sessions),
             Some(5),
             "sessions taken from memory before the stop were lost"
         );

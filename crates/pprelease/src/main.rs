@@ -106,18 +106,27 @@ enum Command {
         version: String,
         #[arg(long)]
         reason: Option<String>,
+        /// Only this platform (e.g. linux-x86_64-appimage); the others keep their state.
+        #[arg(long)]
+        platform: Option<Platform>,
     },
     /// Offer a halted or rolled-back release again, to the same installs.
     Resume {
         version: String,
         #[arg(long)]
         reason: Option<String>,
+        /// Only this platform (e.g. linux-x86_64-appimage); the others keep their state.
+        #[arg(long)]
+        platform: Option<Platform>,
     },
     /// Stop offering a release and send installs on it back to the previous good one.
     Rollback {
         version: String,
         #[arg(long)]
         reason: Option<String>,
+        /// Only this platform (e.g. linux-x86_64-appimage); the others keep their state.
+        #[arg(long)]
+        platform: Option<Platform>,
     },
     /// Releases with their rollouts and health.
     Status,
@@ -390,15 +399,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             done(json, &format!("{version} in {channel} at {percent}%"));
         }
-        Command::Halt { version, reason } => {
-            act(&client()?, json, &version, "halt", reason).await?
-        }
-        Command::Resume { version, reason } => {
-            act(&client()?, json, &version, "resume", reason).await?
-        }
-        Command::Rollback { version, reason } => {
-            act(&client()?, json, &version, "rollback", reason).await?
-        }
+        Command::Halt {
+            version,
+            reason,
+            platform,
+        } => act(&client()?, json, &version, "halt", reason, platform).await?,
+        Command::Resume {
+            version,
+            reason,
+            platform,
+        } => act(&client()?, json, &version, "resume", reason, platform).await?,
+        Command::Rollback {
+            version,
+            reason,
+            platform,
+        } => act(&client()?, json, &version, "rollback", reason, platform).await?,
         Command::Status => {
             let s: StatusResponse = client()?.get("/v1/status").await?;
             if json {
@@ -439,14 +454,18 @@ async fn act(
     version: &str,
     action: &str,
     reason: Option<String>,
+    platform: Option<Platform>,
 ) -> anyhow::Result<()> {
     client
         .post::<serde_json::Value>(
             &format!("/v1/releases/{version}/{action}"),
-            &ReasonRequest { reason },
+            &ReasonRequest { reason, platform },
         )
         .await?;
-    done(json, &format!("{version}: {action} done"));
+    match platform {
+        Some(p) => done(json, &format!("{version} on {p}: {action} done")),
+        None => done(json, &format!("{version}: {action} done")),
+    }
     Ok(())
 }
 

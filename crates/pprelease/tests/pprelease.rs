@@ -143,6 +143,69 @@ async fn a_release_engineers_session() {
             && table.contains("bad sync"),
         "{table}"
     );
+    assert!(
+        table.starts_with("health over the last 24h (since 2026-11-22T12:00:00Z)"),
+        "the window is shown: {table}"
+    );
+    let row = |table: &str, first: &str| -> Vec<String> {
+        table
+            .lines()
+            .find(|l| l.starts_with(first))
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        row(&table, "linux-x86_64-appimage")[..3],
+        ["linux-x86_64-appimage", "1.0.0", "halted"],
+        "{table}"
+    );
+    // One platform alone.
+    assert_eq!(pprelease(&h, &["resume", "1.0.0"]).await.0, 0);
+    let (code, out, err) = pprelease(
+        &h,
+        &[
+            "halt",
+            "1.0.0",
+            "--platform",
+            "linux-x86_64-appimage",
+            "--reason",
+            "deb hook",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (code, err.trim()),
+        (0, "1.0.0 on linux-x86_64-appimage: halt done"),
+        "{out}"
+    );
+    let (_, table, _) = pprelease(&h, &["status"]).await;
+    let linux = row(&table, "linux-x86_64-appimage");
+    assert_eq!(
+        linux[..3],
+        ["linux-x86_64-appimage", "1.0.0", "halted"],
+        "{table}"
+    );
+    assert!(linux.join(" ").ends_with("deb hook"), "{table}");
+    assert_eq!(
+        row(&table, "canary")[3],
+        "active",
+        "the release itself is active: {table}"
+    );
+    assert_eq!(
+        pprelease(
+            &h,
+            &["resume", "1.0.0", "--platform", "linux-x86_64-appimage"]
+        )
+        .await
+        .0,
+        0
+    );
+    assert_eq!(
+        pprelease(&h, &["halt", "1.0.0", "--reason", "bad sync"])
+            .await
+            .0,
+        0
+    );
     let (code, _, err) = pprelease(&h, &["resume", "9.9.9"]).await;
     assert_eq!(
         (code, err.trim()),
@@ -157,7 +220,10 @@ async fn a_release_engineers_session() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(&actions[..4], ["halt", "promote", "rollout", "publish"]);
+    assert_eq!(
+        &actions[..8],
+        ["halt", "resume", "halt", "resume", "halt", "promote", "rollout", "publish"]
+    );
     let (code, out, err) = pprelease(
         &h,
         &[

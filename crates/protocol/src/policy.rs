@@ -23,22 +23,33 @@ pub struct RolloutSteps {
     pub bake_time: Duration,
 }
 
+/// Health gates, judged over the last `window` of telemetry, separately for
+/// each channel and each platform. Counts are distinct installs, never events,
+/// so one install (or one forger) weighs one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gates {
-    /// Sessions a release needs before its crash rate is judged.
+    /// How far back health is judged (whole hours; default 24h).
+    #[serde(default = "default_window", with = "humantime_serde")]
+    pub window: Duration,
+    /// Distinct installs with a session (or crash) before the crash rate is judged.
     pub min_sessions: u64,
-    /// Crashes per session above which a release fails.
+    /// Share of those installs that crashed at least once, above which a release fails.
     pub max_crash_rate: f64,
     /// Fails when the crash rate exceeds the previous release's times this.
     pub max_crash_rate_vs_previous: f64,
-    /// Update attempts (installed + failed) before the failure rate is judged.
+    /// Distinct installs that installed or failed to install it before the
+    /// failure rate is judged.
     pub min_update_attempts: u64,
-    /// Failed / (installed + failed) above which a release fails.
+    /// Share of those installs that failed to install it, above which a release fails.
     pub max_update_failure_rate: f64,
     /// What the service does by itself when a gate fails.
     #[serde(default)]
     pub on_failure: OnGateFailure,
+}
+
+fn default_window() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +97,10 @@ impl Policy {
                 )));
             }
         }
+        let hours = g.window.as_secs() / 3600;
+        if hours == 0 || hours > 24 * 30 || !g.window.as_secs().is_multiple_of(3600) {
+            return bad("gates.window must be whole hours, from 1h to 30 days");
+        }
         // NaN fails too: only a ratio of at least 1 makes sense.
         if g.max_crash_rate_vs_previous.is_nan() || g.max_crash_rate_vs_previous < 1.0 {
             return bad("gates.max_crash_rate_vs_previous must be at least 1");
@@ -127,5 +142,9 @@ mod tests {
                 .is_err()
         );
         assert!(Policy::from_toml(&format!("{text}\nsurprise = 1\n")).is_err());
+        assert!(Policy::from_toml(&text.replace("window = \"24h\"", "window = \"90m\"")).is_err());
+        assert!(Policy::from_toml(&text.replace("window = \"24h\"", "window = \"0s\"")).is_err());
+        let p = Policy::from_toml(&text.replace("window = \"24h\"", "window = \"6h\"")).unwrap();
+        assert_eq!(p.gates.window, Duration::from_secs(6 * 3600));
     }
 }
