@@ -259,9 +259,11 @@ pub async fn advance(
     actor: &Actor,
     policy: &Policy,
 ) -> ApiResult<AdvanceResponse> {
+    // The shape was checked when the body parsed; what fails here is sense
+    // (steps out of order, a window that is not whole hours).
     policy
         .validate()
-        .map_err(|e| Error::bad_request("invalid_policy", e.to_string()))?;
+        .map_err(|e| Error::unprocessable("invalid_policy", e.to_string()))?;
     state.flush_telemetry().await?;
     state.refresh().await?;
     let (snap, judged) = judge_now(state, &policy.gates).await?;

@@ -28,6 +28,9 @@ use crate::state::AppState;
 
 pub const MAX_RELEASE_JSON: usize = 1 << 20;
 const MAX_ARTIFACTS: usize = 32;
+const MAX_NOTES: usize = 64 << 10;
+const MAX_SIGNATURE: usize = 4096;
+const MAX_URL: usize = 2048;
 
 pub fn check_file_name(name: &str) -> ApiResult<()> {
     let ok = !name.is_empty()
@@ -208,7 +211,7 @@ impl Sink {
             verified,
         } = self.written().await?;
         let refused = match verified {
-            _ if self.size == 0 => Some(Error::bad_request(
+            _ if self.size == 0 => Some(Error::unprocessable(
                 "empty_artifact",
                 format!("artifact {} is empty", self.platform),
             )),
@@ -246,8 +249,24 @@ impl<'a> Publication<'a> {
     /// Parses the release JSON and judges everything that can be judged
     /// before a byte of the files arrives.
     pub fn begin(state: &'a AppState, actor: Actor, json: &[u8]) -> ApiResult<Self> {
-        let req: PublishRequest = serde_json::from_slice(json)
-            .map_err(|e| Error::bad_request("invalid_request", format!("release part: {e}")))?;
+        let req: PublishRequest =
+            productivitypro_protocol::from_json_objects(json, &["", "artifacts[]"])
+                .map_err(|e| Error::bad_request("invalid_request", format!("release part: {e}")))?;
+        if req.version.len() > productivitypro_protocol::MAX_VERSION_LEN {
+            return Err(Error::bad_request(
+                "invalid_version",
+                format!(
+                    "versions are at most {} characters",
+                    productivitypro_protocol::MAX_VERSION_LEN
+                ),
+            ));
+        }
+        if req.notes.len() > MAX_NOTES {
+            return Err(Error::bad_request(
+                "invalid_request",
+                format!("notes are at most {MAX_NOTES} bytes"),
+            ));
+        }
         if req.version.starts_with('v') {
             return Err(Error::bad_request(
                 "invalid_version",
@@ -277,12 +296,25 @@ impl<'a> Publication<'a> {
                 format!("a release has 1 to {MAX_ARTIFACTS} artifacts"),
             ));
         }
+        for a in &req.artifacts {
+            if a.signature.len() > MAX_SIGNATURE
+                || a.url.as_ref().is_some_and(|u| u.len() > MAX_URL)
+            {
+                return Err(Error::bad_request(
+                    "invalid_request",
+                    format!(
+                        "artifact {}: signatures are at most {MAX_SIGNATURE} bytes, URLs {MAX_URL}",
+                        a.platform
+                    ),
+                ));
+            }
+        }
         let mut sigs = HashMap::new();
         let mut names = HashSet::new();
         for a in &req.artifacts {
             check_file_name(&a.file_name)?;
             if !names.insert(a.file_name.as_str()) {
-                return Err(Error::bad_request(
+                return Err(Error::unprocessable(
                     "duplicate_artifact",
                     format!("two artifacts are named {}", a.file_name),
                 ));
@@ -292,7 +324,7 @@ impl<'a> Publication<'a> {
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
                     .ok_or_else(|| {
-                        Error::bad_request(
+                        Error::unprocessable(
                             "invalid_url",
                             format!("artifact {}: {url:?} is not an http(s) URL", a.platform),
                         )
@@ -314,7 +346,7 @@ impl<'a> Publication<'a> {
             signature::begin_verify(&state.public_key, &sig, &a.file_name)
                 .map_err(|e| bad_signature(a.platform, e))?;
             if sigs.insert(a.platform, sig).is_some() {
-                return Err(Error::bad_request(
+                return Err(Error::unprocessable(
                     "duplicate_artifact",
                     format!("platform {} appears twice", a.platform),
                 ));
@@ -342,13 +374,13 @@ impl<'a> Publication<'a> {
             .iter()
             .find(|a| a.platform == platform && a.url.is_none())
             .ok_or_else(|| {
-                Error::bad_request(
+                Error::unprocessable(
                     "unexpected_part",
                     format!("part {name} is not an uploaded artifact of this release"),
                 )
             })?;
         if self.staged.contains_key(&platform) {
-            return Err(Error::bad_request(
+            return Err(Error::unprocessable(
                 "duplicate_artifact",
                 format!("part {name} appears twice"),
             ));
@@ -367,7 +399,7 @@ impl<'a> Publication<'a> {
         let req = &self.req;
         for a in &req.artifacts {
             if a.url.is_none() && !self.staged.contains_key(&a.platform) {
-                return Err(Error::bad_request(
+                return Err(Error::unprocessable(
                     "missing_artifact",
                     format!("no file was uploaded for {}", a.platform),
                 ));

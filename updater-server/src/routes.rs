@@ -21,7 +21,9 @@ use productivitypro_protocol::policy::Policy;
 use productivitypro_protocol::telemetry::{
     EventKind, TelemetryReport, TokenRequest, TokenResponse, MAX_BODY_BYTES,
 };
-use productivitypro_protocol::{Arch, BundleType, Channel, Os, Platform};
+use productivitypro_protocol::{
+    parse_install_id, Arch, BundleType, Channel, Os, Platform, MAX_VERSION_LEN,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -40,6 +42,9 @@ use crate::state::AppState;
 type St = State<Arc<AppState>>;
 
 pub const OPENAPI: &str = include_str!("../openapi.json");
+
+const MAX_REASON: usize = 1000;
+const MAX_AUDIT: i64 = 10_000;
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -87,7 +92,35 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
         )
         .fallback(|| async { Error::not_found("not_found", "no such endpoint; see /openapi.json") })
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Errors from the framework itself (a path or query that does not parse, a
+/// body over its limit, a request that is not multipart) come as text; every
+/// 4xx of this API is `ApiError` JSON, so they are rewritten here.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_text = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !is_text {
+        return resp;
+    }
+    let message = match axum::body::to_bytes(resp.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        _ => "invalid_request",
+    };
+    Error::new(status, code, message).into_response()
 }
 
 #[derive(Deserialize)]
@@ -126,8 +159,15 @@ async fn check(
                 .parse::<BundleType>()
                 .map_err(|e| Error::bad_request("invalid_bundle_type", e.to_string()))?,
         };
+        // Each value is valid on its own; the pair is not (linux with msi).
         let platform = Platform::new(os, arch, bundle)
-            .map_err(|e| Error::bad_request("invalid_bundle_type", e.to_string()))?;
+            .map_err(|e| Error::unprocessable("invalid_bundle_type", e.to_string()))?;
+        if current.len() > MAX_VERSION_LEN + 1 {
+            return Err(Error::bad_request(
+                "invalid_version",
+                format!("versions are at most {MAX_VERSION_LEN} characters"),
+            ));
+        }
         let current = parse_version(&current)
             .map_err(|e| Error::bad_request("invalid_version", e.to_string()))?;
         let install = install_id(&headers)?;
@@ -172,9 +212,32 @@ fn install_id(headers: &HeaderMap) -> ApiResult<Option<Uuid>> {
         Some(v) => v
             .to_str()
             .ok()
-            .and_then(|s| Uuid::parse_str(s.trim()).ok())
+            .and_then(|s| parse_install_id(s.trim()))
             .map(Some)
-            .ok_or_else(|| Error::bad_request("invalid_install_id", "X-Install-Id must be a UUID")),
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "invalid_install_id",
+                    "X-Install-Id must be a hyphenated UUID",
+                )
+            }),
+    }
+}
+
+/// JSON bodies must say so: `Content-Type: application/json` (parameters allowed).
+fn require_json(headers: &HeaderMap) -> ApiResult<()> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(Error::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        ))
     }
 }
 
@@ -315,7 +378,7 @@ async fn artifact(
         .map_err(|e| Error::bad_request("invalid_request", e.to_string()))
 }
 
-async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
+async fn telemetry(State(state): St, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
     let reject = |e: Error| {
         state
             .metrics
@@ -324,6 +387,7 @@ async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
             .inc();
         e
     };
+    require_json(&headers).map_err(reject)?;
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -335,6 +399,8 @@ async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
     let report = TelemetryReport::parse(&bytes, now).map_err(|e| {
         let status = if e.code() == "payload_too_large" {
             StatusCode::PAYLOAD_TOO_LARGE
+        } else if e.is_semantic() {
+            StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::BAD_REQUEST
         };
@@ -387,7 +453,7 @@ async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
     }
     let platform = report
         .platform()
-        .map_err(|e| reject(Error::bad_request("invalid_platform", e.to_string())))?;
+        .map_err(|e| reject(Error::unprocessable("invalid_platform", e.to_string())))?;
     let counted = match state.ingest.admit(&report, now) {
         Ok(c) => c,
         Err(Refusal::RateLimited { retry_after_secs }) => {
@@ -422,10 +488,11 @@ async fn telemetry_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<TokenResponse>> {
-    let req: TokenRequest = json_body(&body)?;
+    require_json(&headers)?;
+    let req: TokenRequest = json_body(&body, &[""])?;
     parse_version(&req.version)
         .ok()
-        .filter(|_| !req.version.starts_with('v'))
+        .filter(|_| !req.version.starts_with('v') && req.version.len() <= MAX_VERSION_LEN)
         .ok_or_else(|| {
             Error::bad_request(
                 "invalid_version",
@@ -458,8 +525,9 @@ async fn telemetry_token(
     }))
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes)
+/// A JSON body; `objects` as `from_json_objects` takes them.
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8], objects: &[&str]) -> ApiResult<T> {
+    productivitypro_protocol::from_json_objects(bytes, objects)
         .map_err(|e| Error::bad_request("invalid_request", format!("request body: {e}")))
 }
 
@@ -470,7 +538,8 @@ async fn rollout(
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
-    let req: RolloutRequest = json_body(&body)?;
+    require_json(&headers)?;
+    let req: RolloutRequest = json_body(&body, &[""])?;
     releases::set_rollout(&state, &actor, &version, req.channel, req.percent).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -482,7 +551,8 @@ async fn promote(
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
-    let req: RolloutRequest = json_body(&body)?;
+    require_json(&headers)?;
+    let req: RolloutRequest = json_body(&body, &[""])?;
     releases::promote(&state, &actor, &version, req.channel, req.percent).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -498,8 +568,15 @@ async fn act(
     let req: ReasonRequest = if body.is_empty() {
         ReasonRequest::default()
     } else {
-        json_body(body)?
+        require_json(headers)?;
+        json_body(body, &[""])?
     };
+    if req.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
+        return Err(Error::bad_request(
+            "invalid_request",
+            format!("a reason is at most {MAX_REASON} bytes"),
+        ));
+    }
     releases::transition(
         state,
         &actor.name,
@@ -523,7 +600,8 @@ fn transition_route(t: Transition) -> axum::routing::MethodRouter<Arc<AppState>>
 
 async fn advance(State(state): St, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
-    let policy: Policy = json_body(&body)?;
+    require_json(&headers)?;
+    let policy: Policy = json_body(&body, &["", "rollout", "gates"])?;
     Ok(Json(health::advance(&state, &actor, &policy).await?).into_response())
 }
 
@@ -549,7 +627,13 @@ async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditResponse>> {
     authorize(&state.db, &headers, None, state.now()).await?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_AUDIT).contains(&limit) {
+        return Err(Error::bad_request(
+            "invalid_limit",
+            format!("limit is 1 to {MAX_AUDIT}"),
+        ));
+    }
     Ok(Json(AuditResponse {
         entries: state.db.audit(limit).await?,
     }))

@@ -116,10 +116,6 @@ async fn update_checks_answer_the_plugin_and_reject_bad_input() {
                 "invalid_bundle_type",
             ),
             (
-                "/v1/update/linux/x86_64/1.0.0?bundle_type=msi",
-                "invalid_bundle_type",
-            ),
-            (
                 "/v1/update/linux/x86_64/1.0?channel=beta",
                 "invalid_version",
             ),
@@ -134,6 +130,12 @@ async fn update_checks_answer_the_plugin_and_reject_bad_input() {
                 "{path}"
             );
         }
+        // Each value valid, the pair not: linux has no msi.
+        assert_eq!(
+            h.check("/v1/update/linux/x86_64/1.0.0?bundle_type=msi", None)
+                .await,
+            Err((422, "invalid_bundle_type".to_string()))
+        );
         let r = h
             .http
             .get(format!("{}/v1/update/linux/x86_64/1.0.0", h.base))
@@ -195,11 +197,11 @@ async fn a_bad_publish_is_refused_whole_and_leaves_nothing() {
             (traversal, file(&bytes), 400, "invalid_artifact_name"),
             (signed_other_version, file(&bytes), 422, "bad_signature"),
             (bad_version, file(&bytes), 400, "invalid_version"),
-            (ok.clone(), vec![], 400, "missing_artifact"),
+            (ok.clone(), vec![], 422, "missing_artifact"),
             (
                 ok.clone(),
                 vec![("windows-x86_64-msi".into(), bytes.clone())],
-                400,
+                422,
                 "unexpected_part",
             ),
             (
@@ -693,7 +695,7 @@ async fn externally_hosted_artifacts_are_copied_into_the_store_at_publish() {
         );
         assert_eq!(
             code_of(h.publish_raw(&not_http, vec![]).await).await,
-            (400, "invalid_url".into())
+            (422, "invalid_url".into())
         );
         assert_eq!(stored_files(&h), 0);
 
@@ -987,6 +989,89 @@ async fn two_publishes_of_one_version_at_once_keep_the_winners_files() {
             1,
             "the loser leaves nothing behind, the winner exactly its file"
         );
+        h.stop().await;
+    }
+}
+
+/// Issue 11.8: what the handlers enforce is what /openapi.json says, and
+/// every error is `ApiError` JSON — also those the framework raises.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json_with_a_code_and_bodies_match_the_description() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start(&db).await;
+        assert_eq!(
+            h.publish("1.0.0", Channel::Beta, 10.0, &[LINUX])
+                .await
+                .status(),
+            201
+        );
+        let post = |path: &str, content_type: &str, body: &str| {
+            h.http
+                .post(format!("{}{path}", h.base))
+                .bearer_auth(&h.token)
+                .header("Content-Type", content_type)
+                .body(body.to_string())
+                .send()
+        };
+        let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+            // Not JSON by its Content-Type.
+            ("/v1/releases/1.0.0/rollout", "text/plain", r#"{"channel":"beta","percent":20}"#.into(), 415, "unsupported_media_type"),
+            // A JSON array where an object belongs (serde alone would take it).
+            ("/v1/releases/1.0.0/rollout", "application/json", r#"["beta", 20]"#.into(), 400, "invalid_request"),
+            ("/v1/releases/1.0.0/halt", "application/json", "[null, null]".into(), 400, "invalid_request"),
+            // More than two decimals.
+            ("/v1/releases/1.0.0/rollout", "application/json", r#"{"channel":"beta","percent":20.001}"#.into(), 400, "invalid_percent"),
+            // A policy that parses but makes no sense is 422, one that does not parse 400.
+            ("/v1/rollouts/advance", "application/json",
+             serde_json::json!({"rollout": {"steps": [50, 10, 100], "bake_time": "6h"},
+                 "gates": {"min_sessions": 1, "max_crash_rate": 0.1, "max_crash_rate_vs_previous": 2,
+                           "min_update_attempts": 1, "max_update_failure_rate": 0.1}}).to_string(),
+             422, "invalid_policy"),
+            ("/v1/rollouts/advance", "application/json",
+             serde_json::json!({"rollout": {"steps": [10, 100], "bake_time": "6 hours"},
+                 "gates": {"min_sessions": 1, "max_crash_rate": 0.1, "max_crash_rate_vs_previous": 2,
+                           "min_update_attempts": 1, "max_update_failure_rate": 0.1}}).to_string(),
+             400, "invalid_request"),
+            ("/v1/telemetry/token", "application/json",
+             r#"{"install_id":"6f1c1f5e0d0c4a8e9d593b2f3c1a7e10","version":"1.0.0","channel":"beta"}"#.into(),
+             400, "invalid_request"),
+        ];
+        for (path, ct, body, status, code) in cases {
+            assert_eq!(
+                code_of(post(path, ct, &body).await.unwrap()).await,
+                (status, code.to_string()),
+                "{path} {ct} {body}"
+            );
+        }
+        // Framework-level failures: a query that does not parse, an out-of-range limit.
+        for (path, code) in [
+            ("/v1/audit?limit=abc", "invalid_request"),
+            ("/v1/audit?limit=0", "invalid_limit"),
+            ("/v1/audit?limit=10001", "invalid_limit"),
+        ] {
+            let r = h
+                .http
+                .get(format!("{}{path}", h.base))
+                .bearer_auth(&h.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+            assert_eq!(code_of(r).await, (400, code.to_string()), "{path}");
+        }
+        // Install ids are hyphenated UUIDs only.
+        let r = h
+            .http
+            .get(format!(
+                "{}/v1/update/linux/x86_64/0.9.0?channel=beta",
+                h.base
+            ))
+            .header("X-Install-Id", "6f1c1f5e0d0c4a8e9d593b2f3c1a7e10")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(code_of(r).await, (400, "invalid_install_id".into()));
         h.stop().await;
     }
 }

@@ -19,7 +19,7 @@ pub struct RolloutSteps {
     /// Percentages, strictly increasing, ending at 100.
     pub steps: Vec<f64>,
     /// How long a release stays at a step before `advance` may raise it.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub bake_time: Duration,
 }
 
@@ -30,9 +30,10 @@ pub struct RolloutSteps {
 #[serde(deny_unknown_fields)]
 pub struct Gates {
     /// How far back health is judged (whole hours; default 24h).
-    #[serde(default = "default_window", with = "humantime_serde")]
+    #[serde(default = "default_window", with = "duration")]
     pub window: Duration,
     /// Distinct installs with a session (or crash) before the crash rate is judged.
+    #[serde(deserialize_with = "whole_number")]
     pub min_sessions: u64,
     /// Share of those installs that crashed at least once, above which a release fails.
     pub max_crash_rate: f64,
@@ -40,12 +41,50 @@ pub struct Gates {
     pub max_crash_rate_vs_previous: f64,
     /// Distinct installs that installed or failed to install it before the
     /// failure rate is judged.
+    #[serde(deserialize_with = "whole_number")]
     pub min_update_attempts: u64,
     /// Share of those installs that failed to install it, above which a release fails.
     pub max_update_failure_rate: f64,
     /// What the service does by itself when a gate fails.
     #[serde(default)]
     pub on_failure: OnGateFailure,
+}
+
+/// Largest count a policy may name.
+pub const MAX_COUNT: u64 = 1_000_000_000_000_000;
+
+/// A count up to `MAX_COUNT`: JSON (and JSON Schema's `integer`) also spell
+/// whole numbers as `200.0`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number of at least 0")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            if v <= MAX_COUNT {
+                Ok(v)
+            } else {
+                Err(E::custom(format!("{v} is over {MAX_COUNT}")))
+            }
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v)
+                .map_err(|_| E::custom("must be at least 0"))
+                .and_then(|v| self.visit_u64(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            if v.fract() == 0.0 && (0.0..=MAX_COUNT as f64).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format!(
+                    "{v} is not a whole number from 0 to {MAX_COUNT}"
+                )))
+            }
+        }
+    }
+    d.deserialize_any(Whole)
 }
 
 fn default_window() -> Duration {
@@ -68,6 +107,49 @@ pub enum PolicyError {
     Toml(String),
     #[error("policy: {0}")]
     Invalid(String),
+}
+
+/// Units a duration in a policy may use (what `humantime` writes and reads).
+const DURATION_UNITS: &[&str] = &[
+    "nsec", "ns", "usec", "us", "msec", "ms", "seconds", "second", "sec", "s", "minutes", "minute",
+    "min", "m", "hours", "hour", "hr", "h", "days", "day", "d", "weeks", "week", "w", "months",
+    "month", "M", "years", "year", "y",
+];
+
+/// Most terms a policy duration may have (so no sum overflows).
+const MAX_DURATION_TERMS: usize = 8;
+
+/// Whether `s` is a policy duration: up to 8 space-separated
+/// `<1-9 digits><unit>` terms, e.g. `6h`, `1day 6h`. Stricter than
+/// `humantime` alone, so the API description can state it exactly.
+pub fn is_duration(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(' ').count() <= MAX_DURATION_TERMS
+        && s.split(' ').all(|term| {
+            let digits = term.bytes().take_while(u8::is_ascii_digit).count();
+            (1..=9).contains(&digits) && DURATION_UNITS.contains(&&term[digits..])
+        })
+}
+
+/// Serde for policy durations: `humantime` text, checked by `is_duration` first.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        humantime_serde::serialize(d, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if !super::is_duration(&s) {
+            return Err(de::Error::custom(format!(
+                "{s:?} is not a duration like \"6h\" or \"1day 6h\""
+            )));
+        }
+        humantime::parse_duration(&s).map_err(de::Error::custom)
+    }
 }
 
 impl Policy {
@@ -143,6 +225,15 @@ mod tests {
         );
         assert!(Policy::from_toml(&format!("{text}\nsurprise = 1\n")).is_err());
         assert!(Policy::from_toml(&text.replace("window = \"24h\"", "window = \"90m\"")).is_err());
+        assert!(
+            Policy::from_toml(&text.replace("bake_time = \"6h\"", "bake_time = \"6 h\"")).is_err()
+        );
+        assert!(
+            is_duration("1day 6h")
+                && is_duration("30m")
+                && !is_duration("h")
+                && !is_duration("1h  2m")
+        );
         assert!(Policy::from_toml(&text.replace("window = \"24h\"", "window = \"0s\"")).is_err());
         let p = Policy::from_toml(&text.replace("window = \"24h\"", "window = \"6h\"")).unwrap();
         assert_eq!(p.gates.window, Duration::from_secs(6 * 3600));

@@ -61,6 +61,7 @@ impl EventKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryReport {
+    #[serde(with = "crate::install_id")]
     pub install_id: Uuid,
     pub version: String,
     pub channel: Channel,
@@ -92,6 +93,7 @@ impl TelemetryReport {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    #[serde(with = "crate::install_id")]
     pub install_id: Uuid,
     pub version: String,
     pub channel: Channel,
@@ -130,6 +132,13 @@ pub enum TelemetryError {
 }
 
 impl TelemetryError {
+    /// Whether the report is well-formed but cannot be taken (HTTP 422),
+    /// rather than malformed (400): its event times are judged against now,
+    /// and its bundle type against its OS.
+    pub fn is_semantic(&self) -> bool {
+        matches!(self, TelemetryError::Time(_) | TelemetryError::Platform(_))
+    }
+
     /// Stable code for the HTTP error body and metrics.
     pub fn code(&self) -> &'static str {
         match self {
@@ -150,8 +159,11 @@ impl TelemetryReport {
         if bytes.len() > MAX_BODY_BYTES {
             return Err(TelemetryError::TooLarge(bytes.len()));
         }
-        let report: TelemetryReport = serde_json::from_slice(bytes)?;
-        if parse_version(&report.version).is_err() || report.version.starts_with('v') {
+        let report: TelemetryReport = crate::from_json_objects(bytes, &["", "events[]"])?;
+        if parse_version(&report.version).is_err()
+            || report.version.starts_with('v')
+            || report.version.len() > crate::MAX_VERSION_LEN
+        {
             return Err(TelemetryError::Version(report.version));
         }
         if report.events.is_empty() || report.events.len() > MAX_EVENTS {
@@ -245,6 +257,27 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "invalid_telemetry_token"
+        );
+        let simple_id = body("").replace(
+            "6f1c1f5e-0d0c-4a8e-9d59-3b2f3c1a7e10",
+            "6f1c1f5e0d0c4a8e9d593b2f3c1a7e10",
+        );
+        assert_eq!(
+            TelemetryReport::parse(simple_id.as_bytes(), now())
+                .unwrap_err()
+                .code(),
+            "invalid_telemetry",
+            "only the hyphenated form"
+        );
+        let event_as_array = body("").replace(
+            r#"{"kind":"crash","at":"2026-11-23T11:59:00Z"}"#,
+            r#"["crash","2026-11-23T11:59:00Z"]"#,
+        );
+        assert_eq!(
+            TelemetryReport::parse(event_as_array.as_bytes(), now())
+                .unwrap_err()
+                .code(),
+            "invalid_telemetry"
         );
         let no_id = body("").replace("6f1c1f5e-0d0c-4a8e-9d59-3b2f3c1a7e10", "alice");
         assert_eq!(

@@ -30,10 +30,12 @@ pub async fn publish(
     let actor = authorize(&state.db, &headers, Some(Scope::Publish), state.now()).await?;
 
     let first = multipart.next_field().await.map_err(multipart_error)?;
+    // The release is judged before any file is read, so it must come first;
+    // a well-formed request in another order is refused as such (422).
     let Some(mut first) = first.filter(|f| f.name() == Some("release")) else {
-        return Err(Error::bad_request(
-            "invalid_request",
-            "the first part must be `release` (the release JSON)",
+        return Err(Error::unprocessable(
+            "release_not_first",
+            "the first part must be `release` (the release JSON), before the files",
         ));
     };
     let mut json = Vec::new();
