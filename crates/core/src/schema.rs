@@ -50,6 +50,36 @@ pub const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      UPDATE records SET changed_seq = 1;
      INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', 1);",
+    // v3: the trash and undo history. Trashed tasks are task records with
+    // `trashed_at` set inside their sealed payload, which a v2 reader would
+    // show as live tasks: this version bump is what makes it refuse the
+    // file (`vault_too_new`) instead. `history` holds each session's undo
+    // and redo stacks: the label (fixed words such as "Task deleted", never
+    // user content) is plaintext so the stack's state is known without a
+    // key; the before-images are sealed like records.
+    "CREATE TABLE history (
+         id         BLOB PRIMARY KEY,
+         session    TEXT NOT NULL,
+         stack      TEXT NOT NULL CHECK (stack IN ('undo', 'redo')),
+         pos        INTEGER NOT NULL,
+         label      TEXT NOT NULL,
+         format     INTEGER NOT NULL,
+         key_id     BLOB NOT NULL,
+         nonce      BLOB NOT NULL,
+         ciphertext BLOB NOT NULL,
+         UNIQUE (session, stack, pos)
+     );
+     -- Per-vault bookkeeping that is not a task or list (reminder state),
+     -- sealed like a record; `version` guards against lost updates.
+     CREATE TABLE local_state (
+         name       TEXT PRIMARY KEY,
+         id         BLOB NOT NULL,
+         version    INTEGER NOT NULL,
+         format     INTEGER NOT NULL,
+         key_id     BLOB NOT NULL,
+         nonce      BLOB NOT NULL,
+         ciphertext BLOB NOT NULL
+     );",
 ];
 
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -82,6 +112,16 @@ pub fn version(conn: &Connection) -> rusqlite::Result<u32> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
+/// Whether a reader of schema `supported` may open a file of schema
+/// `found`: never one from a newer app, which may hold what it would
+/// misread (e.g. trashed tasks, from v3, read as live ones by v2).
+pub fn check_readable(found: u32, supported: u32) -> Result<(), SchemaError> {
+    if found > supported {
+        return Err(SchemaError::TooNew { found, supported });
+    }
+    Ok(())
+}
+
 /// Brings the schema to `target` (normally [`CURRENT_VERSION`]).
 pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, SchemaError> {
     let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
@@ -89,12 +129,7 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, SchemaError
     if app_id != APPLICATION_ID && !(app_id == 0 && found == 0) {
         return Err(SchemaError::ForeignFile(app_id));
     }
-    if found > CURRENT_VERSION {
-        return Err(SchemaError::TooNew {
-            found,
-            supported: CURRENT_VERSION,
-        });
-    }
+    check_readable(found, CURRENT_VERSION)?;
     if found >= target {
         return Ok(found);
     }
