@@ -561,7 +561,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
         return Err(OpenFailure::Other(VaultError::RecordWrongKey {
             kind: kind_s,
             id: id_s(),
-            found: raw.key_id.iter().map(|b| format!("{b:02x}")).collect(),
+            found: hex::encode(&raw.key_id),
             expected: key_id.to_string(),
         }));
     }
