@@ -69,6 +69,9 @@ async fn the_api_matches_its_openapi_description_under_a_fuzzer() {
             .arg(format!("Authorization: Bearer {}", h.token))
             .args(["--report-dir"])
             .arg(reports.path())
+            // schemathesis keeps a crash cache in `.schemathesis/` under its
+            // working directory: a temporary one, not the source tree.
+            .current_dir(reports.path())
             .env("NO_COLOR", "1");
         let out = tokio::task::spawn_blocking(move || cmd.output())
             .await
@@ -80,10 +83,9 @@ async fn the_api_matches_its_openapi_description_under_a_fuzzer() {
             "schemathesis found mismatches ({db}):\n{stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        eprintln!(
-            "{}",
-            stdout.lines().rev().take(12).collect::<Vec<_>>().join("\n")
-        );
+        // The summary (warnings, counts, seed): the last lines, in order.
+        let lines: Vec<&str> = stdout.lines().collect();
+        eprintln!("{}", lines[lines.len().saturating_sub(24)..].join("\n"));
         h.stop().await;
     }
 }

@@ -46,8 +46,12 @@ async fn block_telemetry_writes(db: &str) -> tokio::sync::oneshot::Sender<()> {
 async fn stopping_writes_the_telemetry_a_flush_had_taken_from_memory() {
     let tmp = tempfile::tempdir().unwrap();
     for db in common::databases(tmp.path()).await {
+        // The loops run once at start and then not again during the test, so
+        // the one flush that takes the counts is the one started below: with
+        // a short interval, a loop flush could take the first session alone
+        // and block on the database while the rest stay in memory.
         let h = Harness::start_with(&db, |c| {
-            c.telemetry.flush_interval = Duration::from_millis(50);
+            c.telemetry.flush_interval = Duration::from_secs(3600);
             c.gate_interval = Duration::from_secs(3600);
         })
         .await;
@@ -62,16 +66,30 @@ async fn stopping_writes_the_telemetry_a_flush_had_taken_from_memory() {
         for id in &installs {
             assert_eq!(h.session(id, "1.0.0", "stable").await, 202);
         }
-        // The flush loop takes the counts, then waits for the database.
-        for _ in 0..200 {
-            if h.server.state.ingest.is_empty() {
+        assert!(
+            !h.server.state.ingest.is_empty(),
+            "sessions were not counted"
+        );
+        // A flush as the flush loop runs it: it takes the counts, then waits
+        // for the database; stopping aborts it as it aborts the loops.
+        let state = h.server.state.clone();
+        let flush = tokio::spawn({
+            let state = state.clone();
+            async move { state.flush_telemetry().await }
+        });
+        for _ in 0..500 {
+            if state.ingest.is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(h.server.state.ingest.is_empty(), "the flush loop never ran");
+        assert!(state.ingest.is_empty(), "the flush never took the counts");
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let state = h.server.state.clone();
+        assert!(
+            !flush.is_finished(),
+            "the flush did not wait for the database"
+        );
+        flush.abort();
         let stopping = tokio::spawn(h.server.stop());
         tokio::time::sleep(Duration::from_millis(300)).await;
         release.send(()).unwrap();
