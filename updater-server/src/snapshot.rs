@@ -629,7 +629,9 @@ mod tests {
             proptest::prop_assert!(!at_lo || at_hi, "offered at {} bps but not at {} bps", lo, hi);
             // ...because membership is exactly the install's stable bucket.
             proptest::prop_assert_eq!(at_lo, bucket(&id, "1.1.0") < lo as u32);
-            proptest::prop_assert_eq!(bucket(&id, "1.1.0"), bucket(&id, "1.1.0"));
+            // Every install is reached at 100% and none at 0%.
+            proptest::prop_assert!(gets_new(&staged(10_000), &id), "not offered at 100%");
+            proptest::prop_assert!(!gets_new(&staged(0), &id), "offered at 0%");
         }
     }
 
