@@ -165,9 +165,14 @@ impl Client {
             "timestamp:{}\tfile:{name}\tversion:{version}",
             Utc::now().timestamp()
         );
-        let signature =
-            minisign::sign(Some(&kp.pk), &kp.sk, Cursor::new(&bytes), Some(&trusted), None)?
-                .to_string();
+        let signature = minisign::sign(
+            Some(&kp.pk),
+            &kp.sk,
+            Cursor::new(&bytes),
+            Some(&trusted),
+            None,
+        )?
+        .to_string();
         let req = PublishRequest {
             version: version.into(),
             notes: String::new(),
