@@ -108,6 +108,132 @@ fn serves_then_stops_cleanly_on_sigterm() {
     assert!(dir.path().join("updater-data/updater.db").exists());
 }
 
+/// Issue 11.7: counts still in memory when SIGTERM arrives reach the
+/// database before the process exits (the flush loop, every hour here,
+/// never ran after them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_writes_the_telemetry_counted_before_it() {
+    use productivitypro_protocol::api::{ArtifactSpec, PublishRequest};
+    use productivitypro_protocol::manifest::UpdateOffer;
+    use productivitypro_protocol::Channel;
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::Key::new();
+    let out = server(dir.path())
+        .args(["token", "create", "--name", "ci", "--scope", "admin"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let admin = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let mut child = server(dir.path())
+        .env("UPDATER_PUBLIC_KEY", key.public_b64())
+        .env("UPDATER_TELEMETRY__FLUSH_INTERVAL", "1h")
+        .env("UPDATER_GATE_INTERVAL", "1h")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (addr, lines) = tokio::task::spawn_blocking(move || {
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("updater-server listening on http://")
+                    .map(str::to_string)
+            })
+            .expect("the listening line");
+        (addr, lines)
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+
+    let (name, bytes) = ("pp_1.0.0.bin", b"1.0.0 bytes".to_vec());
+    let release = PublishRequest {
+        version: "1.0.0".into(),
+        notes: String::new(),
+        channel: Channel::Stable,
+        percent: 100.0,
+        artifacts: vec![ArtifactSpec {
+            platform: "linux-x86_64-appimage".parse().unwrap(),
+            file_name: name.into(),
+            signature: key.sign(&bytes, name, "1.0.0"),
+            url: None,
+        }],
+    };
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "release",
+            reqwest::multipart::Part::text(serde_json::to_string(&release).unwrap())
+                .mime_str("application/json")
+                .unwrap(),
+        )
+        .part(
+            "linux-x86_64-appimage",
+            reqwest::multipart::Part::bytes(bytes).file_name(name),
+        );
+    let r = http
+        .post(format!("{base}/v1/releases"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+
+    for _ in 0..3 {
+        let id = uuid::Uuid::new_v4();
+        let r = http
+            .get(format!(
+                "{base}/v1/update/linux/x86_64/0.9.0?channel=stable&bundle_type=appimage"
+            ))
+            .header("X-Install-Id", id.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let offer = UpdateOffer::parse(&r.bytes().await.unwrap()).unwrap();
+        let report = serde_json::json!({
+            "install_id": id, "version": "1.0.0", "channel": "stable", "os": "linux",
+            "arch": "x86_64", "bundle_type": "appimage", "token": offer.telemetry_tokens["1.0.0"],
+            "events": [{"kind": "session_start", "at": chrono::Utc::now().to_rfc3339()}],
+        });
+        let r = http
+            .post(format!("{base}/v1/telemetry"))
+            .json(&report)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, rest) = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        (child.wait().unwrap().code(), rest)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "{rest:?}");
+    let db = productivitypro_updater_server::db::Db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("updater-data/updater.db").display()
+    ))
+    .await
+    .unwrap();
+    let health = db.health(0).await.unwrap();
+    assert_eq!(
+        health.overall.get("1.0.0").map(|h| h.sessions),
+        Some(3),
+        "sessions counted before SIGTERM were lost: {rest:?}"
+    );
+}
+
 #[test]
 fn reads_a_toml_config_with_env_overrides() {
     let dir = tempfile::tempdir().unwrap();
