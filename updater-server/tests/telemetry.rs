@@ -626,3 +626,49 @@ async fn a_failing_platform_is_stopped_alone() {
         h.stop().await;
     }
 }
+
+/// Telemetry (counts and the installs seen) was kept forever: the flush
+/// loop removes what is older than `telemetry.retention`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_past_its_retention_leaves_the_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start_with(&db, |c| {
+            c.telemetry.flush_interval = Duration::from_millis(50);
+            c.telemetry.retention = Duration::from_secs(30 * 24 * 3600);
+            c.gate_interval = Duration::from_secs(3600);
+        })
+        .await;
+        for v in ["1.0.0", "1.1.0"] {
+            assert_eq!(
+                h.publish(v, Channel::Stable, 100.0, &[LINUX])
+                    .await
+                    .status(),
+                201
+            );
+        }
+        let sessions = || async {
+            let health = h.server.state.db.health(0).await.unwrap();
+            health
+                .overall
+                .get("1.1.0")
+                .map_or((0, 0), |x| (x.installs, x.sessions))
+        };
+        let until = |want: (u64, u64)| async move {
+            for _ in 0..200 {
+                if sessions().await == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            assert_eq!(sessions().await, want);
+        };
+        real_installs(&h, 5, &["session_start"], &h.clock.now().to_rfc3339()).await;
+        until((5, 5)).await;
+
+        // 31 days on: the old hour is past the retention, the new one is not.
+        h.clock.advance(Duration::from_secs(31 * 24 * 3600));
+        real_installs(&h, 2, &["session_start"], &h.clock.now().to_rfc3339()).await;
+        until((2, 2)).await;
+    }
+}
