@@ -17,7 +17,6 @@ pub mod profile;
 pub mod quickadd;
 pub mod recovery;
 pub mod recurrence;
-mod recurrence_label;
 pub mod schema;
 pub mod slots;
 pub mod vault;
