@@ -141,6 +141,7 @@ fn realistic(n: usize, seed: u64) -> Bundle {
             done_at: done.then_some(now),
             created_at: now,
             updated_at: now,
+            trashed_at: None,
         });
     }
     Bundle { lists, tasks }

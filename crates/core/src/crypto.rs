@@ -83,6 +83,11 @@ impl std::fmt::Debug for KeyId {
 pub enum RecordKind {
     Task,
     List,
+    /// An undo/redo entry (`history` table): before-images of records.
+    History,
+    /// This vault's reminder bookkeeping (`local_state` table): snoozes
+    /// and how far reminders were checked.
+    Reminders,
 }
 
 impl RecordKind {
@@ -90,12 +95,16 @@ impl RecordKind {
         match self {
             RecordKind::Task => "task",
             RecordKind::List => "list",
+            RecordKind::History => "history",
+            RecordKind::Reminders => "reminders",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "task" => Some(RecordKind::Task),
             "list" => Some(RecordKind::List),
+            "history" => Some(RecordKind::History),
+            "reminders" => Some(RecordKind::Reminders),
             _ => None,
         }
     }

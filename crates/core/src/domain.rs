@@ -203,6 +203,22 @@ pub struct Task {
     pub done_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// In the trash since then; `None` for a live task. Tasks trashed by
+    /// one action share the instant, which is how a restore knows which
+    /// subtasks went with their parent. Omitted when `None`, so live tasks
+    /// encode exactly as before the trash existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trashed_at: Option<DateTime<Utc>>,
+}
+
+impl Task {
+    pub fn is_trashed(&self) -> bool {
+        self.trashed_at.is_some()
+    }
+    /// Open and not in the trash.
+    pub fn is_open(&self) -> bool {
+        !self.done && self.trashed_at.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

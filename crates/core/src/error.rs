@@ -88,6 +88,26 @@ pub enum VaultError {
     EmptyPassphrase,
     #[error("a task cannot be its own ancestor ({0})")]
     ParentCycle(String),
+    #[error("task {0} is in the trash; restore it first (`pp trash restore`)")]
+    TaskTrashed(String),
+    #[error("task {0} is not in the trash; only tasks in the trash can be deleted for good")]
+    TaskNotTrashed(String),
+    #[error("nothing to undo")]
+    UndoEmpty,
+    #[error("nothing to redo")]
+    RedoEmpty,
+    #[error("cannot {action} \"{label}\": {what} changed since (in another window, another session or `pp`); nothing was changed")]
+    UndoConflict {
+        action: &'static str,
+        label: String,
+        what: String,
+    },
+    #[error("`{0}` is not a history session name (1–32 characters: a-z, 0-9, - or _)")]
+    BadSession(String),
+    #[error("{0}")]
+    InvalidSetting(String),
+    #[error(transparent)]
+    QuickAdd(#[from] crate::quickadd::QuickAddError),
     #[error("backup file {path}: {detail}")]
     BadBackup { path: PathBuf, detail: String },
     #[error(transparent)]
@@ -143,6 +163,14 @@ impl VaultError {
             PassphraseRequired => "passphrase_required",
             EmptyPassphrase => "empty_passphrase",
             ParentCycle(_) => "parent_cycle",
+            TaskTrashed(_) => "task_trashed",
+            TaskNotTrashed(_) => "task_not_trashed",
+            UndoEmpty => "undo_empty",
+            RedoEmpty => "redo_empty",
+            UndoConflict { .. } => "undo_conflict",
+            BadSession(_) => "invalid_input",
+            InvalidSetting(_) => "invalid_input",
+            QuickAdd(_) => "invalid_quick_add",
             BadBackup { .. } => "bad_backup",
             Domain(_) => "invalid_input",
             Recurrence(_) => "invalid_recurrence",

@@ -17,6 +17,8 @@ pub mod profile;
 pub mod quickadd;
 pub mod recovery;
 pub mod recurrence;
+pub mod recurrence_text;
+pub mod reminders;
 pub mod schema;
 pub mod slots;
 pub mod vault;
@@ -27,4 +29,6 @@ pub use error::VaultError;
 pub use order::OrderKey;
 pub use recovery::RecoveryKey;
 pub use recurrence::Recurrence;
-pub use vault::{CreateOptions, Created, KeyringChoice, Unlock, Vault, View};
+pub use vault::{
+    Changes, CreateOptions, Created, Filter, KeyringChoice, Query, Sort, Unlock, Vault, View,
+};

@@ -116,6 +116,38 @@ impl RecoveryKey {
     }
 }
 
+/// A group as typed, read the way [`RecoveryKey::parse`] reads it.
+fn normalise_typed(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            c => c,
+        })
+        .collect()
+}
+
+impl RecoveryKey {
+    /// How many groups of four the text form has.
+    pub const GROUPS: usize = ENCODED_LEN / GROUP;
+
+    /// Whether each `(group, text)` — group numbers from 1 — is what the
+    /// key says there: "I saved it" is confirmed by typing a few groups
+    /// back. Case, spaces and look-alikes are forgiven as in `parse`; a
+    /// group number out of range or no answers at all is never a match.
+    pub fn confirms(&self, answers: &[(usize, &str)]) -> bool {
+        let text = self.display_text();
+        let groups: Vec<&str> = text.split('-').collect();
+        !answers.is_empty()
+            && answers.iter().all(|(n, typed)| {
+                n.checked_sub(1)
+                    .and_then(|i| groups.get(i))
+                    .is_some_and(|g| normalise_typed(typed) == *g)
+            })
+    }
+}
+
 impl fmt::Debug for RecoveryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RecoveryKey(..)")
@@ -164,6 +196,21 @@ mod tests {
             RecoveryKey::parse(&format!("{t}U")),
             Err(RecoveryKeyError::BadCharacter { ch: 'U', .. })
         ));
+    }
+
+    #[test]
+    fn typed_back_groups_confirm_the_key() {
+        let k = key(4);
+        let t = k.display_text().to_string();
+        let groups: Vec<&str> = t.split('-').collect();
+        assert_eq!(groups.len(), RecoveryKey::GROUPS);
+        let sloppy = groups[6].to_lowercase().replace('1', "l");
+        assert!(k.confirms(&[(2, groups[1]), (7, &sloppy)]));
+        assert!(!k.confirms(&[(2, groups[2])]), "wrong group");
+        assert!(!k.confirms(&[(2, groups[1]), (3, "ZZZZ")]), "one wrong");
+        assert!(!k.confirms(&[(0, groups[0])]), "groups count from 1");
+        assert!(!k.confirms(&[(15, "AAAA")]), "out of range");
+        assert!(!k.confirms(&[]), "nothing typed");
     }
 
     proptest! {

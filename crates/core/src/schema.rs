@@ -50,6 +50,36 @@ pub const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      UPDATE records SET changed_seq = 1;
      INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', 1);",
+    // v3: the trash and undo history. Trashed tasks are task records with
+    // `trashed_at` set inside their sealed payload, which a v2 reader would
+    // show as live tasks: this version bump is what makes it refuse the
+    // file (`vault_too_new`) instead. `history` holds each session's undo
+    // and redo stacks: the label (fixed words such as "Task deleted", never
+    // user content) is plaintext so the stack's state is known without a
+    // key; the before-images are sealed like records.
+    "CREATE TABLE history (
+         id         BLOB PRIMARY KEY,
+         session    TEXT NOT NULL,
+         stack      TEXT NOT NULL CHECK (stack IN ('undo', 'redo')),
+         pos        INTEGER NOT NULL,
+         label      TEXT NOT NULL,
+         format     INTEGER NOT NULL,
+         key_id     BLOB NOT NULL,
+         nonce      BLOB NOT NULL,
+         ciphertext BLOB NOT NULL,
+         UNIQUE (session, stack, pos)
+     );
+     -- Per-vault bookkeeping that is not a task or list (reminder state),
+     -- sealed like a record; `version` guards against lost updates.
+     CREATE TABLE local_state (
+         name       TEXT PRIMARY KEY,
+         id         BLOB NOT NULL,
+         version    INTEGER NOT NULL,
+         format     INTEGER NOT NULL,
+         key_id     BLOB NOT NULL,
+         nonce      BLOB NOT NULL,
+         ciphertext BLOB NOT NULL
+     );",
 ];
 
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;

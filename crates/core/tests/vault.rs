@@ -386,6 +386,7 @@ fn a_vault_written_by_schema_v1_upgrades_on_open() {
             done_at: None,
             created_at: now,
             updated_at: now,
+            trashed_at: None,
         })
         .collect();
     write_v1_vault(tmp.path(), &rk, &tasks);

@@ -367,6 +367,7 @@ pub(super) fn blank_task(id: Id, title: String, now: DateTime<Utc>) -> Task {
         done_at: None,
         created_at: now,
         updated_at: now,
+        trashed_at: None,
     }
 }
 

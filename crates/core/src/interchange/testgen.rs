@@ -163,6 +163,7 @@ fn raw_task() -> impl Strategy<Value = (Task, Option<Index>, Option<Index>)> {
                     done_at,
                     created_at,
                     updated_at,
+                    trashed_at: None,
                 };
                 (task, list, parent)
             },

@@ -4,9 +4,14 @@
 //! SQLite transaction, committed durably before memory is updated.
 
 mod backup;
+mod bulk;
+mod history;
 mod keys;
 mod records;
+mod reminder_state;
 mod tasks;
+mod tracking;
+mod trash;
 mod views;
 
 use std::collections::HashMap;
@@ -28,8 +33,12 @@ use crate::slots::{self, SlotKind, SlotParams, WrappedSlot};
 
 pub use backup::{BackupHeader, BackupInfo, RestoreOptions};
 pub use keys::SlotInfo;
-pub use tasks::{Completion, ImportReport, ListPatch, TaskDraft, TaskPatch};
-pub use views::View;
+pub use history::{HistoryState, DEFAULT_SESSION, HISTORY_LIMIT};
+pub use reminder_state::ReminderState;
+pub use tasks::{Completion, ImportReport, ListPatch, QuickAddContext, TaskDraft, TaskPatch};
+pub use tracking::Changes;
+pub use trash::DEFAULT_TRASH_RETENTION_DAYS;
+pub use views::{Filter, Query, SidebarCounts, Sort, Summary, TagCount, View, ViewResult};
 
 pub const DB_FILE: &str = "vault.db";
 pub const BACKUP_DIR: &str = "backups";
@@ -90,6 +99,13 @@ pub struct Vault {
     haystacks: HashMap<TaskId, String>,
     lists: HashMap<ListId, Entry<List>>,
     last_order: Option<OrderKey>,
+    /// Undo/redo stacks this process records into and replays from.
+    session: String,
+    /// The change sequence memory is known to be current with: every
+    /// record changed after it is re-read by `refresh`.
+    seen_seq: i64,
+    /// What mutations and refreshes changed since `take_changes`.
+    changes: Changes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +289,13 @@ impl Vault {
             haystacks: HashMap::new(),
             lists: HashMap::new(),
             last_order: None,
+            session: DEFAULT_SESSION.to_string(),
+            seen_seq: 0,
+            changes: Changes::default(),
         };
+        // Read before the records: whatever commits during the load has a
+        // later sequence, so the next refresh picks it up.
+        v.seen_seq = v.disk_change_seq()?;
         v.load()?;
         Ok(v)
     }

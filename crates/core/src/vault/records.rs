@@ -27,6 +27,21 @@ pub(crate) enum Write {
     },
 }
 
+/// Extra work inside a commit's transaction; see [`Vault::commit_with`].
+pub(crate) type TxHook<'a> =
+    &'a mut dyn FnMut(&rusqlite::Transaction<'_>, i64) -> Result<(), VaultError>;
+
+/// What changed on disk after a change sequence (see
+/// [`Vault::read_changed_since`]).
+pub(super) struct ChangedSince {
+    pub tasks: Vec<(Task, i64)>,
+    pub lists: Vec<(List, i64)>,
+    /// Records deleted after the sequence (and not written again since).
+    pub deleted: Vec<(RecordKind, Id)>,
+    /// The vault's change sequence these reads are consistent with.
+    pub seq: i64,
+}
+
 pub(crate) fn encode<T: serde::Serialize>(v: &T) -> zeroize::Zeroizing<Vec<u8>> {
     // Serialising our own plain structs to a Vec cannot fail.
     zeroize::Zeroizing::new(serde_json::to_vec(v).expect("domain types serialise"))
@@ -257,6 +272,93 @@ impl Vault {
         }
     }
 
+    /// Every task and list written after change sequence `since`, and
+    /// every deletion after it, read in one read transaction.
+    pub(super) fn read_changed_since(&self, since: i64) -> Result<ChangedSince, VaultError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let seq: i64 = tx
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'change_seq'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        let mut raws = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT CAST(kind AS BLOB), id, format, key_id, nonce, ciphertext, changed_seq
+                 FROM records WHERE changed_seq > ?1",
+            )?;
+            let mut rows = stmt.query([since])?;
+            while let Some(r) = rows.next()? {
+                let bytes = |i: usize| -> Result<Vec<u8>, VaultError> {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Blob(b)
+                        | rusqlite::types::ValueRef::Text(b) => b.to_vec(),
+                        _ => Vec::new(),
+                    })
+                };
+                let kind_b = bytes(0)?;
+                let kind_s = String::from_utf8_lossy(&kind_b);
+                let kind = RecordKind::parse(&kind_s)
+                    .filter(|k| matches!(k, RecordKind::Task | RecordKind::List))
+                    .ok_or_else(|| VaultError::Corrupt {
+                        dir: self.dir.clone(),
+                        detail: format!("unknown record kind `{kind_s}`"),
+                    })?;
+                raws.push(RawRecord {
+                    kind,
+                    id: bytes(1)?,
+                    format: r.get(2)?,
+                    key_id: bytes(3)?,
+                    nonce: bytes(4)?,
+                    ct: bytes(5)?,
+                    seq: r.get(6)?,
+                });
+            }
+        }
+        let mut deleted = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT t.kind, t.id FROM tombstones t
+                 WHERE t.changed_seq > ?1
+                   AND NOT EXISTS (SELECT 1 FROM records r WHERE r.kind = t.kind AND r.id = t.id)",
+            )?;
+            let mut rows = stmt.query([since])?;
+            while let Some(r) = rows.next()? {
+                let kind: String = r.get(0)?;
+                let id: Vec<u8> = r.get(1)?;
+                if let (Some(kind), Ok(id)) = (RecordKind::parse(&kind), <[u8; 16]>::try_from(id))
+                {
+                    deleted.push((kind, Id::from_bytes(id)));
+                }
+            }
+        }
+        tx.finish()?;
+        let (key, key_id) = (&self.key, self.key_id);
+        let mut out = ChangedSince {
+            tasks: Vec::new(),
+            lists: Vec::new(),
+            deleted,
+            seq,
+        };
+        for raw in raws {
+            let opened = match raw.kind {
+                RecordKind::Task => open_raw::<Task>(key, key_id, &raw).map(|t| {
+                    out.tasks.push((t, raw.seq));
+                }),
+                _ => open_raw::<List>(key, key_id, &raw).map(|l| {
+                    out.lists.push((l, raw.seq));
+                }),
+            };
+            if let Err(f) = opened {
+                return Err(self.failure(f, &raw));
+            }
+        }
+        Ok(out)
+    }
+
     pub(super) fn seal_record(&mut self, kind: RecordKind, id: &Id, plaintext: &[u8]) -> Sealed {
         let aad = self.context(kind, id.as_bytes()).aad();
         crypto::seal(&self.key, &aad, plaintext, self.env.rng.as_mut())
@@ -294,7 +396,20 @@ impl Vault {
 
     /// Applies `writes` in one durable transaction and returns the new
     /// change sequence every written record now carries.
+    #[allow(dead_code)] // user actions go through `commit_with` (history)
     pub(crate) fn commit(&mut self, writes: Vec<Write>) -> Result<i64, VaultError> {
+        self.commit_with(writes, &mut |_, _| Ok(()))
+    }
+
+    /// [`commit`](Self::commit), plus `hook`'s rows in the same
+    /// transaction (the undo history). The hook runs inside the write lock
+    /// with the new change sequence, before the record writes; an error
+    /// from it rolls everything back.
+    pub(crate) fn commit_with(
+        &mut self,
+        writes: Vec<Write>,
+        hook: TxHook<'_>,
+    ) -> Result<i64, VaultError> {
         let sealed: Vec<(Write, Option<Sealed>)> = writes
             .into_iter()
             .map(|w| {
@@ -323,6 +438,7 @@ impl Vault {
             .optional()?
             .unwrap_or(0)
             + 1;
+        hook(&tx, seq)?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO records (kind, id, format, key_id, nonce, ciphertext, changed_seq)

@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use super::history::{count_label, HistoryOp};
 use super::records::{encode, Write};
-use super::{Entry, Vault};
+use super::{Changes, Entry, Vault};
 use crate::crypto::RecordKind;
 use crate::domain::{
     normalize_colour, normalize_tag, validate_tz, DomainError, Due, Id, List, ListId, Priority,
@@ -29,6 +30,19 @@ pub struct TaskDraft {
     pub due: Option<Due>,
     pub recurrence: Option<Recurrence>,
     pub parent: Option<TaskId>,
+}
+
+/// Where a quick-add line was typed, for [`Vault::quick_add`].
+#[derive(Debug, Clone, Default)]
+pub struct QuickAddContext {
+    /// The list of the view it was typed in (a `#list` in the text wins).
+    pub list: Option<ListId>,
+    /// Add it as a subtask of this task (in the parent's list, unless a
+    /// list is given).
+    pub parent: Option<TaskId>,
+    /// Typed in the Today view: due today unless the text gives a date.
+    pub due_today: bool,
+    pub notes: String,
 }
 
 /// A change to a task; `None` leaves a field as it is.
@@ -57,6 +71,38 @@ pub struct ListPatch {
     pub name: Option<String>,
     pub colour: Option<Option<String>>,
     pub archived: Option<bool>,
+    /// Move to just before this list in manual order.
+    pub move_before: Option<ListId>,
+    /// Move to just after this list in manual order.
+    pub move_after: Option<ListId>,
+}
+
+impl TaskPatch {
+    fn is_only_a_move(&self) -> bool {
+        let TaskPatch {
+            title,
+            notes,
+            list,
+            list_name,
+            add_tags,
+            remove_tags,
+            priority,
+            due,
+            recurrence,
+            parent,
+            move_before,
+            move_after,
+        } = self;
+        (move_before.is_some() || move_after.is_some() || list.is_some() || list_name.is_some())
+            && title.is_none()
+            && notes.is_none()
+            && add_tags.is_empty()
+            && remove_tags.is_empty()
+            && priority.is_none()
+            && due.is_none()
+            && recurrence.is_none()
+            && parent.is_none()
+    }
 }
 
 /// What completing a task did.
@@ -106,8 +152,8 @@ impl Vault {
 
     fn check_parent(&self, task: Option<TaskId>, parent: Option<TaskId>) -> Result<(), VaultError> {
         let Some(mut p) = parent else { return Ok(()) };
-        if !self.tasks.contains_key(&p) {
-            return Err(VaultError::TaskNotFound(p.to_string()));
+        if self.live_task(p)?.is_trashed() {
+            return Err(VaultError::TaskTrashed(p.to_string()));
         }
         let mut seen = HashSet::new();
         loop {
@@ -121,22 +167,40 @@ impl Vault {
         }
     }
 
-    fn task_entry(&self, id: TaskId) -> Result<&Entry<Task>, VaultError> {
+    pub(super) fn task_entry(&self, id: TaskId) -> Result<&Entry<Task>, VaultError> {
         self.tasks
             .get(&id)
             .ok_or_else(|| VaultError::TaskNotFound(id.to_string()))
+    }
+
+    /// The task, which must exist; trashed ones are returned too.
+    fn live_task(&self, id: TaskId) -> Result<&Task, VaultError> {
+        Ok(&self.task_entry(id)?.value)
+    }
+
+    /// The task for an edit: it must exist and not be in the trash
+    /// (restore it first).
+    pub(super) fn editable_task(&self, id: TaskId) -> Result<&Task, VaultError> {
+        let t = &self.task_entry(id)?.value;
+        if t.is_trashed() {
+            return Err(VaultError::TaskTrashed(id.to_string()));
+        }
+        Ok(t)
     }
 
     fn next_order(&self) -> OrderKey {
         OrderKey::between(self.last_order.as_ref(), None)
     }
 
-    /// Writes `tasks` and `lists` (new or changed) and refreshes memory.
+    /// Writes `tasks` and `lists` (new or changed) and deletes `deletes`
+    /// in one transaction — with the undo entry `history` asks for — then
+    /// updates memory and the pending [`Changes`](super::Changes).
     pub(super) fn store(
         &mut self,
         tasks: Vec<Task>,
         lists: Vec<List>,
         deletes: Vec<(RecordKind, Id)>,
+        history: HistoryOp,
     ) -> Result<(), VaultError> {
         let mut writes = Vec::with_capacity(tasks.len() + lists.len() + deletes.len());
         for t in &tasks {
@@ -167,6 +231,7 @@ impl Vault {
                     .get(id)
                     .map(|e| e.seq)
                     .ok_or_else(|| VaultError::ListNotFound(id.to_string())),
+                other => unreachable!("{} records are not written by store", other.as_str()),
             }?;
             writes.push(Write::Delete {
                 kind: *kind,
@@ -174,26 +239,48 @@ impl Vault {
                 expected_seq,
             });
         }
-        let seq = self.commit(writes)?;
+        let entry = self.history_entry(history, &writes)?;
+        let seq = self.commit_with(writes, &mut |tx, _seq| match &entry {
+            Some(e) => e.write(tx),
+            None => Ok(()),
+        })?;
+        self.note_own_commit(seq);
+
+        let mut changes = Changes {
+            history: entry.is_some(),
+            ..Default::default()
+        };
         let renamed_lists: Vec<ListId> = lists.iter().map(|l| l.id).collect();
         for l in lists {
+            changes.list_changed(l.id);
             self.lists.insert(l.id, Entry { value: l, seq });
         }
         for (kind, id) in deletes {
             match kind {
                 RecordKind::Task => {
-                    self.tasks.remove(&id);
+                    if let Some(old) = self.tasks.remove(&id) {
+                        changes.tags |= !old.value.tags.is_empty();
+                    }
                     self.haystacks.remove(&id);
+                    changes.task_removed(id);
                 }
                 RecordKind::List => {
                     self.lists.remove(&id);
+                    changes.list_removed(id);
                 }
+                _ => {}
             }
         }
         for t in tasks {
             if self.last_order.as_ref().is_none_or(|o| t.order > *o) {
                 self.last_order = Some(t.order.clone());
             }
+            let had_tags = self
+                .tasks
+                .get(&t.id)
+                .is_some_and(|e| !e.value.tags.is_empty());
+            changes.tags |= had_tags || !t.tags.is_empty();
+            changes.task_changed(t.id);
             self.index_task(&t);
             self.tasks.insert(t.id, Entry { value: t, seq });
         }
@@ -208,6 +295,7 @@ impl Vault {
                 self.index_task(t);
             }
         }
+        self.changes.merge(changes);
         Ok(())
     }
 
@@ -241,13 +329,46 @@ impl Vault {
             done_at: None,
             created_at: now,
             updated_at: now,
+            trashed_at: None,
         };
-        self.store(vec![task.clone()], new_list.into_iter().collect(), vec![])?;
+        self.store(
+            vec![task.clone()],
+            new_list.into_iter().collect(),
+            vec![],
+            HistoryOp::action("Task added"),
+        )?;
         Ok(task)
     }
 
+    /// Adds a task from a quick-add line (`Pay rent tomorrow 9am #home
+    /// @bills !1`), parsed with the grammar in [`crate::quickadd`] at the
+    /// vault's current time and zone.
+    pub fn quick_add(&mut self, text: &str, ctx: QuickAddContext) -> Result<Task, VaultError> {
+        let now = self.env.now().with_timezone(&self.env.local_tz);
+        let q = crate::quickadd::parse(text, now)?;
+        let parent_list = match ctx.parent {
+            Some(p) => self.editable_task(p)?.list,
+            None => None,
+        };
+        let due = q
+            .due
+            .or_else(|| ctx.due_today.then(|| Due::date(now.date_naive())));
+        self.add_task(TaskDraft {
+            title: q.title,
+            notes: ctx.notes,
+            list: ctx.list.or(parent_list),
+            list_name: q.list,
+            tags: q.tags,
+            priority: q.priority,
+            due,
+            recurrence: q.recurrence,
+            parent: ctx.parent,
+        })
+    }
+
     pub fn update_task(&mut self, id: TaskId, patch: TaskPatch) -> Result<Task, VaultError> {
-        let mut t = self.task_entry(id)?.value.clone();
+        let mut t = self.editable_task(id)?.clone();
+        let only_moved = patch.is_only_a_move();
         if let Some(title) = &patch.title {
             t.title = clean_title(title)?;
         }
@@ -288,8 +409,32 @@ impl Vault {
             let before = patch.move_before.is_some();
             t.order = self.order_next_to(id, other, before)?;
         }
-        t.updated_at = self.env.now();
-        self.store(vec![t.clone()], new_list.into_iter().collect(), vec![])?;
+        let now = self.env.now();
+        t.updated_at = now;
+        let label = if only_moved {
+            "Task moved"
+        } else {
+            "Task edited"
+        };
+        let mut writes = vec![t.clone()];
+        if self.tasks[&id].value.list != t.list {
+            // Subtasks move with their parent.
+            for d in self.with_descendants(&[id]).into_iter().skip(1) {
+                let sub = &self.tasks[&d].value;
+                if !sub.is_trashed() && sub.list != t.list {
+                    let mut sub = sub.clone();
+                    sub.list = t.list;
+                    sub.updated_at = now;
+                    writes.push(sub);
+                }
+            }
+        }
+        self.store(
+            writes,
+            new_list.into_iter().collect(),
+            vec![],
+            HistoryOp::action(label),
+        )?;
         Ok(t)
     }
 
@@ -319,7 +464,21 @@ impl Vault {
     /// Marks a task done. A recurring task with a due date gets its next
     /// occurrence created in the same transaction.
     pub fn complete_task(&mut self, id: TaskId) -> Result<Completion, VaultError> {
-        let mut t = self.task_entry(id)?.value.clone();
+        let c = self.completion(id)?;
+        if self.task_entry(id)?.value.done {
+            // Already done: nothing to write.
+            return Ok(c);
+        }
+        let mut writes = vec![c.done.clone()];
+        writes.extend(c.next.clone());
+        self.store(writes, vec![], vec![], HistoryOp::action("Task completed"))?;
+        Ok(c)
+    }
+
+    /// What completing `id` writes, without writing it. A task that is
+    /// already done completes to itself (and no next occurrence).
+    pub(super) fn completion(&mut self, id: TaskId) -> Result<Completion, VaultError> {
+        let mut t = self.editable_task(id)?.clone();
         let now = self.env.now();
         if t.done {
             return Ok(Completion {
@@ -342,6 +501,7 @@ impl Vault {
                         done_at: None,
                         created_at: now,
                         updated_at: now,
+                        trashed_at: None,
                         ..t.clone()
                     })
             }
@@ -354,9 +514,6 @@ impl Vault {
             // The series continues in the new task; this one is history.
             t.recurrence = None;
         }
-        let mut writes = vec![t.clone()];
-        writes.extend(next.clone());
-        self.store(writes, vec![], vec![])?;
         Ok(Completion { done: t, next })
     }
 
@@ -370,37 +527,49 @@ impl Vault {
     }
 
     pub fn reopen_task(&mut self, id: TaskId) -> Result<Task, VaultError> {
-        let mut t = self.task_entry(id)?.value.clone();
+        let mut t = self.editable_task(id)?.clone();
         if !t.done {
             return Ok(t);
         }
         t.done = false;
         t.done_at = None;
         t.updated_at = self.env.now();
-        self.store(vec![t.clone()], vec![], vec![])?;
+        self.store(
+            vec![t.clone()],
+            vec![],
+            vec![],
+            HistoryOp::action("Task reopened"),
+        )?;
         Ok(t)
     }
 
-    /// Deletes a task and all its subtasks; returns every id removed.
-    pub fn delete_task(&mut self, id: TaskId) -> Result<Vec<TaskId>, VaultError> {
-        self.task_entry(id)?;
+    /// `ids` and all their subtasks (recursively), each once, roots first.
+    pub(super) fn with_descendants(&self, ids: &[TaskId]) -> Vec<TaskId> {
         let mut children: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
         for e in self.tasks.values() {
             if let Some(p) = e.value.parent {
                 children.entry(p).or_default().push(e.value.id);
             }
         }
-        let mut doomed = vec![id];
+        let mut seen: HashSet<TaskId> = HashSet::new();
+        let mut out: Vec<TaskId> = Vec::new();
+        for id in ids {
+            if seen.insert(*id) {
+                out.push(*id);
+            }
+        }
         let mut i = 0;
-        while i < doomed.len() {
-            if let Some(c) = children.get(&doomed[i]) {
-                doomed.extend(c.iter().copied());
+        while i < out.len() {
+            if let Some(c) = children.get(&out[i]) {
+                for c in c {
+                    if seen.insert(*c) {
+                        out.push(*c);
+                    }
+                }
             }
             i += 1;
         }
-        let deletes = doomed.iter().map(|d| (RecordKind::Task, *d)).collect();
-        self.store(vec![], vec![], deletes)?;
-        Ok(doomed)
+        out
     }
 
     pub fn add_list(&mut self, name: &str, colour: Option<&str>) -> Result<List, VaultError> {
@@ -408,7 +577,12 @@ impl Vault {
             return Err(VaultError::ListExists(name.trim().to_string()));
         }
         let list = self.new_list(name, colour)?;
-        self.store(vec![], vec![list.clone()], vec![])?;
+        self.store(
+            vec![],
+            vec![list.clone()],
+            vec![],
+            HistoryOp::action("List added"),
+        )?;
         Ok(list)
     }
 
@@ -477,13 +651,52 @@ impl Vault {
         if let Some(a) = patch.archived {
             l.archived = a;
         }
+        if let Some(other) = patch.move_before.or(patch.move_after) {
+            l.order = self.list_order_next_to(id, other, patch.move_before.is_some())?;
+        }
         l.updated_at = self.env.now();
-        self.store(vec![], vec![l.clone()], vec![])?;
+        self.store(
+            vec![],
+            vec![l.clone()],
+            vec![],
+            HistoryOp::action("List edited"),
+        )?;
         Ok(l)
     }
 
-    /// Deletes a list. Its tasks are deleted too if `with_tasks`, else the
-    /// list must be empty.
+    /// A key right before or after list `other` among all lists.
+    fn list_order_next_to(
+        &self,
+        moving: ListId,
+        other: ListId,
+        before: bool,
+    ) -> Result<OrderKey, VaultError> {
+        let anchor = self
+            .lists
+            .get(&other)
+            .ok_or_else(|| VaultError::ListNotFound(other.to_string()))?
+            .value
+            .order
+            .clone();
+        let neighbour = self
+            .lists
+            .values()
+            .filter(|e| e.value.id != moving)
+            .map(|e| &e.value.order)
+            .filter(|o| if before { **o < anchor } else { **o > anchor })
+            .reduce(|a, b| if (a > b) == before { a } else { b })
+            .cloned();
+        Ok(if before {
+            OrderKey::between(neighbour.as_ref(), Some(&anchor))
+        } else {
+            OrderKey::between(Some(&anchor), neighbour.as_ref())
+        })
+    }
+
+    /// Deletes a list. Its tasks (and their subtasks) go to the trash if
+    /// `with_tasks`, else the list must have no live tasks. Tasks restored
+    /// from the trash later go to the Inbox, since their list is gone.
+    /// Returns how many tasks went to the trash.
     pub fn delete_list(&mut self, id: ListId, with_tasks: bool) -> Result<usize, VaultError> {
         let list = self
             .lists
@@ -494,7 +707,7 @@ impl Vault {
         let members: Vec<TaskId> = self
             .tasks
             .values()
-            .filter(|e| e.value.list == Some(id))
+            .filter(|e| e.value.list == Some(id) && !e.value.is_trashed())
             .map(|e| e.value.id)
             .collect();
         if !members.is_empty() && !with_tasks {
@@ -503,36 +716,33 @@ impl Vault {
                 count: members.len(),
             });
         }
-        // Subtasks of deleted tasks go too, wherever their list is.
-        let mut doomed: HashSet<TaskId> = members.iter().copied().collect();
-        loop {
-            let more: Vec<TaskId> = self
-                .tasks
-                .values()
-                .filter(|e| !doomed.contains(&e.value.id))
-                .filter(|e| e.value.parent.is_some_and(|p| doomed.contains(&p)))
-                .map(|e| e.value.id)
-                .collect();
-            if more.is_empty() {
-                break;
-            }
-            doomed.extend(more);
-        }
-        let n = doomed.len();
-        let mut deletes: Vec<(RecordKind, Id)> =
-            doomed.into_iter().map(|t| (RecordKind::Task, t)).collect();
-        deletes.push((RecordKind::List, id));
-        self.store(vec![], vec![], deletes)?;
+        let trashed = self.trash_writes(&members);
+        let n = trashed.len();
+        self.store(
+            trashed,
+            vec![],
+            vec![(RecordKind::List, id)],
+            HistoryOp::action("List deleted"),
+        )?;
         Ok(n)
     }
 
-    /// Everything in the vault, in manual order, for export.
+    /// Everything in the vault, trash included, in manual order (what a
+    /// backup holds).
     pub fn bundle(&self) -> Bundle {
         let mut lists: Vec<List> = self.lists.values().map(|e| e.value.clone()).collect();
         lists.sort_by(|a, b| a.order.cmp(&b.order).then(a.id.cmp(&b.id)));
         let mut tasks: Vec<Task> = self.tasks.values().map(|e| e.value.clone()).collect();
         tasks.sort_by(|a, b| a.order.cmp(&b.order).then(a.id.cmp(&b.id)));
         Bundle { lists, tasks }
+    }
+
+    /// What an export holds: every list and every task not in the trash,
+    /// in manual order.
+    pub fn export_bundle(&self) -> Bundle {
+        let mut b = self.bundle();
+        b.tasks.retain(|t| !t.is_trashed());
+        b
     }
 
     /// Adds everything in `bundle` in one transaction, or nothing.
@@ -586,6 +796,8 @@ impl Vault {
             }
             t.title = clean_title(&t.title)?;
             t.tags = normalize_tags(&t.tags)?;
+            // Imports are live tasks, whatever the file says.
+            t.trashed_at = None;
             validate_due(&t.due)?;
             t.list = match t.list {
                 Some(l) => Some(
@@ -609,7 +821,38 @@ impl Vault {
             tasks.push(t);
         }
         report.tasks = tasks.len();
-        self.store(tasks, new_lists, vec![])?;
+        let label = count_label(tasks.len(), "Task imported", "tasks imported");
+        self.store(tasks, new_lists, vec![], HistoryOp::action(label))?;
+        Ok(report)
+    }
+
+    /// Like [`import`](Self::import), but tasks without a list go into the
+    /// list named `list_name`: an existing one, or a new one created in the
+    /// same transaction.
+    pub fn import_into_list(
+        &mut self,
+        mut bundle: Bundle,
+        merge_lists_by_name: bool,
+        list_name: &str,
+    ) -> Result<ImportReport, VaultError> {
+        let target = match self.list_by_name(list_name) {
+            Some(l) => l.clone(),
+            None => self.new_list(list_name, None)?,
+        };
+        for t in bundle.tasks.iter_mut().filter(|t| t.list.is_none()) {
+            t.list = Some(target.id);
+        }
+        // An existing list is referenced, not imported again (that would
+        // be an id conflict for lossless formats).
+        let new = !self.lists.contains_key(&target.id);
+        if new {
+            bundle.lists.push(target);
+        }
+        let mut report = self.import(bundle, merge_lists_by_name)?;
+        if !new {
+            // The existing list passed through as a reuse, not a creation.
+            report.lists_reused += 1;
+        }
         Ok(report)
     }
 }
