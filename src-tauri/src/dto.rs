@@ -4,9 +4,9 @@
 //! Conversions from core types live here too, so what the UI sees is
 //! decided in one place.
 
-use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
-use productivitypro_core::vault::views::due_in;
+use productivitypro_core::reminders::due_instant;
 use productivitypro_core::{Due, List, Recurrence, Task};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -31,15 +31,12 @@ pub struct DueDto {
 }
 
 impl DueDto {
+    /// `at` is the instant the due means (a date-only due: the start of
+    /// its day), shown in the local zone.
     pub fn from_due(d: &Due, local: Tz) -> Self {
-        let wall = due_in(d, local);
-        let at = local
-            .from_local_datetime(&wall)
-            .earliest()
-            .map(|t| t.to_rfc3339())
-            // A wall time skipped by a DST change: the UTC reading keeps
-            // the order right to within the hour.
-            .unwrap_or_else(|| Utc.from_utc_datetime(&wall).to_rfc3339());
+        let at = due_instant(d, local, NaiveTime::MIN)
+            .with_timezone(&local)
+            .to_rfc3339();
         DueDto {
             date: d.date.format("%Y-%m-%d").to_string(),
             time: d.time.map(|t| t.format("%H:%M").to_string()),
@@ -369,7 +366,7 @@ pub struct TaskPatchDto {
 
 /// `Option<Option<T>>` that tells a missing field (None) from `null`
 /// (Some(None)).
-mod double_option {
+pub mod double_option {
     use serde::{Deserialize, Deserializer};
 
     pub fn deserialize<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>

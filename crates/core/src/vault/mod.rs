@@ -9,6 +9,7 @@ mod history;
 mod keys;
 mod records;
 mod reminder_state;
+mod slot_checks;
 mod tasks;
 mod tracking;
 mod trash;
