@@ -83,9 +83,22 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
     for id in ids.iter().step_by(11) {
         v.complete_task(*id).unwrap();
     }
-    for id in ids.iter().skip(1).step_by(13) {
-        let _ = v.delete_task(*id);
-    }
+    // The trash, the undo history (before-images of edits, completions,
+    // trashing and emptying) and the reminder state all hold user content.
+    v.set_history_session("app").unwrap();
+    let doomed: Vec<_> = ids.iter().skip(1).step_by(13).copied().collect();
+    v.trash_tasks(&doomed).unwrap();
+    v.trash_tasks(&ids[2..4]).unwrap();
+    v.empty_trash(Some(&ids[2..3])).unwrap();
+    v.undo().unwrap();
+    v.undo().unwrap();
+    v.redo().unwrap();
+    v.tag_tasks(&ids[10..20], &[format!("{MARKER}bulk")], &[])
+        .unwrap();
+    v.snooze(ids[30], 10).unwrap();
+    v.check_reminders(&Default::default()).unwrap();
+    assert!(v.history_state().unwrap().can_undo);
+    assert!(!v.trash().is_empty());
     // Open vault: the WAL holds the recent pages.
     assert!(
         tmp.path().join("vault.db-wal").exists(),
@@ -121,5 +134,6 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
         v.search(MARKER).len() > 200,
         "the marker is really in the data"
     );
+    assert!(!v.trash().is_empty(), "the backup kept the trash");
     assert_clean(&restored, "restored vault");
 }

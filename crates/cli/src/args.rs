@@ -57,43 +57,69 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List open tasks (all, or one view).
+    /// List tasks: open ones, or a view; filters narrow it and combine.
     #[command(alias = "ls")]
-    List {
-        #[arg(long, group = "view")]
-        today: bool,
-        /// Due in the next DAYS days (default 7).
-        #[arg(long, group = "view", num_args = 0..=1, default_missing_value = "7")]
-        upcoming: Option<u32>,
-        #[arg(long, group = "view")]
-        list: Option<String>,
-        #[arg(long, group = "view")]
-        tag: Option<String>,
-        /// Completed tasks, newest first.
-        #[arg(long, group = "view")]
-        done: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListArgs),
     /// Show one task in full.
     Show {
         id: String,
         #[arg(long)]
         json: bool,
     },
-    /// Complete tasks (a recurring task gets its next occurrence).
+    /// Complete tasks, as one action (a recurring task gets its next occurrence).
     Done {
         #[arg(required = true)]
         ids: Vec<String>,
         #[arg(long)]
         json: bool,
     },
-    /// Reopen a completed task.
-    Undone { id: String },
+    /// Reopen completed tasks, as one action.
+    Undone {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
     /// Change a task.
     Edit(EditArgs),
-    /// Delete a task and its subtasks.
-    Rm { id: String },
+    /// Move tasks and their subtasks to the trash (`pp undo` or `pp trash restore` brings them back).
+    Rm {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// The trash: list, restore, empty.
+    Trash {
+        #[command(subcommand)]
+        cmd: Option<TrashCommand>,
+    },
+    /// Undo your last `pp` action (add, edit, done, rm, trash, lists, import, bulk actions).
+    Undo,
+    /// Redo the last action `pp undo` undid.
+    Redo,
+    /// Move tasks (with their subtasks) to a list, as one action.
+    Move {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// List name or id.
+        #[arg(long, required_unless_present = "inbox", conflicts_with = "inbox")]
+        list: Option<String>,
+        /// To the Inbox (no list).
+        #[arg(long)]
+        inbox: bool,
+    },
+    /// Add and remove tags on tasks, as one action.
+    Tag {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        add: Vec<String>,
+        #[arg(long)]
+        remove: Vec<String>,
+    },
+    /// Set the priority (0 none, 1 most urgent … 4) of tasks, as one action.
+    Priority {
+        priority: u8,
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
     /// Find tasks whose title, notes, tags or list contain every word.
     Search {
         #[arg(required = true, num_args = 1..)]
@@ -127,6 +153,66 @@ pub enum Command {
     /// Keys, slots and backups.
     #[command(subcommand)]
     Vault(VaultCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// View: open tasks due today or overdue.
+    #[arg(long, group = "view")]
+    pub today: bool,
+    /// View: due in the next DAYS days (default 7).
+    #[arg(long, group = "view", num_args = 0..=1, default_missing_value = "7")]
+    pub upcoming: Option<u32>,
+    /// View: open tasks without a list.
+    #[arg(long, group = "view")]
+    pub inbox: bool,
+    /// View: completed tasks, newest first.
+    #[arg(long, group = "view")]
+    pub done: bool,
+    /// View: the trash, most recently deleted first.
+    #[arg(long, group = "view")]
+    pub trash: bool,
+    /// Only this list (name or id).
+    #[arg(long)]
+    pub list: Option<String>,
+    /// Only tasks with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only this priority (0 none, 1 most urgent … 4).
+    #[arg(long)]
+    pub priority: Option<u8>,
+    /// Only tasks due on or before this day ("friday", "2026-12-01").
+    #[arg(long)]
+    pub due_before: Option<String>,
+    /// Only tasks due on or after this day.
+    #[arg(long)]
+    pub due_after: Option<String>,
+    /// Only tasks whose title, notes, tags or list contain every word.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// manual, due, priority or created (default: the view's own order).
+    #[arg(long)]
+    pub sort: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TrashCommand {
+    /// What is in the trash (the default).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put tasks back where they were, with the subtasks deleted with them.
+    Restore {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Delete for good: these tasks, or everything in the trash.
+    Empty { ids: Vec<String> },
+    /// Show or set after how many days the trash empties itself (0: never).
+    Retention { days: Option<u32> },
 }
 
 #[derive(Args, Debug)]
@@ -202,7 +288,7 @@ pub enum ListsCommand {
     },
     Rm {
         list: String,
-        /// Also delete the list's tasks.
+        /// Also move the list's tasks to the trash.
         #[arg(long)]
         with_tasks: bool,
     },

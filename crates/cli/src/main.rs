@@ -14,9 +14,9 @@ use productivitypro_core::quickadd;
 use productivitypro_core::vault::{
     BackupPolicy, CreateOptions, KeyringChoice, ListPatch, RestoreOptions, TaskDraft, TaskPatch,
 };
-use productivitypro_core::{Priority, Recurrence, Vault, VaultError, View};
+use productivitypro_core::{Filter, Priority, Query, Recurrence, Vault, VaultError, View};
 
-use args::{Cli, Command, ListsCommand, VaultCommand};
+use args::{Cli, Command, ListArgs, ListsCommand, TrashCommand, VaultCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -92,29 +92,10 @@ fn run(cli: Cli) -> Result<()> {
             output::task_line_or_json(&v, &t, json)?;
             ctx.after_write(&mut v)
         }
-        Command::List {
-            today,
-            upcoming,
-            list,
-            tag,
-            done,
-            json,
-        } => {
+        Command::List(args) => {
             let v = ctx.open()?;
-            let view = if today {
-                View::Today
-            } else if let Some(days) = upcoming {
-                View::Upcoming { days }
-            } else if let Some(name) = list {
-                View::List(list_id(&v, name)?)
-            } else if let Some(tag) = tag {
-                View::Tag(tag)
-            } else if done {
-                View::Done
-            } else {
-                View::All
-            };
-            output::tasks(&v, &v.view(&view), json)
+            let q = query(&v, &args)?;
+            output::tasks(&v, &v.query(&q).tasks, args.json)
         }
         Command::Show { id, json } => {
             let v = ctx.open()?;
@@ -123,18 +104,26 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Done { ids, json } => {
             let mut v = ctx.open()?;
-            for id in ids {
-                let id = v.resolve_task(&id)?;
-                let c = v.complete_task(id)?;
-                output::completion(&v, &c, json)?;
+            let ids = resolve_all(&v, &ids)?;
+            let done = v.complete_tasks(&ids)?;
+            for id in &ids {
+                match done.iter().find(|c| c.done.id == *id) {
+                    Some(c) => output::completion(&v, c, json)?,
+                    // Already done: shown as it is.
+                    None => {
+                        output::task_line_or_json(&v, v.task(*id).context("task vanished")?, json)?
+                    }
+                }
             }
             ctx.after_write(&mut v)
         }
-        Command::Undone { id } => {
+        Command::Undone { ids } => {
             let mut v = ctx.open()?;
-            let id = v.resolve_task(&id)?;
-            let t = v.reopen_task(id)?;
-            output::task_line_or_json(&v, &t, false)?;
+            let ids = resolve_all(&v, &ids)?;
+            v.reopen_tasks(&ids)?;
+            for id in ids {
+                output::task_line_or_json(&v, v.task(id).context("task vanished")?, false)?;
+            }
             ctx.after_write(&mut v)
         }
         Command::Edit(e) => {
@@ -183,11 +172,54 @@ fn run(cli: Cli) -> Result<()> {
             output::task_line_or_json(&v, &t, e.json)?;
             ctx.after_write(&mut v)
         }
-        Command::Rm { id } => {
+        Command::Rm { ids } => {
             let mut v = ctx.open()?;
-            let id = v.resolve_task(&id)?;
-            let gone = v.delete_task(id)?;
-            println!("deleted {} task(s)", gone.len());
+            let ids = resolve_all(&v, &ids)?;
+            let gone = v.trash_tasks(&ids)?;
+            println!(
+                "moved {} task(s) to the trash (`pp undo` or `pp trash restore ID` brings them back)",
+                gone.len()
+            );
+            ctx.after_write(&mut v)
+        }
+        Command::Trash { cmd } => trash(&ctx, cmd),
+        Command::Undo => {
+            let mut v = ctx.open()?;
+            println!("undid: {}", v.undo()?);
+            ctx.after_write(&mut v)
+        }
+        Command::Redo => {
+            let mut v = ctx.open()?;
+            println!("redid: {}", v.redo()?);
+            ctx.after_write(&mut v)
+        }
+        Command::Move { ids, list, inbox } => {
+            let mut v = ctx.open()?;
+            let ids = resolve_all(&v, &ids)?;
+            let target = match (list, inbox) {
+                (Some(name), false) => Some(list_id(&v, name)?),
+                _ => None,
+            };
+            let moved = v.move_tasks(&ids, target)?;
+            println!("moved {} task(s)", moved.len());
+            ctx.after_write(&mut v)
+        }
+        Command::Tag { ids, add, remove } => {
+            if add.is_empty() && remove.is_empty() {
+                bail!("give tags to --add or --remove");
+            }
+            let mut v = ctx.open()?;
+            let ids = resolve_all(&v, &ids)?;
+            let changed = v.tag_tasks(&ids, &add, &remove)?;
+            println!("retagged {} task(s)", changed.len());
+            ctx.after_write(&mut v)
+        }
+        Command::Priority { priority, ids } => {
+            let priority = Priority::new(priority)?;
+            let mut v = ctx.open()?;
+            let ids = resolve_all(&v, &ids)?;
+            let changed = v.set_priority(&ids, priority)?;
+            println!("changed the priority of {} task(s)", changed.len());
             ctx.after_write(&mut v)
         }
         Command::Search { text, json } => {
@@ -201,7 +233,7 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("{format} files can be imported but not exported");
             }
             let v = ctx.open()?;
-            let bundle = v.bundle();
+            let bundle = v.export_bundle();
             match out {
                 Some(path) => {
                     let mut buf = Vec::new();
@@ -241,33 +273,12 @@ fn run(cli: Cli) -> Result<()> {
                 rng: &mut rng,
                 local_tz: v.local_tz(),
             };
-            let mut bundle = interchange::import(format, &bytes, &mut ictx)?;
-            if let Some(name) = list {
-                // Into one list: an existing one of that name, or a new one
-                // created in the same transaction as the tasks.
-                let target = match v.list_by_name(&name) {
-                    Some(l) => l.clone(),
-                    None => {
-                        let now = v.now();
-                        productivitypro_core::List {
-                            id: productivitypro_core::Id::random(&mut rng),
-                            name: name.clone(),
-                            colour: None,
-                            order: productivitypro_core::OrderKey::first(),
-                            archived: false,
-                            created_at: now,
-                            updated_at: now,
-                        }
-                    }
-                };
-                for t in bundle.tasks.iter_mut().filter(|t| t.list.is_none()) {
-                    t.list = Some(target.id);
-                }
-                if !bundle.lists.iter().any(|l| l.id == target.id) {
-                    bundle.lists.push(target);
-                }
-            }
-            let report = v.import(bundle, format != Format::Json)?;
+            let bundle = interchange::import(format, &bytes, &mut ictx)?;
+            let merge = format != Format::Json;
+            let report = match list {
+                Some(name) => v.import_into_list(bundle, merge, &name)?,
+                None => v.import(bundle, merge)?,
+            };
             println!(
                 "imported {} tasks ({} new lists, {} existing lists reused)",
                 report.tasks, report.lists_created, report.lists_reused
@@ -363,10 +374,85 @@ fn lists(ctx: &unlock::Context, cmd: Option<ListsCommand>) -> Result<()> {
         Some(ListsCommand::Rm { list, with_tasks }) => {
             let id = list_id(&v, list)?;
             let n = v.delete_list(id, with_tasks)?;
-            println!("deleted the list and {n} task(s)");
+            println!("deleted the list; {n} task(s) moved to the trash");
         }
     }
     ctx.after_write(&mut v)
+}
+
+fn trash(ctx: &unlock::Context, cmd: Option<TrashCommand>) -> Result<()> {
+    let mut v = ctx.open()?;
+    match cmd.unwrap_or(TrashCommand::List { json: false }) {
+        TrashCommand::List { json } => return output::tasks(&v, &v.trash(), json),
+        TrashCommand::Restore { ids } => {
+            let ids = resolve_all(&v, &ids)?;
+            let back = v.restore_tasks(&ids)?;
+            println!("restored {} task(s)", back.len());
+        }
+        TrashCommand::Empty { ids } => {
+            let gone = if ids.is_empty() {
+                v.empty_trash(None)?
+            } else {
+                let ids = resolve_all(&v, &ids)?;
+                v.empty_trash(Some(&ids))?
+            };
+            println!("deleted {} task(s) for good", gone.len());
+        }
+        TrashCommand::Retention { days: None } => {
+            match v.trash_retention_days()? {
+                0 => println!("the trash is emptied only by hand"),
+                d => println!("tasks are deleted for good {d} days after they went to the trash"),
+            }
+            return Ok(());
+        }
+        TrashCommand::Retention { days: Some(d) } => {
+            v.set_trash_retention_days(d)?;
+            println!("trash retention set to {d} days");
+        }
+    }
+    ctx.after_write(&mut v)
+}
+
+/// Task ids or unique prefixes, resolved all before anything is done.
+fn resolve_all(v: &Vault, ids: &[String]) -> Result<Vec<productivitypro_core::TaskId>, VaultError> {
+    ids.iter().map(|i| v.resolve_task(i)).collect()
+}
+
+/// The view, filter and sort `pp list`'s flags ask for.
+fn query(v: &Vault, a: &ListArgs) -> Result<Query> {
+    let view = if a.today {
+        View::Today
+    } else if let Some(days) = a.upcoming {
+        View::Upcoming { days }
+    } else if a.inbox {
+        View::Inbox
+    } else if a.done {
+        View::Done
+    } else if a.trash {
+        View::Trash
+    } else {
+        View::All
+    };
+    let now = v.now().with_timezone(&v.local_tz());
+    let day = |flag: &str, text: &Option<String>| -> Result<Option<chrono::NaiveDate>> {
+        text.as_deref()
+            .map(|t| {
+                quickadd::parse_due(t, now)
+                    .map(|d| d.date)
+                    .with_context(|| format!("--{flag}"))
+            })
+            .transpose()
+    };
+    let filter = Filter {
+        list: a.list.clone().map(|l| list_id(v, l)).transpose()?,
+        tag: a.tag.clone(),
+        priority: a.priority.map(Priority::new).transpose()?,
+        due_before: day("due-before", &a.due_before)?,
+        due_after: day("due-after", &a.due_after)?,
+        text: a.text.clone(),
+    };
+    let sort = a.sort.as_deref().map(str::parse).transpose()?;
+    Ok(Query { view, filter, sort })
 }
 
 fn list_id(v: &Vault, name: String) -> Result<productivitypro_core::ListId, VaultError> {

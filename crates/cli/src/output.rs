@@ -42,6 +42,12 @@ pub fn task_line(v: &Vault, t: &Task) -> String {
     if let Some(p) = t.parent {
         s.push_str(&format!("  ↳ {}", p.short()));
     }
+    if let Some(at) = t.trashed_at {
+        s.push_str(&format!(
+            "  (in the trash since {})",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
     s
 }
 
@@ -113,11 +119,9 @@ pub fn lists(v: &Vault, json: bool) -> Result<()> {
     if lists.is_empty() {
         println!("(no lists)");
     }
+    let counts = v.list_open_counts();
     for l in lists {
-        let open = v
-            .tasks()
-            .filter(|t| t.list == Some(l.id) && !t.done)
-            .count();
+        let open = counts.get(&l.id).copied().unwrap_or(0);
         println!(
             "{}  {}{}{}  ({open} open)",
             l.id.short(),
@@ -136,7 +140,9 @@ pub fn status(v: &Vault, json: bool) -> Result<()> {
     let slots = v.slots()?;
     let backups = v.backups()?;
     let policy = v.backup_policy()?;
-    let open = v.tasks().filter(|t| !t.done).count();
+    let open = v.tasks().filter(|t| t.is_open()).count();
+    let trash = v.trash().len();
+    let retention = v.trash_retention_days()?;
     if json {
         println!(
             "{}",
@@ -147,6 +153,8 @@ pub fn status(v: &Vault, json: bool) -> Result<()> {
                 "schema_version": v.schema_version()?,
                 "tasks": v.task_count(),
                 "open_tasks": open,
+                "trash": trash,
+                "trash_retention_days": retention,
                 "lists": v.lists().len(),
                 "slots": slots,
                 "backups": backups,
@@ -163,6 +171,13 @@ pub fn status(v: &Vault, json: bool) -> Result<()> {
         v.task_count(),
         open,
         v.lists().len()
+    );
+    println!(
+        "trash     {trash} task(s); {}",
+        match retention {
+            0 => "emptied only by hand".to_string(),
+            d => format!("emptied after {d} days"),
+        }
     );
     println!("slots");
     for s in slots {

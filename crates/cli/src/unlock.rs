@@ -11,6 +11,9 @@ use zeroize::Zeroizing;
 
 use crate::args::Cli;
 
+/// The undo/redo session `pp` records into (the desktop app uses "app").
+pub const HISTORY_SESSION: &str = "cli";
+
 pub struct Context {
     pub dir: PathBuf,
     pub no_keyring: bool,
@@ -105,8 +108,15 @@ impl Context {
         }
     }
 
+    /// Opens the vault in `pp`'s own undo session ("cli", so `pp add …;
+    /// pp undo` works across runs) and empties trash past its retention.
     pub fn open(&self) -> Result<Vault> {
-        Ok(Vault::open(&self.dir, &self.unlock()?, self.env())?)
+        let mut v = Vault::open(&self.dir, &self.unlock()?, self.env())?;
+        v.set_history_session(HISTORY_SESSION)?;
+        if let Err(e) = v.empty_expired_trash() {
+            eprintln!("warning: emptying old trash failed: {e}");
+        }
+        Ok(v)
     }
 
     /// After a write: the automatic backup, if one is due. A failed backup

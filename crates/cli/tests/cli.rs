@@ -89,7 +89,11 @@ fn quick_add_list_done_edit_search_rm() {
     ));
     assert_eq!(found.as_array().unwrap().len(), 1);
 
+    // rm moves to the trash; only emptying it destroys the task.
     ok(with_pass(tmp.path()).args(["rm", &id]));
+    let shown = json(&ok(with_pass(tmp.path()).args(["show", &id, "--json"])));
+    assert!(shown["trashed_at"].is_string(), "{shown}");
+    ok(with_pass(tmp.path()).args(["trash", "empty", &id]));
     fails_with(with_pass(tmp.path()).args(["show", &id]), "task_not_found");
 }
 

@@ -14,7 +14,9 @@ use productivitypro_core::domain::{Due, Id, List, Priority, Task};
 use productivitypro_core::interchange::Bundle;
 use productivitypro_core::order::OrderKey;
 use productivitypro_core::vault::TaskDraft;
-use productivitypro_core::{schema, CreateOptions, Env, FixedClock, KeyringChoice, Unlock, Vault};
+use productivitypro_core::{
+    schema, CreateOptions, Env, Filter, FixedClock, KeyringChoice, Query, Sort, Unlock, Vault, View,
+};
 use rand::{Rng, SeedableRng};
 use rusqlite::Connection;
 
@@ -254,6 +256,92 @@ struct Row {
     search_plain_mem: Duration,
     search_plain_sql: Duration,
     db_bytes: u64,
+    /// (what, median) per query.
+    queries: Vec<(&'static str, Duration)>,
+    undo: Duration,
+    poll: Duration,
+    refresh: Duration,
+}
+
+/// The views, filters and sorts the app asks for, each timed (median of
+/// `rounds`), with the result size so a figure is not for an empty view.
+fn time_queries(v: &Vault, rounds: usize) -> Vec<(&'static str, Duration)> {
+    let list = v.lists()[0].id;
+    let due = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d);
+    let q = |view, filter, sort| Query { view, filter, sort };
+    let cases: Vec<(&'static str, Query)> = vec![
+        ("today", q(View::Today, Filter::default(), None)),
+        (
+            "upcoming 14 d",
+            q(View::Upcoming { days: 14 }, Filter::default(), None),
+        ),
+        (
+            "list (manual)",
+            q(View::List(list), Filter::default(), None),
+        ),
+        (
+            "tag",
+            q(View::Tag("report".into()), Filter::default(), None),
+        ),
+        (
+            "all by due",
+            q(View::All, Filter::default(), Some(Sort::Due)),
+        ),
+        (
+            "all by priority",
+            q(View::All, Filter::default(), Some(Sort::Priority)),
+        ),
+        ("completed", q(View::Done, Filter::default(), None)),
+        (
+            "search 2 words",
+            q(
+                View::Search("quarterly slides".into()),
+                Filter::default(),
+                None,
+            ),
+        ),
+        (
+            "list+tag+priority+due+text",
+            q(
+                View::All,
+                Filter {
+                    list: Some(list),
+                    tag: Some("plan".into()),
+                    priority: Some(productivitypro_core::Priority::new(1).unwrap()),
+                    due_after: due(1),
+                    due_before: due(31),
+                    text: Some("a".into()),
+                },
+                Some(Sort::Due),
+            ),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, query) in cases {
+        let mut times: Vec<Duration> = (0..rounds)
+            .map(|_| {
+                let t = Instant::now();
+                let n = v.query(&query).tasks.len();
+                let d = t.elapsed();
+                std::hint::black_box(n);
+                d
+            })
+            .collect();
+        out.push((name, median(&mut times)));
+    }
+    let mut times: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box((
+                v.sidebar_counts(14),
+                v.tags().len(),
+                v.list_open_counts().len(),
+            ));
+            t.elapsed()
+        })
+        .collect();
+    out.push(("sidebar counts + tags + list counts", median(&mut times)));
+    out
 }
 
 fn bench(n: usize, adds: usize) -> Row {
@@ -351,6 +439,42 @@ fn bench(n: usize, adds: usize) -> Row {
         }
     }
     let db_bytes = std::fs::metadata(dir.join("vault.db")).unwrap().len();
+    let queries = time_queries(&v, if n >= 100_000 { 7 } else { 21 });
+
+    // Undo of an add (reads, decrypts and applies the entry; one commit).
+    v.set_history_session("bench").unwrap();
+    let mut undos: Vec<Duration> = (0..50)
+        .map(|i| {
+            v.add_task(TaskDraft {
+                title: format!("undo me {i}"),
+                ..Default::default()
+            })
+            .unwrap();
+            let t = Instant::now();
+            v.undo().unwrap();
+            t.elapsed()
+        })
+        .collect();
+
+    // A second process adds one task; this one notices and reloads it.
+    let mut other = Vault::open(&dir, &unlock, env(98)).unwrap();
+    let mut polls = Vec::new();
+    let mut refreshes = Vec::new();
+    for i in 0..50 {
+        other
+            .add_task(TaskDraft {
+                title: format!("from elsewhere {i}"),
+                ..Default::default()
+            })
+            .unwrap();
+        let t = Instant::now();
+        assert!(v.has_outside_changes().unwrap());
+        polls.push(t.elapsed());
+        let t = Instant::now();
+        assert!(v.refresh().unwrap());
+        refreshes.push(t.elapsed());
+        v.take_changes();
+    }
     Row {
         n,
         load: median(&mut loads),
@@ -363,6 +487,10 @@ fn bench(n: usize, adds: usize) -> Row {
         search_plain_mem: median(&mut plain_mem),
         search_plain_sql: median(&mut plain_sql),
         db_bytes,
+        queries,
+        undo: median(&mut undos),
+        poll: median(&mut polls),
+        refresh: median(&mut refreshes),
     }
 }
 
@@ -402,6 +530,7 @@ fn main() {
     println!();
     println!("| tasks | unlock+load (ms) | plaintext load (ms) | add median / p99 (ms) | plaintext add median / p99 (ms) | add ratio (median, p99) | search (ms) | plaintext search in memory / SQL LIKE (ms) | vault file (MB) |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut rows = Vec::new();
     for n in sizes {
         let r = bench(n, adds);
         println!(
@@ -420,5 +549,37 @@ fn main() {
             ms(r.search_plain_sql),
             r.db_bytes as f64 / 1e6,
         );
+        rows.push(r);
+    }
+    println!();
+    print!("| query (median ms) |");
+    for r in &rows {
+        print!(" {} tasks |", r.n);
+    }
+    println!();
+    print!("|---|");
+    for _ in &rows {
+        print!("---:|");
+    }
+    println!();
+    if let Some(first) = rows.first() {
+        for (i, (name, _)) in first.queries.iter().enumerate() {
+            print!("| {name} |");
+            for r in &rows {
+                print!(" {} |", ms(r.queries[i].1));
+            }
+            println!();
+        }
+        for (name, get) in [
+            ("undo of an add", (|r: &Row| r.undo) as fn(&Row) -> Duration),
+            ("poll for outside changes", |r: &Row| r.poll),
+            ("refresh after 1 outside add", |r: &Row| r.refresh),
+        ] {
+            print!("| {name} |");
+            for r in &rows {
+                print!(" {} |", ms(get(r)));
+            }
+            println!();
+        }
     }
 }

@@ -73,9 +73,17 @@ fn describe(rule: &str) -> Option<String> {
             "INTERVAL" => interval = v.parse().ok()?,
             "BYDAY" => by_day = v.split(',').map(str::to_string).collect(),
             "BYMONTHDAY" => {
-                by_month_day = v.split(',').map(|d| d.parse().ok()).collect::<Option<_>>()?
+                by_month_day = v
+                    .split(',')
+                    .map(|d| d.parse().ok())
+                    .collect::<Option<_>>()?
             }
-            "BYMONTH" => by_month = v.split(',').map(|d| d.parse().ok()).collect::<Option<_>>()?,
+            "BYMONTH" => {
+                by_month = v
+                    .split(',')
+                    .map(|d| d.parse().ok())
+                    .collect::<Option<_>>()?
+            }
             "COUNT" => count = Some(v.parse::<i64>().ok()?),
             "UNTIL" => until = Some(v.to_string()),
             "WKST" => {}
@@ -153,7 +161,11 @@ fn describe(rule: &str) -> Option<String> {
         "YEARLY" if by_day.is_empty() => match (by_month.as_slice(), by_month_day.as_slice()) {
             ([], []) => every("year", "years"),
             ([m], [d]) if (1..=12).contains(m) && (1..=31).contains(d) => {
-                format!("{} on {} {d}", every("year", "years"), MONTHS[*m as usize - 1])
+                format!(
+                    "{} on {} {d}",
+                    every("year", "years"),
+                    MONTHS[*m as usize - 1]
+                )
             }
             _ => return None,
         },
@@ -163,7 +175,9 @@ fn describe(rule: &str) -> Option<String> {
         label.push_str(&format!(", {n} times"));
     }
     if let Some(u) = until {
-        let date = u.get(..8).filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
+        let date = u
+            .get(..8)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
         label.push_str(&format!(
             ", until {}-{}-{}",
             &date[..4],
@@ -233,7 +247,10 @@ mod tests {
             ("every 2 weeks", "every other week"),
             ("monthly", "every month"),
             ("every 15th", "every month on the 15th"),
-            ("monthly on the 1st and 15th", "every month on the 1st and 15th"),
+            (
+                "monthly on the 1st and 15th",
+                "every month on the 1st and 15th",
+            ),
             ("every last day of the month", "every month on the last day"),
             ("every first monday", "every first Monday"),
             ("every last friday of the month", "every last Friday"),

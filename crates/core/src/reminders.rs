@@ -54,10 +54,11 @@ impl Default for ReminderSettings {
 pub enum ReminderKind {
     /// `lead` before the due time.
     Lead,
-    /// At the due time (or an all-day task's time of day).
-    Due,
     /// A snooze ran out.
     Snoozed,
+    /// At the due time (or an all-day task's time of day). Of several
+    /// reminders of one task at one instant, this one is shown.
+    Due,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -269,29 +270,60 @@ mod tests {
         let t = task(1, Some(timed(2026, 6, 1, 10, 0, None)));
         let s = lead(15);
         // Berlin is UTC+2 in June: 10:00 local is 08:00Z.
-        let c = check([&t], &BTreeMap::new(), &s, BERLIN, Some(utc(2026, 6, 1, 7, 40)), utc(2026, 6, 1, 7, 45));
+        let c = check(
+            [&t],
+            &BTreeMap::new(),
+            &s,
+            BERLIN,
+            Some(utc(2026, 6, 1, 7, 40)),
+            utc(2026, 6, 1, 7, 45),
+        );
         assert_eq!(c.due_now.len(), 1);
         assert_eq!(c.due_now[0].kind, ReminderKind::Lead);
         assert_eq!(c.due_now[0].at, utc(2026, 6, 1, 7, 45));
         assert_eq!(c.due_now[0].due_at, utc(2026, 6, 1, 8, 0));
         assert_eq!(c.next_wake, Some(utc(2026, 6, 1, 8, 0)));
-        let c = check([&t], &BTreeMap::new(), &s, BERLIN, Some(utc(2026, 6, 1, 7, 45)), utc(2026, 6, 1, 8, 0));
+        let c = check(
+            [&t],
+            &BTreeMap::new(),
+            &s,
+            BERLIN,
+            Some(utc(2026, 6, 1, 7, 45)),
+            utc(2026, 6, 1, 8, 0),
+        );
         assert_eq!(c.due_now[0].kind, ReminderKind::Due);
         assert_eq!(c.next_wake, None);
         // The same window again shows nothing.
-        let c = check([&t], &BTreeMap::new(), &s, BERLIN, Some(utc(2026, 6, 1, 8, 0)), utc(2026, 6, 1, 8, 0));
+        let c = check(
+            [&t],
+            &BTreeMap::new(),
+            &s,
+            BERLIN,
+            Some(utc(2026, 6, 1, 8, 0)),
+            utc(2026, 6, 1, 8, 0),
+        );
         assert!(c.due_now.is_empty() && c.missed.is_empty());
     }
 
     #[test]
     fn all_day_tasks_remind_at_the_configured_time_without_lead() {
-        let t = task(1, Some(Due::date(NaiveDate::from_ymd_opt(2026, 1, 10).unwrap())));
+        let t = task(
+            1,
+            Some(Due::date(NaiveDate::from_ymd_opt(2026, 1, 10).unwrap())),
+        );
         let s = ReminderSettings {
             all_day_at: NaiveTime::from_hms_opt(8, 30, 0).unwrap(),
             ..lead(60)
         };
         // 08:30 in Berlin winter is 07:30Z; the lead does not apply.
-        let c = check([&t], &BTreeMap::new(), &s, BERLIN, Some(utc(2026, 1, 10, 6, 0)), utc(2026, 1, 10, 7, 0));
+        let c = check(
+            [&t],
+            &BTreeMap::new(),
+            &s,
+            BERLIN,
+            Some(utc(2026, 1, 10, 6, 0)),
+            utc(2026, 1, 10, 7, 0),
+        );
         assert!(c.due_now.is_empty());
         assert_eq!(c.next_wake, Some(utc(2026, 1, 10, 7, 30)));
     }
@@ -302,7 +334,18 @@ mod tests {
         let floating = task(2, Some(timed(2026, 1, 10, 9, 0, None)));
         let s = ReminderSettings::default();
         let tokyo: Tz = chrono_tz::Asia::Tokyo;
-        let next = |t: &Task, tz| check([t], &BTreeMap::new(), &s, tz, Some(utc(2026, 1, 1, 0, 0)), utc(2026, 1, 1, 0, 0)).next_wake.unwrap();
+        let next = |t: &Task, tz| {
+            check(
+                [t],
+                &BTreeMap::new(),
+                &s,
+                tz,
+                Some(utc(2026, 1, 1, 0, 0)),
+                utc(2026, 1, 1, 0, 0),
+            )
+            .next_wake
+            .unwrap()
+        };
         assert_eq!(next(&zoned, BERLIN), utc(2026, 1, 10, 14, 0));
         assert_eq!(next(&zoned, tokyo), utc(2026, 1, 10, 14, 0));
         assert_eq!(next(&floating, BERLIN), utc(2026, 1, 10, 8, 0));
@@ -314,7 +357,10 @@ mod tests {
         // Berlin 2026-03-29: 02:00 → 03:00. 02:30 does not exist.
         let gap = due_instant(&timed(2026, 3, 29, 2, 30, None), BERLIN, NaiveTime::MIN);
         assert_eq!(gap, utc(2026, 3, 29, 1, 30));
-        assert_eq!(gap.with_timezone(&BERLIN).format("%H:%M").to_string(), "03:30");
+        assert_eq!(
+            gap.with_timezone(&BERLIN).format("%H:%M").to_string(),
+            "03:30"
+        );
         // Berlin 2026-10-25: 03:00 → 02:00. 02:30 exists twice (00:30Z and 01:30Z).
         let overlap = due_instant(&timed(2026, 10, 25, 2, 30, None), BERLIN, NaiveTime::MIN);
         assert_eq!(overlap, utc(2026, 10, 25, 0, 30));
@@ -323,19 +369,40 @@ mod tests {
     #[test]
     fn reminders_missed_while_closed_are_shown_once_per_task() {
         let a = task(1, Some(timed(2026, 6, 1, 10, 0, None)));
-        let b = task(2, Some(Due::date(NaiveDate::from_ymd_opt(2026, 6, 2).unwrap())));
+        let b = task(
+            2,
+            Some(Due::date(NaiveDate::from_ymd_opt(2026, 6, 2).unwrap())),
+        );
         let c_ = task(3, Some(timed(2026, 6, 9, 10, 0, None)));
         let s = lead(30);
         // Closed from May 31 to June 5.
-        let c = check([&a, &b, &c_], &BTreeMap::new(), &s, BERLIN, Some(utc(2026, 5, 31, 0, 0)), utc(2026, 6, 5, 12, 0));
+        let c = check(
+            [&a, &b, &c_],
+            &BTreeMap::new(),
+            &s,
+            BERLIN,
+            Some(utc(2026, 5, 31, 0, 0)),
+            utc(2026, 6, 5, 12, 0),
+        );
         assert!(c.due_now.is_empty());
         assert_eq!(c.missed.len(), 2, "{:?}", c.missed);
         assert_eq!(c.missed[0].task, a.id);
-        assert_eq!(c.missed[0].kind, ReminderKind::Due, "the latest of lead and due");
+        assert_eq!(
+            c.missed[0].kind,
+            ReminderKind::Due,
+            "the latest of lead and due"
+        );
         assert_eq!(c.missed[1].task, b.id);
         assert_eq!(c.next_wake, Some(utc(2026, 6, 9, 7, 30)));
         // Never checked before: nothing counts as missed.
-        let c = check([&a, &b], &BTreeMap::new(), &s, BERLIN, None, utc(2026, 6, 5, 12, 0));
+        let c = check(
+            [&a, &b],
+            &BTreeMap::new(),
+            &s,
+            BERLIN,
+            None,
+            utc(2026, 6, 5, 12, 0),
+        );
         assert!(c.missed.is_empty() && c.due_now.is_empty());
     }
 
@@ -345,8 +412,19 @@ mod tests {
         done.done = true;
         let mut trashed = task(2, Some(timed(2026, 6, 1, 10, 0, None)));
         trashed.trashed_at = Some(utc(2026, 5, 1, 0, 0));
-        let snoozes: BTreeMap<_, _> = [(done.id, utc(2026, 6, 1, 8, 5)), (trashed.id, utc(2026, 6, 1, 8, 5))].into();
-        let c = check([&done, &trashed], &snoozes, &lead(10), BERLIN, Some(utc(2026, 6, 1, 0, 0)), utc(2026, 6, 1, 9, 0));
+        let snoozes: BTreeMap<_, _> = [
+            (done.id, utc(2026, 6, 1, 8, 5)),
+            (trashed.id, utc(2026, 6, 1, 8, 5)),
+        ]
+        .into();
+        let c = check(
+            [&done, &trashed],
+            &snoozes,
+            &lead(10),
+            BERLIN,
+            Some(utc(2026, 6, 1, 0, 0)),
+            utc(2026, 6, 1, 9, 0),
+        );
         assert_eq!(c, ReminderCheck::default());
     }
 
@@ -355,10 +433,24 @@ mod tests {
         let t = task(1, Some(timed(2026, 6, 1, 10, 0, None)));
         let snoozes: BTreeMap<_, _> = [(t.id, utc(2026, 6, 1, 8, 10))].into();
         let s = ReminderSettings::default();
-        let c = check([&t], &snoozes, &s, BERLIN, Some(utc(2026, 6, 1, 8, 0)), utc(2026, 6, 1, 8, 1));
+        let c = check(
+            [&t],
+            &snoozes,
+            &s,
+            BERLIN,
+            Some(utc(2026, 6, 1, 8, 0)),
+            utc(2026, 6, 1, 8, 1),
+        );
         assert!(c.due_now.is_empty());
         assert_eq!(c.next_wake, Some(utc(2026, 6, 1, 8, 10)));
-        let c = check([&t], &snoozes, &s, BERLIN, Some(utc(2026, 6, 1, 8, 1)), utc(2026, 6, 1, 8, 10));
+        let c = check(
+            [&t],
+            &snoozes,
+            &s,
+            BERLIN,
+            Some(utc(2026, 6, 1, 8, 1)),
+            utc(2026, 6, 1, 8, 10),
+        );
         assert_eq!(c.due_now[0].kind, ReminderKind::Snoozed);
         assert_eq!(c.due_now[0].due_at, utc(2026, 6, 1, 8, 0));
     }

@@ -112,6 +112,16 @@ pub fn version(conn: &Connection) -> rusqlite::Result<u32> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
+/// Whether a reader of schema `supported` may open a file of schema
+/// `found`: never one from a newer app, which may hold what it would
+/// misread (e.g. trashed tasks, from v3, read as live ones by v2).
+pub fn check_readable(found: u32, supported: u32) -> Result<(), SchemaError> {
+    if found > supported {
+        return Err(SchemaError::TooNew { found, supported });
+    }
+    Ok(())
+}
+
 /// Brings the schema to `target` (normally [`CURRENT_VERSION`]).
 pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, SchemaError> {
     let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
@@ -119,12 +129,7 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, SchemaError
     if app_id != APPLICATION_ID && !(app_id == 0 && found == 0) {
         return Err(SchemaError::ForeignFile(app_id));
     }
-    if found > CURRENT_VERSION {
-        return Err(SchemaError::TooNew {
-            found,
-            supported: CURRENT_VERSION,
-        });
-    }
+    check_readable(found, CURRENT_VERSION)?;
     if found >= target {
         return Ok(found);
     }

@@ -742,7 +742,10 @@ fn subtasks_go_with_their_parent_and_cycles_are_refused() {
         .err()
         .unwrap();
     assert_eq!(err.code(), "parent_cycle");
-    let removed = v.delete_task(p.id).unwrap();
+    let trashed = v.trash_tasks(&[p.id]).unwrap();
+    assert_eq!(trashed.len(), 3);
+    assert!(v.view(&View::All).is_empty());
+    let removed = v.empty_trash(None).unwrap();
     assert_eq!(removed.len(), 3);
     assert_eq!(v.task_count(), 0);
 }

@@ -23,7 +23,10 @@ use crate::os_keyring::KeyringError;
 use crate::slots::{SlotKind, WrappedSlot};
 
 const MAGIC: &[u8; 8] = b"PPBACKUP";
-const BACKUP_FORMAT: u8 = 1;
+/// 2: the payload may hold trashed tasks, which a reader of format 1 would
+/// restore as live ones; format 1 files (no trash) are still read.
+const BACKUP_FORMAT: u8 = 2;
+const OLDEST_BACKUP_FORMAT: u8 = 1;
 const MAX_HEADER: usize = 1 << 20;
 const EXTENSION: &str = "ppbackup";
 
@@ -90,7 +93,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Framed, VaultError> {
         return Err(bad(path, "not a ProductivityPro backup (bad magic)"));
     }
     let fmt = bytes[MAGIC.len()];
-    if fmt != BACKUP_FORMAT {
+    if !(OLDEST_BACKUP_FORMAT..=BACKUP_FORMAT).contains(&fmt) {
         return Err(bad(
             path,
             format!("backup format {fmt} is not supported (update the app)"),

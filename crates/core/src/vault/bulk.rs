@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::history::{count_label, HistoryOp};
 use super::trash::dedup;
-use super::Vault;
+use super::{Completion, Vault};
 use crate::domain::{normalize_tag, ListId, Priority, Task, TaskId};
 use crate::error::VaultError;
 
@@ -48,27 +48,25 @@ impl Vault {
     }
 
     /// Completes tasks; recurring ones get their next occurrence. Returns
-    /// every task written (completed ones and new occurrences).
-    pub fn complete_tasks(&mut self, ids: &[TaskId]) -> Result<Vec<TaskId>, VaultError> {
+    /// what completing each task that was still open did.
+    pub fn complete_tasks(&mut self, ids: &[TaskId]) -> Result<Vec<Completion>, VaultError> {
         self.editable(ids)?;
-        let mut writes = Vec::new();
-        let mut n = 0;
+        let mut done = Vec::new();
         for id in dedup(ids) {
-            if self.tasks[&id].value.done {
-                continue;
+            if !self.tasks[&id].value.done {
+                done.push(self.completion(id)?);
             }
-            let c = self.completion(id)?;
-            n += 1;
-            writes.push(c.done);
-            writes.extend(c.next);
         }
-        if writes.is_empty() {
-            return Ok(Vec::new());
+        if done.is_empty() {
+            return Ok(done);
         }
-        let written = writes.iter().map(|t| t.id).collect();
-        let label = count_label(n, "Task completed", "tasks completed");
+        let writes: Vec<Task> = done
+            .iter()
+            .flat_map(|c| std::iter::once(c.done.clone()).chain(c.next.clone()))
+            .collect();
+        let label = count_label(done.len(), "Task completed", "tasks completed");
         self.store(writes, vec![], vec![], HistoryOp::action(label))?;
-        Ok(written)
+        Ok(done)
     }
 
     pub fn reopen_tasks(&mut self, ids: &[TaskId]) -> Result<Vec<TaskId>, VaultError> {
@@ -126,7 +124,10 @@ impl Vault {
         add: &[String],
         remove: &[String],
     ) -> Result<Vec<TaskId>, VaultError> {
-        let add: Vec<String> = add.iter().map(|t| normalize_tag(t)).collect::<Result<_, _>>()?;
+        let add: Vec<String> = add
+            .iter()
+            .map(|t| normalize_tag(t))
+            .collect::<Result<_, _>>()?;
         let remove: Vec<String> = remove
             .iter()
             .map(|t| normalize_tag(t))

@@ -33,8 +33,8 @@ use crate::schema;
 use crate::slots::{self, SlotKind, SlotParams, WrappedSlot};
 
 pub use backup::{BackupHeader, BackupInfo, RestoreOptions};
-pub use keys::SlotInfo;
 pub use history::{HistoryState, DEFAULT_SESSION, HISTORY_LIMIT};
+pub use keys::SlotInfo;
 pub use reminder_state::ReminderState;
 pub use tasks::{Completion, ImportReport, ListPatch, QuickAddContext, TaskDraft, TaskPatch};
 pub use tracking::Changes;

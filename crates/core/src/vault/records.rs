@@ -294,8 +294,9 @@ impl Vault {
             while let Some(r) = rows.next()? {
                 let bytes = |i: usize| -> Result<Vec<u8>, VaultError> {
                     Ok(match r.get_ref(i)? {
-                        rusqlite::types::ValueRef::Blob(b)
-                        | rusqlite::types::ValueRef::Text(b) => b.to_vec(),
+                        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
+                            b.to_vec()
+                        }
                         _ => Vec::new(),
                     })
                 };
@@ -329,8 +330,7 @@ impl Vault {
             while let Some(r) = rows.next()? {
                 let kind: String = r.get(0)?;
                 let id: Vec<u8> = r.get(1)?;
-                if let (Some(kind), Ok(id)) = (RecordKind::parse(&kind), <[u8; 16]>::try_from(id))
-                {
+                if let (Some(kind), Ok(id)) = (RecordKind::parse(&kind), <[u8; 16]>::try_from(id)) {
                     deleted.push((kind, Id::from_bytes(id)));
                 }
             }

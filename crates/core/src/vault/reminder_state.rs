@@ -18,6 +18,9 @@ use crate::error::VaultError;
 use crate::reminders::{self, ReminderCheck, ReminderSettings};
 
 const NAME: &str = "reminders";
+
+/// id, version, format, key id, nonce, ciphertext.
+type StateRow = (Vec<u8>, i64, i64, Vec<u8>, Vec<u8>, Vec<u8>);
 /// A snooze longer than a week is a typo.
 const MAX_SNOOZE_MINUTES: u32 = 7 * 24 * 60;
 
@@ -33,7 +36,7 @@ impl Vault {
     /// The stored state and its version (0: none stored yet). A state
     /// sealed under a data key rotated away since reads as empty.
     fn read_reminder_state(&self) -> Result<(ReminderState, i64), VaultError> {
-        let row: Option<(Vec<u8>, i64, i64, Vec<u8>, Vec<u8>, Vec<u8>)> = self
+        let row: Option<StateRow> = self
             .conn
             .query_row(
                 "SELECT id, version, format, key_id, nonce, ciphertext FROM local_state WHERE name = ?1",
@@ -142,9 +145,9 @@ impl Vault {
         );
         // A clock set back must not show the same reminders again.
         state.checked_up_to = Some(state.checked_up_to.map_or(now, |c| c.max(now)));
-        state
-            .snoozes
-            .retain(|id, until| *until > now && self.tasks.get(id).is_some_and(|e| e.value.is_open()));
+        state.snoozes.retain(|id, until| {
+            *until > now && self.tasks.get(id).is_some_and(|e| e.value.is_open())
+        });
         self.write_reminder_state(&state, version)?;
         Ok(check)
     }

@@ -37,8 +37,8 @@ pub struct TaskDraft {
 pub struct QuickAddContext {
     /// The list of the view it was typed in (a `#list` in the text wins).
     pub list: Option<ListId>,
-    /// Add it as a subtask of this task (in the parent's list, unless a
-    /// list is given).
+    /// Add it as a subtask of this task (in the parent's list unless a
+    /// list is given, see [`Vault::add_task`]).
     pub parent: Option<TaskId>,
     /// Typed in the Today view: due today unless the text gives a date.
     pub due_today: bool,
@@ -299,8 +299,10 @@ impl Vault {
         Ok(())
     }
 
+    /// Adds a task. A subtask given no list goes into its parent's.
     pub fn add_task(&mut self, draft: TaskDraft) -> Result<Task, VaultError> {
         let title = clean_title(&draft.title)?;
+        self.check_parent(None, draft.parent)?;
         let (list, new_list) = match &draft.list_name {
             Some(name) => {
                 let (id, new) = self.resolve_list_name(name)?;
@@ -308,10 +310,10 @@ impl Vault {
             }
             None => {
                 self.check_list(draft.list)?;
-                (draft.list, None)
+                let parent_list = draft.parent.and_then(|p| self.tasks[&p].value.list);
+                (draft.list.or(parent_list), None)
             }
         };
-        self.check_parent(None, draft.parent)?;
         validate_due(&draft.due)?;
         let now = self.env.now();
         let task = Task {
@@ -346,17 +348,13 @@ impl Vault {
     pub fn quick_add(&mut self, text: &str, ctx: QuickAddContext) -> Result<Task, VaultError> {
         let now = self.env.now().with_timezone(&self.env.local_tz);
         let q = crate::quickadd::parse(text, now)?;
-        let parent_list = match ctx.parent {
-            Some(p) => self.editable_task(p)?.list,
-            None => None,
-        };
         let due = q
             .due
             .or_else(|| ctx.due_today.then(|| Due::date(now.date_naive())));
         self.add_task(TaskDraft {
             title: q.title,
             notes: ctx.notes,
-            list: ctx.list.or(parent_list),
+            list: ctx.list,
             list_name: q.list,
             tags: q.tags,
             priority: q.priority,

@@ -159,11 +159,9 @@ impl Vault {
                         changes.task_removed(id);
                     }
                 }
-                RecordKind::List => {
-                    if self.lists.remove(&id).is_some() {
-                        renamed.insert(id);
-                        changes.list_removed(id);
-                    }
+                RecordKind::List if self.lists.remove(&id).is_some() => {
+                    renamed.insert(id);
+                    changes.list_removed(id);
                 }
                 _ => {}
             }

@@ -23,9 +23,7 @@ pub enum View {
     /// Open tasks due today or overdue.
     Today,
     /// Open tasks due after today, within `days`.
-    Upcoming {
-        days: u32,
-    },
+    Upcoming { days: u32 },
     /// Open tasks of one list.
     List(ListId),
     /// Open tasks with this tag (case-insensitive, `@` optional).
@@ -279,8 +277,21 @@ impl Vault {
         let f = &q.filter;
         let needs_due_date = f.due_before.is_some() || f.due_after.is_some();
         let mut hits: Vec<(&Task, Option<NaiveDateTime>)> = Vec::new();
-        for e in self.tasks.values() {
-            let t = &e.value;
+        // A search lets the index pick the candidates (one pass over the
+        // haystacks, a task lookup per match only); filter text is checked
+        // last, after the cheaper tests.
+        let search = matches!(q.view, View::Search(_));
+        let candidates: Box<dyn Iterator<Item = &Task>> = if !search {
+            Box::new(self.tasks.values().map(|e| &e.value))
+        } else {
+            Box::new(
+                self.haystacks
+                    .iter()
+                    .filter(|(_, h)| words.iter().all(|w| h.contains(w.as_str())))
+                    .filter_map(|(id, _)| self.tasks.get(id).map(|e| &e.value)),
+            )
+        };
+        for t in candidates {
             let in_view = if t.is_trashed() {
                 q.view == View::Trash
             } else {
@@ -313,9 +324,7 @@ impl Vault {
             let date = due.map(|d| d.date());
             let in_dates = match q.view {
                 View::Today => date.is_some_and(|d| d <= today),
-                View::Upcoming { .. } => {
-                    date.is_some_and(|d| d > today && Some(d) <= upcoming_end)
-                }
+                View::Upcoming { .. } => date.is_some_and(|d| d > today && Some(d) <= upcoming_end),
                 _ => true,
             };
             if !in_dates {
@@ -327,7 +336,7 @@ impl Vault {
                     continue;
                 }
             }
-            if !words.is_empty() {
+            if !search && !words.is_empty() {
                 let Some(h) = self.haystacks.get(&t.id) else {
                     continue;
                 };
@@ -363,13 +372,14 @@ impl Vault {
                     .then(a.0.priority.rank().cmp(&b.0.priority.rank()))
                     .then_with(|| by_order(a.0, b.0))
             }),
-            None if matches!(q.view, View::Today | View::Upcoming { .. }) => hits
-                .sort_unstable_by(|a, b| {
+            None if matches!(q.view, View::Today | View::Upcoming { .. }) => {
+                hits.sort_unstable_by(|a, b| {
                     due_key(&a.1)
                         .cmp(&due_key(&b.1))
                         .then(a.0.priority.rank().cmp(&b.0.priority.rank()))
                         .then_with(|| by_order(a.0, b.0))
-                }),
+                })
+            }
             Some(Sort::Priority) => hits.sort_unstable_by(|a, b| {
                 a.0.priority
                     .rank()
@@ -447,24 +457,28 @@ impl Vault {
     /// Every tag on a task outside the trash, with its open-task count,
     /// sorted case-insensitively.
     pub fn tags(&self) -> Vec<TagCount> {
-        let mut m: BTreeMap<String, TagCount> = BTreeMap::new();
+        // Counted per exact spelling first (no allocation per task), then
+        // merged case-insensitively.
+        let mut exact: HashMap<&str, usize> = HashMap::new();
         for e in self.tasks.values() {
             let t = &e.value;
             if t.is_trashed() {
                 continue;
             }
             for tag in &t.tags {
-                let c = m.entry(tag.to_lowercase()).or_insert_with(|| TagCount {
-                    name: tag.clone(),
-                    open_count: 0,
-                });
-                if tag < &c.name {
-                    c.name = tag.clone();
-                }
-                if !t.done {
-                    c.open_count += 1;
-                }
+                *exact.entry(tag.as_str()).or_insert(0) += usize::from(!t.done);
             }
+        }
+        let mut m: BTreeMap<String, TagCount> = BTreeMap::new();
+        for (tag, open) in exact {
+            let c = m.entry(tag.to_lowercase()).or_insert_with(|| TagCount {
+                name: tag.to_string(),
+                open_count: 0,
+            });
+            if tag < c.name.as_str() {
+                c.name = tag.to_string();
+            }
+            c.open_count += open;
         }
         m.into_values().collect()
     }
