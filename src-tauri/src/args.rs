@@ -120,7 +120,7 @@ args!(
         #[ts(optional)]
         #[serde(default)]
         name: Option<String>,
-        #[ts(optional, type = "string | null")]
+        #[ts(optional, as = "Option<Option<String>>")]
         #[serde(default, with = "double_option")]
         colour: Option<Option<String>>,
         #[ts(optional)]

@@ -334,7 +334,7 @@ pub struct TaskPatchDto {
     #[ts(optional)]
     pub notes: Option<String>,
     #[serde(default, with = "double_option")]
-    #[ts(optional, type = "Id | null")]
+    #[ts(optional, as = "Option<Option<Id>>")]
     pub list_id: Option<Option<Id>>,
     #[ts(optional)]
     pub add_tags: Option<Vec<String>>,
@@ -343,20 +343,20 @@ pub struct TaskPatchDto {
     #[ts(optional, type = "0 | 1 | 2 | 3 | 4")]
     pub priority: Option<u8>,
     #[serde(default, with = "double_option")]
-    #[ts(optional, type = "DueInput | null")]
+    #[ts(optional, as = "Option<Option<DueInput>>")]
     pub due: Option<Option<DueInput>>,
     /// A date phrase ("next fri 5pm"), read with the quick-add grammar.
     #[ts(optional)]
     pub due_text: Option<String>,
     /// An RRULE body; null removes the repeat.
     #[serde(default, with = "double_option")]
-    #[ts(optional, type = "string | null")]
+    #[ts(optional, as = "Option<Option<String>>")]
     pub recurrence: Option<Option<String>>,
     /// A repeat phrase ("every 2 weeks").
     #[ts(optional)]
     pub repeat_text: Option<String>,
     #[serde(default, with = "double_option")]
-    #[ts(optional, type = "Id | null")]
+    #[ts(optional, as = "Option<Option<Id>>")]
     pub parent_id: Option<Option<Id>>,
     #[ts(optional)]
     pub move_before: Option<Id>,

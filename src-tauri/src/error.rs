@@ -83,7 +83,11 @@ impl std::error::Error for IpcError {}
 
 impl From<VaultError> for IpcError {
     fn from(e: VaultError) -> Self {
-        IpcError::new(e.code(), e.to_string())
+        match &e {
+            // The core has one code for the grammar; the UI gets which part.
+            VaultError::QuickAdd(q) => IpcError::new(quick_add_code(q), e.to_string()),
+            _ => IpcError::new(e.code(), e.to_string()),
+        }
     }
 }
 

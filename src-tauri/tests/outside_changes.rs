@@ -44,7 +44,7 @@ fn a_change_made_by_pp_reaches_the_app_with_only_the_changed_tasks() {
     assert_eq!(c["counts"]["upcoming"], 1);
     // The app now serves it like its own.
     let snap = h.ok("vault_snapshot", json!({}));
-    assert_eq!(snap["tasks"].as_array().unwrap().len(), 23);
+    assert_eq!(snap["tasks"].as_array().unwrap().len(), 22);
 
     // pp completes the app's task: one changed task, nothing else.
     let id = mine["id"].as_str().unwrap();

@@ -225,7 +225,7 @@ fn views_filters_and_sorts() {
     require_keyring();
     let h = Harness::new();
     h.create();
-    let overdue = h.add("Overdue report yesterday !2 #work");
+    let overdue = h.add("Overdue report 2026-11-20 !2 #work");
     let today = h.add("Today call today 5pm !1 @phone");
     let soon = h.add("Soon thing in 3 days #work @phone");
     let later = h.add("Later thing in 20 days");

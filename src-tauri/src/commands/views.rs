@@ -98,8 +98,8 @@ pub async fn view_query(
 }
 
 /// "Today 09:00", "Tomorrow", "Fri 14:30", "12 Dec", "12 Dec 2027 5:00 pm",
-/// in the user's time and date format.
-pub fn due_label(due: &Due, today: NaiveDate, s: &Settings) -> String {
+/// in the user's time and date format; a zone only when it is not `local`.
+pub fn due_label(due: &Due, today: NaiveDate, local: chrono_tz::Tz, s: &Settings) -> String {
     let days = (due.date - today).num_days();
     let day = match days {
         0 => "Today".to_string(),
@@ -121,7 +121,11 @@ pub fn due_label(due: &Due, today: NaiveDate, s: &Settings) -> String {
         TimeFormat::H24 => t.format("%H:%M").to_string(),
         TimeFormat::H12 => t.format("%-I:%M %P").to_string(),
     });
-    let zone = due.tz.as_deref().map(|z| format!(" ({z})"));
+    let zone = due
+        .tz
+        .as_deref()
+        .filter(|z| *z != local.name())
+        .map(|z| format!(" ({z})"));
     match time {
         Some(t) => format!("{day} {t}{}", zone.unwrap_or_default()),
         None => day,
@@ -144,7 +148,7 @@ pub fn quick_add_preview(shell: State<'_, Arc<Shell>>, args: Args<TextArgs>) -> 
             due_label: q
                 .due
                 .as_ref()
-                .map(|d| due_label(d, now.date_naive(), &settings)),
+                .map(|d| due_label(d, now.date_naive(), shell.cfg.tz, &settings)),
             due: q.due.as_ref().map(|d| DueDto::from_due(d, shell.cfg.tz)),
             recurrence: q.recurrence.as_ref().map(RecurrenceDto::from),
             error: None,
@@ -196,16 +200,19 @@ mod tests {
             time: t.map(|(h, mi)| NaiveTime::from_hms_opt(h, mi, 0).unwrap()),
             tz: None,
         };
-        assert_eq!(due_label(&at(23, 11, 2026, Some((9, 0))), today, &s24), "Today 09:00");
-        assert_eq!(due_label(&at(24, 11, 2026, None), today, &s24), "Tomorrow");
-        assert_eq!(due_label(&at(27, 11, 2026, Some((17, 5))), today, &s12), "Fri 5:05 pm");
-        assert_eq!(due_label(&at(12, 12, 2026, None), today, &s24), "12 Dec");
-        assert_eq!(due_label(&at(12, 12, 2026, None), today, &s12), "Dec 12");
-        assert_eq!(due_label(&at(2, 1, 2027, None), today, &s24), "2 Jan 2027");
-        let zoned = Due {
-            tz: Some("Asia/Tokyo".into()),
+        let berlin = chrono_tz::Europe::Berlin;
+        let label = |d: &Due, s: &Settings| due_label(d, today, berlin, s);
+        assert_eq!(label(&at(23, 11, 2026, Some((9, 0))), &s24), "Today 09:00");
+        assert_eq!(label(&at(24, 11, 2026, None), &s24), "Tomorrow");
+        assert_eq!(label(&at(27, 11, 2026, Some((17, 5))), &s12), "Fri 5:05 pm");
+        assert_eq!(label(&at(12, 12, 2026, None), &s24), "12 Dec");
+        assert_eq!(label(&at(12, 12, 2026, None), &s12), "Dec 12");
+        assert_eq!(label(&at(2, 1, 2027, None), &s24), "2 Jan 2027");
+        let zoned = |z: &str| Due {
+            tz: Some(z.into()),
             ..at(1, 12, 2026, Some((8, 0)))
         };
-        assert_eq!(due_label(&zoned, today, &s24), "1 Dec 08:00 (Asia/Tokyo)");
+        assert_eq!(label(&zoned("Asia/Tokyo"), &s24), "1 Dec 08:00 (Asia/Tokyo)");
+        assert_eq!(label(&zoned("Europe/Berlin"), &s24), "1 Dec 08:00");
     }
 }

@@ -8,7 +8,7 @@
 use std::str::FromStr;
 
 use tauri::{AppHandle, Manager, Runtime};
-use tauri_plugin_global_shortcut::{GlobalShortcut, GlobalShortcutExt, Shortcut, ShortcutState};
+use tauri_plugin_global_shortcut::{GlobalShortcut, Shortcut, ShortcutState};
 
 use crate::error::{codes, IpcError, IpcResult};
 use crate::{desktop, emit};

@@ -160,22 +160,17 @@ impl Harness {
         if os {
             builder = builder.plugin(tauri_plugin_notification::init());
         }
-        let opts = Mutex::new(Some(opts));
-        let app = builder
+        // The mock runtime has no event loop to run `setup`: install
+        // directly, as `run()`'s setup does.
+        let mut app = builder
             .plugin(productivitypro_app::desktop::autostart::plugin())
             .invoke_handler(handler())
-            .setup(move |app| {
-                install(app, opts.lock().unwrap().take().unwrap())?;
-                Ok(())
-            })
             .build(context())
             .expect("the app builds");
-        let window = match app.get_webview_window("main") {
-            Some(w) => w,
-            None => tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-                .build()
-                .unwrap(),
-        };
+        install(&mut app, opts).expect("install");
+        let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+            .build()
+            .unwrap();
         let events = Arc::new(Events::default());
         for name in EVENTS {
             let events = events.clone();
