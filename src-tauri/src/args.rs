@@ -20,7 +20,8 @@ pub struct Args<T>(pub T);
 
 impl<'de, R: Runtime, T: DeserializeOwned> CommandArg<'de, R> for Args<T> {
     fn from_command(c: CommandItem<'de, R>) -> Result<Self, InvokeError> {
-        let refused = |why: String| InvokeError::from(IpcError::invalid(format!("{}: {why}", c.name)));
+        let refused =
+            |why: String| InvokeError::from(IpcError::invalid(format!("{}: {why}", c.name)));
         match c.message.payload() {
             InvokeBody::Json(v) => {
                 // A command without arguments may be called with none.

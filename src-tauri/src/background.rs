@@ -105,6 +105,8 @@ async fn watch_changes<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>, ticks: 
             Ok(Some(Ok(Some(c)))) => {
                 last_error = None;
                 emit::changed(&app, c);
+                // A task `pp` added or moved may remind sooner.
+                rearm_reminders(&app);
             }
             Ok(Some(Err(e))) => {
                 // Said once, not four times a second.

@@ -106,9 +106,8 @@ pub fn render() -> Vec<(String, String)> {
         })
         .collect();
     files.sort();
-    let mut index = String::from(
-        "// Generated from the Rust DTOs (src-tauri/src/bindings.rs). Do not edit.\n",
-    );
+    let mut index =
+        String::from("// Generated from the Rust DTOs (src-tauri/src/bindings.rs). Do not edit.\n");
     for (path, _) in &files {
         let module = path.trim_end_matches(".ts");
         index.push_str(&format!("export type * from './{module}';\n"));

@@ -58,9 +58,10 @@ pub struct DueInput {
 
 impl DueInput {
     pub fn to_due(&self) -> Result<Due, IpcError> {
-        let date = chrono::NaiveDate::parse_from_str(self.date.trim(), "%Y-%m-%d").map_err(|_| {
-            IpcError::invalid(format!("due date `{}` is not YYYY-MM-DD", self.date))
-        })?;
+        let date =
+            chrono::NaiveDate::parse_from_str(self.date.trim(), "%Y-%m-%d").map_err(|_| {
+                IpcError::invalid(format!("due date `{}` is not YYYY-MM-DD", self.date))
+            })?;
         let time = match &self.time {
             None => None,
             Some(t) => Some(

@@ -3,9 +3,7 @@
 
 use tauri::{AppHandle, Emitter, Runtime};
 
-use crate::dto::{
-    events, Changes, LockReason, LockedEvent, NavigateEvent, QuickAddEvent,
-};
+use crate::dto::{events, Changes, LockReason, LockedEvent, NavigateEvent, QuickAddEvent};
 use crate::error::IpcError;
 
 fn send<R: Runtime, T: serde::Serialize + Clone>(app: &AppHandle<R>, name: &str, payload: T) {

@@ -51,10 +51,7 @@ impl IpcError {
     }
 
     pub fn locked() -> Self {
-        IpcError::new(
-            codes::VAULT_LOCKED,
-            "the vault is locked; unlock it first",
-        )
+        IpcError::new(codes::VAULT_LOCKED, "the vault is locked; unlock it first")
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

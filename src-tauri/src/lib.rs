@@ -93,7 +93,11 @@ struct TrayShown(AtomicBool);
 /// plugin's (`on_open_url`).
 fn second_launch<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
     let l = launch::parse_args(argv.iter().skip(1));
-    tracing::info!(quick_add = l.quick_add, link = l.link.is_some(), "second launch");
+    tracing::info!(
+        quick_add = l.quick_add,
+        link = l.link.is_some(),
+        "second launch"
+    );
     desktop::window::show_main(app);
     if l.quick_add {
         emit::quick_add(app, None);

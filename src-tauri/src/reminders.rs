@@ -193,7 +193,8 @@ fn on_action<R: Runtime>(app: &AppHandle<R>, a: &ActionPerformed) {
                 }
             }
             ACTION_SNOOZE => {
-                let r = blocking(move || shell.with_vault(|v| Ok(v.snooze(task, SNOOZE_MINUTES)?))).await;
+                let r = blocking(move || shell.with_vault(|v| Ok(v.snooze(task, SNOOZE_MINUTES)?)))
+                    .await;
                 match r {
                     Ok(_) => crate::background::rearm_reminders(&app),
                     Err(e) => emit::error(&app, e),

@@ -5,9 +5,7 @@
 use productivitypro_core::vault::Changes as CoreChanges;
 use productivitypro_core::Vault;
 
-use crate::dto::{
-    Changes, HistoryState, ListDto, SidebarCounts, Snapshot, TagDto, TaskDto,
-};
+use crate::dto::{Changes, HistoryState, ListDto, SidebarCounts, Snapshot, TagDto, TaskDto};
 use crate::error::IpcResult;
 
 /// The sidebar's Upcoming badge covers this many days (the Upcoming view's

@@ -87,7 +87,9 @@ impl Default for Settings {
             reminders_enabled: true,
             quick_add_shortcut: Some("CommandOrControl+Shift+Space".into()),
             autostart: false,
-            lock_after_minutes: Some(30),
+            // Reminders need the vault unlocked: locking when idle is the
+            // user's choice, not the default.
+            lock_after_minutes: None,
             close_to_tray: true,
         }
     }
@@ -147,7 +149,12 @@ impl SettingsFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return (Settings::default(), None)
             }
-            Err(e) => return (Settings::default(), Some(io_error("reading", &self.path, e))),
+            Err(e) => {
+                return (
+                    Settings::default(),
+                    Some(io_error("reading", &self.path, e)),
+                )
+            }
         };
         match serde_json::from_str::<Settings>(&text) {
             Ok(s) if s.validate().is_ok() => (s, None),

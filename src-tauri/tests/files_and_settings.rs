@@ -39,15 +39,24 @@ fn export_and_import_every_format() {
         }
     }
     assert_eq!(
-        h.err("export_to", json!({ "format": "todoist", "path": dir.path().join("t.csv") })),
+        h.err(
+            "export_to",
+            json!({ "format": "todoist", "path": dir.path().join("t.csv") })
+        ),
         "invalid_argument"
     );
     assert_eq!(
-        h.err("export_to", json!({ "format": "pdf", "path": dir.path().join("t.pdf") })),
+        h.err(
+            "export_to",
+            json!({ "format": "pdf", "path": dir.path().join("t.pdf") })
+        ),
         "invalid_argument"
     );
     assert_eq!(
-        h.err("export_to", json!({ "format": "json", "path": dir.path().join("no/such/dir/x.json") })),
+        h.err(
+            "export_to",
+            json!({ "format": "json", "path": dir.path().join("no/such/dir/x.json") })
+        ),
         "io"
     );
 
@@ -66,15 +75,27 @@ fn export_and_import_every_format() {
         .iter()
         .map(|l| l["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"work") && names.contains(&"Imported"), "{names:?}");
+    assert!(
+        names.contains(&"work") && names.contains(&"Imported"),
+        "{names:?}"
+    );
     other.ok("undo", json!({}));
-    assert!(other.ok("vault_snapshot", json!({}))["tasks"].as_array().unwrap().is_empty());
-    let c = other.ok("import_from", json!({ "format": "ical", "path": dir.path().join("out.ical") }));
+    assert!(other.ok("vault_snapshot", json!({}))["tasks"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let c = other.ok(
+        "import_from",
+        json!({ "format": "ical", "path": dir.path().join("out.ical") }),
+    );
     assert_eq!(c["tasks"].as_array().unwrap().len(), 2);
     // JSON is lossless: the same ids, so importing it next to the
     // originals is a conflict, and nothing is written.
     assert_eq!(
-        h.err("import_from", json!({ "format": "json", "path": dir.path().join("out.json") })),
+        h.err(
+            "import_from",
+            json!({ "format": "json", "path": dir.path().join("out.json") })
+        ),
         "import_conflict"
     );
 
@@ -85,7 +106,10 @@ fn export_and_import_every_format() {
         "TYPE,CONTENT,DESCRIPTION,PRIORITY,INDENT,AUTHOR,RESPONSIBLE,DATE,DATE_LANG,TIMEZONE\ntask,From Todoist @home,,4,1,,,,en,\n",
     )
     .unwrap();
-    let c = h.ok("import_from", json!({ "format": "todoist", "path": todoist }));
+    let c = h.ok(
+        "import_from",
+        json!({ "format": "todoist", "path": todoist }),
+    );
     assert_eq!(c["tasks"][0]["title"], "From Todoist");
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{ not json").unwrap();
@@ -94,7 +118,10 @@ fn export_and_import_every_format() {
         "import_malformed"
     );
     assert_eq!(
-        h.err("import_from", json!({ "format": "json", "path": dir.path().join("missing.json") })),
+        h.err(
+            "import_from",
+            json!({ "format": "json", "path": dir.path().join("missing.json") })
+        ),
         "io"
     );
     assert_eq!(
@@ -113,17 +140,32 @@ fn backups_now_list_and_restore_with_the_passphrase() {
     assert!(b["bytes"].as_u64().unwrap() > 0);
     let list = h.ok("backups_list", json!({}));
     assert!(
-        list.as_array().unwrap().iter().any(|x| x["path"] == b["path"]),
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["path"] == b["path"]),
         "{list}"
     );
     h.add("After the backup");
 
     let path = b["path"].clone();
     for (args, code) in [
-        (json!({ "path": path, "method": "passphrase", "secret": "wrong" }), "wrong_passphrase"),
-        (json!({ "path": path, "method": "keyring", "secret": "x" }), "invalid_argument"),
-        (json!({ "path": path, "method": "recoveryKey", "secret": "" }), "invalid_argument"),
-        (json!({ "path": h.config.path().join("nothing"), "method": "passphrase", "secret": PASS }), "io"),
+        (
+            json!({ "path": path, "method": "passphrase", "secret": "wrong" }),
+            "wrong_passphrase",
+        ),
+        (
+            json!({ "path": path, "method": "keyring", "secret": "x" }),
+            "invalid_argument",
+        ),
+        (
+            json!({ "path": path, "method": "recoveryKey", "secret": "" }),
+            "invalid_argument",
+        ),
+        (
+            json!({ "path": h.config.path().join("nothing"), "method": "passphrase", "secret": PASS }),
+            "io",
+        ),
     ] {
         assert_eq!(h.err("backup_restore", args.clone()), code, "{args}");
         // A refused restore leaves the open vault as it was.
@@ -191,14 +233,26 @@ fn settings_are_stored_validated_and_take_effect() {
     }
     let mut extra = next.clone();
     extra["colour"] = json!("red");
-    assert_eq!(h.err("settings_set", json!({ "settings": extra })), "invalid_argument");
-    assert_eq!(h.ok("settings_get", json!({})), next, "refused settings change nothing");
+    assert_eq!(
+        h.err("settings_set", json!({ "settings": extra })),
+        "invalid_argument"
+    );
+    assert_eq!(
+        h.ok("settings_get", json!({})),
+        next,
+        "refused settings change nothing"
+    );
 
     // Autostart toggles the real entry in the user's autostart folder.
-    let entry_dir = std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".config/autostart");
+    let entry_dir =
+        std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".config/autostart");
     let entries = || {
         std::fs::read_dir(&entry_dir)
-            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect::<Vec<_>>())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
     };
     let before = entries().len();
@@ -207,8 +261,15 @@ fn settings_are_stored_validated_and_take_effect() {
     h.ok("settings_set", json!({ "settings": on }));
     let now = entries();
     assert_eq!(now.len(), before + 1, "{now:?}");
-    let added = now.iter().find(|p| std::fs::read_to_string(p).unwrap().contains("--autostarted"));
-    assert!(added.is_some(), "the entry starts the app in the tray: {now:?}");
+    let added = now.iter().find(|p| {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .contains("--autostarted")
+    });
+    assert!(
+        added.is_some(),
+        "the entry starts the app in the tray: {now:?}"
+    );
     h.ok("settings_set", json!({ "settings": next }));
     assert_eq!(entries().len(), before);
 
@@ -294,7 +355,9 @@ fn the_ui_may_call_only_what_its_capability_grants() {
     let other = tauri::WebviewWindowBuilder::new(&h.app, "other", Default::default())
         .build()
         .unwrap();
-    let e = h.call_from(&other, "app_status", json!({})).expect_err("other window");
+    let e = h
+        .call_from(&other, "app_status", json!({}))
+        .expect_err("other window");
     assert!(e.to_string().contains("not allowed"), "{e}");
     let _ = run_ok;
 }

@@ -42,17 +42,35 @@ fn a_session_logs_no_user_content() {
         "task_update",
         json!({ "id": id, "patch": { "notes": "Zqnotes here", "addTags": ["Zqtag2"] } }),
     );
-    assert_eq!(h.err("task_add", json!({ "text": "x #Zqbad #Zqbad2" })), "quick_add_multiple_lists");
-    assert_eq!(h.err("list_add", json!({ "name": "Zqlist" })), "list_exists");
-    assert_eq!(h.err("parse_due", json!({ "text": "Zqbad o'clock" })), "quick_add_not_a_date");
-    h.ok("quick_add_preview", json!({ "text": "Zqtitle preview tomorrow" }));
+    assert_eq!(
+        h.err("task_add", json!({ "text": "x #Zqbad #Zqbad2" })),
+        "quick_add_multiple_lists"
+    );
+    assert_eq!(
+        h.err("list_add", json!({ "name": "Zqlist" })),
+        "list_exists"
+    );
+    assert_eq!(
+        h.err("parse_due", json!({ "text": "Zqbad o'clock" })),
+        "quick_add_not_a_date"
+    );
+    h.ok(
+        "quick_add_preview",
+        json!({ "text": "Zqtitle preview tomorrow" }),
+    );
     let csv = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(csv.path(), "title,notes\nZqimport row,Zqnotes\n").unwrap();
-    let _ = h.call("import_from", json!({ "format": "csv", "path": csv.path() }));
+    let _ = h.call(
+        "import_from",
+        json!({ "format": "csv", "path": csv.path() }),
+    );
     let broken = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(broken.path(), "{\"Zqimport\": ").unwrap();
     assert_eq!(
-        h.err("import_from", json!({ "format": "json", "path": broken.path() })),
+        h.err(
+            "import_from",
+            json!({ "format": "json", "path": broken.path() })
+        ),
         "import_malformed"
     );
     let before = h.count_events("vault://changed");

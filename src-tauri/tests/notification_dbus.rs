@@ -48,7 +48,10 @@ fn xvfb() -> (Killed, String) {
         let socket = format!("/tmp/.X11-unix/X{n}");
         let start = Instant::now();
         while !std::path::Path::new(&socket).exists() {
-            assert!(start.elapsed() < Duration::from_secs(10), "Xvfb did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "Xvfb did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         return (x, display);
@@ -90,7 +93,10 @@ fn a_due_reminder_reaches_the_notification_server_and_done_completes_it() {
     );
     let start = Instant::now();
     while !bus_has("org.freedesktop.Notifications") {
-        assert!(start.elapsed() < Duration::from_secs(15), "dunst did not take the bus name");
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "dunst did not take the bus name"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -136,18 +142,31 @@ fn a_due_reminder_reaches_the_notification_server_and_done_completes_it() {
     for action in ["\"done\"", "\"Done\"", "\"snooze\"", "\"Snooze 10 min\""] {
         assert!(notify.contains(action), "action {action} missing: {notify}");
     }
-    let _ = monitor.0.kill();
 
-    // The server's id for it: the uint32 in the reply to Notify.
-    let reply = &text[text.find("method return").expect("the Notify reply")..];
-    let server_id: u32 = reply
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("uint32 "))
+    // The server's id for it: the uint32 in the reply to that Notify call
+    // (the reply goes to the caller, with the call's serial).
+    let call_line = text.lines().find(|l| l.contains("member=Notify")).unwrap();
+    let field = |line: &str, name: &str| -> String {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+            .trim_end_matches(';')
+            .to_string()
+    };
+    let (caller, serial) = (field(call_line, "sender="), field(call_line, "serial="));
+    let mut lines = text.lines().skip_while(|l| {
+        !(l.starts_with("method return")
+            && l.contains(&format!("destination={caller} "))
+            && l.ends_with(&format!("reply_serial={serial}")))
+    });
+    lines.next().expect("the reply to Notify");
+    let server_id: u32 = lines
+        .next()
+        .and_then(|l| l.trim().strip_prefix("uint32 "))
         .expect("a notification id")
         .trim()
         .parse()
         .unwrap();
-
     // The user clicks "Done": the server emits ActionInvoked.
     let before = h.count_events("vault://changed");
     let emitted = Command::new("gdbus")
@@ -158,12 +177,13 @@ fn a_due_reminder_reaches_the_notification_server_and_done_completes_it() {
             "/org/freedesktop/Notifications",
             "--signal",
             "org.freedesktop.Notifications.ActionInvoked",
-            &server_id.to_string(),
-            "done",
+            &format!("uint32 {server_id}"),
+            "'done'",
         ])
         .status()
         .unwrap();
     assert!(emitted.success());
+    let _ = monitor.0.kill();
     let c: Value = h.wait_event("vault://changed", before);
     assert_eq!(c["tasks"][0]["id"], id.as_str());
     assert_eq!(c["tasks"][0]["done"], true);

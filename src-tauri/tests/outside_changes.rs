@@ -74,7 +74,10 @@ fn a_conflicting_write_is_stale_and_the_app_reloads_the_other_version() {
 
     let before = h.count_events("vault://changed");
     assert_eq!(
-        h.err("task_update", json!({ "id": id, "patch": { "title": "Title from the app" } })),
+        h.err(
+            "task_update",
+            json!({ "id": id, "patch": { "title": "Title from the app" } })
+        ),
         "stale"
     );
     // Reloaded and told: the UI shows pp's version.

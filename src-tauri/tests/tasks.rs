@@ -26,7 +26,10 @@ fn quick_add_reads_the_grammar_and_reports_changes() {
     let h = Harness::new();
     h.create();
     // 2026-11-23 09:00 in Berlin (the harness clock is 08:00 UTC).
-    let c = h.ok("task_add", json!({ "text": "Pay rent tomorrow 9am #home @bills !1" }));
+    let c = h.ok(
+        "task_add",
+        json!({ "text": "Pay rent tomorrow 9am #home @bills !1" }),
+    );
     let t = &c["tasks"][0];
     assert_eq!(t["title"], "Pay rent");
     assert_eq!(t["tags"], json!(["bills"]));
@@ -53,7 +56,10 @@ fn quick_add_reads_the_grammar_and_reports_changes() {
     // In the Today view, "due today" unless the text says otherwise; in a
     // list's view, in that list.
     let home = lists[0]["id"].as_str().unwrap();
-    let today = h.ok("task_add", json!({ "text": "Call mum", "dueToday": true, "listId": home }));
+    let today = h.ok(
+        "task_add",
+        json!({ "text": "Call mum", "dueToday": true, "listId": home }),
+    );
     assert_eq!(today["tasks"][0]["due"]["date"], "2026-11-23");
     assert_eq!(today["tasks"][0]["listId"], home);
     let sub = h.ok(
@@ -61,10 +67,16 @@ fn quick_add_reads_the_grammar_and_reports_changes() {
         json!({ "text": "Find the number", "parentId": today["tasks"][0]["id"] }),
     );
     assert_eq!(sub["tasks"][0]["parentId"], today["tasks"][0]["id"]);
-    assert_eq!(sub["tasks"][0]["listId"], home, "a subtask goes in its parent's list");
+    assert_eq!(
+        sub["tasks"][0]["listId"], home,
+        "a subtask goes in its parent's list"
+    );
 
     // The preview says what Enter would make, without a vault write.
-    let p = h.ok("quick_add_preview", json!({ "text": "Standup every weekday at 9:30 #work p2" }));
+    let p = h.ok(
+        "quick_add_preview",
+        json!({ "text": "Standup every weekday at 9:30 #work p2" }),
+    );
     assert_eq!(p["title"], "Standup");
     assert_eq!(p["listName"], "work");
     assert_eq!(p["priority"], 2);
@@ -90,11 +102,17 @@ fn quick_add_reads_the_grammar_and_reports_changes() {
         "invalid_argument"
     );
     assert_eq!(
-        h.err("task_add", json!({ "text": "x", "listId": "0123456789abcdef0123456789abcdef" })),
+        h.err(
+            "task_add",
+            json!({ "text": "x", "listId": "0123456789abcdef0123456789abcdef" })
+        ),
         "list_not_found"
     );
     assert_eq!(h.err("task_add", json!({ "txt": "x" })), "invalid_argument");
-    assert_eq!(h.err("task_add", json!({ "text": "x", "extra": 1 })), "invalid_argument");
+    assert_eq!(
+        h.err("task_add", json!({ "text": "x", "extra": 1 })),
+        "invalid_argument"
+    );
 }
 
 #[test]
@@ -129,24 +147,54 @@ fn edits_bulk_actions_trash_and_undo() {
     assert_eq!(c["tasks"][0]["due"]["date"], "2026-12-01");
     assert_eq!(c["tasks"][0]["due"]["time"], Value::Null);
     assert_eq!(c["tasks"][0]["recurrence"], Value::Null);
-    let c = h.ok("task_update", json!({ "id": id_a, "patch": { "due": null } }));
+    let c = h.ok(
+        "task_update",
+        json!({ "id": id_a, "patch": { "due": null } }),
+    );
     assert_eq!(c["tasks"][0]["due"], Value::Null);
-    h.ok("task_update", json!({ "id": id_a, "patch": { "moveBefore": id_b } }));
-    assert_eq!(view(&h, json!({ "kind": "inbox" })), [id_a.clone(), id_b.clone()]);
+    h.ok(
+        "task_update",
+        json!({ "id": id_a, "patch": { "moveBefore": id_b } }),
+    );
+    assert_eq!(
+        view(&h, json!({ "kind": "inbox" })),
+        [id_a.clone(), id_b.clone()]
+    );
 
     // Bad patches are refused whole.
     for (patch, code) in [
         (json!({ "priority": 9 }), "invalid_argument"),
         (json!({ "title": "  " }), "invalid_input"),
-        (json!({ "dueText": "someday maybe" }), "quick_add_not_a_date"),
-        (json!({ "due": { "date": "2026-02-30", "time": null, "tz": null } }), "invalid_argument"),
-        (json!({ "due": { "date": "2026-12-01", "time": "25:00", "tz": null } }), "invalid_argument"),
-        (json!({ "due": { "date": "2026-12-01", "time": "10:00", "tz": "Mars/Base" } }), "invalid_input"),
-        (json!({ "recurrence": "FREQ=SOMETIMES" }), "invalid_recurrence"),
+        (
+            json!({ "dueText": "someday maybe" }),
+            "quick_add_not_a_date",
+        ),
+        (
+            json!({ "due": { "date": "2026-02-30", "time": null, "tz": null } }),
+            "invalid_argument",
+        ),
+        (
+            json!({ "due": { "date": "2026-12-01", "time": "25:00", "tz": null } }),
+            "invalid_argument",
+        ),
+        (
+            json!({ "due": { "date": "2026-12-01", "time": "10:00", "tz": "Mars/Base" } }),
+            "invalid_input",
+        ),
+        (
+            json!({ "recurrence": "FREQ=SOMETIMES" }),
+            "invalid_recurrence",
+        ),
         (json!({ "repeatText": "whenever" }), "invalid_recurrence"),
-        (json!({ "due": null, "dueText": "today" }), "invalid_argument"),
+        (
+            json!({ "due": null, "dueText": "today" }),
+            "invalid_argument",
+        ),
         (json!({ "parentId": id_a }), "parent_cycle"),
-        (json!({ "listId": "0123456789abcdef0123456789abcdef" }), "list_not_found"),
+        (
+            json!({ "listId": "0123456789abcdef0123456789abcdef" }),
+            "list_not_found",
+        ),
         (json!({ "colour": "red" }), "invalid_argument"),
     ] {
         assert_eq!(
@@ -156,7 +204,10 @@ fn edits_bulk_actions_trash_and_undo() {
         );
     }
     assert_eq!(
-        h.err("task_update", json!({ "id": "0123456789abcdef0123456789abcdef", "patch": {} })),
+        h.err(
+            "task_update",
+            json!({ "id": "0123456789abcdef0123456789abcdef", "patch": {} })
+        ),
         "task_not_found"
     );
 
@@ -164,20 +215,45 @@ fn edits_bulk_actions_trash_and_undo() {
     let both = json!({ "ids": [id_a, id_b] });
     let c = h.ok("tasks_complete", both.clone());
     assert_eq!(c["tasks"].as_array().unwrap().len(), 2);
-    assert!(c["tasks"].as_array().unwrap().iter().all(|t| t["done"] == true));
+    assert!(c["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["done"] == true));
     assert_eq!(c["history"]["undoLabel"], "2 tasks completed");
     assert_eq!(view(&h, json!({ "kind": "completed" })).len(), 2);
     let c = h.ok("undo", json!({}));
-    assert!(c["tasks"].as_array().unwrap().iter().all(|t| t["done"] == false));
+    assert!(c["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["done"] == false));
     assert_eq!(c["history"]["canRedo"], true);
     let c = h.ok("redo", json!({}));
-    assert!(c["tasks"].as_array().unwrap().iter().all(|t| t["done"] == true));
+    assert!(c["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["done"] == true));
     h.ok("tasks_reopen", both.clone());
 
-    let c = h.ok("tasks_priority", json!({ "ids": [id_a, id_b], "priority": 1 }));
-    assert!(c["tasks"].as_array().unwrap().iter().all(|t| t["priority"] == 1));
-    assert_eq!(h.err("tasks_priority", json!({ "ids": [id_a], "priority": 5 })), "invalid_argument");
-    let c = h.ok("tasks_tag", json!({ "ids": [id_a, id_b], "add": ["z"], "remove": ["x"] }));
+    let c = h.ok(
+        "tasks_priority",
+        json!({ "ids": [id_a, id_b], "priority": 1 }),
+    );
+    assert!(c["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["priority"] == 1));
+    assert_eq!(
+        h.err("tasks_priority", json!({ "ids": [id_a], "priority": 5 })),
+        "invalid_argument"
+    );
+    let c = h.ok(
+        "tasks_tag",
+        json!({ "ids": [id_a, id_b], "add": ["z"], "remove": ["x"] }),
+    );
     assert_eq!(c["tags"].as_array().unwrap().len(), 2, "{}", c["tags"]);
     let l = h.ok("list_add", json!({ "name": "Work", "colour": "#AABBCC" }));
     let work = l["lists"][0]["id"].as_str().unwrap().to_string();
@@ -185,7 +261,10 @@ fn edits_bulk_actions_trash_and_undo() {
     let c = h.ok("tasks_move", json!({ "ids": [id_a], "listId": work }));
     assert_eq!(c["tasks"][0]["listId"], work.as_str());
     assert_eq!(c["lists"][0]["openCount"], 1);
-    assert_eq!(view(&h, json!({ "kind": "list", "id": work })), [id_a.clone()]);
+    assert_eq!(
+        view(&h, json!({ "kind": "list", "id": work })),
+        [id_a.clone()]
+    );
     h.ok("tasks_move", json!({ "ids": [id_a], "listId": null }));
 
     // Trash: out of every view but Trash, restorable, undoable.
@@ -195,13 +274,19 @@ fn edits_bulk_actions_trash_and_undo() {
     assert_eq!(view(&h, json!({ "kind": "inbox" })), [id_a.clone()]);
     assert_eq!(view(&h, json!({ "kind": "trash" })), [id_b.clone()]);
     assert_eq!(
-        h.err("task_update", json!({ "id": id_b, "patch": { "title": "x" } })),
+        h.err(
+            "task_update",
+            json!({ "id": id_b, "patch": { "title": "x" } })
+        ),
         "task_trashed"
     );
     let c = h.ok("tasks_restore", json!({ "ids": [id_b] }));
     assert_eq!(c["tasks"][0]["trashedAt"], Value::Null);
     h.ok("tasks_trash", json!({ "ids": [id_b] }));
-    assert_eq!(h.err("trash_empty", json!({ "ids": [id_a] })), "task_not_trashed");
+    assert_eq!(
+        h.err("trash_empty", json!({ "ids": [id_a] })),
+        "task_not_trashed"
+    );
     let c = h.ok("trash_empty", json!({ "ids": null }));
     assert_eq!(c["removedTasks"], json!([id_b]));
     assert_eq!(c["counts"]["trash"], 0);
@@ -216,8 +301,14 @@ fn edits_bulk_actions_trash_and_undo() {
     assert_eq!(h.err("undo", json!({})), "undo_empty");
     while h.call("redo", json!({})).is_ok() {}
     assert_eq!(h.err("redo", json!({})), "redo_empty");
-    assert_eq!(h.err("tasks_complete", json!({ "ids": ["xyz"] })), "invalid_argument");
-    assert_eq!(h.err("tasks_complete", json!({ "ids": "xyz" })), "invalid_argument");
+    assert_eq!(
+        h.err("tasks_complete", json!({ "ids": ["xyz"] })),
+        "invalid_argument"
+    );
+    assert_eq!(
+        h.err("tasks_complete", json!({ "ids": "xyz" })),
+        "invalid_argument"
+    );
 }
 
 #[test]
@@ -232,13 +323,31 @@ fn views_filters_and_sorts() {
     let plain = h.add("Plain thing");
     let id = |t: &Value| t["id"].as_str().unwrap().to_string();
 
-    assert_eq!(view(&h, json!({ "kind": "today" })), [id(&overdue), id(&today)]);
+    assert_eq!(
+        view(&h, json!({ "kind": "today" })),
+        [id(&overdue), id(&today)]
+    );
     let r = h.ok("view_query", json!({ "view": { "kind": "today" } }));
-    assert_eq!(r["summary"], json!({ "overdue": 1, "today": 1, "total": 2 }));
-    assert_eq!(view(&h, json!({ "kind": "upcoming", "days": 14 })), [id(&soon)]);
-    assert_eq!(view(&h, json!({ "kind": "tag", "name": "phone" })), [id(&today), id(&soon)]);
-    assert_eq!(view(&h, json!({ "kind": "search", "text": "THING" })).len(), 3);
-    assert_eq!(view(&h, json!({ "kind": "inbox" })), [id(&today), id(&later), id(&plain)]);
+    assert_eq!(
+        r["summary"],
+        json!({ "overdue": 1, "today": 1, "total": 2 })
+    );
+    assert_eq!(
+        view(&h, json!({ "kind": "upcoming", "days": 14 })),
+        [id(&soon)]
+    );
+    assert_eq!(
+        view(&h, json!({ "kind": "tag", "name": "phone" })),
+        [id(&today), id(&soon)]
+    );
+    assert_eq!(
+        view(&h, json!({ "kind": "search", "text": "THING" })).len(),
+        3
+    );
+    assert_eq!(
+        view(&h, json!({ "kind": "inbox" })),
+        [id(&today), id(&later), id(&plain)]
+    );
 
     let q = |filter: Value, sort: Value| {
         ids(&h.ok(
@@ -270,11 +379,26 @@ fn views_filters_and_sorts() {
 
     for (args, code) in [
         (json!({ "view": { "kind": "nowhere" } }), "invalid_argument"),
-        (json!({ "view": { "kind": "upcoming", "days": 0 } }), "invalid_argument"),
-        (json!({ "view": { "kind": "list", "id": "x" } }), "invalid_argument"),
-        (json!({ "view": { "kind": "inbox" }, "filter": { "dueBefore": "soon" } }), "invalid_argument"),
-        (json!({ "view": { "kind": "inbox" }, "filter": { "priority": 6 } }), "invalid_argument"),
-        (json!({ "view": { "kind": "inbox" }, "sort": "random" }), "invalid_argument"),
+        (
+            json!({ "view": { "kind": "upcoming", "days": 0 } }),
+            "invalid_argument",
+        ),
+        (
+            json!({ "view": { "kind": "list", "id": "x" } }),
+            "invalid_argument",
+        ),
+        (
+            json!({ "view": { "kind": "inbox" }, "filter": { "dueBefore": "soon" } }),
+            "invalid_argument",
+        ),
+        (
+            json!({ "view": { "kind": "inbox" }, "filter": { "priority": 6 } }),
+            "invalid_argument",
+        ),
+        (
+            json!({ "view": { "kind": "inbox" }, "sort": "random" }),
+            "invalid_argument",
+        ),
     ] {
         assert_eq!(h.err("view_query", args.clone()), code, "{args}");
     }
@@ -282,10 +406,19 @@ fn views_filters_and_sorts() {
     let d = h.ok("parse_due", json!({ "text": "next fri 5pm" }));
     assert_eq!(d["date"], "2026-11-27");
     assert_eq!(d["time"], "17:00");
-    assert_eq!(h.err("parse_due", json!({ "text": "when pigs fly" })), "quick_add_not_a_date");
+    assert_eq!(
+        h.err("parse_due", json!({ "text": "when pigs fly" })),
+        "quick_add_not_a_date"
+    );
     let r = h.ok("parse_repeat", json!({ "text": "every 2 weeks" }));
-    assert_eq!(r, json!({ "rule": "FREQ=WEEKLY;INTERVAL=2", "label": "every other week" }));
-    assert_eq!(h.err("parse_repeat", json!({ "text": "now and then" })), "invalid_recurrence");
+    assert_eq!(
+        r,
+        json!({ "rule": "FREQ=WEEKLY;INTERVAL=2", "label": "every other week" })
+    );
+    assert_eq!(
+        h.err("parse_repeat", json!({ "text": "now and then" })),
+        "invalid_recurrence"
+    );
 }
 
 #[test]
@@ -309,9 +442,15 @@ fn lists_add_rename_reorder_archive_delete() {
         .to_string();
     assert_eq!(h.err("list_add", json!({ "name": "alpha" })), "list_exists");
     assert_eq!(h.err("list_add", json!({ "name": " " })), "invalid_input");
-    assert_eq!(h.err("list_add", json!({ "name": "C", "colour": "red" })), "invalid_input");
+    assert_eq!(
+        h.err("list_add", json!({ "name": "C", "colour": "red" })),
+        "invalid_input"
+    );
 
-    let c = h.ok("list_update", json!({ "id": a, "name": "Alpha 2", "colour": "#112233" }));
+    let c = h.ok(
+        "list_update",
+        json!({ "id": a, "name": "Alpha 2", "colour": "#112233" }),
+    );
     let alpha = |c: &Value| {
         c["lists"]
             .as_array()
@@ -338,14 +477,26 @@ fn lists_add_rename_reorder_archive_delete() {
         .collect();
     assert_eq!(order, ["Beta", "Alpha 2"]);
     assert_eq!(
-        h.err("list_update", json!({ "id": a, "moveBefore": b_id, "moveAfter": b_id })),
+        h.err(
+            "list_update",
+            json!({ "id": a, "moveBefore": b_id, "moveAfter": b_id })
+        ),
         "invalid_argument"
     );
-    assert_eq!(h.err("list_update", json!({ "id": a, "nmae": "x" })), "invalid_argument");
+    assert_eq!(
+        h.err("list_update", json!({ "id": a, "nmae": "x" })),
+        "invalid_argument"
+    );
 
     h.ok("task_add", json!({ "text": "In alpha", "listId": a }));
-    assert_eq!(h.err("list_delete", json!({ "id": a, "withTasks": false })), "list_not_empty");
+    assert_eq!(
+        h.err("list_delete", json!({ "id": a, "withTasks": false })),
+        "list_not_empty"
+    );
     let c = h.ok("list_delete", json!({ "id": a, "withTasks": true }));
     assert_eq!(c["removedLists"], json!([a]));
-    assert_eq!(h.err("list_delete", json!({ "id": a, "withTasks": true })), "list_not_found");
+    assert_eq!(
+        h.err("list_delete", json!({ "id": a, "withTasks": true })),
+        "list_not_found"
+    );
 }

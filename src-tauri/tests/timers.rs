@@ -33,6 +33,7 @@ fn reminders_at_the_lead_time_at_the_due_time_and_after_a_snooze() {
 
     // 09:45 Berlin: the lead-time reminder.
     h.clock.advance(Duration::minutes(45));
+
     let shown = h.notices.wait_for(1);
     assert_eq!(titles(&shown), ["Dentist"]);
     assert_eq!(shown[0].body, "Due at 10:00 (in 15 min)");
@@ -147,7 +148,10 @@ fn idle_lock_after_the_configured_minutes_and_activity_postpones_it() {
     assert_eq!(h.ok("app_status", json!({}))["vault"], "unlocked");
     assert_eq!(h.count_events("vault://locked"), 0);
     h.clock.advance(Duration::minutes(2));
-    assert_eq!(h.wait_event("vault://locked", 0), json!({ "reason": "idle" }));
+    assert_eq!(
+        h.wait_event("vault://locked", 0),
+        json!({ "reason": "idle" })
+    );
     assert_eq!(h.ok("app_status", json!({}))["vault"], "locked");
     assert_eq!(h.err("vault_snapshot", json!({})), "vault_locked");
     // Never: no lock however long.

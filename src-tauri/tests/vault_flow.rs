@@ -15,13 +15,19 @@ fn first_run_confirm_lock_and_unlock_every_way() {
     assert_eq!(st["slots"], Value::Null);
     assert_eq!(st["vaultDir"], h.vault_dir().display().to_string());
     assert_eq!(h.err("vault_snapshot", json!({})), "vault_locked");
-    assert_eq!(h.err("vault_create", json!({ "passphrase": "" })), "empty_passphrase");
+    assert_eq!(
+        h.err("vault_create", json!({ "passphrase": "" })),
+        "empty_passphrase"
+    );
 
     let c = h.ok("vault_create", json!({ "passphrase": PASS }));
     let key = c["recoveryKey"].as_str().unwrap().to_string();
     assert_eq!(key.split('-').count(), 14, "{key}");
     assert_eq!(c["keyringError"], Value::Null);
-    assert_eq!(h.err("vault_create", json!({ "passphrase": null })), "vault_exists");
+    assert_eq!(
+        h.err("vault_create", json!({ "passphrase": null })),
+        "vault_exists"
+    );
 
     // "I saved it": two different groups, typed back.
     let g: Vec<&str> = key.split('-').collect();
@@ -30,9 +36,16 @@ fn first_run_confirm_lock_and_unlock_every_way() {
     let same = json!({ "answers": [{ "group": 1, "text": g[0] }, { "group": 1, "text": g[0] }] });
     assert_eq!(h.err("vault_confirm_recovery", same), "invalid_argument");
     let wrong = json!({ "answers": [{ "group": 1, "text": g[0] }, { "group": 2, "text": g[0] }] });
-    assert_eq!(h.ok("vault_confirm_recovery", wrong), json!({ "ok": false }));
-    let out_of_range = json!({ "answers": [{ "group": 1, "text": g[0] }, { "group": 15, "text": "AAAA" }] });
-    assert_eq!(h.ok("vault_confirm_recovery", out_of_range), json!({ "ok": false }));
+    assert_eq!(
+        h.ok("vault_confirm_recovery", wrong),
+        json!({ "ok": false })
+    );
+    let out_of_range =
+        json!({ "answers": [{ "group": 1, "text": g[0] }, { "group": 15, "text": "AAAA" }] });
+    assert_eq!(
+        h.ok("vault_confirm_recovery", out_of_range),
+        json!({ "ok": false })
+    );
 
     // Saved to a file the user picked: the key, readable by the user only.
     let file = h.config.path().join("recovery-key.txt");
@@ -49,10 +62,16 @@ fn first_run_confirm_lock_and_unlock_every_way() {
         { "group": 3, "text": g[2].to_lowercase() },
         { "group": 14, "text": format!(" {} ", g[13]) },
     ]});
-    assert_eq!(h.ok("vault_confirm_recovery", sloppy), json!({ "ok": true }));
+    assert_eq!(
+        h.ok("vault_confirm_recovery", sloppy),
+        json!({ "ok": true })
+    );
     // Confirmed: the key is gone from memory.
     let again = json!({ "answers": [{ "group": 1, "text": g[0] }, { "group": 2, "text": g[1] }] });
-    assert_eq!(h.err("vault_confirm_recovery", again), "no_pending_recovery_key");
+    assert_eq!(
+        h.err("vault_confirm_recovery", again),
+        "no_pending_recovery_key"
+    );
     assert_eq!(
         h.err("recovery_key_save", json!({ "path": file })),
         "no_pending_recovery_key"
@@ -71,12 +90,19 @@ fn first_run_confirm_lock_and_unlock_every_way() {
 
     // Lock on demand: the UI is told, and nothing can be read.
     h.ok("vault_lock", json!({}));
-    assert_eq!(h.wait_event("vault://locked", 0), json!({ "reason": "user" }));
+    assert_eq!(
+        h.wait_event("vault://locked", 0),
+        json!({ "reason": "user" })
+    );
     assert_eq!(h.err("vault_snapshot", json!({})), "vault_locked");
     assert_eq!(h.err("task_add", json!({ "text": "x" })), "vault_locked");
     let st = h.ok("app_status", json!({}));
     assert_eq!(st["vault"], "locked");
-    assert_eq!(st["slots"].as_array().unwrap().len(), 3, "slots readable while locked");
+    assert_eq!(
+        st["slots"].as_array().unwrap().len(),
+        3,
+        "slots readable while locked"
+    );
 
     let titles = |snap: &Value| -> Vec<String> {
         snap["tasks"]
@@ -91,14 +117,20 @@ fn first_run_confirm_lock_and_unlock_every_way() {
     h.ok("vault_lock", json!({}));
 
     assert_eq!(
-        h.err("vault_unlock", json!({ "method": "passphrase", "secret": "nope" })),
+        h.err(
+            "vault_unlock",
+            json!({ "method": "passphrase", "secret": "nope" })
+        ),
         "wrong_passphrase"
     );
     assert_eq!(
         h.err("vault_unlock", json!({ "method": "passphrase" })),
         "invalid_argument"
     );
-    let snap = h.ok("vault_unlock", json!({ "method": "passphrase", "secret": PASS }));
+    let snap = h.ok(
+        "vault_unlock",
+        json!({ "method": "passphrase", "secret": PASS }),
+    );
     assert_eq!(titles(&snap), ["Marker task"]);
     h.ok("vault_lock", json!({}));
 
@@ -106,17 +138,26 @@ fn first_run_confirm_lock_and_unlock_every_way() {
     typo[0] = if typo[0] == 'A' { 'B' } else { 'A' };
     let typo: String = typo.into_iter().collect();
     assert_eq!(
-        h.err("vault_unlock", json!({ "method": "recoveryKey", "secret": typo })),
+        h.err(
+            "vault_unlock",
+            json!({ "method": "recoveryKey", "secret": typo })
+        ),
         "recovery_key_mistyped"
     );
     // A well-formed key of another vault.
     let other = Harness::new();
     let other_key = other.create();
     assert_eq!(
-        h.err("vault_unlock", json!({ "method": "recoveryKey", "secret": other_key })),
+        h.err(
+            "vault_unlock",
+            json!({ "method": "recoveryKey", "secret": other_key })
+        ),
         "wrong_recovery_key"
     );
-    let snap = h.ok("vault_unlock", json!({ "method": "recoveryKey", "secret": key.to_lowercase() }));
+    let snap = h.ok(
+        "vault_unlock",
+        json!({ "method": "recoveryKey", "secret": key.to_lowercase() }),
+    );
     assert_eq!(titles(&snap), ["Marker task"]);
     // Unlocking an unlocked vault is harmless.
     h.ok("vault_unlock", json!({ "method": "keyring" }));
@@ -145,7 +186,10 @@ fn a_keyring_entry_that_went_missing_is_put_back_after_a_passphrase_unlock() {
         h.err("vault_unlock", json!({ "method": "keyring" })),
         "keyring_entry_missing"
     );
-    h.ok("vault_unlock", json!({ "method": "passphrase", "secret": PASS }));
+    h.ok(
+        "vault_unlock",
+        json!({ "method": "passphrase", "secret": PASS }),
+    );
     h.ok("vault_lock", json!({}));
     // The next start needs no secret again.
     h.ok("vault_unlock", json!({ "method": "keyring" }));
@@ -158,18 +202,33 @@ fn passphrase_add_change_and_new_recovery_key() {
     // A vault without a passphrase.
     let c = h.ok("vault_create", json!({ "passphrase": null }));
     let first_key = c["recoveryKey"].as_str().unwrap().to_string();
-    assert_eq!(h.err("passphrase_set", json!({ "current": null, "next": "" })), "empty_passphrase");
-    h.ok("passphrase_set", json!({ "current": null, "next": "first pass" }));
+    assert_eq!(
+        h.err("passphrase_set", json!({ "current": null, "next": "" })),
+        "empty_passphrase"
+    );
+    h.ok(
+        "passphrase_set",
+        json!({ "current": null, "next": "first pass" }),
+    );
     // Changing it needs the current one, right.
     assert_eq!(
-        h.err("passphrase_set", json!({ "current": null, "next": "second" })),
+        h.err(
+            "passphrase_set",
+            json!({ "current": null, "next": "second" })
+        ),
         "passphrase_required"
     );
     assert_eq!(
-        h.err("passphrase_set", json!({ "current": "wrong", "next": "second" })),
+        h.err(
+            "passphrase_set",
+            json!({ "current": "wrong", "next": "second" })
+        ),
         "wrong_passphrase"
     );
-    h.ok("passphrase_set", json!({ "current": "first pass", "next": "second pass" }));
+    h.ok(
+        "passphrase_set",
+        json!({ "current": "first pass", "next": "second pass" }),
+    );
     let kinds: Vec<String> = h
         .ok("slots_list", json!({}))
         .as_array()
@@ -185,19 +244,35 @@ fn passphrase_add_change_and_new_recovery_key() {
         .to_string();
     assert_ne!(new_key, first_key);
     let g: Vec<&str> = new_key.split('-').collect();
-    let answers = json!({ "answers": [{ "group": 4, "text": g[3] }, { "group": 5, "text": g[4] }] });
-    assert_eq!(h.ok("vault_confirm_recovery", answers), json!({ "ok": true }));
+    let answers =
+        json!({ "answers": [{ "group": 4, "text": g[3] }, { "group": 5, "text": g[4] }] });
+    assert_eq!(
+        h.ok("vault_confirm_recovery", answers),
+        json!({ "ok": true })
+    );
 
     h.ok("vault_lock", json!({}));
     assert_eq!(
-        h.err("vault_unlock", json!({ "method": "passphrase", "secret": "first pass" })),
+        h.err(
+            "vault_unlock",
+            json!({ "method": "passphrase", "secret": "first pass" })
+        ),
         "wrong_passphrase"
     );
     assert_eq!(
-        h.err("vault_unlock", json!({ "method": "recoveryKey", "secret": first_key })),
+        h.err(
+            "vault_unlock",
+            json!({ "method": "recoveryKey", "secret": first_key })
+        ),
         "wrong_recovery_key"
     );
-    h.ok("vault_unlock", json!({ "method": "recoveryKey", "secret": new_key }));
+    h.ok(
+        "vault_unlock",
+        json!({ "method": "recoveryKey", "secret": new_key }),
+    );
     h.ok("vault_lock", json!({}));
-    h.ok("vault_unlock", json!({ "method": "passphrase", "secret": "second pass" }));
+    h.ok(
+        "vault_unlock",
+        json!({ "method": "passphrase", "secret": "second pass" }),
+    );
 }

@@ -76,7 +76,11 @@ pub async fn settings_set<R: Runtime>(
     let new = settings.clone();
     blocking(move || {
         if new.quick_add_shortcut != old.quick_add_shortcut {
-            desktop::shortcut::apply(&app2, old.quick_add_shortcut.as_deref(), new.quick_add_shortcut.as_deref())?;
+            desktop::shortcut::apply(
+                &app2,
+                old.quick_add_shortcut.as_deref(),
+                new.quick_add_shortcut.as_deref(),
+            )?;
         }
         if new.autostart != old.autostart {
             if let Err(e) = desktop::autostart::apply(&app2, new.autostart) {

@@ -59,7 +59,9 @@ pub async fn backup_restore<R: Runtime>(
         secret,
     } = args.0;
     if secret.is_empty() {
-        return Err(IpcError::invalid("the passphrase or recovery key is missing"));
+        return Err(IpcError::invalid(
+            "the passphrase or recovery key is missing",
+        ));
     }
     let secret = Zeroizing::new(secret);
     let unlock = match method {
@@ -122,9 +124,7 @@ pub async fn backup_restore<R: Runtime>(
     match &snap {
         Ok(_) => background::vault_opened(&app),
         // Only a failure after the trial leaves the vault locked.
-        Err(_) if !shell_unlocked(&app) => {
-            crate::emit::locked(&app, crate::dto::LockReason::User)
-        }
+        Err(_) if !shell_unlocked(&app) => crate::emit::locked(&app, crate::dto::LockReason::User),
         Err(_) => {}
     }
     snap

@@ -51,7 +51,15 @@ pub async fn mutate<R: Runtime>(
         shell.with_vault(|v| match f(v) {
             Ok(()) => {
                 let c = report::take_changes(v)?;
-                tracing::info!(action = what, tasks = c.tasks.len(), "done");
+                // Ids are random: safe to log, and what a bug report needs.
+                let ids: Vec<&str> = c.tasks.iter().take(20).map(|t| t.id.as_str()).collect();
+                tracing::info!(
+                    action = what,
+                    tasks = c.tasks.len(),
+                    removed = c.removed_tasks.len(),
+                    ids = %ids.join(","),
+                    "done"
+                );
                 Ok(c)
             }
             Err(e) => {
@@ -111,9 +119,7 @@ fn patch(v: &Vault, p: TaskPatchDto) -> IpcResult<TaskPatch> {
     };
     let recurrence = match (p.recurrence, p.repeat_text) {
         (Some(_), Some(_)) => {
-            return Err(IpcError::invalid(
-                "give recurrence or repeatText, not both",
-            ))
+            return Err(IpcError::invalid("give recurrence or repeatText, not both"))
         }
         (Some(None), None) => Some(None),
         (Some(Some(rule)), None) => Some(Some(Recurrence::parse(&rule)?)),
@@ -239,12 +245,18 @@ pub async fn tasks_priority<R: Runtime>(
 }
 
 #[tauri::command]
-pub async fn undo<R: Runtime>(app: AppHandle<R>, shell: State<'_, Arc<Shell>>) -> IpcResult<Changes> {
+pub async fn undo<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Arc<Shell>>,
+) -> IpcResult<Changes> {
     mutate(&app, shell.inner(), "undo", |v| core(v.undo())).await
 }
 
 #[tauri::command]
-pub async fn redo<R: Runtime>(app: AppHandle<R>, shell: State<'_, Arc<Shell>>) -> IpcResult<Changes> {
+pub async fn redo<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Arc<Shell>>,
+) -> IpcResult<Changes> {
     mutate(&app, shell.inner(), "redo", |v| core(v.redo())).await
 }
 

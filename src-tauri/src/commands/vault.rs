@@ -14,7 +14,9 @@ use zeroize::Zeroizing;
 use crate::args::{
     Args, PassphraseSetArgs, PathArgs, VaultConfirmRecoveryArgs, VaultCreateArgs, VaultUnlockArgs,
 };
-use crate::dto::{Confirmed, Created, LockReason, NewRecoveryKey, SlotInfo, Snapshot, UnlockMethod};
+use crate::dto::{
+    Confirmed, Created, LockReason, NewRecoveryKey, SlotInfo, Snapshot, UnlockMethod,
+};
 use crate::error::{codes, io_error, IpcError, IpcResult};
 use crate::shell::{blocking, Shell};
 use crate::{background, emit, report};
@@ -143,9 +145,7 @@ pub async fn vault_unlock<R: Runtime>(
     let unlock = match method {
         UnlockMethod::Keyring => Unlock::Keyring,
         UnlockMethod::Passphrase => Unlock::Passphrase(self::secret(secret, "the passphrase")?),
-        UnlockMethod::RecoveryKey => {
-            Unlock::RecoveryKey(self::secret(secret, "the recovery key")?)
-        }
+        UnlockMethod::RecoveryKey => Unlock::RecoveryKey(self::secret(secret, "the recovery key")?),
     };
     let shell = shell.inner().clone();
     let snapshot = blocking(move || {
@@ -178,7 +178,10 @@ pub async fn vault_unlock<R: Runtime>(
 
 /// Drops the data key and every decrypted task.
 #[tauri::command]
-pub async fn vault_lock<R: Runtime>(app: AppHandle<R>, shell: State<'_, Arc<Shell>>) -> IpcResult<()> {
+pub async fn vault_lock<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Arc<Shell>>,
+) -> IpcResult<()> {
     let shell = shell.inner().clone();
     let was = blocking(move || Ok(shell.lock_vault())).await?;
     if was {
@@ -196,10 +199,8 @@ pub async fn vault_snapshot(shell: State<'_, Arc<Shell>>) -> IpcResult<Snapshot>
 #[tauri::command]
 pub async fn slots_list(shell: State<'_, Arc<Shell>>) -> IpcResult<Vec<SlotInfo>> {
     let shell = shell.inner().clone();
-    blocking(move || {
-        shell.with_vault(|v| Ok(v.slots()?.into_iter().map(SlotInfo::from).collect()))
-    })
-    .await
+    blocking(move || shell.with_vault(|v| Ok(v.slots()?.into_iter().map(SlotInfo::from).collect())))
+        .await
 }
 
 /// Adds a passphrase, or changes it: then the current one must be given

@@ -212,7 +212,10 @@ mod tests {
             tz: Some(z.into()),
             ..at(1, 12, 2026, Some((8, 0)))
         };
-        assert_eq!(label(&zoned("Asia/Tokyo"), &s24), "1 Dec 08:00 (Asia/Tokyo)");
+        assert_eq!(
+            label(&zoned("Asia/Tokyo"), &s24),
+            "1 Dec 08:00 (Asia/Tokyo)"
+        );
         assert_eq!(label(&zoned("Europe/Berlin"), &s24), "1 Dec 08:00");
     }
 }

@@ -111,9 +111,16 @@ mod tests {
             "https://add?title=x",
             "not a url",
         ] {
-            assert_eq!(link_text(bad).unwrap_err().code, "invalid_argument", "{bad}");
+            assert_eq!(
+                link_text(bad).unwrap_err().code,
+                "invalid_argument",
+                "{bad}"
+            );
         }
-        let long = format!("productivitypro://add?title={}", "a".repeat(MAX_LINK_TEXT + 1));
+        let long = format!(
+            "productivitypro://add?title={}",
+            "a".repeat(MAX_LINK_TEXT + 1)
+        );
         assert!(link_text(&long).is_err());
     }
 }

@@ -55,9 +55,13 @@ pub fn init<R: Runtime>(app: &AppHandle<R>) -> IpcResult<()> {
 
 fn register<R: Runtime>(app: &AppHandle<R>, text: &str) -> IpcResult<()> {
     let s = parse(text)?;
-    let gs = app
-        .try_state::<GlobalShortcut<R>>()
-        .ok_or_else(|| refused(platform_allows().err().unwrap_or_else(|| "not available".into())))?;
+    let gs = app.try_state::<GlobalShortcut<R>>().ok_or_else(|| {
+        refused(
+            platform_allows()
+                .err()
+                .unwrap_or_else(|| "not available".into()),
+        )
+    })?;
     gs.on_shortcut(s, |app, _, event| {
         if event.state == ShortcutState::Pressed {
             desktop::window::show_main(app);
@@ -72,7 +76,11 @@ fn register<R: Runtime>(app: &AppHandle<R>, text: &str) -> IpcResult<()> {
 /// Replaces shortcut `old` by `new`. On failure `old` is registered again
 /// and the error returned, so the shortcut in use always matches the
 /// stored setting.
-pub fn apply<R: Runtime>(app: &AppHandle<R>, old: Option<&str>, new: Option<&str>) -> IpcResult<()> {
+pub fn apply<R: Runtime>(
+    app: &AppHandle<R>,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> IpcResult<()> {
     if let Some(n) = new {
         parse(n)?;
     }

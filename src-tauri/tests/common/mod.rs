@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{App, Listener, Manager, WebviewWindow};
+use tauri::{App, Listener, WebviewWindow};
 
 pub const KEYRING_SERVICE: &str = "ProductivityPro-app-test";
 pub const TZ: chrono_tz::Tz = chrono_tz::Europe::Berlin;
