@@ -108,12 +108,10 @@ async fn watch_changes<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>, ticks: 
                 // A task `pp` added or moved may remind sooner.
                 rearm_reminders(&app);
             }
-            Ok(Some(Err(e))) => {
-                // Said once, not four times a second.
-                if last_error.as_deref() != Some(&e.code) {
-                    last_error = Some(e.code.to_string());
-                    emit::error(&app, e);
-                }
+            // Said once, not four times a second.
+            Ok(Some(Err(e))) if last_error.as_deref() != Some(&e.code) => {
+                last_error = Some(e.code.to_string());
+                emit::error(&app, e);
             }
             _ => {}
         }

@@ -174,6 +174,32 @@ fn on_window_event<R: Runtime>(window: &tauri::Window<R>, event: &WindowEvent) {
     }
 }
 
+/// SIGTERM (logout, `kill`) and SIGINT (Ctrl-C under `make run`) end the
+/// app the normal way, so the window state is saved and the vault closed.
+fn exit_on_signals<R: Runtime>(app: &AppHandle<R>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            tracing::info!("exit on signal");
+            app.exit(0);
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = app;
+}
+
 /// The configuration from the environment: `PRODUCTIVITYPRO_DATA_DIR`,
 /// `PRODUCTIVITYPRO_TZ`, `PRODUCTIVITYPRO_KEYRING_SERVICE`, as for `pp`.
 fn config_from_env<R: Runtime>(app: &App<R>) -> Result<ShellConfig, String> {
@@ -240,6 +266,7 @@ pub fn run() {
                 },
             )?;
             desktop_setup(app, &shell, &setup_launch);
+            exit_on_signals(app.handle());
             Ok(())
         })
         .build(context())

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{require_keyring, run_ok, Harness, Setup, PASS};
+use common::{require_keyring, Harness, Setup, PASS};
 use serde_json::{json, Value};
 
 fn titles(snap: &Value) -> Vec<String> {
@@ -359,5 +359,4 @@ fn the_ui_may_call_only_what_its_capability_grants() {
         .call_from(&other, "app_status", json!({}))
         .expect_err("other window");
     assert!(e.to_string().contains("not allowed"), "{e}");
-    let _ = run_ok;
 }

@@ -263,7 +263,7 @@ fn edits_bulk_actions_trash_and_undo() {
     assert_eq!(c["lists"][0]["openCount"], 1);
     assert_eq!(
         view(&h, json!({ "kind": "list", "id": work })),
-        [id_a.clone()]
+        std::slice::from_ref(&id_a)
     );
     h.ok("tasks_move", json!({ "ids": [id_a], "listId": null }));
 
@@ -271,8 +271,14 @@ fn edits_bulk_actions_trash_and_undo() {
     let c = h.ok("tasks_trash", json!({ "ids": [id_b] }));
     assert!(c["tasks"][0]["trashedAt"].is_string());
     assert_eq!(c["counts"]["trash"], 1);
-    assert_eq!(view(&h, json!({ "kind": "inbox" })), [id_a.clone()]);
-    assert_eq!(view(&h, json!({ "kind": "trash" })), [id_b.clone()]);
+    assert_eq!(
+        view(&h, json!({ "kind": "inbox" })),
+        std::slice::from_ref(&id_a)
+    );
+    assert_eq!(
+        view(&h, json!({ "kind": "trash" })),
+        std::slice::from_ref(&id_b)
+    );
     assert_eq!(
         h.err(
             "task_update",
