@@ -6,7 +6,7 @@ mod common;
 
 use chrono::TimeZone;
 use productivitypro_core::vault::{BackupPolicy, RestoreOptions, TaskDraft, TaskPatch};
-use productivitypro_core::{CreateOptions, Env, FixedClock, KeyringChoice, Unlock, Vault};
+use productivitypro_core::{CreateOptions, Env, FixedClock, KeyringChoice, Unlock, Vault, View};
 use zeroize::Zeroizing;
 
 const MARKER: &str = "PLAINMARK4471";
@@ -93,9 +93,9 @@ fn user_content_never_reaches_the_disk_in_plaintext() {
     v.undo().unwrap();
     v.undo().unwrap();
     v.redo().unwrap();
-    v.tag_tasks(&ids[10..20], &[format!("{MARKER}bulk")], &[])
-        .unwrap();
-    v.snooze(ids[30], 10).unwrap();
+    let live: Vec<_> = v.view(&View::All).iter().take(10).map(|t| t.id).collect();
+    v.tag_tasks(&live, &[format!("{MARKER}bulk")], &[]).unwrap();
+    v.snooze(live[0], 10).unwrap();
     v.check_reminders(&Default::default()).unwrap();
     assert!(v.history_state().unwrap().can_undo);
     assert!(!v.trash().is_empty());

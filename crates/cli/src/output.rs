@@ -37,7 +37,7 @@ pub fn task_line(v: &Vault, t: &Task) -> String {
         s.push_str(&format!("  due {d}"));
     }
     if let Some(r) = &t.recurrence {
-        s.push_str(&format!("  ({})", r.as_str()));
+        s.push_str(&format!("  ({})", r.label()));
     }
     if let Some(p) = t.parent {
         s.push_str(&format!("  ↳ {}", p.short()));

@@ -185,3 +185,60 @@ fn bulk_commands_and_combined_filters() {
         Vec::<String>::new()
     );
 }
+
+/// The desktop app and `pp` on one vault: the app (a `Vault` in this
+/// process, session "app") sees `pp`'s writes by polling and refreshing,
+/// and `pp undo` refuses to clobber what the app changed since.
+#[test]
+fn the_app_sees_pp_changes_and_pp_undo_respects_the_apps() {
+    use productivitypro_core::vault::TaskPatch;
+    use productivitypro_core::{Env, Unlock, Vault, View};
+
+    let tmp = vault();
+    let d = tmp.path();
+    let mut app = Vault::open(
+        d,
+        &Unlock::passphrase(PASS),
+        Env::system(chrono_tz::Europe::Berlin),
+    )
+    .unwrap();
+    app.set_history_session("app").unwrap();
+    assert!(!app.has_outside_changes().unwrap());
+
+    let id = add(d, "Written by pp");
+    assert!(app.has_outside_changes().unwrap());
+    assert!(app.refresh().unwrap());
+    let ch = app.take_changes();
+    let id: productivitypro_core::TaskId = id.parse().unwrap();
+    assert_eq!(ch.tasks.into_iter().collect::<Vec<_>>(), [id]);
+    assert_eq!(app.view(&View::All)[0].title, "Written by pp");
+
+    // The app edits the task pp just added; pp's undo of the add must not
+    // delete the app's edit.
+    app.update_task(
+        id,
+        TaskPatch {
+            notes: Some("the app's notes".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let err = fails_with(pp_(d).arg("undo"), "undo_conflict");
+    assert!(err.contains("Task added"), "{err}");
+    let shown = json(&ok(pp_(d).args(["show", "--json", &id.to_string()])));
+    assert_eq!(shown["notes"], "the app's notes");
+
+    // pp trashes it; the app sees it go, and its own undo (of the edit)
+    // now conflicts too.
+    ok(pp_(d).args(["rm", &id.to_string()]));
+    app.refresh().unwrap();
+    assert!(app.view(&View::All).is_empty());
+    assert_eq!(app.take_changes().tasks.len(), 1);
+    assert_eq!(app.undo().unwrap_err().code(), "undo_conflict");
+    // Once pp undoes its rm, the app's undo applies.
+    ok(pp_(d).arg("undo"));
+    app.refresh().unwrap();
+    assert_eq!(app.undo().unwrap(), "Task edited");
+    let shown = json(&ok(pp_(d).args(["show", "--json", &id.to_string()])));
+    assert_eq!(shown["notes"], "");
+}

@@ -486,6 +486,28 @@ fn every_action_undoes_and_redoes() {
             Box::new(|v| drop(v.add_list("Later", None).unwrap())),
         ),
         (
+            "2 tasks imported",
+            Box::new(|v| {
+                let json = br#"{"format":"productivitypro","version":1,
+                    "lists":[{"id":"000000000000000000000000000000aa","name":"Imported","order":"V","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}],
+                    "tasks":[{"id":"00000000000000000000000000000001","title":"one","list":"000000000000000000000000000000aa","order":"V","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"},
+                             {"id":"00000000000000000000000000000002","title":"two","parent":"00000000000000000000000000000001","order":"W","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}]}"#;
+                let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+                let mut ctx = productivitypro_core::interchange::ImportContext {
+                    now: start(),
+                    rng: &mut rng,
+                    local_tz: chrono_tz::Europe::Berlin,
+                };
+                let b = productivitypro_core::interchange::import(
+                    productivitypro_core::interchange::Format::Json,
+                    json,
+                    &mut ctx,
+                )
+                .unwrap();
+                v.import(b, false).unwrap();
+            }),
+        ),
+        (
             "Task added",
             Box::new(|v| {
                 drop(
@@ -525,7 +547,11 @@ fn every_action_undoes_and_redoes() {
     while v.undo().is_ok() {
         undone += 1;
     }
-    assert_eq!(undone, actions.len() + 4, "16 actions and the 4 setup adds");
+    assert_eq!(
+        undone,
+        actions.len() + 4,
+        "every action and the 4 setup adds"
+    );
     assert_eq!(v.task_count(), 0);
     assert!(v.lists().is_empty());
     // Another session has its own (empty) stacks.

@@ -184,10 +184,13 @@ impl Vault {
         self.lists.get(&id).map(|e| &e.value)
     }
 
+    /// Every task record, the trash included.
     pub fn task_count(&self) -> usize {
         self.tasks.len()
     }
 
+    /// Every task, the trash included (what a front end caches; views
+    /// leave the trash out).
     pub fn tasks(&self) -> impl Iterator<Item = &Task> {
         self.tasks.values().map(|e| &e.value)
     }

@@ -1,0 +1,433 @@
+import { SvelteSet } from 'svelte/reactivity';
+import { AppError } from '../errors/app-error';
+import { describeError } from '../errors/table';
+import type { Backend, Unlisten } from '../ipc/backend';
+import type {
+  AppStatus,
+  Changes,
+  Id,
+  Priority,
+  Snapshot,
+  TaskPatchDto,
+  UnlockArgs,
+  ViewSpec,
+} from '../ipc/types';
+import { TaskCache } from '../stores/tasks.svelte';
+import { Selection } from '../stores/selection.svelte';
+import { SettingsStore } from '../stores/settings.svelte';
+import { Toasts, type ToastKind } from '../stores/toasts.svelte';
+import { sameView, ViewStore } from '../stores/view.svelte';
+
+export type Phase = 'starting' | 'no-backend' | 'first-run' | 'locked' | 'unlocked';
+export type Screen = 'tasks' | 'settings';
+export type Picker = 'move' | 'tags' | null;
+
+/** How long a completed task stays in place (checked) before the view drops it. */
+export const COMPLETE_LINGER_MS = 600;
+
+export type RecoveryFlow = {
+  key: string;
+  origin: 'first-run' | 'settings';
+  keyringError: AppError | null;
+};
+
+/**
+ * The root of the UI's state, built once at start and handed down by
+ * context. Owns the stores and every action that talks to the backend, so
+ * components stay thin and every mutation goes through one path
+ * (apply `Changes`, refresh the view, offer Undo, show errors).
+ */
+export class App {
+  readonly cache = new TaskCache();
+  readonly view: ViewStore;
+  readonly selection = new Selection();
+  readonly settings: SettingsStore;
+  readonly toasts = new Toasts();
+
+  phase = $state<Phase>('starting');
+  status = $state.raw<AppStatus | null>(null);
+  unlockError = $state.raw<AppError | null>(null);
+  unlocking = $state(false);
+  lockReason = $state<'user' | 'idle' | null>(null);
+  recovery = $state.raw<RecoveryFlow | null>(null);
+
+  screen = $state<Screen>('tasks');
+  detailId = $state<Id | null>(null);
+  paletteOpen = $state(false);
+  sheetOpen = $state(false);
+  sidebarCollapsed = $state(false);
+  picker = $state<Picker>(null);
+  /** Bumped to ask a component to take focus (quick add, search, title, due). */
+  focusQuickAdd = $state(0);
+  focusSearch = $state(0);
+  focusTitle = $state(0);
+  focusDue = $state(0);
+  newListTick = $state(0);
+  /** Deep-link text waiting for the person to confirm before it is saved. */
+  pendingQuickAdd = $state<string | null>(null);
+  /** Tasks shown checked while they linger before leaving the view. */
+  readonly lingering = new SvelteSet<Id>();
+  reducedMotion = $state(false);
+
+  private unlisteners: Unlisten[] = [];
+  private lastActivity = 0;
+  now: () => Date;
+
+  constructor(
+    readonly backend: Backend,
+    opts: { now?: () => Date } = {},
+  ) {
+    this.view = new ViewStore(backend);
+    this.settings = new SettingsStore(backend);
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  // ----- start-up and vault state -----
+
+  async start() {
+    this.unlisteners.push(
+      await this.backend.on('vault://changed', (c) => this.onExternalChanges(c)),
+      await this.backend.on('vault://locked', (p) => this.onLocked(p.reason)),
+      await this.backend.on('app://quick-add', (p) => this.onQuickAdd(p.text)),
+      await this.backend.on('app://navigate', (p) => void this.navigate(p.view, p.taskId)),
+      await this.backend.on('app://error', (e) => this.showError(new AppError(e.code, e.message))),
+    );
+    try {
+      await this.settings.load();
+    } catch (e) {
+      this.showError(e);
+    }
+    const status = await this.backend.call('app_status');
+    this.status = status;
+    if (status.vault === 'missing') {
+      this.phase = 'first-run';
+    } else if (status.vault === 'unlocked') {
+      await this.enter(await this.backend.call('vault_snapshot'));
+    } else {
+      this.phase = 'locked';
+      if (status.slots?.some((s) => s.kind === 'keyring') ?? true)
+        await this.unlock({ method: 'keyring' });
+    }
+    if (status.launch.deepLink) this.onQuickAdd(status.launch.deepLink);
+    else if (status.launch.quickAdd) this.onQuickAdd(null);
+  }
+
+  stop() {
+    for (const u of this.unlisteners) u();
+    this.unlisteners = [];
+    this.toasts.clear();
+  }
+
+  private async enter(snapshot: Snapshot) {
+    this.cache.load(snapshot);
+    this.phase = 'unlocked';
+    this.unlockError = null;
+    this.lockReason = null;
+    await this.refreshView();
+  }
+
+  async createVault(passphrase: string | null) {
+    const r = await this.backend.call('vault_create', { passphrase });
+    this.recovery = {
+      key: r.recoveryKey,
+      origin: 'first-run',
+      keyringError: r.keyringError
+        ? new AppError(r.keyringError.code, r.keyringError.message)
+        : null,
+    };
+  }
+
+  /** After the recovery key was confirmed: into the app. */
+  async finishRecovery() {
+    const flow = this.recovery;
+    this.recovery = null;
+    if (flow?.origin === 'first-run') {
+      const status = await this.backend.call('app_status');
+      this.status = status;
+      await this.enter(await this.backend.call('vault_snapshot'));
+      this.focusQuickAdd += 1;
+    } else {
+      this.toast('success', 'New recovery key saved. The old one no longer opens the vault.');
+    }
+  }
+
+  async unlock(args: UnlockArgs): Promise<boolean> {
+    this.unlocking = true;
+    try {
+      const snapshot = await this.backend.call('vault_unlock', args);
+      await this.enter(snapshot);
+      return true;
+    } catch (e) {
+      this.unlockError = AppError.from(e);
+      this.phase = 'locked';
+      return false;
+    } finally {
+      this.unlocking = false;
+    }
+  }
+
+  async lock() {
+    await this.backend.call('vault_lock');
+    this.onLocked('user');
+  }
+
+  private onLocked(reason: 'user' | 'idle') {
+    this.cache.clear();
+    this.selection.clear();
+    this.selection.cursor = null;
+    this.detailId = null;
+    this.view.ids = [];
+    this.paletteOpen = false;
+    this.sheetOpen = false;
+    this.picker = null;
+    this.lockReason = reason;
+    this.unlockError = null;
+    this.screen = 'tasks';
+    this.phase = 'locked';
+  }
+
+  // ----- events -----
+
+  private async onExternalChanges(c: Changes) {
+    if (this.phase !== 'unlocked') return;
+    this.cache.apply(c);
+    await this.refreshView().catch((e: unknown) => this.showError(e));
+  }
+
+  onQuickAdd(text: string | null) {
+    if (this.phase !== 'unlocked') return;
+    this.screen = 'tasks';
+    if (text) this.pendingQuickAdd = text;
+    else this.focusQuickAdd += 1;
+  }
+
+  async navigate(view: ViewSpec, taskId: Id | null) {
+    if (this.phase !== 'unlocked') return;
+    await this.go(view);
+    if (taskId) {
+      this.selection.only(taskId);
+      this.detailId = taskId;
+    }
+  }
+
+  // ----- views -----
+
+  async go(spec: ViewSpec) {
+    this.screen = 'tasks';
+    if (!sameView(spec, this.view.spec)) {
+      this.view.go(spec);
+      this.selection.clear();
+      this.selection.cursor = null;
+      this.detailId = null;
+    }
+    await this.refreshView();
+  }
+
+  async refreshView() {
+    const before = this.view.ids;
+    try {
+      await this.view.refresh();
+    } catch (e) {
+      this.showError(e);
+      return;
+    }
+    this.selection.prune(this.view.ids, before);
+    if (this.detailId && !this.cache.get(this.detailId)) this.detailId = null;
+  }
+
+  // ----- mutations -----
+
+  /**
+   * The one path for every mutation: apply the returned `Changes`, refresh
+   * the view, and offer Undo. A `stale` answer reloads from the vault.
+   */
+  async mutate(
+    run: () => Promise<Changes>,
+    opts: { toast?: string; linger?: Id[] } = {},
+  ): Promise<boolean> {
+    try {
+      const changes = await run();
+      this.cache.apply(changes);
+      if (opts.linger?.length) {
+        for (const id of opts.linger) this.lingering.add(id);
+        setTimeout(
+          () => {
+            for (const id of opts.linger ?? []) this.lingering.delete(id);
+            void this.refreshView();
+          },
+          // Reduced motion drops the slide (CSS), not the moment to undo in place.
+          COMPLETE_LINGER_MS,
+        );
+      } else {
+        await this.refreshView();
+      }
+      if (opts.toast) {
+        this.toasts.show({
+          kind: 'success',
+          text: opts.toast,
+          action: changes.history.canUndo
+            ? { label: 'Undo', run: () => void this.undo() }
+            : undefined,
+        });
+      }
+      return true;
+    } catch (e) {
+      await this.recover(e);
+      return false;
+    }
+  }
+
+  /**
+   * After a failed mutation: `stale` and vanished records reload from the
+   * vault ("changed elsewhere, reloaded"), `vault_locked` shows the unlock
+   * screen; the error is shown in words either way.
+   */
+  async recover(e: unknown) {
+    const err = AppError.from(e);
+    if (err.code === 'stale' || err.code === 'task_not_found' || err.code === 'list_not_found') {
+      try {
+        this.cache.load(await this.backend.call('vault_snapshot'));
+        await this.refreshView();
+      } catch (reload) {
+        this.showError(reload);
+        return;
+      }
+    }
+    if (err.code === 'vault_locked') {
+      this.onLocked('idle');
+    }
+    this.showError(err);
+  }
+
+  addTask(text: string, opts: { parentId?: Id | null } = {}): Promise<boolean> {
+    const spec = this.view.spec;
+    return this.mutate(() =>
+      this.backend.call('task_add', {
+        text,
+        listId: spec.kind === 'list' ? spec.id : null,
+        parentId: opts.parentId ?? null,
+        dueToday: spec.kind === 'today',
+      }),
+    );
+  }
+
+  updateTask(id: Id, patch: TaskPatchDto): Promise<boolean> {
+    return this.mutate(() => this.backend.call('task_update', { id, patch }));
+  }
+
+  complete(ids: Id[]): Promise<boolean> {
+    if (!ids.length) return Promise.resolve(false);
+    const allDone = ids.every((id) => this.cache.get(id)?.done);
+    if (allDone) {
+      return this.mutate(() => this.backend.call('tasks_reopen', { ids }), {
+        toast: ids.length === 1 ? 'Task reopened' : `${ids.length} tasks reopened`,
+      });
+    }
+    return this.mutate(() => this.backend.call('tasks_complete', { ids }), {
+      toast: ids.length === 1 ? 'Task completed' : `${ids.length} tasks completed`,
+      linger: ids,
+    });
+  }
+
+  trash(ids: Id[]): Promise<boolean> {
+    if (!ids.length) return Promise.resolve(false);
+    if (this.detailId && ids.includes(this.detailId)) this.detailId = null;
+    return this.mutate(() => this.backend.call('tasks_trash', { ids }), {
+      toast: ids.length === 1 ? 'Task deleted' : `${ids.length} tasks deleted`,
+    });
+  }
+
+  restore(ids: Id[]): Promise<boolean> {
+    if (!ids.length) return Promise.resolve(false);
+    return this.mutate(() => this.backend.call('tasks_restore', { ids }), {
+      toast: ids.length === 1 ? 'Task restored' : `${ids.length} tasks restored`,
+    });
+  }
+
+  emptyTrash(ids: Id[] | null): Promise<boolean> {
+    return this.mutate(() => this.backend.call('trash_empty', { ids }), {
+      toast: ids ? `${ids.length} deleted for good` : 'Trash emptied',
+    });
+  }
+
+  move(ids: Id[], listId: Id | null): Promise<boolean> {
+    if (!ids.length) return Promise.resolve(false);
+    const name = listId ? (this.cache.list(listId)?.name ?? 'list') : 'Inbox';
+    return this.mutate(() => this.backend.call('tasks_move', { ids, listId }), {
+      toast: ids.length === 1 ? `Moved to ${name}` : `${ids.length} tasks moved to ${name}`,
+    });
+  }
+
+  tag(ids: Id[], add: string[], remove: string[] = []): Promise<boolean> {
+    if (!ids.length) return Promise.resolve(false);
+    return this.mutate(() => this.backend.call('tasks_tag', { ids, add, remove }), {
+      toast: ids.length === 1 ? 'Tags changed' : `Tags changed on ${ids.length} tasks`,
+    });
+  }
+
+  prioritise(ids: Id[], priority: Priority): Promise<boolean> {
+    if (!ids.length) return Promise.resolve(false);
+    return this.mutate(() => this.backend.call('tasks_priority', { ids, priority }));
+  }
+
+  reorder(id: Id, anchor: Id, where: 'before' | 'after'): Promise<boolean> {
+    return this.mutate(() =>
+      this.backend.call('task_update', {
+        id,
+        patch: where === 'before' ? { moveBefore: anchor } : { moveAfter: anchor },
+      }),
+    );
+  }
+
+  async undo() {
+    const label = this.cache.history.undoLabel;
+    const ok = await this.mutate(() => this.backend.call('undo'));
+    if (ok) this.toast('info', label ? `Undone: ${label}` : 'Undone', { redo: true });
+  }
+
+  async redo() {
+    const label = this.cache.history.redoLabel;
+    const ok = await this.mutate(() => this.backend.call('redo'));
+    if (ok) this.toast('info', label ? `Redone: ${label}` : 'Redone');
+  }
+
+  addList(name: string, colour: string | null): Promise<boolean> {
+    return this.mutate(() => this.backend.call('list_add', { name, colour }), {
+      toast: `List “${name}” added`,
+    });
+  }
+
+  // ----- messages -----
+
+  toast(kind: ToastKind, text: string, opts: { redo?: boolean } = {}) {
+    this.toasts.show({
+      kind,
+      text,
+      action: opts.redo ? { label: 'Redo', run: () => void this.redo() } : undefined,
+    });
+  }
+
+  /** The one way errors reach a person: plain words, the way out, the code for a bug report. */
+  showError(e: unknown) {
+    const d = describeError(e);
+    const kind: ToastKind =
+      d.severity === 'info' ? 'info' : d.severity === 'warning' ? 'warning' : 'error';
+    this.toasts.show({
+      kind,
+      text: d.wayOut ? `${d.words} ${d.wayOut}` : d.words,
+      code: d.code,
+      detail: d.details,
+    });
+  }
+
+  /** Tells the shell the person is active (idle lock), at most every 30 s. */
+  reportActivity() {
+    if (this.phase !== 'unlocked') return;
+    const now = Date.now();
+    if (now - this.lastActivity < 30_000) return;
+    this.lastActivity = now;
+    this.backend.call('activity').catch(() => {
+      // Activity is advisory; a failure here must not bother the person.
+    });
+  }
+}

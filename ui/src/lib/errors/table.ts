@@ -1,0 +1,274 @@
+import { AppError } from './app-error';
+
+export type Severity = 'info' | 'warning' | 'error';
+
+/** What a person reads: what happened, and the way out. */
+export type ErrorWords = { severity: Severity; words: string; wayOut: string };
+
+/**
+ * The one table from error codes (docs/desktop-ipc.md) to words. The UI
+ * never shows or branches on an error's `message`; it is only offered as
+ * "details" for a bug report.
+ */
+export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
+  // Opening the vault
+  keyring_unavailable: {
+    severity: 'warning',
+    words: "The system keyring isn't available right now.",
+    wayOut: 'Unlock with your passphrase or recovery key, or start your keyring and try again.',
+  },
+  keyring_entry_missing: {
+    severity: 'warning',
+    words: "The keyring no longer has this vault's key.",
+    wayOut: 'Unlock with your passphrase or recovery key; the key is put back in the keyring.',
+  },
+  keyring_damaged: {
+    severity: 'error',
+    words: "The keyring's entry for this vault is damaged.",
+    wayOut: 'Unlock with your passphrase or recovery key.',
+  },
+  wrong_passphrase: {
+    severity: 'warning',
+    words: "That passphrase doesn't open this vault.",
+    wayOut: 'Check Caps Lock and try again, or use your recovery key.',
+  },
+  passphrase_required: {
+    severity: 'warning',
+    words: 'A passphrase is needed.',
+    wayOut: 'Type your passphrase.',
+  },
+  empty_passphrase: {
+    severity: 'warning',
+    words: "A passphrase can't be empty.",
+    wayOut: 'Type at least one character, or leave the passphrase off.',
+  },
+  recovery_key_mistyped: {
+    severity: 'warning',
+    words: 'That recovery key has a typo.',
+    wayOut: 'Compare it group by group with the one you saved; letters O/I/L read as 0/1/1.',
+  },
+  wrong_recovery_key: {
+    severity: 'warning',
+    words: 'That is a valid recovery key, but not the one for this vault.',
+    wayOut: 'Use the recovery key you saved when this vault was created.',
+  },
+  no_such_slot: {
+    severity: 'warning',
+    words: "This vault can't be opened that way.",
+    wayOut: 'Use another way to unlock: keyring, passphrase or recovery key.',
+  },
+  slot_damaged: {
+    severity: 'error',
+    words: 'That way of unlocking is damaged in the vault file.',
+    wayOut: 'Use another way to unlock, or restore a backup.',
+  },
+  last_slot: {
+    severity: 'warning',
+    words: "That is the last way to open the vault, so it can't be removed.",
+    wayOut: 'Add another way to unlock first.',
+  },
+  vault_locked: {
+    severity: 'info',
+    words: 'The vault is locked.',
+    wayOut: 'Unlock it to continue.',
+  },
+  vault_not_found: {
+    severity: 'error',
+    words: "The vault file isn't there any more.",
+    wayOut: 'Restore a backup or create a new vault.',
+  },
+  vault_exists: {
+    severity: 'warning',
+    words: 'A vault already exists here.',
+    wayOut: 'Unlock the existing vault instead.',
+  },
+  vault_corrupt: {
+    severity: 'error',
+    words: "The vault file can't be read.",
+    wayOut: 'Restore a backup from Settings → Vault.',
+  },
+  vault_too_new: {
+    severity: 'error',
+    words: 'This vault was written by a newer version of ProductivityPro.',
+    wayOut: 'Update the app to open it.',
+  },
+  record_wrong_key: {
+    severity: 'error',
+    words: "Some tasks were sealed with a key this vault doesn't have.",
+    wayOut: 'Restore a backup from Settings → Vault.',
+  },
+  record_tampered: {
+    severity: 'error',
+    words: 'Some tasks were changed outside the app and were not loaded.',
+    wayOut: 'Restore a backup from Settings → Vault.',
+  },
+  record_moved: {
+    severity: 'error',
+    words: 'Some tasks were moved around inside the vault file and were not loaded.',
+    wayOut: 'Restore a backup from Settings → Vault.',
+  },
+  record_unreadable: {
+    severity: 'error',
+    words: "Some tasks can't be read.",
+    wayOut: 'Restore a backup from Settings → Vault.',
+  },
+  // Everyday work
+  stale: {
+    severity: 'info',
+    words: 'That was changed elsewhere; the latest version is shown now.',
+    wayOut: 'Make your change again if it is still needed.',
+  },
+  task_not_found: {
+    severity: 'info',
+    words: 'That task no longer exists.',
+    wayOut: 'It may have been removed elsewhere; the list is up to date now.',
+  },
+  list_not_found: {
+    severity: 'info',
+    words: 'That list no longer exists.',
+    wayOut: 'It may have been removed elsewhere; the sidebar is up to date now.',
+  },
+  list_exists: {
+    severity: 'warning',
+    words: 'A list with that name already exists.',
+    wayOut: 'Pick another name.',
+  },
+  list_not_empty: {
+    severity: 'warning',
+    words: 'That list still has tasks.',
+    wayOut: 'Delete it together with its tasks, or move them first.',
+  },
+  ambiguous_id: {
+    severity: 'warning',
+    words: 'More than one task matches.',
+    wayOut: 'Pick the task from the list.',
+  },
+  parent_cycle: {
+    severity: 'warning',
+    words: "A task can't be a subtask of itself or of its own subtasks.",
+    wayOut: 'Pick another parent.',
+  },
+  invalid_input: {
+    severity: 'warning',
+    words: "That value can't be saved.",
+    wayOut: 'Check what you typed and try again.',
+  },
+  invalid_argument: {
+    severity: 'error',
+    words: "The app sent something the vault can't accept.",
+    wayOut: 'Try again; if it keeps happening, report it with the details.',
+  },
+  invalid_recurrence: {
+    severity: 'warning',
+    words: "That repeat rule isn't understood.",
+    wayOut: 'Try e.g. "every monday", "every 2 weeks", "every 15th".',
+  },
+  undo_empty: { severity: 'info', words: 'Nothing to undo.', wayOut: '' },
+  redo_empty: { severity: 'info', words: 'Nothing to redo.', wayOut: '' },
+  undo_conflict: {
+    severity: 'warning',
+    words: "That can't be undone: the tasks were changed since.",
+    wayOut: 'Change them back by hand.',
+  },
+  // Files, backups, import/export
+  import_malformed: {
+    severity: 'warning',
+    words: "That file can't be imported; nothing was changed.",
+    wayOut: 'Check the format you picked matches the file.',
+  },
+  import_conflict: {
+    severity: 'warning',
+    words: 'That file has tasks that already exist here; nothing was changed.',
+    wayOut: 'Import it into a new vault, or remove the duplicates from the file.',
+  },
+  bad_backup: {
+    severity: 'error',
+    words: "That backup can't be restored.",
+    wayOut: 'Pick another backup.',
+  },
+  io: {
+    severity: 'error',
+    words: "A file couldn't be read or written.",
+    wayOut: 'Check the folder exists and you may write there.',
+  },
+  storage: {
+    severity: 'error',
+    words: 'The vault file could not be written.',
+    wayOut: 'Check there is free disk space, then try again.',
+  },
+  busy: {
+    severity: 'info',
+    words: 'Another long operation is still running.',
+    wayOut: 'Wait for it to finish, then try again.',
+  },
+  platform_refused: {
+    severity: 'warning',
+    words: 'Your system refused that setting.',
+    wayOut: 'Pick another shortcut, or leave it off.',
+  },
+  // Quick add (the grammar's errors)
+  quick_add_empty_title: {
+    severity: 'warning',
+    words: 'A task needs a title: everything was read as list, tags, priority or date.',
+    wayOut: 'Start a word with \\ to keep it in the title.',
+  },
+  quick_add_bad_priority: {
+    severity: 'warning',
+    words: 'Priority is !1 (most urgent) to !4.',
+    wayOut: 'Use !1, !2, !3 or !4.',
+  },
+  quick_add_multiple_priorities: {
+    severity: 'warning',
+    words: 'Two priorities were given.',
+    wayOut: 'Keep one of !1 to !4.',
+  },
+  quick_add_multiple_lists: {
+    severity: 'warning',
+    words: 'Two lists were given; a task is in one list.',
+    wayOut: 'Keep one #list, or write \\# for a literal #.',
+  },
+  quick_add_unclosed_list_name: {
+    severity: 'warning',
+    words: 'A list name has no closing quote.',
+    wayOut: 'Write #"two words".',
+  },
+  quick_add_invalid_date: {
+    severity: 'warning',
+    words: "That date doesn't exist.",
+    wayOut: 'Check the day and month.',
+  },
+  quick_add_not_a_date: {
+    severity: 'warning',
+    words: "That isn't a date I understand.",
+    wayOut: 'Try tomorrow 9am, fri, next week, in 3 days, dec 1 or 2026-12-01.',
+  },
+  internal: {
+    severity: 'error',
+    words: 'Something went wrong.',
+    wayOut: 'Try again; if it keeps happening, report it with the details.',
+  },
+};
+
+const UNKNOWN: ErrorWords = {
+  severity: 'error',
+  words: 'Something went wrong.',
+  wayOut: 'Try again; if it keeps happening, report it with the details.',
+};
+
+const QUICK_ADD_UNKNOWN: ErrorWords = {
+  severity: 'warning',
+  words: "Quick add couldn't read that line.",
+  wayOut: 'Check the list, tags, priority and date you typed.',
+};
+
+export function describeCode(code: string): ErrorWords {
+  const known = Object.hasOwn(ERROR_TABLE, code) ? ERROR_TABLE[code] : undefined;
+  if (known) return known;
+  if (code.startsWith('quick_add_')) return QUICK_ADD_UNKNOWN;
+  return UNKNOWN;
+}
+
+export function describeError(e: unknown): ErrorWords & { code: string; details: string } {
+  const err = AppError.from(e);
+  return { ...describeCode(err.code), code: err.code, details: err.message };
+}

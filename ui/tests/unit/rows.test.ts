@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { SvelteSet } from 'svelte/reactivity';
+import { buildRows } from '../../src/components/task/rows';
+import type { TaskDto } from '../../src/lib/ipc/types';
+
+const task = (id: string, extra: Partial<TaskDto> = {}): TaskDto => ({
+  id,
+  title: id,
+  notes: '',
+  listId: null,
+  tags: [],
+  priority: 0,
+  due: null,
+  recurrence: null,
+  parentId: null,
+  order: id,
+  done: false,
+  doneAt: null,
+  trashedAt: null,
+  createdAt: '',
+  updatedAt: '',
+  ...extra,
+});
+const due = (date: string) => ({ date, time: null, tz: null, at: date });
+const now = new Date(2026, 10, 30, 10, 0);
+
+describe('buildRows', () => {
+  const tasks = new Map([
+    ['p', task('p')],
+    ['c1', task('c1', { parentId: 'p' })],
+    ['g', task('g', { parentId: 'c1' })],
+    ['q', task('q')],
+  ]);
+
+  it('indents subtasks under a parent in the view', () => {
+    const rows = buildRows(
+      { kind: 'inbox' },
+      ['p', 'c1', 'g', 'q'],
+      (id) => tasks.get(id),
+      new SvelteSet(),
+      now,
+    );
+    expect(rows.map((r) => (r.kind === 'task' ? [r.id, r.depth, r.hasChildren] : null))).toEqual([
+      ['p', 0, true],
+      ['c1', 1, true],
+      ['g', 2, false],
+      ['q', 0, false],
+    ]);
+  });
+
+  it('hides the descendants of a folded task', () => {
+    const rows = buildRows(
+      { kind: 'inbox' },
+      ['p', 'c1', 'g', 'q'],
+      (id) => tasks.get(id),
+      new SvelteSet(['p']),
+      now,
+    );
+    expect(rows.map((r) => r.key)).toEqual(['p', 'q']);
+  });
+
+  it('groups Upcoming and Today by day, overdue first', () => {
+    const t = new Map([
+      ['o', task('o', { due: due('2026-11-28') })],
+      ['a', task('a', { due: due('2026-11-30') })],
+      ['b', task('b', { due: due('2026-12-01') })],
+      ['c', task('c', { due: due('2026-12-01') })],
+    ]);
+    const rows = buildRows(
+      { kind: 'today' },
+      ['o', 'a', 'b', 'c'],
+      (id) => t.get(id),
+      new SvelteSet(),
+      now,
+    );
+    expect(rows.map((r) => r.key)).toEqual([
+      'day:overdue',
+      'o',
+      'day:2026-11-30',
+      'a',
+      'day:2026-12-01',
+      'b',
+      'c',
+    ]);
+    const header = rows.find((r) => r.key === 'day:2026-12-01');
+    expect(header).toMatchObject({ kind: 'day', count: 2 });
+  });
+});
