@@ -299,6 +299,35 @@ fn settings_are_stored_validated_and_take_effect() {
 }
 
 #[test]
+fn a_second_long_operation_is_refused_as_busy_not_queued() {
+    use std::sync::Arc;
+    use tauri::Manager;
+    require_keyring();
+    let h = Harness::new();
+    h.create();
+    h.ok("vault_lock", json!({}));
+    let shell = h
+        .app
+        .state::<Arc<productivitypro_app::shell::Shell>>()
+        .inner()
+        .clone();
+    let running = shell.begin_long().unwrap();
+    assert_eq!(
+        h.err("vault_unlock", json!({ "method": "keyring" })),
+        "busy"
+    );
+    assert_eq!(h.err("vault_create", json!({ "passphrase": null })), "busy");
+    drop(running);
+    h.ok("vault_unlock", json!({ "method": "keyring" }));
+    let running = shell.begin_long().unwrap();
+    assert_eq!(h.err("backup_now", json!({})), "busy");
+    // Everyday work is not a long operation: it goes on.
+    h.add("Not blocked");
+    drop(running);
+    h.ok("backup_now", json!({}));
+}
+
+#[test]
 fn launch_requests_are_reported_once() {
     let h = Harness::with(Setup {
         launch: productivitypro_app::desktop::launch::parse_args([
@@ -329,6 +358,28 @@ fn launch_requests_are_reported_once() {
     let st = bad.ok("app_status", json!({}));
     assert_eq!(st["launch"]["deepLink"], Value::Null);
     assert_eq!(st["notices"][0]["code"], "invalid_argument");
+}
+
+/// The notification plugin's page-load script asks whether notifications
+/// are allowed; refusing it surfaced as an "internal" error toast in the
+/// first window.
+#[test]
+fn the_notification_plugins_page_script_is_answered() {
+    let h = Harness::with(Setup {
+        os_notifications: true,
+        ..Setup::default()
+    });
+    assert_eq!(
+        h.ok("plugin:notification|is_permission_granted", json!({})),
+        json!(true)
+    );
+    let e = h
+        .call(
+            "plugin:notification|notify",
+            json!({ "options": { "title": "x" } }),
+        )
+        .expect_err("showing notifications is Rust's");
+    assert!(e.to_string().contains("not allowed"), "{e}");
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Duration as ChronoDuration;
 use common::{require_keyring, Harness, Setup};
 use serde_json::{json, Value};
+use tauri::Manager;
 
 struct Killed(Child);
 
@@ -189,4 +190,148 @@ fn a_due_reminder_reaches_the_notification_server_and_done_completes_it() {
     assert_eq!(c["tasks"][0]["done"], true);
     let snap = h.ok("vault_snapshot", json!({}));
     assert_eq!(snap["tasks"][0]["done"], true);
+
+    // "Snooze 10 min" on the next one: it comes back ten minutes later.
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut monitor = spawn(
+        Command::new("dbus-monitor")
+            .args([
+                "--session",
+                "interface='org.freedesktop.Notifications'",
+                "type='method_return'",
+            ])
+            .stdout(log.reopen().unwrap())
+            .stderr(Stdio::null()),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let second = h.add("Snooze marker 5b1e today 9:05");
+    let second_id = second["id"].as_str().unwrap().to_string();
+    h.clock.advance(ChronoDuration::minutes(4));
+    let ids = wait_notify(&log, "Snooze marker 5b1e", 1);
+    act(ids[0], "snooze");
+    // The click is handled on the app's side before time moves on.
+    let shell = h
+        .app
+        .state::<std::sync::Arc<productivitypro_app::shell::Shell>>()
+        .inner()
+        .clone();
+    let task: productivitypro_core::TaskId = second_id.parse().unwrap();
+    let start = Instant::now();
+    while !shell
+        .with_vault(|v| Ok(v.reminder_state()?.snoozes.contains_key(&task)))
+        .unwrap()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the snooze never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Nothing at 09:14; again at 09:15.
+    h.clock.advance(ChronoDuration::minutes(9));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(notify_bodies(&log, "Snooze marker 5b1e").len(), 1);
+    h.clock.advance(ChronoDuration::minutes(1));
+    wait_notify(&log, "Snooze marker 5b1e", 2);
+    assert_eq!(
+        notify_bodies(&log, "Snooze marker 5b1e")[1],
+        "Snoozed — due 09:05"
+    );
+
+    // A click on the notification itself opens the task.
+    let ids = notify_ids(&log, "Snooze marker 5b1e");
+    let before = h.count_events("app://navigate");
+    act(*ids.last().unwrap(), "default");
+    let nav = h.wait_event("app://navigate", before);
+    assert_eq!(nav["taskId"], second_id.as_str());
+    assert_eq!(nav["view"], json!({ "kind": "inbox" }));
+    let _ = monitor.0.kill();
+}
+
+/// Emits the server's `ActionInvoked` for notification `id`.
+fn act(id: u32, action: &str) {
+    let ok = Command::new("gdbus")
+        .args([
+            "emit",
+            "--session",
+            "--object-path",
+            "/org/freedesktop/Notifications",
+            "--signal",
+            "org.freedesktop.Notifications.ActionInvoked",
+            &format!("uint32 {id}"),
+            &format!("'{action}'"),
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Every `Notify` call titled `title` in the monitor's log, with the body
+/// and the server's id from its reply.
+fn notify_calls(log: &tempfile::NamedTempFile, title: &str) -> Vec<(String, Option<u32>)> {
+    let mut text = String::new();
+    log.reopen().unwrap().read_to_string(&mut text).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if !l.contains("member=Notify") {
+            continue;
+        }
+        let strings: Vec<&str> = lines[i + 1..]
+            .iter()
+            .take(6)
+            .filter_map(|s| s.trim().strip_prefix("string \""))
+            .map(|s| s.trim_end_matches('"'))
+            .collect();
+        if strings.get(2) != Some(&title) {
+            continue;
+        }
+        let field = |name: &str| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .map(|s| s.trim_end_matches(';').to_string())
+        };
+        let (caller, serial) = (field("sender=").unwrap(), field("serial=").unwrap());
+        let reply = lines.iter().position(|r| {
+            r.starts_with("method return")
+                && r.contains(&format!("destination={caller} "))
+                && r.ends_with(&format!("reply_serial={serial}"))
+        });
+        let id = reply
+            .and_then(|r| lines.get(r + 1))
+            .and_then(|s| s.trim().strip_prefix("uint32 "))
+            .and_then(|s| s.trim().parse().ok());
+        out.push((strings.get(3).copied().unwrap_or_default().to_string(), id));
+    }
+    out
+}
+
+fn notify_bodies(log: &tempfile::NamedTempFile, title: &str) -> Vec<String> {
+    notify_calls(log, title)
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect()
+}
+
+fn notify_ids(log: &tempfile::NamedTempFile, title: &str) -> Vec<u32> {
+    notify_calls(log, title)
+        .into_iter()
+        .filter_map(|(_, id)| id)
+        .collect()
+}
+
+/// Waits for `n` answered `Notify` calls titled `title`; their server ids.
+fn wait_notify(log: &tempfile::NamedTempFile, title: &str, n: usize) -> Vec<u32> {
+    let start = Instant::now();
+    loop {
+        let ids = notify_ids(log, title);
+        if ids.len() >= n {
+            return ids;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{n} notifications titled {title} never came"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
