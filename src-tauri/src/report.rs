@@ -51,10 +51,6 @@ fn tags(v: &Vault) -> Vec<TagDto> {
         .collect()
 }
 
-pub fn task_dto(v: &Vault, t: &productivitypro_core::Task) -> TaskDto {
-    TaskDto::from_task(t, v.local_tz())
-}
-
 pub fn snapshot(v: &Vault) -> IpcResult<Snapshot> {
     let tz = v.local_tz();
     let mut tasks: Vec<TaskDto> = v.tasks().map(|t| TaskDto::from_task(t, tz)).collect();
