@@ -24,6 +24,7 @@ bench:
 	scripts/bootstrap --bench
 	cargo bench -p productivitypro-core --bench vault
 	cargo bench -p productivitypro-updater-server --bench updater
+	scripts/with-postgres cargo bench -p productivitypro-sync-server --bench sync
 
 fmt:
 	cargo fmt --all
