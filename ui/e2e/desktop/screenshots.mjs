@@ -28,7 +28,7 @@ const adds = [
   'Standup every weekday at 9:30 #Work @meetings',
   'Review pull request #482 today #Work @code !2',
   'Book dentist appointment today #Home @health',
-  `Pay electricity bill ${day(2)} #Home @bills !1`,
+  `Pay electricity bill ${day(-1)} #Home @bills !1`,
   'Water the plants every 3 days #Home',
   'Buy milk, eggs and coffee today #Errands @shop',
   'Pick up dry cleaning fri #Errands',
