@@ -1,9 +1,21 @@
 # The two quick-start commands: `make run` and `make test`.
-.PHONY: run test bench fmt
+.PHONY: run demo test bench fmt deb
 
+# The desktop app on your vault (the one `pp` uses).
 run:
 	scripts/bootstrap
+	scripts/run-app
+
+# The command line's tour on a throwaway vault.
+demo:
+	scripts/bootstrap
 	cargo run --release -p productivitypro-cli -- demo
+
+# A test package: target/debug/bundle/deb/ProductivityPro_*.deb
+deb:
+	scripts/bootstrap
+	npm ci --prefix ui --no-audit --no-fund --silent
+	scripts/tauri-cli build --debug --bundles deb
 
 test:
 	scripts/test
@@ -12,6 +24,7 @@ bench:
 	scripts/bootstrap --bench
 	cargo bench -p productivitypro-core --bench vault
 	cargo bench -p productivitypro-updater-server --bench updater
+	cargo bench -p productivitypro-updater-server --bench forged_telemetry
 	scripts/with-postgres cargo bench -p productivitypro-sync-server --bench sync
 
 fmt:

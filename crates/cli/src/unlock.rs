@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use productivitypro_core::profile::EnvVars;
 use productivitypro_core::{Env, Unlock, Vault};
 use zeroize::Zeroizing;
 
@@ -20,37 +21,7 @@ pub struct Context {
     recovery_key_file: Option<PathBuf>,
     new_passphrase_file: Option<PathBuf>,
     tz: chrono_tz::Tz,
-}
-
-fn default_dir() -> Result<PathBuf> {
-    let base = if cfg!(target_os = "windows") {
-        std::env::var_os("APPDATA").map(PathBuf::from)
-    } else if cfg!(target_os = "macos") {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join("Library/Application Support"))
-    } else {
-        std::env::var_os("XDG_DATA_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-    };
-    Ok(base
-        .context("cannot find a data folder; pass --data-dir or set PRODUCTIVITYPRO_DATA_DIR")?
-        .join("productivitypro"))
-}
-
-fn local_tz(flag: Option<&str>) -> Result<chrono_tz::Tz> {
-    if let Some(name) = flag {
-        return name.parse().map_err(|_| {
-            anyhow::anyhow!("--tz `{name}` is not an IANA zone name (e.g. Europe/Berlin)")
-        });
-    }
-    let from_env = std::env::var("TZ")
-        .ok()
-        .map(|s| s.trim_start_matches(':').to_string());
-    let name = from_env
-        .filter(|s| !s.is_empty())
-        .or_else(|| iana_time_zone::get_timezone().ok());
-    Ok(name.and_then(|n| n.parse().ok()).unwrap_or(chrono_tz::UTC))
+    vars: EnvVars,
 }
 
 /// The first line of a secret file, without its line ending.
@@ -69,29 +40,23 @@ fn env_secret(name: &str) -> Option<Zeroizing<String>> {
 
 impl Context {
     pub fn from_cli(cli: &Cli) -> Result<Self> {
-        let dir = match &cli.data_dir {
-            Some(d) => d.clone(),
-            None => default_dir()?,
-        };
+        let vars = EnvVars::from_process();
+        let dir = vars
+            .data_dir(cli.data_dir.clone())
+            .context("pass --data-dir")?;
         Ok(Context {
             dir,
             no_keyring: cli.no_keyring,
             passphrase_file: cli.passphrase_file.clone(),
             recovery_key_file: cli.recovery_key_file.clone(),
             new_passphrase_file: cli.new_passphrase_file.clone(),
-            tz: local_tz(cli.tz.as_deref())?,
+            tz: vars.local_tz(cli.tz.as_deref())?,
+            vars,
         })
     }
 
     pub fn env(&self) -> Env {
-        let mut env = Env::system(self.tz);
-        // Lets tests and side-by-side installs keep their keyring entries apart.
-        if let Ok(service) = std::env::var("PRODUCTIVITYPRO_KEYRING_SERVICE") {
-            if !service.is_empty() {
-                env.keyring_service = service;
-            }
-        }
-        env
+        self.vars.system_env(self.tz)
     }
 
     pub fn passphrase(&self) -> Result<Option<Zeroizing<String>>> {

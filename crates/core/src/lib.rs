@@ -15,6 +15,7 @@ pub mod interchange;
 pub mod ledger;
 pub mod order;
 pub mod os_keyring;
+pub mod profile;
 pub mod quickadd;
 pub mod recovery;
 pub mod recurrence;

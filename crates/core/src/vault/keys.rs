@@ -43,7 +43,7 @@ pub(crate) fn new_keyring_entry(
     }
 }
 
-fn keyring_entry_of(params: &SlotParams) -> Option<KeyringEntry> {
+pub(crate) fn keyring_entry_of(params: &SlotParams) -> Option<KeyringEntry> {
     match params {
         SlotParams::Keyring { service, account } => Some(KeyringEntry {
             service: service.clone(),

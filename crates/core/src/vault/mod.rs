@@ -11,6 +11,7 @@ mod integrity;
 mod keys;
 mod records;
 mod reminder_state;
+mod slot_checks;
 pub mod sync;
 mod tasks;
 mod tracking;
