@@ -153,6 +153,62 @@ pub enum Command {
     /// Keys, slots and backups.
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// End-to-end encrypted sync with a sync server. The sync passphrase
+    /// comes from --sync-passphrase-file or PRODUCTIVITYPRO_SYNC_PASSPHRASE.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SyncCommand {
+    /// Create a sync account and start syncing this vault with it.
+    Signup {
+        /// The sync server, e.g. https://sync.example.com
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        email: String,
+        /// File whose first line is the sync passphrase.
+        #[arg(long)]
+        sync_passphrase_file: Option<PathBuf>,
+    },
+    /// Sign in to an existing sync account and start syncing this vault.
+    Login {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        sync_passphrase_file: Option<PathBuf>,
+    },
+    /// Account, device, cursor and what is waiting to be sent.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send what is pending, then fetch and merge what other devices sent.
+    Now {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The devices signed in to the account.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign this device out and stop syncing (tasks stay in the vault).
+    Logout {
+        /// Sign out even though some changes were not sent (they are lost
+        /// to the other devices).
+        #[arg(long)]
+        discard_unsent: bool,
+        /// Also forget which account this vault synced with (another
+        /// account may then be used).
+        #[arg(long)]
+        forget_account: bool,
+    },
+    /// Stay connected and merge changes from other devices as they come.
+    Watch,
 }
 
 #[derive(Args, Debug)]

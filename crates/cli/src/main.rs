@@ -2,6 +2,7 @@
 
 mod args;
 mod output;
+mod sync;
 mod unlock;
 
 use std::io::{Read, Write};
@@ -34,7 +35,13 @@ fn main() -> ExitCode {
 }
 
 /// The stable code scripts branch on, for errors that have one.
-fn error_code(e: &anyhow::Error) -> Option<&'static str> {
+fn error_code(e: &anyhow::Error) -> Option<String> {
+    error_code_static(e)
+        .map(str::to_string)
+        .or_else(|| sync::error_code(e))
+}
+
+fn error_code_static(e: &anyhow::Error) -> Option<&'static str> {
     if let Some(v) = e.downcast_ref::<VaultError>() {
         return Some(v.code());
     }
@@ -286,6 +293,7 @@ fn run(cli: Cli) -> Result<()> {
             ctx.after_write(&mut v)
         }
         Command::Vault(cmd) => vault(&ctx, cmd),
+        Command::Sync(cmd) => sync::run(&ctx, cmd),
     }
 }
 

@@ -24,6 +24,8 @@ pub enum VaultError {
     Corrupt { dir: PathBuf, detail: String },
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Sync(#[from] crate::vault::sync::SyncError),
     #[error("{source}; {hint}", hint = UNLOCK_HINT)]
     Keyring {
         #[source]
@@ -143,6 +145,7 @@ impl VaultError {
     pub fn code(&self) -> &'static str {
         use VaultError::*;
         match self {
+            Sync(e) => e.code(),
             NotFound { .. } => "vault_not_found",
             AlreadyExists { .. } => "vault_exists",
             Corrupt { .. } => "vault_corrupt",

@@ -100,6 +100,42 @@ pub const MIGRATIONS: &[&str] = &[
      ALTER TABLE history ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE history ADD COLUMN below BLOB;
      ALTER TABLE local_state ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;",
+    // v5: end-to-end encrypted sync (`vault/sync/`). `sync_records` holds
+    // each record's merge state (field values with their clocks, tags,
+    // tombstone), sealed; `bare` marks a state with no `records` row (a
+    // tombstone, or a record nobody can see yet) — only those have a
+    // ledger entry of their own, the others are bound to their record's
+    // change sequence. `sync_outbox` holds operations not yet sealed into
+    // a batch and sealed batches not yet acknowledged, in order;
+    // `sync_state` the account link, the clock and the verifier's state.
+    // The version bump keeps older apps, which would write without
+    // recording operations, from opening a vault that syncs.
+    "CREATE TABLE sync_state (
+         name        TEXT PRIMARY KEY,
+         changed_seq INTEGER NOT NULL,
+         key_id      BLOB NOT NULL,
+         nonce       BLOB NOT NULL,
+         ciphertext  BLOB NOT NULL
+     );
+     CREATE TABLE sync_records (
+         kind        TEXT NOT NULL,
+         id          BLOB NOT NULL,
+         bare        INTEGER NOT NULL,
+         changed_seq INTEGER NOT NULL,
+         key_id      BLOB NOT NULL,
+         nonce       BLOB NOT NULL,
+         ciphertext  BLOB NOT NULL,
+         PRIMARY KEY (kind, id)
+     );
+     CREATE INDEX sync_records_bare ON sync_records (bare) WHERE bare = 1;
+     CREATE TABLE sync_outbox (
+         pos         INTEGER PRIMARY KEY AUTOINCREMENT,
+         kind        TEXT NOT NULL CHECK (kind IN ('ops', 'batch')),
+         changed_seq INTEGER NOT NULL,
+         key_id      BLOB NOT NULL,
+         nonce       BLOB NOT NULL,
+         ciphertext  BLOB NOT NULL
+     );",
 ];
 
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -97,7 +97,13 @@ pub struct WireOp {
     pub c: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Present (even as JSON `null`: setting a field to null is a real
+    /// edit, e.g. clearing a due date) exactly when `set` is.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub v: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
@@ -105,6 +111,12 @@ pub struct WireOp {
     pub on: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub del: Option<bool>,
+}
+
+/// A field that is there deserialises to `Some`, also when it is `null`
+/// (serde's `Option` would read `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 impl Op {
@@ -199,6 +211,27 @@ mod tests {
             action,
             hlc: Hlc::new(5, 0, DeviceId([2; 16])).unwrap(),
         }
+    }
+
+    /// Regression: `"v": null` was read as a missing value, so every set
+    /// to null (clearing a due date, restoring from the trash) made the
+    /// receiver refuse the whole batch as malformed.
+    #[test]
+    fn a_set_to_null_survives_the_wire() {
+        let o = op(Action::Set {
+            field: "due".into(),
+            value: serde_json::Value::Null,
+        });
+        let json = serde_json::to_string(&o.to_wire()).unwrap();
+        assert!(json.contains("\"v\":null"), "{json}");
+        let back: WireOp = serde_json::from_str(&json).unwrap();
+        assert_eq!(Op::from_wire(back, DeviceId([2; 16])).unwrap(), o);
+        // A set without a value is still malformed.
+        let bad: WireOp = serde_json::from_str(
+            r#"{"k":"task","id":"01010101010101010101010101010101","t":5,"c":0,"set":"due"}"#,
+        )
+        .unwrap();
+        assert!(Op::from_wire(bad, DeviceId([2; 16])).is_err());
     }
 
     #[test]

@@ -431,6 +431,10 @@ impl Vault {
             .collect();
         found.extend(history::ledger_entries(&tx, old_key_id)?);
         found.extend(reminder_state::ledger_entries(&tx, old_key, old_key_id)?);
+        // Sync's rows are carried forward (unsent operations and the
+        // account link must survive a rotation), re-sealed in place.
+        let sync_entries = super::sync::store::ledger_entries(&tx)?;
+        found.extend(sync_entries.iter().cloned());
         integrity::verify(&committed, &found)?;
         drop(found);
         {
@@ -464,13 +468,22 @@ impl Vault {
         // after a leak should carry forward only the records. The new
         // ledger commits to exactly the records just checked.
         tx.execute_batch("DELETE FROM history; DELETE FROM local_state;")?;
+        super::sync::store::reseal_all(
+            &tx,
+            old_key,
+            old_key_id,
+            &new_key,
+            new_key_id,
+            self.env.rng.as_mut(),
+        )?;
         let seq = head.seq + 1;
         integrity::write_fresh(
             &tx,
             &new_key,
             integrity::scope(&self.vault_id, new_key_id),
             rows.iter()
-                .map(|r| (EntryKey::new(r.kind.as_str(), &r.id), r.seq)),
+                .map(|r| (EntryKey::new(r.kind.as_str(), &r.id), r.seq))
+                .chain(sync_entries),
             seq,
             self.env.rng.as_mut(),
         )?;

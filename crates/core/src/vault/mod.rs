@@ -12,6 +12,7 @@ mod keys;
 mod records;
 mod reminder_state;
 mod slot_checks;
+pub mod sync;
 mod tasks;
 mod tracking;
 mod trash;

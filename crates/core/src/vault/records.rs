@@ -524,6 +524,7 @@ impl Vault {
         if head.is_some() {
             others.extend(super::history::ledger_entries(&tx, key_id)?);
             others.extend(super::reminder_state::ledger_entries(&tx, key, key_id)?);
+            others.extend(super::sync::store::ledger_entries(&tx)?);
         }
         tx.commit()?;
         if threaded.is_some() {

@@ -15,6 +15,8 @@ use crate::error::VaultError;
 use crate::interchange::Bundle;
 use crate::order::OrderKey;
 use crate::recurrence::Recurrence;
+use productivitypro_sync_protocol::op::successor_id;
+use productivitypro_sync_protocol::RecordId;
 
 /// Everything needed to add a task; the vault fills in ids and times.
 #[derive(Debug, Clone, Default)]
@@ -202,6 +204,29 @@ impl Vault {
         deletes: Vec<(RecordKind, Id)>,
         history: HistoryOp,
     ) -> Result<(), VaultError> {
+        // A syncing vault records the action's operations in its commit.
+        let plan = super::sync::LocalPlan::for_store(self, &tasks, &lists, &deletes)?;
+        self.store_with(tasks, lists, deletes, history, &mut |cx| match &plan {
+            Some(p) => p.record(cx),
+            // Sync was switched on after the plan was made: the action
+            // must not commit without its operations.
+            None if super::sync::store::state_exists(cx.tx, super::sync::CLOCK)? => {
+                Err(super::sync::SyncError::StateMoved.into())
+            }
+            None => Ok(()),
+        })
+    }
+
+    /// [`Self::store`] with the sync work of the commit given: recording a
+    /// local action's operations, or a merge's states and verifier state.
+    pub(super) fn store_with(
+        &mut self,
+        tasks: Vec<Task>,
+        lists: Vec<List>,
+        deletes: Vec<(RecordKind, Id)>,
+        history: HistoryOp,
+        sync: super::records::TxHook<'_>,
+    ) -> Result<(), VaultError> {
         let mut writes = Vec::with_capacity(tasks.len() + lists.len() + deletes.len());
         for t in &tasks {
             writes.push(Write::Put {
@@ -240,9 +265,11 @@ impl Vault {
             });
         }
         let entry = self.history_entry(history, &writes)?;
-        let seq = self.commit_with(writes, &mut |cx| match &entry {
-            Some(e) => e.write(cx),
-            None => Ok(()),
+        let seq = self.commit_with(writes, &mut |cx| {
+            if let Some(e) = &entry {
+                e.write(cx)?;
+            }
+            sync(cx)
         })?;
 
         let mut changes = Changes {
@@ -483,11 +510,18 @@ impl Vault {
                 next: None,
             });
         }
+        // The next occurrence's id is derived from this one's
+        // (`successor_id`), so devices completing the same occurrence
+        // offline create one record between them, not one each; a
+        // successor that exists already (completed, reopened, completed
+        // again) is not created twice.
+        let successor = Id::from_bytes(successor_id(RecordId(*t.id.as_bytes())).0);
         let next = match (&t.recurrence, &t.due) {
+            _ if self.tasks.contains_key(&successor) => None,
             (Some(rule), Some(due)) => {
                 rule.next(due, now, self.env.local_tz)?
                     .map(|(due, rule)| Task {
-                        id: Id::random(self.env.rng.as_mut()),
+                        id: successor,
                         due: Some(due),
                         recurrence: Some(rule),
                         order: OrderKey::between(
@@ -507,8 +541,8 @@ impl Vault {
         t.done = true;
         t.done_at = Some(now);
         t.updated_at = now;
-        if next.is_some() {
-            // The series continues in the new task; this one is history.
+        if next.is_some() || self.tasks.contains_key(&successor) {
+            // The series continues in the next task; this one is history.
             t.recurrence = None;
         }
         Ok(Completion { done: t, next })
