@@ -1,5 +1,5 @@
 # The two quick-start commands: `make run` and `make test`.
-.PHONY: run demo test bench fmt deb
+.PHONY: run demo test bench bench-desktop fmt deb
 
 # The desktop app on your vault (the one `pp` uses).
 run:
@@ -24,6 +24,11 @@ bench:
 	scripts/bootstrap --bench
 	cargo bench -p productivitypro-core --bench vault
 	cargo bench -p productivitypro-updater-server --bench updater
+
+# Issue 7's desktop figures: the release app beside a bare Tauri window on
+# Xvfb (start-up, memory, .deb and UI size, quick add, view switch).
+bench-desktop:
+	scripts/bench-desktop
 
 fmt:
 	cargo fmt --all
