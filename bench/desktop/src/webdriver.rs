@@ -19,24 +19,52 @@ pub struct Session {
     id: String,
 }
 
+/// Whether `raw` holds a whole answer: headers, then `Content-Length`
+/// bytes or a chunked body up to its last chunk.
+fn complete(raw: &[u8]) -> Option<usize> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        return body.ends_with(b"0\r\n\r\n").then_some(split);
+    }
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (body.len() >= len).then_some(split)
+}
+
 fn request(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .with_context(|| format!("connecting to the WebDriver server on port {port}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(180)))?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    // No `Connection: close`: tauri-driver would forward it to
+    // WebKitWebDriver, which then drops the connection tauri-driver pools.
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .with_context(|| format!("{method} {path}: reading the answer"))?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow!("{method} {path}: no HTTP header end"))?;
+    let mut buf = [0u8; 64 * 1024];
+    let split = loop {
+        if let Some(split) = complete(&raw) {
+            break split;
+        }
+        let n = stream
+            .read(&mut buf)
+            .with_context(|| format!("{method} {path}: reading the answer"))?;
+        if n == 0 {
+            bail!(
+                "{method} {path}: connection closed after {} bytes",
+                raw.len()
+            );
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut payload = raw[split + 4..].to_vec();
     let status: u16 = head
@@ -44,10 +72,10 @@ fn request(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| anyhow!("{method} {path}: bad status line"))?;
-    if head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    }) {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         payload = dechunk(&payload)?;
     }
     let v: Value = serde_json::from_slice(&payload)
