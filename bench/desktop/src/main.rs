@@ -11,7 +11,10 @@
 //! Run it with `scripts/bench-desktop` (builds, then runs this inside
 //! `scripts/with-keyring` and `xvfb-run`). Prints figures; asserts nothing.
 //!
-//!   bench-desktop [--runs N] [--idle SECS] [--switches N] [--adds N] [--no-webdriver]
+//!   bench-desktop [--runs N] [--idle SECS] [--switches N] [--adds N] [--no-webdriver] [--smaps]
+//!
+//! `--smaps` also prints, for the last start of each window, where its
+//! memory is (PSS by mapping and process).
 
 mod fixture;
 mod interact;
@@ -33,6 +36,7 @@ struct Opts {
     switches: usize,
     adds: usize,
     webdriver: bool,
+    smaps: bool,
 }
 
 fn opts() -> Result<Opts> {
@@ -42,6 +46,7 @@ fn opts() -> Result<Opts> {
         switches: 20,
         adds: 200,
         webdriver: true,
+        smaps: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -56,6 +61,7 @@ fn opts() -> Result<Opts> {
             "--switches" => o.switches = num("--switches")?.max(1),
             "--adds" => o.adds = num("--adds")?.max(1),
             "--no-webdriver" => o.webdriver = false,
+            "--smaps" => o.smaps = true,
             // `cargo bench` passes --bench.
             "--bench" => {}
             other => bail!("unknown argument {other}; see the top of bench/desktop/src/main.rs"),
@@ -215,6 +221,14 @@ fn main() -> Result<()> {
             let ms = running.to_mark.as_secs_f64() * 1000.0;
             std::thread::sleep(o.idle);
             let mem = window::tree_memory(running.pid())?;
+            if o.smaps && round == o.runs {
+                eprintln!("{}: PSS by mapping (KiB)", t.name);
+                for (process, mapping, kib) in
+                    window::smaps_breakdown(running.pid()).into_iter().take(25)
+                {
+                    eprintln!("  {kib:>8} {process:<16} {mapping}");
+                }
+            }
             running.stop();
             eprintln!(
                 "round {round}: {:<18} first paint {ms:7.1} ms, idle PSS {:6.1} MiB",

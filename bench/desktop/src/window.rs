@@ -195,3 +195,31 @@ pub fn tree_memory(root: u32) -> Result<TreeMemory> {
         by_comm,
     })
 }
+
+/// Where a process tree's PSS is, by mapping (a library, `[heap]`,
+/// anonymous memory), largest first: `--smaps` prints it.
+pub fn smaps_breakdown(root: u32) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    for pid in descendants(root) {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+            continue;
+        };
+        let mut by_name: BTreeMap<String, u64> = BTreeMap::new();
+        let mut name = String::new();
+        for line in text.lines() {
+            let mut fields = line.split_whitespace();
+            let first = fields.next().unwrap_or("");
+            if first.contains('-') && !first.ends_with(':') {
+                // "start-end perms offset dev inode [path]"
+                name = fields.nth(4).unwrap_or("[anon]").to_string();
+            } else if first == "Pss:" {
+                let kib: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+                *by_name.entry(name.clone()).or_insert(0) += kib;
+            }
+        }
+        let process = comm(pid);
+        out.extend(by_name.into_iter().map(|(n, k)| (process.clone(), n, k)));
+    }
+    out.sort_by(|a, b| b.2.cmp(&a.2));
+    out
+}
