@@ -46,6 +46,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The core's code for "another process rotated the data key".
+const KEY_ROTATED: &str = "key_rotated";
+
 pub struct Shell {
     pub cfg: ShellConfig,
     vault: Mutex<Option<Vault>>,
@@ -113,12 +116,22 @@ impl Shell {
     }
 
     /// Runs `f` on the unlocked vault, or fails with `vault_locked`.
+    ///
+    /// `key_rotated` means another process (`pp rotate`) replaced the data
+    /// key: the key this vault holds can neither read nor write any more,
+    /// so it is dropped here and the UI opens the vault again.
     pub fn with_vault<T>(&self, f: impl FnOnce(&mut Vault) -> IpcResult<T>) -> IpcResult<T> {
         let mut g = lock(&self.vault);
-        match g.as_mut() {
+        let r = match g.as_mut() {
             Some(v) => f(v),
-            None => Err(IpcError::locked()),
+            None => return Err(IpcError::locked()),
+        };
+        if matches!(&r, Err(e) if e.code == KEY_ROTATED) {
+            tracing::warn!("the data key was rotated elsewhere; vault closed");
+            *g = None;
+            self.unlocked.store(false, Ordering::Release);
         }
+        r
     }
 
     /// Like `with_vault`, but gives up at once when another thread holds

@@ -93,3 +93,38 @@ fn a_conflicting_write_is_stale_and_the_app_reloads_the_other_version() {
     );
     assert_eq!(titles(&c), ["Title from the app"]);
 }
+
+#[test]
+fn a_key_rotated_by_pp_closes_the_app_vault_and_keyring_unlock_reopens_it() {
+    require_keyring();
+    // The watcher is slow, so the first thing to meet the new key is a write.
+    let mut setup = Setup::default();
+    setup.ticks.changes = Duration::from_secs(3600);
+    let h = Harness::with(setup);
+    h.create();
+    h.add("Before rotation");
+    run_ok(
+        h.pp()
+            .env("PRODUCTIVITYPRO_PASSPHRASE", common::PASS)
+            .args(["vault", "rotate"]),
+    );
+
+    assert_eq!(
+        h.err("task_add", json!({ "text": "After rotation" })),
+        "key_rotated"
+    );
+    // The old key is gone from memory: the app is locked, not half open.
+    assert_eq!(h.ok("app_status", json!({}))["vault"], "locked");
+    assert_eq!(h.err("vault_snapshot", json!({})), "vault_locked");
+
+    // pp put the new key in the keyring: opening again works, nothing lost.
+    let snap = h.ok("vault_unlock", json!({ "method": "keyring" }));
+    let titles: Vec<&str> = snap["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Before rotation"]);
+    h.add("After rotation");
+}

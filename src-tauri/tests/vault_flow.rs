@@ -174,7 +174,14 @@ fn a_keyring_entry_that_went_missing_is_put_back_after_a_passphrase_unlock() {
     h.create();
     let status: Value =
         serde_json::from_str(&run_ok(h.pp().args(["vault", "status", "--json"]))).unwrap();
-    let account = format!("vault-{}", status["vault_id"].as_str().unwrap());
+    // The entry's name is stored with its slot (`vault-<id>-<random>`).
+    let account = status["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|s| s["keyring_account"].as_str())
+        .expect("a keyring slot names its entry")
+        .to_string();
     h.ok("vault_lock", json!({}));
 
     // The login keyring lost the entry (new machine, wiped keyring).

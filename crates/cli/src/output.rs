@@ -150,6 +150,7 @@ pub fn status(v: &Vault, json: bool) -> Result<()> {
                 "dir": v.dir(),
                 "vault_id": v.id().to_string(),
                 "key_id": v.key_id().to_string(),
+                "ledger_required": v.ledger_required(),
                 "schema_version": v.schema_version()?,
                 "tasks": v.task_count(),
                 "open_tasks": open,
@@ -166,6 +167,12 @@ pub fn status(v: &Vault, json: bool) -> Result<()> {
     }
     println!("vault     {} ({})", v.id(), v.dir().display());
     println!("data key  {}  (schema {})", v.key_id(), v.schema_version()?);
+    if !v.ledger_required() {
+        println!(
+            "integrity ledger not tied to the key yet (a vault from an older version); \
+             `pp vault rotate` makes its removal detectable"
+        );
+    }
     println!(
         "tasks     {} ({} open) in {} lists",
         v.task_count(),

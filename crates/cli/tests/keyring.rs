@@ -36,7 +36,16 @@ fn vault_reopens_from_the_real_keyring_in_new_processes() {
     assert_eq!(listed[0]["title"], "from the keyring");
     let status = json(&ok(pp(tmp.path()).args(["vault", "status", "--json"])));
     assert_eq!(status["slots"][0]["kind"], "keyring");
-    let vault_id = status["vault_id"].as_str().unwrap().to_string();
+    // Each keyring slot names its own entry (a restored copy of this
+    // vault, which has the same vault id, gets another one).
+    let account = status["slots"][0]["keyring_account"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        account.starts_with(&format!("vault-{}-", status["vault_id"].as_str().unwrap())),
+        "{account}"
+    );
 
     // The Secret Service goes away (headless session): a clear error naming
     // the other ways in, and nothing else happens.
@@ -53,7 +62,7 @@ fn vault_reopens_from_the_real_keyring_in_new_processes() {
 
     // The entry disappears (another machine, a wiped keyring): the error
     // says so and how to get in; the recovery key still works.
-    keyring::Entry::new(KEYRING_SERVICE, &format!("vault-{vault_id}"))
+    keyring::Entry::new(KEYRING_SERVICE, &account)
         .unwrap()
         .delete_credential()
         .unwrap();
@@ -83,7 +92,10 @@ fn an_overwritten_keyring_entry_is_reported_not_treated_as_an_empty_vault() {
     ok(pp(tmp.path()).args(["init", "--require-keyring"]));
     ok(pp(tmp.path()).args(["add", "still here"]));
     let status = json(&ok(pp(tmp.path()).args(["vault", "status", "--json"])));
-    let account = format!("vault-{}", status["vault_id"].as_str().unwrap());
+    let account = status["slots"][0]["keyring_account"]
+        .as_str()
+        .unwrap()
+        .to_string();
     keyring::Entry::new(KEYRING_SERVICE, &account)
         .unwrap()
         .set_password(&"ab".repeat(32))
@@ -128,4 +140,34 @@ fn without_a_secret_service_the_error_names_the_fix() {
     ok(pp(tmp.path())
         .args(["list"])
         .env("PRODUCTIVITYPRO_PASSPHRASE", "pw for headless"));
+}
+
+/// Regression (issue 11, point 12): `pp vault restore` of a backup into
+/// another folder on the same machine added a keyring slot under the
+/// original vault's entry name (same vault id) and overwrote its secret:
+/// plain `pp list` in the original folder then failed with
+/// `keyring_damaged`. Both folders now unlock from the keyring.
+#[test]
+fn restoring_into_another_folder_keeps_both_keyring_unlocks() {
+    if !keyring_available() {
+        return;
+    }
+    let original = tempfile::tempdir().unwrap();
+    let out = ok(pp(original.path()).args(["init", "--require-keyring"]));
+    let rk = recovery_key_from(&out);
+    ok(pp(original.path()).args(["add", "kept in the original"]));
+    let backup = original.path().join("copy.ppbackup");
+    ok(pp(original.path())
+        .args(["vault", "backup", "--out"])
+        .arg(&backup));
+
+    let copy = tempfile::tempdir().unwrap();
+    ok(pp(copy.path())
+        .args(["vault", "restore"])
+        .arg(&backup)
+        .env("PRODUCTIVITYPRO_RECOVERY_KEY", &rk));
+    for dir in [original.path(), copy.path()] {
+        let listed = json(&ok(pp(dir).args(["list", "--json"])));
+        assert_eq!(listed[0]["title"], "kept in the original", "{dir:?}");
+    }
 }

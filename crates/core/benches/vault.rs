@@ -259,6 +259,7 @@ struct Row {
     /// (what, median) per query.
     queries: Vec<(&'static str, Duration)>,
     undo: Duration,
+    history_state: Duration,
     poll: Duration,
     refresh: Duration,
 }
@@ -456,6 +457,16 @@ fn bench(n: usize, adds: usize) -> Row {
         })
         .collect();
 
+    // The undo/redo labels, which the app asks for after every change:
+    // each checked against the committed tops of the stacks.
+    let mut labels: Vec<Duration> = (0..50)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(v.history_state().unwrap());
+            t.elapsed()
+        })
+        .collect();
+
     // A second process adds one task; this one notices and reloads it.
     let mut other = Vault::open(&dir, &unlock, env(98)).unwrap();
     let mut polls = Vec::new();
@@ -489,6 +500,7 @@ fn bench(n: usize, adds: usize) -> Row {
         db_bytes,
         queries,
         undo: median(&mut undos),
+        history_state: median(&mut labels),
         poll: median(&mut polls),
         refresh: median(&mut refreshes),
     }
@@ -572,6 +584,9 @@ fn main() {
         }
         for (name, get) in [
             ("undo of an add", (|r: &Row| r.undo) as fn(&Row) -> Duration),
+            ("undo/redo labels (history_state)", |r: &Row| {
+                r.history_state
+            }),
             ("poll for outside changes", |r: &Row| r.poll),
             ("refresh after 1 outside add", |r: &Row| r.refresh),
         ] {

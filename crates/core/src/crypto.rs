@@ -1,6 +1,7 @@
 //! Record sealing: XChaCha20-Poly1305 with the record's context bound into
 //! the associated data, so a ciphertext only opens as the record it was
-//! written as (same kind, id, format version and data key).
+//! written as (same kind, id, format version, data key and change
+//! sequence).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -56,10 +57,30 @@ impl std::fmt::Debug for SecretKey {
 pub struct KeyId(pub [u8; 8]);
 
 impl KeyId {
+    /// A random id: how keys were named before the integrity ledger. A
+    /// vault whose key id is random may predate the ledger (see
+    /// [`KeyId::derived`]).
     pub fn random(rng: &mut dyn SecureRng) -> Self {
         let mut b = [0u8; 8];
         rng.fill_bytes(&mut b);
         KeyId(b)
+    }
+
+    /// The id of a key made since the integrity ledger exists: a PRF of
+    /// the key itself. Every slot and record binds the key id, so it
+    /// cannot be changed without the key; a vault whose key id is derived
+    /// therefore must have a ledger, and a missing one is an attack, not
+    /// an old vault. (A random id matches by chance with odds 2^-64.)
+    pub fn derived(key: &SecretKey) -> Self {
+        let mut b = [0u8; 8];
+        hkdf::Hkdf::<sha2::Sha256>::new(None, key.expose())
+            .expand(b"productivitypro/key-id/v2", &mut b)
+            .expect("8 bytes is a valid HKDF-SHA256 output length");
+        KeyId(b)
+    }
+
+    pub fn is_derived_from(&self, key: &SecretKey) -> bool {
+        *self == KeyId::derived(key)
     }
 }
 
@@ -117,13 +138,29 @@ pub struct RecordContext<'a> {
     pub id: &'a [u8],
     pub format: u16,
     pub key_id: KeyId,
+    /// The change sequence of the write that sealed it: an older
+    /// ciphertext of the same record only opens with its own, older
+    /// sequence, which the vault's ledger then reports as rolled back.
+    pub seq: i64,
 }
 
 impl RecordContext<'_> {
     /// Length-prefixed fields, so no two contexts share an encoding.
     pub fn aad(&self) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(48 + self.id.len());
-        aad.extend_from_slice(b"productivitypro/record/v1");
+        let mut aad = self.prefix(b"productivitypro/record/v2");
+        aad.extend_from_slice(&self.seq.to_be_bytes());
+        aad
+    }
+
+    /// The AAD records had before the change sequence was bound (vaults
+    /// of schema ≤ 2). Only read while upgrading such a vault.
+    pub fn aad_v1(&self) -> Vec<u8> {
+        self.prefix(b"productivitypro/record/v1")
+    }
+
+    fn prefix(&self, label: &[u8]) -> Vec<u8> {
+        let mut aad = Vec::with_capacity(56 + self.id.len());
+        aad.extend_from_slice(label);
         for field in [self.kind.as_str().as_bytes(), self.id] {
             aad.extend_from_slice(&(field.len() as u32).to_be_bytes());
             aad.extend_from_slice(field);
@@ -204,6 +241,7 @@ mod tests {
             id,
             format: 1,
             key_id,
+            seq: 7,
         }
     }
 
@@ -244,6 +282,7 @@ mod tests {
                 id: &id_b,
                 format: fmt_b,
                 key_id: kid,
+                seq: 7,
             };
             prop_assume!(a != b);
             // Record swap (other id), other kind, other format version: all refused.
@@ -262,6 +301,37 @@ mod tests {
             let sealed = seal(&key, &aad, &msg, &mut r);
             prop_assert!(open(&other, &aad, &sealed).is_err());
         }
+    }
+
+    /// Regression (issue 11, point 10): an edited record's older
+    /// ciphertext opened as the current one, so putting it back went
+    /// unnoticed. The sequence is bound: the old ciphertext only opens
+    /// with its old sequence.
+    #[test]
+    fn an_older_ciphertext_of_a_record_does_not_open_under_the_new_sequence() {
+        let mut r = rng(5);
+        let key = SecretKey::random(&mut r);
+        let kid = KeyId::derived(&key);
+        let id = [9u8; 16];
+        let old = RecordContext {
+            seq: 3,
+            ..ctx(RecordKind::Task, &id, kid)
+        };
+        let new = RecordContext { seq: 4, ..old };
+        let sealed = seal(&key, &old.aad(), b"old title", &mut r);
+        assert!(open(&key, &new.aad(), &sealed).is_err());
+        assert!(open(&key, &old.aad(), &sealed).is_ok());
+        // v1 and v2 encodings never coincide.
+        assert_ne!(old.aad_v1(), old.aad()[..old.aad_v1().len()].to_vec());
+    }
+
+    #[test]
+    fn derived_key_ids_are_recognised_and_random_ones_are_not() {
+        let mut r = rng(6);
+        let key = SecretKey::random(&mut r);
+        assert!(KeyId::derived(&key).is_derived_from(&key));
+        assert!(!KeyId::random(&mut r).is_derived_from(&key));
+        assert!(!KeyId::derived(&SecretKey::random(&mut r)).is_derived_from(&key));
     }
 
     #[test]

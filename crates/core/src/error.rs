@@ -66,6 +66,22 @@ pub enum VaultError {
     },
     #[error("another process changed {kind} {id} since this one loaded the vault; nothing was written — reload and try again")]
     Stale { kind: &'static str, id: String },
+    #[error("another process changed the vault since this one loaded it (change {current}, this process saw change {loaded}); nothing was written — reload and try again")]
+    StaleVault { loaded: i64, current: i64 },
+    #[error("another process replaced the vault's data key since this one loaded it; nothing was written — open the vault again and retry")]
+    KeyRotated,
+    #[error("{what}: records were deleted from the vault file outside the app. Nothing was changed — restore a backup with `pp vault restore FILE`")]
+    RecordMissing { what: String },
+    #[error("{what}: the vault file was rolled back to older data outside the app. Nothing was changed — restore a backup with `pp vault restore FILE`")]
+    VaultRolledBack { what: String },
+    #[error("{kind} slot {slot} asks for Argon2 with {m_kib} KiB, {t} passes and {p} lanes; this app accepts at most {max_m_kib} KiB, {max_t} passes and {max_p} lanes, so the file was altered or made by another tool — nothing was derived. Use another slot (the recovery key)", max_m_kib = crate::slots::MAX_ARGON2_M_KIB, max_t = crate::slots::MAX_ARGON2_T, max_p = crate::slots::MAX_ARGON2_P)]
+    KdfParamsOutOfBounds {
+        kind: SlotKind,
+        slot: i64,
+        m_kib: u32,
+        t: u32,
+        p: u32,
+    },
     #[error("no task matches `{0}`")]
     TaskNotFound(String),
     #[error("no list matches `{0}`")]
@@ -151,7 +167,11 @@ impl VaultError {
             RecordTampered { .. } => "record_tampered",
             RecordMoved { .. } => "record_moved",
             RecordUnreadable { .. } => "record_unreadable",
-            Stale { .. } => "stale",
+            Stale { .. } | StaleVault { .. } => "stale",
+            KeyRotated => "key_rotated",
+            RecordMissing { .. } => "record_missing",
+            VaultRolledBack { .. } => "vault_rolled_back",
+            KdfParamsOutOfBounds { .. } => "kdf_params_out_of_bounds",
             TaskNotFound(_) => "task_not_found",
             ListNotFound(_) => "list_not_found",
             AmbiguousId { .. } => "ambiguous_id",

@@ -3,7 +3,8 @@
 //!
 //! The vault's rules (see `docs/ARCHITECTURE.md`): only random ids and
 //! sync metadata are stored in plaintext; every record is sealed with its
-//! kind, id, format version and key id as associated data; the data key
+//! kind, id, format version, key id and change sequence as associated
+//! data; a sealed ledger commits to the set of records; the data key
 //! exists on disk only wrapped in key slots.
 
 pub mod crypto;
@@ -11,6 +12,7 @@ pub mod domain;
 pub mod env;
 pub mod error;
 pub mod interchange;
+pub mod ledger;
 pub mod order;
 pub mod os_keyring;
 pub mod profile;

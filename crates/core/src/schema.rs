@@ -80,6 +80,26 @@ pub const MIGRATIONS: &[&str] = &[
          nonce      BLOB NOT NULL,
          ciphertext BLOB NOT NULL
      );",
+    // v4: the integrity ledger (`ledger.rs`, `vault/integrity.rs`): piece
+    // 0 is the sealed head, piece i + 1 the sealed part i; `seq` is the
+    // change sequence each was written at (bound into its AAD). Records,
+    // history entries and local state written from now on bind their
+    // change sequence into their AAD (a history entry also its stack and
+    // the entry below it, `below`), and the ledger commits to all of them.
+    // Re-sealing what is already there and building the first ledger
+    // needs the data key, so it happens at the first unlock
+    // (`upgrade_legacy`). The version bump alone keeps older apps, which
+    // would write without updating the ledger, from opening the file.
+    "CREATE TABLE ledger (
+         piece      INTEGER PRIMARY KEY,
+         seq        INTEGER NOT NULL,
+         key_id     BLOB NOT NULL,
+         nonce      BLOB NOT NULL,
+         ciphertext BLOB NOT NULL
+     );
+     ALTER TABLE history ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE history ADD COLUMN below BLOB;
+     ALTER TABLE local_state ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -20,6 +20,17 @@ use crate::recovery::RecoveryKey;
 pub const MIN_ARGON2_M_KIB: u32 = 64 * 1024;
 pub const MIN_ARGON2_T: u32 = 3;
 
+/// The most Argon2id cost a stored slot may ask for. Slot parameters come
+/// from the vault file or a backup header — both untrusted — and are read
+/// before anything authenticates, so an edited header could otherwise
+/// make an unlock allocate terabytes or run for hours. Generous next to
+/// what we write (64 MiB, 3 passes, 1 lane).
+pub const MAX_ARGON2_M_KIB: u32 = 1024 * 1024;
+pub const MAX_ARGON2_T: u32 = 10;
+pub const MAX_ARGON2_P: u32 = 16;
+// What this app writes is inside the bounds it accepts.
+const _: () = assert!(MIN_ARGON2_M_KIB <= MAX_ARGON2_M_KIB && MIN_ARGON2_T <= MAX_ARGON2_T);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlotKind {
@@ -115,6 +126,10 @@ pub struct WrappedSlot {
 pub enum SlotError {
     #[error("slot parameters are unusable: {0}")]
     BadParams(String),
+    #[error(
+        "the slot asks for more Argon2 work than allowed ({m_kib} KiB, {t} passes, {p} lanes)"
+    )]
+    CostOutOfBounds { m_kib: u32, t: u32, p: u32 },
     #[error("the key does not open this slot")]
     WrongKey,
 }
@@ -133,6 +148,13 @@ pub fn passphrase_kek(passphrase: &str, params: &SlotParams) -> Result<SecretKey
     let SlotParams::Passphrase { salt, m_kib, t, p } = params else {
         return Err(SlotError::BadParams("not a passphrase slot".into()));
     };
+    if *m_kib > MAX_ARGON2_M_KIB || *t > MAX_ARGON2_T || *p > MAX_ARGON2_P {
+        return Err(SlotError::CostOutOfBounds {
+            m_kib: *m_kib,
+            t: *t,
+            p: *p,
+        });
+    }
     let params = Params::new(*m_kib, *t, *p, Some(KEY_LEN))
         .map_err(|e| SlotError::BadParams(e.to_string()))?;
     let mut out = Zeroizing::new([0u8; KEY_LEN]);
@@ -279,5 +301,33 @@ mod tests {
         ));
         let json = serde_json::to_string(&SlotParams::new_passphrase(&mut rng)).unwrap();
         assert!(json.contains("\"kind\":\"passphrase\""));
+    }
+
+    /// Regression (issue 11, point 14): Argon2 cost was taken from the
+    /// file as is, so an edited slot could demand any memory and time.
+    /// Out-of-bounds costs are refused before anything is allocated —
+    /// the 4 TiB case would abort the process if it were attempted.
+    #[test]
+    fn argon2_costs_from_a_file_are_bounded_before_use() {
+        let params = |m_kib, t, p| SlotParams::Passphrase {
+            salt: vec![1; 16],
+            m_kib,
+            t,
+            p,
+        };
+        for (m, t, p) in [
+            (u32::MAX, 3, 1),
+            (MAX_ARGON2_M_KIB + 1, 1, 1),
+            (65536, MAX_ARGON2_T + 1, 1),
+            (65536, 1_000_000, 1),
+            (65536, 3, MAX_ARGON2_P + 1),
+        ] {
+            assert_eq!(
+                passphrase_kek("x", &params(m, t, p)).err(),
+                Some(SlotError::CostOutOfBounds { m_kib: m, t, p }),
+                "{m} {t} {p}"
+            );
+        }
+        assert!(passphrase_kek("x", &params(8, 1, 1)).is_ok());
     }
 }

@@ -352,8 +352,14 @@ fn write_v1_vault(dir: &Path, rk: &RecoveryKey, tasks: &[Task]) {
             id: t.id.as_bytes(),
             format: FORMAT_VERSION,
             key_id,
+            seq: 0,
         };
-        let s = crypto::seal(&key, &ctx.aad(), &serde_json::to_vec(t).unwrap(), &mut rng);
+        let s = crypto::seal(
+            &key,
+            &ctx.aad_v1(),
+            &serde_json::to_vec(t).unwrap(),
+            &mut rng,
+        );
         conn.execute(
             "INSERT INTO records (kind, id, format, key_id, nonce, ciphertext) VALUES ('task', ?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![t.id.as_bytes().as_slice(), FORMAT_VERSION, key_id.0.as_slice(), s.nonce.as_slice(), s.ciphertext],

@@ -230,4 +230,26 @@ describe('recover', () => {
     expect(app.cache.tasks.size).toBe(0);
     expect(app.toasts.items.at(-1)?.code).toBe('vault_locked');
   });
+
+  it('opens the vault again from the keyring when the key was rotated elsewhere', async () => {
+    const { app, backend } = await started();
+    const alpha = app.view.ids[0] ?? '';
+    const call = backend.call.bind(backend);
+    const unlocks: unknown[] = [];
+    const spy = vi.spyOn(backend, 'call').mockImplementation(((cmd: string, ...rest: unknown[]) => {
+      if (cmd === 'tasks_priority') {
+        // What the shell does on key_rotated: the old key is dropped.
+        backend.vault.state = 'locked';
+        return Promise.reject({ code: 'key_rotated', message: 'rotated' });
+      }
+      if (cmd === 'vault_unlock') unlocks.push(rest[0]);
+      return (call as (c: string, ...a: unknown[]) => Promise<unknown>)(cmd, ...rest);
+    }) as typeof backend.call);
+    expect(await app.prioritise([alpha], 1)).toBe(false);
+    expect(unlocks).toEqual([{ method: 'keyring' }]);
+    expect(app.phase).toBe('unlocked');
+    expect(app.cache.get(alpha)?.title).toBe('Alpha');
+    expect(app.toasts.items.some((t) => t.code === 'key_rotated')).toBe(true);
+    spy.mockRestore();
+  });
 });

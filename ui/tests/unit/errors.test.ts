@@ -51,6 +51,13 @@ const CONTRACT_CODES = [
   'quick_add_unclosed_list_name',
   'quick_add_invalid_date',
   'quick_add_not_a_date',
+  'task_trashed',
+  'task_not_trashed',
+  'no_pending_recovery_key',
+  'key_rotated',
+  'record_missing',
+  'vault_rolled_back',
+  'kdf_params_out_of_bounds',
 ];
 
 describe('the error table', () => {
@@ -70,6 +77,16 @@ describe('the error table', () => {
     expect(describeCode('recovery_key_mistyped').words).toMatch(/typo/);
     expect(describeCode('wrong_passphrase').severity).toBe('warning');
     expect(describeCode('stale').words).toMatch(/changed elsewhere/);
+  });
+
+  it('sends a tampered or rolled-back vault to the backups, and a rotated key to a reload', () => {
+    for (const code of ['record_missing', 'vault_rolled_back']) {
+      expect(describeCode(code).words, code).toMatch(/outside the app/);
+      expect(describeCode(code).wayOut, code).toMatch(/backup/i);
+      expect(describeCode(code).severity, code).toBe('error');
+    }
+    expect(describeCode('key_rotated').wayOut).toMatch(/opened again/);
+    expect(describeCode('kdf_params_out_of_bounds').wayOut).toMatch(/recovery key/);
   });
 
   it('falls back for unknown codes without showing the message', () => {

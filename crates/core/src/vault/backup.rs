@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{keys, sync_dir, write_new_db, Unlock, Vault, BACKUP_DIR};
+use super::{build_db, keys, records, sync_dir, Unlock, Vault, BACKUP_DIR};
 use crate::crypto::{self, KeyId, NONCE_LEN};
 use crate::domain::{Id, List, Task, FORMAT_VERSION};
 use crate::env::Env;
@@ -61,7 +61,8 @@ pub struct RestoreOptions {
     /// Also add an OS-keyring slot on this machine (best effort).
     pub keyring: bool,
     /// Replace an existing vault in the target folder (it is kept aside as
-    /// `vault.db.replaced-<time>`, never deleted).
+    /// `vault.db.replaced-<time>`, never deleted, and only once the
+    /// restored vault is complete).
     pub replace: bool,
 }
 
@@ -305,65 +306,59 @@ impl Vault {
             .map_err(|e| bad(backup, format!("unreadable contents: {e}")))?;
         drop(plain);
 
-        if super::db_path(dir).exists() {
-            if !opts.replace {
-                return Err(VaultError::AlreadyExists {
-                    dir: dir.to_path_buf(),
-                });
+        // A payload that authenticates was written by us; still, the
+        // vault is built from it only if it is self-consistent.
+        let mut ids = std::collections::HashSet::new();
+        for id in payload
+            .lists
+            .iter()
+            .map(|l| (crypto::RecordKind::List, l.id))
+            .chain(
+                payload
+                    .tasks
+                    .iter()
+                    .map(|t| (crypto::RecordKind::Task, t.id)),
+            )
+        {
+            if !ids.insert(id) {
+                return Err(bad(
+                    backup,
+                    format!("it holds {} {} twice", id.0.as_str(), id.1),
+                ));
             }
-            let stamp = env.now().format("%Y%m%dT%H%M%S%.3fZ");
-            for suffix in ["", "-wal", "-shm"] {
-                let from = dir.join(format!("{}{suffix}", super::DB_FILE));
-                if from.exists() {
-                    std::fs::rename(
-                        &from,
-                        dir.join(format!("{}{suffix}.replaced-{stamp}", super::DB_FILE)),
-                    )?;
-                }
-            }
+        }
+
+        let replacing = super::db_path(dir).exists();
+        if replacing && !opts.replace {
+            return Err(VaultError::AlreadyExists {
+                dir: dir.to_path_buf(),
+            });
         }
         super::create_private_dir(dir)?;
 
-        // Seal each record anew for the fresh file (new nonces, same key).
+        // Seal each record anew for the fresh file (new nonces, same key),
+        // all at change 1, with a ledger committing to them.
         let mut env = env;
         let now = env.now();
         let mut rows = Vec::with_capacity(payload.tasks.len() + payload.lists.len());
         for l in &payload.lists {
-            rows.push((crypto::RecordKind::List, l.id, super::records::encode(l)));
+            rows.push((crypto::RecordKind::List, l.id, records::encode(l)));
         }
         for t in &payload.tasks {
-            rows.push((crypto::RecordKind::Task, t.id, super::records::encode(t)));
+            rows.push((crypto::RecordKind::Task, t.id, records::encode(t)));
         }
-        let sealed: Vec<(crypto::RecordKind, Id, crypto::Sealed)> = rows
-            .into_iter()
-            .map(|(kind, id, plain)| {
-                let ctx = crypto::RecordContext {
-                    kind,
-                    id: id.as_bytes(),
-                    format: FORMAT_VERSION,
-                    key_id,
-                };
-                let s = crypto::seal(&key, &ctx.aad(), &plain, env.rng.as_mut());
-                (kind, id, s)
-            })
-            .collect();
-        write_new_db(dir, vault_id, key_id, now, &header.slots, |tx| {
-            let mut stmt = tx.prepare(
-                "INSERT INTO records (kind, id, format, key_id, nonce, ciphertext, changed_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
-            )?;
-            for (kind, id, s) in &sealed {
-                stmt.execute(rusqlite::params![
-                    kind.as_str(),
-                    id.as_bytes().as_slice(),
-                    FORMAT_VERSION,
-                    key_id.0.as_slice(),
-                    s.nonce.as_slice(),
-                    s.ciphertext
-                ])?;
-            }
-            Ok(())
+        // The new file is complete and synced before the live vault (if
+        // any) is touched.
+        let built = build_db(dir, vault_id, key_id, now, &header.slots, |tx| {
+            records::insert_initial(tx, &key, key_id, &vault_id, &rows, 1, env.rng.as_mut())
         })?;
+        drop(rows);
+        if replacing {
+            let stamp = now.format("%Y%m%dT%H%M%S%.3fZ").to_string();
+            built.place_replacing(&stamp)?;
+        } else {
+            built.place()?;
+        }
         let mut vault = Vault::open_with_key(dir, vault_id, key_id, key, env)?;
         if opts.keyring {
             match vault.add_keyring_slot() {

@@ -4,10 +4,12 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use zeroize::Zeroizing;
 
-use super::{Unlock, Vault};
-use crate::crypto::{KeyId, SecretKey};
+use super::records::{self, check_key, Aad};
+use super::{history, integrity, reminder_state, Unlock, Vault};
+use crate::crypto::{self, KeyId, SecretKey, SecureRng};
 use crate::domain::Id;
 use crate::error::VaultError;
+use crate::ledger::EntryKey;
 use crate::os_keyring::{KeyringEntry, KeyringError};
 use crate::recovery::RecoveryKey;
 use crate::slots::{self, SlotError, SlotKind, SlotParams, WrappedSlot};
@@ -18,6 +20,37 @@ pub struct SlotInfo {
     pub id: i64,
     pub kind: SlotKind,
     pub created_at: String,
+    /// For a keyring slot, the OS keyring entry's account name (not
+    /// secret: it is how the entry is found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyring_account: Option<String>,
+}
+
+/// A keyring entry name no other slot uses: `vault-<vault id>-<random>`.
+/// Names were `vault-<vault id>` before, which a restored copy of the
+/// same vault (same id) on the same machine shared — and overwrote.
+/// Slots store their entry's name, so old names keep working.
+pub(crate) fn new_keyring_entry(
+    service: &str,
+    vault_id: Id,
+    rng: &mut dyn SecureRng,
+) -> KeyringEntry {
+    let mut suffix = [0u8; 8];
+    rng.fill_bytes(&mut suffix);
+    KeyringEntry {
+        service: service.to_string(),
+        account: format!("vault-{vault_id}-{}", hex::encode(suffix)),
+    }
+}
+
+pub(crate) fn keyring_entry_of(params: &SlotParams) -> Option<KeyringEntry> {
+    match params {
+        SlotParams::Keyring { service, account } => Some(KeyringEntry {
+            service: service.clone(),
+            account: account.clone(),
+        }),
+        _ => None,
+    }
 }
 
 pub(crate) struct StoredSlot {
@@ -87,6 +120,13 @@ pub(crate) fn insert_slot(
 
 fn slot_error(kind: SlotKind, id: i64, e: SlotError) -> VaultError {
     match (e, kind) {
+        (SlotError::CostOutOfBounds { m_kib, t, p }, kind) => VaultError::KdfParamsOutOfBounds {
+            kind,
+            slot: id,
+            m_kib,
+            t,
+            p,
+        },
         (SlotError::WrongKey, SlotKind::Passphrase) => VaultError::WrongPassphrase,
         (SlotError::WrongKey, SlotKind::Recovery) => VaultError::WrongRecoveryKey,
         (e, kind) => VaultError::SlotDamaged {
@@ -175,23 +215,26 @@ impl Vault {
                 id: s.id,
                 kind: s.slot.params.kind(),
                 created_at: s.created_at,
+                keyring_account: keyring_entry_of(&s.slot.params).map(|e| e.account),
             })
             .collect())
     }
 
-    fn keyring_entry(&self) -> KeyringEntry {
-        KeyringEntry {
-            service: self.env.keyring_service.clone(),
-            account: format!("vault-{}", self.vault_id),
-        }
+    /// A write transaction on the slots, refused if another process has
+    /// replaced the data key: a slot wrapping our (old) key would open to
+    /// a key no record uses.
+    fn slot_transaction(&mut self) -> Result<Transaction<'_>, VaultError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_key(&tx, self.key_id)?;
+        Ok(tx)
     }
 
     /// Replaces all slots of `kind` with `new` in one transaction.
     fn replace_slots(&mut self, kind: SlotKind, new: WrappedSlot) -> Result<i64, VaultError> {
         let now = self.env.now();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.slot_transaction()?;
         tx.execute("DELETE FROM key_slots WHERE kind = ?1", [kind.as_str()])?;
         let id = insert_slot(&tx, &new, now)?;
         tx.commit()?;
@@ -230,24 +273,66 @@ impl Vault {
         Ok(rk)
     }
 
-    /// Stores a fresh secret in the OS keyring and adds a slot for it.
+    /// Adds an OS-keyring slot under a fresh entry name, replacing any
+    /// keyring slot the vault had. In this order, so that the keyring
+    /// unlock never stops working half-way and no existing entry is ever
+    /// overwritten:
+    /// 1. commit the new slot beside the old ones (an entry that does not
+    ///    exist yet only makes that one slot unusable);
+    /// 2. store the secret (on failure, the new slot is taken out again);
+    /// 3. commit the removal of the old keyring slots, then delete their
+    ///    entries.
     pub fn add_keyring_slot(&mut self) -> Result<i64, VaultError> {
-        let entry = self.keyring_entry();
+        let entry = new_keyring_entry(
+            &self.env.keyring_service,
+            self.vault_id,
+            self.env.rng.as_mut(),
+        );
         let kek = SecretKey::random(self.env.rng.as_mut());
-        entry
-            .store(&kek)
-            .map_err(|source| VaultError::Keyring { source })?;
         let params = SlotParams::Keyring {
             service: entry.service.clone(),
             account: entry.account.clone(),
         };
         let slot = self.wrap_current(params, &kek);
-        self.replace_slots(SlotKind::Keyring, slot)
+        let now = self.env.now();
+        let tx = self.slot_transaction()?;
+        let new_id = insert_slot(&tx, &slot, now)?;
+        tx.commit()?;
+
+        if let Err(source) = entry.store(&kek) {
+            let undo = self.slot_transaction().and_then(|tx| {
+                tx.execute("DELETE FROM key_slots WHERE id = ?1", [new_id])?;
+                tx.commit()?;
+                Ok(())
+            });
+            let _ = entry.delete();
+            undo?;
+            return Err(VaultError::Keyring { source });
+        }
+
+        let tx = self.slot_transaction()?;
+        let old: Vec<KeyringEntry> = read_slots(&tx)?
+            .into_iter()
+            .filter(|s| s.id != new_id)
+            .filter_map(|s| keyring_entry_of(&s.slot.params))
+            .collect();
+        tx.execute(
+            "DELETE FROM key_slots WHERE kind = ?1 AND id != ?2",
+            rusqlite::params![SlotKind::Keyring.as_str(), new_id],
+        )?;
+        tx.commit()?;
+        for e in old.iter().filter(|e| **e != entry) {
+            let _ = e.delete();
+        }
+        Ok(new_id)
     }
 
-    /// Removes one slot; refuses to remove the last one.
+    /// Removes one slot; refuses to remove the last one. The check and
+    /// the removal are one transaction, so two processes removing the
+    /// last two slots at once cannot both succeed.
     pub fn remove_slot(&mut self, id: i64) -> Result<SlotKind, VaultError> {
-        let all = read_slots(&self.conn)?;
+        let tx = self.slot_transaction()?;
+        let all = read_slots(&tx)?;
         let slot = all
             .iter()
             .find(|s| s.id == id)
@@ -256,15 +341,9 @@ impl Vault {
             return Err(VaultError::LastSlot);
         }
         let kind = slot.slot.params.kind();
-        let keyring = match &slot.slot.params {
-            SlotParams::Keyring { service, account } => Some(KeyringEntry {
-                service: service.clone(),
-                account: account.clone(),
-            }),
-            _ => None,
-        };
-        self.conn
-            .execute("DELETE FROM key_slots WHERE id = ?1", [id])?;
+        let keyring = keyring_entry_of(&slot.slot.params);
+        tx.execute("DELETE FROM key_slots WHERE id = ?1", [id])?;
+        tx.commit()?;
         // Only after the slot is gone: a dangling keyring entry is harmless,
         // a slot whose secret is gone is not.
         if let Some(entry) = keyring {
@@ -273,14 +352,22 @@ impl Vault {
         Ok(kind)
     }
 
-    /// Replaces the data key: every record is re-sealed and every slot
-    /// re-wrapped in one transaction. The keyring secret is reused, the
-    /// passphrase must be given (if there is a passphrase slot) and is
-    /// checked, and a new recovery key is issued.
+    /// Replaces the data key: every record is re-sealed, the ledger
+    /// rebuilt and every slot re-wrapped in one transaction. The keyring
+    /// secret is reused, the passphrase must be given (if there is a
+    /// passphrase slot) and is checked, and a new recovery key is issued.
+    ///
+    /// Like every write it refuses to run on a stale view: if any other
+    /// process committed since this one loaded (or changed the slots since
+    /// they were read here), it fails with `stale` and changes nothing.
+    /// Records are re-sealed row by row from the file — whatever their
+    /// kind — after checking them, the undo history and the reminder
+    /// state against the ledger, so rotation never launders a tampered
+    /// vault. The undo history and the reminder state are cleared.
     pub fn rotate_key(&mut self, passphrase: Option<&str>) -> Result<RotatedKey, VaultError> {
         let stored = read_slots(&self.conn)?;
         let new_key = SecretKey::random(self.env.rng.as_mut());
-        let new_key_id = KeyId::random(self.env.rng.as_mut());
+        let new_key_id = KeyId::derived(&new_key);
         let mut new_slots = Vec::new();
         let mut recovery_key = None;
         for s in &stored {
@@ -315,37 +402,94 @@ impl Vault {
             ));
         }
         let now = self.env.now();
-        let records = self.sealed_all(&new_key, new_key_id)?;
+        let (old_key, old_key_id) = (&self.key, self.key_id);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_key(&tx, old_key_id)?;
+        let old_scope = integrity::scope(&self.vault_id, old_key_id);
+        let head = integrity::require_head(&tx, old_key, old_scope)?;
+        if head.seq != self.seen_seq {
+            return Err(VaultError::StaleVault {
+                loaded: self.seen_seq,
+                current: head.seq,
+            });
+        }
+        let now_ids: Vec<i64> = read_slots(&tx)?.iter().map(|s| s.id).collect();
+        if now_ids != stored.iter().map(|s| s.id).collect::<Vec<_>>() {
+            return Err(VaultError::Stale {
+                kind: "key slots",
+                id: "(added or removed)".into(),
+            });
+        }
+        let committed = integrity::read_committed(&tx, old_key, old_scope, &head)?;
+        let mut rows = Vec::with_capacity(committed.len());
+        records::read_raw(&tx, &self.dir, None, |raw| rows.push(raw))?;
+        let mut found: std::collections::HashMap<EntryKey, i64> = rows
+            .iter()
+            .map(|r| (EntryKey::new(r.kind.as_str(), &r.id), r.seq))
+            .collect();
+        found.extend(history::ledger_entries(&tx, old_key_id)?);
+        found.extend(reminder_state::ledger_entries(&tx, old_key, old_key_id)?);
+        integrity::verify(&committed, &found)?;
+        drop(found);
+        {
+            let mut update = tx.prepare(
+                "UPDATE records SET key_id = ?1, nonce = ?2, ciphertext = ?3
+                 WHERE kind = ?4 AND id = ?5 AND changed_seq = ?6",
+            )?;
+            for raw in &rows {
+                let old_aad = records::aad(Aad::V2, raw.kind, &raw.id, old_key_id, raw.seq);
+                let plain =
+                    crypto::open_parts(old_key, &old_aad, &raw.nonce, &raw.ct).map_err(|_| {
+                        VaultError::RecordTampered {
+                            kind: raw.kind.as_str(),
+                            id: VaultError::id_text(&raw.id),
+                        }
+                    })?;
+                let new_aad = records::aad(Aad::V2, raw.kind, &raw.id, new_key_id, raw.seq);
+                let s = crypto::seal(&new_key, &new_aad, &plain, self.env.rng.as_mut());
+                update.execute(rusqlite::params![
+                    new_key_id.0.as_slice(),
+                    s.nonce.as_slice(),
+                    s.ciphertext,
+                    raw.kind.as_str(),
+                    raw.id,
+                    raw.seq
+                ])?;
+            }
+        }
+        // The undo history and the reminder state start fresh (as they
+        // always have): they are sealed under the old key, and a rotation
+        // after a leak should carry forward only the records. The new
+        // ledger commits to exactly the records just checked.
+        tx.execute_batch("DELETE FROM history; DELETE FROM local_state;")?;
+        let seq = head.seq + 1;
+        integrity::write_fresh(
+            &tx,
+            &new_key,
+            integrity::scope(&self.vault_id, new_key_id),
+            rows.iter()
+                .map(|r| (EntryKey::new(r.kind.as_str(), &r.id), r.seq)),
+            seq,
+            self.env.rng.as_mut(),
+        )?;
         tx.execute("DELETE FROM key_slots", [])?;
         for s in &new_slots {
             insert_slot(&tx, s, now)?;
         }
-        let mut stmt = tx.prepare(
-            "UPDATE records SET key_id = ?1, nonce = ?2, ciphertext = ?3 WHERE kind = ?4 AND id = ?5",
-        )?;
-        for (kind, id, sealed) in &records {
-            stmt.execute(rusqlite::params![
-                new_key_id.0.as_slice(),
-                sealed.nonce.as_slice(),
-                sealed.ciphertext,
-                kind.as_str(),
-                id.as_bytes().as_slice()
-            ])?;
-        }
-        drop(stmt);
         tx.execute(
             "UPDATE meta SET value = ?1 WHERE name = 'key_id'",
             [new_key_id.0.as_slice()],
         )?;
+        records::mirror_change_seq(&tx, seq)?;
         tx.commit()?;
         self.key = new_key;
         self.key_id = new_key_id;
+        self.seen_seq = seq;
         Ok(RotatedKey {
             key_id: new_key_id,
-            records: records.len(),
+            records: rows.len(),
             recovery_key,
         })
     }

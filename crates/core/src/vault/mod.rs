@@ -5,7 +5,9 @@
 
 mod backup;
 mod bulk;
+mod files;
 mod history;
+mod integrity;
 mod keys;
 mod records;
 mod reminder_state;
@@ -27,7 +29,7 @@ use crate::domain::{Id, List, ListId, Task, TaskId};
 use crate::env::Env;
 use crate::error::VaultError;
 use crate::order::OrderKey;
-use crate::os_keyring::{KeyringEntry, KeyringError};
+use crate::os_keyring::KeyringError;
 use crate::recovery::RecoveryKey;
 use crate::schema;
 use crate::slots::{self, SlotKind, SlotParams, WrappedSlot};
@@ -102,8 +104,10 @@ pub struct Vault {
     last_order: Option<OrderKey>,
     /// Undo/redo stacks this process records into and replays from.
     session: String,
-    /// The change sequence memory is known to be current with: every
-    /// record changed after it is re-read by `refresh`.
+    /// The ledger head's change sequence memory is current with: set at
+    /// load, advanced by our own commits when nobody else wrote in
+    /// between, and by `refresh`. Rotation requires that it is still
+    /// current; `refresh` re-reads every record changed after it.
     seen_seq: i64,
     /// What mutations and refreshes changed since `take_changes`.
     changes: Changes,
@@ -172,16 +176,19 @@ impl Vault {
         }
         create_private_dir(dir)?;
         let vault_id = Id::random(env.rng.as_mut());
-        let key_id = KeyId::random(env.rng.as_mut());
         let key = SecretKey::random(env.rng.as_mut());
+        let key_id = KeyId::derived(&key);
         let now = env.now();
 
         let mut wrapped: Vec<WrappedSlot> = Vec::new();
         let mut keyring_error = None;
-        let keyring_entry = KeyringEntry {
-            service: env.keyring_service.clone(),
-            account: format!("vault-{vault_id}"),
-        };
+        // A fresh entry name per slot: no other vault (a restored copy of
+        // this one has the same vault id) ever shares or overwrites it.
+        let keyring_entry =
+            keys::new_keyring_entry(&env.keyring_service, vault_id, env.rng.as_mut());
+        // The secret is stored before the file exists: a vault whose only
+        // convenient slot has no secret would be worse than an orphaned
+        // entry, which is removed below if creation fails.
         if opts.keyring != KeyringChoice::Off {
             let kek = SecretKey::random(env.rng.as_mut());
             match keyring_entry.store(&kek) {
@@ -232,7 +239,10 @@ impl Vault {
             env.rng.as_mut(),
         ));
 
-        let result = write_new_db(dir, vault_id, key_id, now, &wrapped, |_| Ok(()));
+        let result = build_db(dir, vault_id, key_id, now, &wrapped, |tx| {
+            records::insert_initial(tx, &key, key_id, &vault_id, &[], 0, env.rng.as_mut())
+        })
+        .and_then(|built| built.place());
         if let Err(e) = result {
             if opts.keyring != KeyringChoice::Off && keyring_error.is_none() {
                 let _ = keyring_entry.delete();
@@ -254,10 +264,34 @@ impl Vault {
     /// Opens and unlocks the vault in `dir` and loads every record.
     pub fn open(dir: &Path, unlock: &Unlock, env: Env) -> Result<Vault, VaultError> {
         let conn = open_connection(dir)?;
-        let (vault_id, key_id) = read_ids(dir, &conn)?;
-        let stored = keys::read_slots(&conn)?;
+        let mut v = Vault::unlock_with(dir, conn, unlock, env)?;
+        // Another process may replace the key between reading the slots
+        // and reading the records: unlock again with the new slots.
+        for _ in 0..3 {
+            match v.load() {
+                Err(VaultError::KeyRotated) => {
+                    let Vault { conn, env, .. } = v;
+                    v = Vault::unlock_with(dir, conn, unlock, env)?;
+                }
+                other => return other.map(|()| v),
+            }
+        }
+        v.load().map(|()| v)
+    }
+
+    /// Unwraps the data key with the slots stored now; loads nothing.
+    fn unlock_with(
+        dir: &Path,
+        conn: Connection,
+        unlock: &Unlock,
+        env: Env,
+    ) -> Result<Vault, VaultError> {
+        let tx = conn.unchecked_transaction()?;
+        let (vault_id, key_id) = read_ids(dir, &tx)?;
+        let stored = keys::read_slots(&tx)?;
+        tx.commit()?;
         let key = keys::unlock(&stored, unlock, vault_id, key_id)?;
-        Vault::assemble(dir, conn, vault_id, key_id, key, env)
+        Ok(Vault::unloaded(dir, conn, vault_id, key_id, key, env))
     }
 
     fn open_with_key(
@@ -268,18 +302,20 @@ impl Vault {
         env: Env,
     ) -> Result<Vault, VaultError> {
         let conn = open_connection(dir)?;
-        Vault::assemble(dir, conn, vault_id, key_id, key, env)
+        let mut v = Vault::unloaded(dir, conn, vault_id, key_id, key, env);
+        v.load()?;
+        Ok(v)
     }
 
-    fn assemble(
+    fn unloaded(
         dir: &Path,
         conn: Connection,
         vault_id: Id,
         key_id: KeyId,
         key: SecretKey,
         env: Env,
-    ) -> Result<Vault, VaultError> {
-        let mut v = Vault {
+    ) -> Vault {
+        Vault {
             dir: dir.to_path_buf(),
             conn,
             vault_id,
@@ -293,12 +329,7 @@ impl Vault {
             session: DEFAULT_SESSION.to_string(),
             seen_seq: 0,
             changes: Changes::default(),
-        };
-        // Read before the records: whatever commits during the load has a
-        // later sequence, so the next refresh picks it up.
-        v.seen_seq = v.disk_change_seq()?;
-        v.load()?;
-        Ok(v)
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -311,6 +342,14 @@ impl Vault {
 
     pub fn key_id(&self) -> KeyId {
         self.key_id
+    }
+
+    /// Whether the integrity ledger is anchored in the key: true for
+    /// vaults created or rotated since the ledger exists, false for one
+    /// upgraded from schema 2 until its next key rotation (see
+    /// `docs/ARCHITECTURE.md`, "What the ledger cannot detect").
+    pub fn ledger_required(&self) -> bool {
+        self.key_id.is_derived_from(&self.key)
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -414,68 +453,95 @@ fn read_ids(dir: &Path, conn: &Connection) -> Result<(Id, KeyId), VaultError> {
     Ok((Id::from_bytes(vid), KeyId(kid)))
 }
 
-/// Builds a complete vault file under a temporary name, fills it with
-/// `fill` inside the same transaction, and renames it into place.
-pub(crate) fn write_new_db(
+/// A complete vault file under a temporary name, not yet in place;
+/// removed if dropped before [`BuiltDb::place`].
+pub(crate) struct BuiltDb {
+    dir: PathBuf,
+    tmp: PathBuf,
+}
+
+impl BuiltDb {
+    /// Puts the file in place, unless a vault appeared there meanwhile
+    /// (another process's create or restore): then `vault_exists`, and
+    /// that vault is left alone.
+    pub(crate) fn place(self) -> Result<(), VaultError> {
+        match files::rename_noreplace(&self.tmp, &db_path(&self.dir)) {
+            Ok(()) => files::sync_dir(&self.dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(VaultError::AlreadyExists {
+                    dir: self.dir.clone(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Moves the live vault (file, WAL and shared memory) aside as
+    /// `vault.db*.replaced-STAMP`, then places this one. Called only once
+    /// this file is complete, so a failure before it leaves the live vault
+    /// untouched.
+    pub(crate) fn place_replacing(self, stamp: &str) -> Result<(), VaultError> {
+        for suffix in ["", "-wal", "-shm"] {
+            let from = self.dir.join(format!("{DB_FILE}{suffix}"));
+            if from.exists() {
+                std::fs::rename(
+                    &from,
+                    self.dir.join(format!("{DB_FILE}{suffix}.replaced-{stamp}")),
+                )?;
+            }
+        }
+        self.place()
+    }
+}
+
+impl Drop for BuiltDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// Builds a complete vault file under a temporary name, filled by `fill`
+/// inside the same transaction, and synced; [`BuiltDb::place`] puts it
+/// where it belongs.
+pub(crate) fn build_db(
     dir: &Path,
     vault_id: Id,
     key_id: KeyId,
     now: DateTime<Utc>,
     slots: &[WrappedSlot],
     fill: impl FnOnce(&rusqlite::Transaction) -> Result<(), VaultError>,
-) -> Result<(), VaultError> {
-    let tmp = dir.join(format!("{DB_FILE}.creating-{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut conn = Connection::open(&tmp)?;
-        conn.pragma_update(None, "journal_mode", "DELETE")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        schema::migrate_to(&mut conn, schema::CURRENT_VERSION).map_err(VaultError::Schema)?;
-        let tx = conn.transaction()?;
-        for (name, value) in [
-            ("vault_id", vault_id.as_bytes().to_vec()),
-            ("key_id", key_id.0.to_vec()),
-        ] {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
-                rusqlite::params![name, value],
-            )?;
-        }
+) -> Result<BuiltDb, VaultError> {
+    let built = BuiltDb {
+        dir: dir.to_path_buf(),
+        tmp: files::temp_name(dir, DB_FILE),
+    };
+    let mut conn = Connection::open(&built.tmp)?;
+    conn.pragma_update(None, "journal_mode", "DELETE")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    schema::migrate_to(&mut conn, schema::CURRENT_VERSION).map_err(VaultError::Schema)?;
+    let tx = conn.transaction()?;
+    for (name, value) in [
+        ("vault_id", vault_id.as_bytes().to_vec()),
+        ("key_id", key_id.0.to_vec()),
+    ] {
         tx.execute(
-            "INSERT OR REPLACE INTO meta (name, value) VALUES ('created_at', ?1)",
-            [now.to_rfc3339()],
+            "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+            rusqlite::params![name, value],
         )?;
-        for s in slots {
-            keys::insert_slot(&tx, s, now)?;
-        }
-        fill(&tx)?;
-        tx.commit()?;
-        conn.close().map_err(|(_, e)| e)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, db_path(dir))?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
     }
-    result
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (name, value) VALUES ('created_at', ?1)",
+        [now.to_rfc3339()],
+    )?;
+    for s in slots {
+        keys::insert_slot(&tx, s, now)?;
+    }
+    fill(&tx)?;
+    tx.commit()?;
+    conn.close().map_err(|(_, e)| e)?;
+    std::fs::File::open(&built.tmp)?.sync_all()?;
+    Ok(built)
 }
 
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), VaultError> {
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-pub(crate) fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
+pub(crate) use files::{create_private_dir, sync_dir};

@@ -1,14 +1,22 @@
 //! Sealed records on disk ↔ domain values in memory.
+//!
+//! Every record's AAD binds its kind, id, format, key id and change
+//! sequence, and every write goes through [`Vault::commit_with`], which
+//! updates the integrity ledger (`integrity.rs`) in the same transaction;
+//! `load` checks the records found (and the history and reminder state)
+//! against it, and `read_changed_since` checks what a refresh reloads.
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
 
-use super::{Entry, Vault};
-use crate::crypto::{self, KeyId, RecordContext, RecordKind, Sealed, SecretKey};
-use crate::domain::{Id, List, Task, FORMAT_VERSION};
+use super::{integrity, Entry, Vault};
+use crate::crypto::{self, KeyId, RecordContext, RecordKind, SecretKey, SecureRng};
+use crate::domain::{Id, List, Task, TaskId, FORMAT_VERSION};
 use crate::error::VaultError;
+use crate::ledger::{EntryKey, EntryRef, Found};
+use crate::order::OrderKey;
 
 /// One record to write in a transaction.
 pub(crate) enum Write {
@@ -27,9 +35,20 @@ pub(crate) enum Write {
     },
 }
 
+/// What extra work inside a commit's transaction gets: the transaction,
+/// the ledger changes being made, and what to seal with at the new
+/// change sequence.
+pub(crate) struct InTx<'t, 'k> {
+    pub tx: &'t rusqlite::Transaction<'t>,
+    pub ledger: &'t mut integrity::Pending<'k>,
+    pub key: &'k SecretKey,
+    pub key_id: KeyId,
+    pub seq: i64,
+    pub rng: &'t mut dyn SecureRng,
+}
+
 /// Extra work inside a commit's transaction; see [`Vault::commit_with`].
-pub(crate) type TxHook<'a> =
-    &'a mut dyn FnMut(&rusqlite::Transaction<'_>, i64) -> Result<(), VaultError>;
+pub(crate) type TxHook<'a> = &'a mut dyn FnMut(&mut InTx<'_, '_>) -> Result<(), VaultError>;
 
 /// What changed on disk after a change sequence (see
 /// [`Vault::read_changed_since`]).
@@ -47,33 +66,335 @@ pub(crate) fn encode<T: serde::Serialize>(v: &T) -> zeroize::Zeroizing<Vec<u8>> 
     zeroize::Zeroizing::new(serde_json::to_vec(v).expect("domain types serialise"))
 }
 
+/// Which AAD the stored records carry: v1 (no change sequence) only in a
+/// vault that predates the ledger and is about to be upgraded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Aad {
+    V1,
+    V2,
+}
+
+pub(crate) fn aad(aad: Aad, kind: RecordKind, id: &[u8], key_id: KeyId, seq: i64) -> Vec<u8> {
+    let ctx = RecordContext {
+        kind,
+        id,
+        format: FORMAT_VERSION,
+        key_id,
+        seq,
+    };
+    match aad {
+        Aad::V1 => ctx.aad_v1(),
+        Aad::V2 => ctx.aad(),
+    }
+}
+
 /// A records row as stored, before decryption.
-struct RawRecord {
-    kind: RecordKind,
-    id: Vec<u8>,
-    format: i64,
-    key_id: Vec<u8>,
-    nonce: Vec<u8>,
-    ct: Vec<u8>,
+pub(crate) struct RawRecord {
+    pub kind: RecordKind,
+    pub id: Vec<u8>,
+    pub format: i64,
+    pub key_id: Vec<u8>,
+    pub nonce: Vec<u8>,
+    pub ct: Vec<u8>,
+    pub seq: i64,
+}
+
+/// Everything `load` reads, installed into the vault only when complete.
+struct Loaded {
+    tasks: HashMap<TaskId, Entry<Task>>,
+    haystacks: HashMap<TaskId, String>,
+    lists: HashMap<Id, Entry<List>>,
+    last_order: Option<OrderKey>,
+    /// The ledger head's sequence, or `None` for a vault to upgrade.
+    head_seq: Option<i64>,
+}
+
+/// What a load found, as the maps it builds anyway: the ledger check
+/// looks records up there instead of copying 100k keys. Everything else
+/// the ledger covers (history entries and the tops of their stacks,
+/// local state: a few hundred entries) is in `others`.
+struct LoadedRecords<'a> {
+    tasks: &'a HashMap<TaskId, Entry<Task>>,
+    lists: &'a HashMap<Id, Entry<List>>,
+    others: &'a HashMap<EntryKey, i64>,
+}
+
+impl Found for LoadedRecords<'_> {
+    fn seq_of(&self, e: EntryRef) -> Option<i64> {
+        // Exhaustive on purpose: a new kind must say where it is loaded,
+        // or it would be reported missing on every open.
+        let id = || <[u8; 16]>::try_from(e.id).ok().map(Id::from_bytes);
+        match RecordKind::parse(e.kind) {
+            Some(RecordKind::Task) => self.tasks.get(&id()?).map(|x| x.seq),
+            Some(RecordKind::List) => self.lists.get(&id()?).map(|x| x.seq),
+            Some(RecordKind::History | RecordKind::Reminders) | None => {
+                self.others.get(&e.to_key()).copied()
+            }
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.tasks.len() + self.lists.len() + self.others.len()
+    }
+
+    fn entries(&self) -> Vec<(EntryKey, i64)> {
+        let key = |kind: RecordKind, id: &Id, seq: i64| {
+            (EntryKey::new(kind.as_str(), id.as_bytes()), seq)
+        };
+        self.tasks
+            .iter()
+            .map(|(id, e)| key(RecordKind::Task, id, e.seq))
+            .chain(
+                self.lists
+                    .iter()
+                    .map(|(id, e)| key(RecordKind::List, id, e.seq)),
+            )
+            .chain(self.others.iter().map(|(k, s)| (k.clone(), *s)))
+            .collect()
+    }
+}
+
+/// The committed entries, opened and indexed compactly for the check of
+/// a load (built on another thread while the load builds its maps).
+struct CommittedIndex {
+    parts: Vec<crate::ledger::PartView>,
+    /// Tasks and lists per kind, so that the check of each record is one
+    /// lookup by id.
+    seqs: HashMap<RecordKind, HashMap<Id, i64>>,
+    len: usize,
+    /// Every other committed entry (history, local state, and anything
+    /// no loaded map could hold).
+    others: HashMap<EntryKey, i64>,
+}
+
+impl CommittedIndex {
+    fn build(parts: Vec<crate::ledger::PartView>) -> Self {
+        let mut seqs: HashMap<RecordKind, HashMap<Id, i64>> = HashMap::new();
+        let mut others = HashMap::new();
+        let mut len = 0;
+        for (e, seq) in parts.iter().flat_map(|p| p.iter()) {
+            let record = RecordKind::parse(e.kind)
+                .filter(|k| matches!(k, RecordKind::Task | RecordKind::List));
+            match (record, <[u8; 16]>::try_from(e.id)) {
+                (Some(kind), Ok(id)) => {
+                    seqs.entry(kind)
+                        .or_insert_with(|| HashMap::with_capacity(1024))
+                        .insert(Id::from_bytes(id), seq);
+                    len += 1;
+                }
+                _ => {
+                    others.insert(e.to_key(), seq);
+                }
+            }
+        }
+        CommittedIndex {
+            parts,
+            seqs,
+            len,
+            others,
+        }
+    }
+
+    /// The committed sequences of one kind.
+    fn of_kind(&self, kind: RecordKind) -> Option<&HashMap<Id, i64>> {
+        self.seqs.get(&kind)
+    }
+
+    /// Whether this record is committed at this sequence.
+    fn agrees(&self, kind: RecordKind, id: &Id, seq: i64) -> bool {
+        self.of_kind(kind).and_then(|m| m.get(id)) == Some(&seq)
+    }
+
+    /// Equal sets: same size, every loaded record committed at its
+    /// sequence (`all_agree`, from [`Self::agrees`] on each), and the
+    /// other entries equal. Only if not does the slow path work out what
+    /// differs.
+    fn verify(&self, found: &LoadedRecords, all_agree: bool) -> Result<(), VaultError> {
+        if all_agree
+            && self.len + self.others.len() == found.count()
+            && &self.others == found.others
+        {
+            return Ok(());
+        }
+        integrity::verify(&self.parts, found)
+    }
+}
+
+/// The key id the vault file names now (it changes on rotation).
+pub(crate) fn stored_key_id(conn: &Connection) -> Result<Vec<u8>, VaultError> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE name = 'key_id'", [], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Fails with `key_rotated` unless the file's key is still `key_id`.
+/// Every writer calls it inside its transaction: a process holding a key
+/// that another one replaced must not write under it.
+pub(crate) fn check_key(conn: &Connection, key_id: KeyId) -> Result<(), VaultError> {
+    if stored_key_id(conn)? != key_id.0 {
+        return Err(VaultError::KeyRotated);
+    }
+    Ok(())
+}
+
+/// Streams the records rows (of one kind, or all) to `each`.
+pub(crate) fn read_raw(
+    conn: &Connection,
+    dir: &std::path::Path,
+    kind: Option<RecordKind>,
+    each: impl FnMut(RawRecord),
+) -> Result<(), VaultError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records
+         WHERE ?1 IS NULL OR kind = ?1",
+    )?;
+    let rows = stmt.query([kind.map(RecordKind::as_str)])?;
+    read_rows(rows, dir, each)
+}
+
+/// Rows of `kind, id, format, key_id, nonce, ciphertext, changed_seq`.
+fn read_rows(
+    mut rows: rusqlite::Rows<'_>,
+    dir: &std::path::Path,
+    mut each: impl FnMut(RawRecord),
+) -> Result<(), VaultError> {
+    while let Some(r) = rows.next()? {
+        // Read bytes whatever the stored type: an edited row whose blob
+        // became text must be reported as tampered, not as a storage
+        // error.
+        let bytes = |i: usize| -> Result<Vec<u8>, VaultError> {
+            Ok(match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
+                    b.to_vec()
+                }
+                _ => Vec::new(),
+            })
+        };
+        let kind_b = bytes(0)?;
+        let kind_s = String::from_utf8_lossy(&kind_b);
+        let kind = RecordKind::parse(&kind_s)
+            .filter(|k| matches!(k, RecordKind::Task | RecordKind::List))
+            .ok_or_else(|| VaultError::Corrupt {
+                dir: dir.to_path_buf(),
+                detail: format!("unknown record kind `{kind_s}`"),
+            })?;
+        each(RawRecord {
+            kind,
+            id: bytes(1)?,
+            format: r.get(2)?,
+            key_id: bytes(3)?,
+            nonce: bytes(4)?,
+            ct: bytes(5)?,
+            seq: r.get(6)?,
+        });
+    }
+    Ok(())
+}
+
+/// Seals and inserts the records of a vault being built (creation,
+/// restore) at `seq`, with a ledger committing to exactly them.
+pub(crate) fn insert_initial(
+    conn: &Connection,
+    key: &SecretKey,
+    key_id: KeyId,
+    vault_id: &Id,
+    rows: &[(RecordKind, Id, zeroize::Zeroizing<Vec<u8>>)],
     seq: i64,
+    rng: &mut dyn SecureRng,
+) -> Result<(), VaultError> {
+    let mut stmt = conn.prepare(
+        "INSERT INTO records (kind, id, format, key_id, nonce, ciphertext, changed_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for (kind, id, plain) in rows {
+        let s = crypto::seal(
+            key,
+            &aad(Aad::V2, *kind, id.as_bytes(), key_id, seq),
+            plain,
+            rng,
+        );
+        stmt.execute(rusqlite::params![
+            kind.as_str(),
+            id.as_bytes().as_slice(),
+            FORMAT_VERSION,
+            key_id.0.as_slice(),
+            s.nonce.as_slice(),
+            s.ciphertext,
+            seq
+        ])?;
+    }
+    let entries = rows
+        .iter()
+        .map(|(kind, id, _)| (EntryKey::new(kind.as_str(), id.as_bytes()), seq));
+    integrity::write_fresh(
+        conn,
+        key,
+        integrity::scope(vault_id, key_id),
+        entries,
+        seq,
+        rng,
+    )?;
+    mirror_change_seq(conn, seq)
+}
+
+/// Mirrors the ledger head's sequence into `meta` in the same
+/// transaction: a plaintext hint for readers that only need to know
+/// whether something changed (refresh, sync), never trusted for
+/// integrity — the sealed head is what load and rotation check.
+pub(crate) fn mirror_change_seq(conn: &Connection, seq: i64) -> Result<(), VaultError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', ?1)",
+        [seq],
+    )?;
+    Ok(())
 }
 
 impl Vault {
-    fn context<'a>(&self, kind: RecordKind, id: &'a [u8]) -> RecordContext<'a> {
-        record_context(kind, id, self.key_id)
+    /// Decrypts every record into memory and checks the set against the
+    /// integrity ledger. Any record that fails, and any record missing,
+    /// older than committed or back from deletion, is a hard error naming
+    /// it: a vault is never shown partially.
+    ///
+    /// A vault written before the ledger existed is upgraded here, the
+    /// first time its key is at hand.
+    pub(super) fn load(&mut self) -> Result<(), VaultError> {
+        loop {
+            let loaded = self.read_all()?;
+            let seen = match loaded.head_seq {
+                Some(seq) => seq,
+                None => match self.upgrade_legacy()? {
+                    Some(seq) => seq,
+                    // Another process upgraded it meanwhile: read again.
+                    None => continue,
+                },
+            };
+            self.tasks = loaded.tasks;
+            self.haystacks = loaded.haystacks;
+            self.lists = loaded.lists;
+            self.last_order = loaded.last_order;
+            self.seen_seq = seen;
+            return Ok(());
+        }
     }
 
-    /// Decrypts every record into memory. Any record that fails is a hard
-    /// error naming the record: a vault is never shown partially.
+    /// Reads everything in one read transaction, so a concurrent writer
+    /// cannot give it a torn view (records from before and after one of
+    /// its commits, or a ledger that does not match the records).
     ///
     /// Rows are read on this thread; decryption, parsing and search
     /// indexing are spread over the available cores (they dominate unlock
     /// time for large vaults).
-    pub(super) fn load(&mut self) -> Result<(), VaultError> {
+    fn read_all(&self) -> Result<Loaded, VaultError> {
+        let tx = self.conn.unchecked_transaction()?;
+        if stored_key_id(&tx)? != self.key_id.0 {
+            return Err(VaultError::KeyRotated);
+        }
         // Rows are read per kind below; a row of any other kind (or whose
         // kind is no longer text) must fail the load, not be skipped.
-        let odd: Option<Vec<u8>> = self
-            .conn
+        let odd: Option<Vec<u8>> = tx
             .query_row(
                 "SELECT CAST(kind AS BLOB) FROM records WHERE kind NOT IN ('task', 'list') LIMIT 1",
                 [],
@@ -86,11 +407,27 @@ impl Vault {
                 detail: format!("unknown record kind `{}`", String::from_utf8_lossy(&kind)),
             });
         }
+        let scope = integrity::scope(&self.vault_id, self.key_id);
+        let head = integrity::read_head(&tx, &self.key, scope)?;
+        let aad_v = match &head {
+            Some(_) => Aad::V2,
+            None if self.key_id.is_derived_from(&self.key) => return Err(integrity::head_missing()),
+            None => Aad::V1,
+        };
+        // The ledger's parts are read first, so that another core can open
+        // and index them while the records are read and decrypted.
+        let sealed = match &head {
+            Some(h) => Some(integrity::read_sealed_parts(&tx, h)?),
+            None => None,
+        };
         let (key, key_id) = (&self.key, self.key_id);
         let mut lists = HashMap::new();
         let mut failed: Option<(OpenFailure, RawRecord)> = None;
-        self.read_raw(Some(RecordKind::List), |raw| {
-            match open_raw::<List>(key, key_id, &raw) {
+        read_raw(
+            &tx,
+            &self.dir,
+            Some(RecordKind::List),
+            |raw| match open_raw::<List>(key, key_id, aad_v, &raw) {
                 Ok(l) => {
                     lists.insert(
                         l.id,
@@ -101,10 +438,10 @@ impl Vault {
                     );
                 }
                 Err(f) => failed = failed.take().or(Some((f, raw))),
-            }
-        })?;
+            },
+        )?;
         if let Some((f, raw)) = failed {
-            return Err(self.failure(f, &raw));
+            return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
         }
 
         // Tasks: this thread reads batches of rows while workers decrypt,
@@ -116,14 +453,28 @@ impl Vault {
             .clamp(1, 8);
         let lists_ref = &lists;
         type Done = (Vec<(Task, i64, String)>, Option<(OpenFailure, RawRecord)>);
+        type Index = Option<Result<CommittedIndex, VaultError>>;
         let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(workers * 2);
         let batch_rx = std::sync::Mutex::new(batch_rx);
-        let (read_result, done): (Result<(), VaultError>, Vec<Done>) =
-            std::thread::scope(|scope| {
+        // A small ledger is indexed here and now; a large one on its own
+        // thread, beside the record pipeline (a thread costs more than a
+        // few thousand entries take).
+        const INDEX_ON_A_THREAD: u64 = 16_384;
+        let (sealed, mut index): (_, Index) = match sealed {
+            Some(p) if p.count() < INDEX_ON_A_THREAD => {
+                (None, Some(p.open(key, scope).map(CommittedIndex::build)))
+            }
+            other => (other, None),
+        };
+        let (read_result, done, threaded): (Result<(), VaultError>, Vec<Done>, Index) =
+            std::thread::scope(|threads| {
+                let index = sealed.map(|sealed| {
+                    threads.spawn(move || sealed.open(key, scope).map(CommittedIndex::build))
+                });
                 let handles: Vec<_> = (0..workers)
                     .map(|_| {
                         let batch_rx = &batch_rx;
-                        scope.spawn(move || {
+                        threads.spawn(move || {
                             let mut out = Vec::new();
                             let mut failure = None;
                             loop {
@@ -133,7 +484,7 @@ impl Vault {
                                     if failure.is_some() {
                                         break;
                                     }
-                                    match open_raw::<Task>(key, key_id, &raw) {
+                                    match open_raw::<Task>(key, key_id, aad_v, &raw) {
                                         Ok(t) => {
                                             let h = super::views::haystack(&t, lists_ref);
                                             out.push((t, raw.seq, h));
@@ -147,7 +498,7 @@ impl Vault {
                     })
                     .collect();
                 let mut batch = Vec::with_capacity(BATCH);
-                let read = self.read_raw(Some(RecordKind::Task), |raw| {
+                let read = read_raw(&tx, &self.dir, Some(RecordKind::Task), |raw| {
                     batch.push(raw);
                     if batch.len() == BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -162,99 +513,183 @@ impl Vault {
                     .into_iter()
                     .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                     .collect();
-                (read, done)
+                let index =
+                    index.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                (read, done, index)
             });
         read_result?;
+        // Everything else the ledger covers, in the same read transaction
+        // (a vault to upgrade has none of it sealed the new way yet).
+        let mut others = HashMap::new();
+        if head.is_some() {
+            others.extend(super::history::ledger_entries(&tx, key_id)?);
+            others.extend(super::reminder_state::ledger_entries(&tx, key, key_id)?);
+        }
+        tx.commit()?;
+        if threaded.is_some() {
+            index = threaded;
+        }
+        let index = index.transpose()?;
+
+        // Each record is checked against the ledger as it goes into its
+        // map, while its data is at hand; only on a difference does the
+        // slow path work out what differs.
         let total: usize = done.iter().map(|(v, _)| v.len()).sum();
         let mut tasks = HashMap::with_capacity(total);
         let mut haystacks = HashMap::with_capacity(total);
+        let mut agree = index.as_ref().is_none_or(|i| {
+            lists
+                .iter()
+                .all(|(id, e)| i.agrees(RecordKind::List, id, e.seq))
+        });
+        let task_seqs = index.as_ref().map(|i| i.of_kind(RecordKind::Task));
         for (part, failure) in done {
             if let Some((f, raw)) = failure {
-                return Err(self.failure(f, &raw));
+                return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
             }
             for (t, seq, h) in part {
+                if let Some(committed) = task_seqs {
+                    agree &= committed.and_then(|m| m.get(&t.id)) == Some(&seq);
+                }
                 haystacks.insert(t.id, h);
                 tasks.insert(t.id, Entry { value: t, seq });
             }
         }
-        self.last_order = tasks.values().map(|e| &e.value.order).max().cloned();
-        self.tasks = tasks;
-        self.haystacks = haystacks;
-        self.lists = lists;
-        Ok(())
+        if let Some(index) = index {
+            let found = LoadedRecords {
+                tasks: &tasks,
+                lists: &lists,
+                others: &others,
+            };
+            index.verify(&found, agree)?;
+        }
+        let last_order = tasks.values().map(|e| &e.value.order).max().cloned();
+        Ok(Loaded {
+            tasks,
+            haystacks,
+            lists,
+            last_order,
+            head_seq: head.map(|h| h.seq),
+        })
     }
 
-    /// Streams the records rows (of one kind, or all) to `each`.
-    fn read_raw(
-        &self,
-        kind: Option<RecordKind>,
-        mut each: impl FnMut(RawRecord),
-    ) -> Result<(), VaultError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records
-             WHERE ?1 IS NULL OR kind = ?1",
-        )?;
-        let mut rows = stmt.query([kind.map(RecordKind::as_str)])?;
-        while let Some(r) = rows.next()? {
-            // Read bytes whatever the stored type: an edited row whose blob
-            // became text must be reported as tampered, not as a storage
-            // error.
-            let bytes = |i: usize| -> Result<Vec<u8>, VaultError> {
-                Ok(match r.get_ref(i)? {
-                    rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
-                        b.to_vec()
-                    }
-                    _ => Vec::new(),
-                })
-            };
-            let kind_b = bytes(0)?;
-            let kind_s = String::from_utf8_lossy(&kind_b);
-            let kind = RecordKind::parse(&kind_s).ok_or_else(|| VaultError::Corrupt {
-                dir: self.dir.clone(),
-                detail: format!("unknown record kind `{kind_s}`"),
-            })?;
-            each(RawRecord {
-                kind,
-                id: bytes(1)?,
-                format: r.get(2)?,
-                key_id: bytes(3)?,
-                nonce: bytes(4)?,
-                ct: bytes(5)?,
-                seq: r.get(6)?,
-            });
+    /// Brings a vault written before the ledger existed (schema 2, or 3
+    /// with undo history and reminder state) up to date, in one
+    /// transaction: every record, history entry and local state re-sealed
+    /// with its change sequence in the AAD, and a ledger committing to
+    /// them. Returns the head's sequence, or `None` if another process did
+    /// it first.
+    ///
+    /// Nothing can have changed since `read_all`: older apps cannot open a
+    /// schema-4 file, and newer ones only write after upgrading.
+    fn upgrade_legacy(&mut self) -> Result<Option<i64>, VaultError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        check_key(&tx, self.key_id)?;
+        let scope = integrity::scope(&self.vault_id, self.key_id);
+        if integrity::read_head(&tx, &self.key, scope)?.is_some() {
+            return Ok(None);
         }
-        Ok(())
+        let mut rows = Vec::new();
+        read_raw(&tx, &self.dir, None, |raw| rows.push(raw))?;
+        // The newest sequence ever used, deletions included, so that the
+        // ledger's sequence never goes back.
+        let mut max_seq: i64 = tx.query_row(
+            "SELECT max(
+                 coalesce((SELECT value FROM meta WHERE name = 'change_seq'), 0),
+                 coalesce((SELECT max(changed_seq) FROM tombstones), 0))",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut entries = Vec::with_capacity(rows.len());
+        {
+            let mut update = tx.prepare(
+                "UPDATE records SET nonce = ?1, ciphertext = ?2 WHERE kind = ?3 AND id = ?4",
+            )?;
+            for raw in &rows {
+                let old = aad(Aad::V1, raw.kind, &raw.id, self.key_id, raw.seq);
+                let plain =
+                    crypto::open_parts(&self.key, &old, &raw.nonce, &raw.ct).map_err(|_| {
+                        VaultError::RecordTampered {
+                            kind: raw.kind.as_str(),
+                            id: VaultError::id_text(&raw.id),
+                        }
+                    })?;
+                let new = aad(Aad::V2, raw.kind, &raw.id, self.key_id, raw.seq);
+                let s = crypto::seal(&self.key, &new, &plain, self.env.rng.as_mut());
+                update.execute(rusqlite::params![
+                    s.nonce.as_slice(),
+                    s.ciphertext,
+                    raw.kind.as_str(),
+                    raw.id
+                ])?;
+                max_seq = max_seq.max(raw.seq);
+                entries.push((EntryKey::new(raw.kind.as_str(), &raw.id), raw.seq));
+            }
+        }
+        // History entries and local state get sequences of their own
+        // above every record's, in order (see `history::upgrade_legacy`).
+        let mut seq = max_seq;
+        let rng = self.env.rng.as_mut();
+        entries.extend(super::history::upgrade_legacy(
+            &tx,
+            &self.key,
+            self.key_id,
+            &mut seq,
+            rng,
+        )?);
+        entries.extend(super::reminder_state::upgrade_legacy(
+            &tx,
+            &self.key,
+            self.key_id,
+            &mut seq,
+            rng,
+        )?);
+        integrity::write_fresh(&tx, &self.key, scope, entries, seq, rng)?;
+        mirror_change_seq(&tx, seq)?;
+        tx.commit()?;
+        Ok(Some(seq))
     }
 
     /// Turns a worker's failure into the error to show; an AEAD failure
-    /// is diagnosed (tampered vs moved) with the database at hand.
-    fn failure(&self, f: OpenFailure, raw: &RawRecord) -> VaultError {
+    /// is diagnosed (tampered, moved, or an older copy) with the database
+    /// at hand.
+    fn failure(
+        &self,
+        f: OpenFailure,
+        raw: &RawRecord,
+        aad_v: Aad,
+        head: Option<i64>,
+    ) -> VaultError {
         match f {
-            OpenFailure::Aead => self.diagnose(raw.kind, &raw.id, &raw.nonce, &raw.ct),
+            OpenFailure::Aead => self.diagnose(raw, aad_v, head),
             OpenFailure::Other(e) => e,
         }
     }
 
     /// Works out why a record failed to open: it authenticates as some
-    /// other record (moved/swapped), or it does not authenticate at all.
-    fn diagnose(&self, kind: RecordKind, id: &[u8], nonce: &[u8], ct: &[u8]) -> VaultError {
-        let candidates: Vec<(String, Vec<u8>)> = self
+    /// other record (moved/swapped), as an older write of itself whose
+    /// sequence column was edited to pass (rolled back), or not at all.
+    fn diagnose(&self, raw: &RawRecord, aad_v: Aad, head: Option<i64>) -> VaultError {
+        let (kind, id) = (raw.kind, raw.id.as_slice());
+        let opens = |aad: &[u8]| crypto::open_parts(&self.key, aad, &raw.nonce, &raw.ct).is_ok();
+        let candidates: Vec<(String, Vec<u8>, i64)> = self
             .conn
-            .prepare("SELECT kind, id FROM records")
+            .prepare("SELECT kind, id, changed_seq FROM records")
             .and_then(|mut s| {
-                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect::<Result<_, _>>()
             })
             .unwrap_or_default();
-        for (other_kind, other_id) in candidates {
+        for (other_kind, other_id, other_seq) in candidates {
             let Some(other_kind) = RecordKind::parse(&other_kind) else {
                 continue;
             };
             if other_kind == kind && other_id == id {
                 continue;
             }
-            let aad = self.context(other_kind, &other_id).aad();
-            if crypto::open_parts(&self.key, &aad, nonce, ct).is_ok() {
+            if opens(&aad(aad_v, other_kind, &other_id, self.key_id, other_seq)) {
                 return VaultError::RecordMoved {
                     kind: VaultError::record_kind(kind),
                     found_at: VaultError::id_text(id),
@@ -266,62 +701,85 @@ impl Vault {
                 };
             }
         }
+        // An older ciphertext of this record, put back under its current
+        // sequence number: it opens only with the sequence it was written
+        // at. Bounded, since this is only the diagnosis of a failure.
+        if let (Aad::V2, Some(head)) = (aad_v, head) {
+            const TRIES: i64 = 1 << 20;
+            for seq in (head.saturating_sub(TRIES).max(0)..=head).rev() {
+                if seq != raw.seq && opens(&aad(Aad::V2, kind, id, self.key_id, seq)) {
+                    return VaultError::VaultRolledBack {
+                        what: format!(
+                            "{} {} is an older version (change {seq}) stored as change {}",
+                            kind.as_str(),
+                            VaultError::id_text(id),
+                            raw.seq
+                        ),
+                    };
+                }
+            }
+        }
         VaultError::RecordTampered {
             kind: VaultError::record_kind(kind),
             id: VaultError::id_text(id),
         }
     }
 
+    /// The ledger as committed, for checks inside a read transaction
+    /// (never written through: it is dropped unfinished). Fails with
+    /// `key_rotated` if another process replaced the key.
+    pub(super) fn ledger_reader<'a>(
+        &'a self,
+        conn: &Connection,
+    ) -> Result<integrity::Pending<'a>, VaultError> {
+        check_key(conn, self.key_id)?;
+        integrity::Pending::begin(
+            conn,
+            &self.key,
+            integrity::scope(&self.vault_id, self.key_id),
+        )
+    }
+
     /// Every task and list written after change sequence `since`, and
-    /// every deletion after it, read in one read transaction.
+    /// every deletion after it, read in one read transaction and checked
+    /// against the integrity ledger read in the same transaction: a row
+    /// put back, rolled back or dropped outside the app is an error, never
+    /// a change to apply. Only the ledger parts those rows live in are
+    /// opened, so a refresh costs what changed, not the vault's size.
     pub(super) fn read_changed_since(&self, since: i64) -> Result<ChangedSince, VaultError> {
         let tx = self.conn.unchecked_transaction()?;
-        let seq: i64 = tx
-            .query_row(
-                "SELECT value FROM meta WHERE name = 'change_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
+        // A process still holding a key another one rotated away must
+        // reopen, not misread what the new key sealed.
+        check_key(&tx, self.key_id)?;
+        let scope = integrity::scope(&self.vault_id, self.key_id);
+        let mut ledger = integrity::Pending::begin(&tx, &self.key, scope)?;
+        let seq = ledger.head.seq;
+        if seq < since {
+            return Err(VaultError::VaultRolledBack {
+                what: format!(
+                    "the integrity ledger is at change {seq}, but this process already read change {since}"
+                ),
+            });
+        }
         let mut raws = Vec::new();
         {
-            let mut stmt = tx.prepare(
-                "SELECT CAST(kind AS BLOB), id, format, key_id, nonce, ciphertext, changed_seq
+            let mut stmt = tx.prepare_cached(
+                "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq
                  FROM records WHERE changed_seq > ?1",
             )?;
-            let mut rows = stmt.query([since])?;
-            while let Some(r) = rows.next()? {
-                let bytes = |i: usize| -> Result<Vec<u8>, VaultError> {
-                    Ok(match r.get_ref(i)? {
-                        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
-                            b.to_vec()
-                        }
-                        _ => Vec::new(),
-                    })
-                };
-                let kind_b = bytes(0)?;
-                let kind_s = String::from_utf8_lossy(&kind_b);
-                let kind = RecordKind::parse(&kind_s)
-                    .filter(|k| matches!(k, RecordKind::Task | RecordKind::List))
-                    .ok_or_else(|| VaultError::Corrupt {
-                        dir: self.dir.clone(),
-                        detail: format!("unknown record kind `{kind_s}`"),
-                    })?;
-                raws.push(RawRecord {
-                    kind,
-                    id: bytes(1)?,
-                    format: r.get(2)?,
-                    key_id: bytes(3)?,
-                    nonce: bytes(4)?,
-                    ct: bytes(5)?,
-                    seq: r.get(6)?,
-                });
+            let rows = stmt.query([since])?;
+            read_rows(rows, &self.dir, |raw| raws.push(raw))?;
+        }
+        for raw in &raws {
+            let key = EntryKey::new(raw.kind.as_str(), &raw.id);
+            let committed = ledger.get(&tx, &key)?;
+            if committed != Some(raw.seq) {
+                return Err(integrity::entry_disagreement(key, committed, Some(raw.seq)));
             }
         }
         let mut deleted = Vec::new();
         {
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 "SELECT t.kind, t.id FROM tombstones t
                  WHERE t.changed_seq > ?1
                    AND NOT EXISTS (SELECT 1 FROM records r WHERE r.kind = t.kind AND r.id = t.id)",
@@ -330,11 +788,20 @@ impl Vault {
             while let Some(r) = rows.next()? {
                 let kind: String = r.get(0)?;
                 let id: Vec<u8> = r.get(1)?;
-                if let (Some(kind), Ok(id)) = (RecordKind::parse(&kind), <[u8; 16]>::try_from(id)) {
-                    deleted.push((kind, Id::from_bytes(id)));
+                let (Some(kind), Ok(id)) = (RecordKind::parse(&kind), <[u8; 16]>::try_from(id))
+                else {
+                    continue;
+                };
+                // Tombstones are plaintext hints: a record is gone only if
+                // the ledger no longer commits to it.
+                let key = EntryKey::new(kind.as_str(), &id);
+                if let Some(committed) = ledger.get(&tx, &key)? {
+                    return Err(integrity::entry_disagreement(key, Some(committed), None));
                 }
+                deleted.push((kind, Id::from_bytes(id)));
             }
         }
+        drop(ledger);
         tx.finish()?;
         let (key, key_id) = (&self.key, self.key_id);
         let mut out = ChangedSince {
@@ -345,100 +812,49 @@ impl Vault {
         };
         for raw in raws {
             let opened = match raw.kind {
-                RecordKind::Task => open_raw::<Task>(key, key_id, &raw).map(|t| {
+                RecordKind::Task => open_raw::<Task>(key, key_id, Aad::V2, &raw).map(|t| {
                     out.tasks.push((t, raw.seq));
                 }),
-                _ => open_raw::<List>(key, key_id, &raw).map(|l| {
+                _ => open_raw::<List>(key, key_id, Aad::V2, &raw).map(|l| {
                     out.lists.push((l, raw.seq));
                 }),
             };
             if let Err(f) = opened {
-                return Err(self.failure(f, &raw));
+                return Err(self.failure(f, &raw, Aad::V2, Some(seq)));
             }
         }
         Ok(out)
     }
 
-    pub(super) fn seal_record(&mut self, kind: RecordKind, id: &Id, plaintext: &[u8]) -> Sealed {
-        let aad = self.context(kind, id.as_bytes()).aad();
-        crypto::seal(&self.key, &aad, plaintext, self.env.rng.as_mut())
-    }
-
-    /// Every record in memory sealed under another key (for rotation).
-    pub(super) fn sealed_all(
-        &mut self,
-        key: &SecretKey,
-        key_id: KeyId,
-    ) -> Result<Vec<(RecordKind, Id, Sealed)>, VaultError> {
-        let mut out = Vec::with_capacity(self.tasks.len() + self.lists.len());
-        let items: Vec<(RecordKind, Id, zeroize::Zeroizing<Vec<u8>>)> = self
-            .tasks
-            .values()
-            .map(|e| (RecordKind::Task, e.value.id, encode(&e.value)))
-            .chain(
-                self.lists
-                    .values()
-                    .map(|e| (RecordKind::List, e.value.id, encode(&e.value))),
-            )
-            .collect();
-        for (kind, id, plain) in items {
-            let ctx = RecordContext {
-                kind,
-                id: id.as_bytes(),
-                format: FORMAT_VERSION,
-                key_id,
-            };
-            let sealed = crypto::seal(key, &ctx.aad(), &plain, self.env.rng.as_mut());
-            out.push((kind, id, sealed));
-        }
-        Ok(out)
-    }
-
     /// Applies `writes` in one durable transaction and returns the new
-    /// change sequence every written record now carries.
-    #[allow(dead_code)] // user actions go through `commit_with` (history)
-    pub(crate) fn commit(&mut self, writes: Vec<Write>) -> Result<i64, VaultError> {
-        self.commit_with(writes, &mut |_, _| Ok(()))
-    }
-
-    /// [`commit`](Self::commit), plus `hook`'s rows in the same
-    /// transaction (the undo history). The hook runs inside the write lock
-    /// with the new change sequence, before the record writes; an error
-    /// from it rolls everything back.
+    /// change sequence every written record now carries. Inside the
+    /// transaction it checks that the vault's key is still ours, runs
+    /// `hook` (the undo history, reminder state: whatever else the action
+    /// writes, with the same sequence and ledger), checks that every
+    /// record is at the sequence the caller saw, and updates the
+    /// integrity ledger. An error anywhere rolls everything back.
     pub(crate) fn commit_with(
         &mut self,
         writes: Vec<Write>,
         hook: TxHook<'_>,
     ) -> Result<i64, VaultError> {
-        let sealed: Vec<(Write, Option<Sealed>)> = writes
-            .into_iter()
-            .map(|w| {
-                let s = match &w {
-                    Write::Put {
-                        kind,
-                        id,
-                        plaintext,
-                        ..
-                    } => Some(self.seal_record(*kind, id, plaintext)),
-                    Write::Delete { .. } => None,
-                };
-                (w, s)
-            })
-            .collect();
         let key_id = self.key_id;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seq: i64 = tx
-            .query_row(
-                "SELECT value FROM meta WHERE name = 'change_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0)
-            + 1;
-        hook(&tx, seq)?;
+        check_key(&tx, key_id)?;
+        let scope = integrity::scope(&self.vault_id, key_id);
+        let mut ledger = integrity::Pending::begin(&tx, &self.key, scope)?;
+        let prev = ledger.head.seq;
+        let seq = prev + 1;
+        hook(&mut InTx {
+            tx: &tx,
+            ledger: &mut ledger,
+            key: &self.key,
+            key_id,
+            seq,
+            rng: self.env.rng.as_mut(),
+        })?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO records (kind, id, format, key_id, nonce, ciphertext, changed_seq)
@@ -454,28 +870,30 @@ impl Vault {
             let mut tomb = tx.prepare_cached(
                 "INSERT OR REPLACE INTO tombstones (kind, id, changed_seq) VALUES (?1, ?2, ?3)",
             )?;
-            for (w, s) in &sealed {
-                match (w, s) {
-                    (
-                        Write::Put {
-                            kind,
-                            id,
-                            expected_seq,
-                            ..
-                        },
-                        Some(s),
-                    ) => {
-                        let base = rusqlite::params![
-                            kind.as_str(),
-                            id.as_bytes().as_slice(),
-                            FORMAT_VERSION,
-                            key_id.0.as_slice(),
-                            s.nonce.as_slice(),
-                            s.ciphertext,
-                            seq
-                        ];
+            for w in &writes {
+                match w {
+                    Write::Put {
+                        kind,
+                        id,
+                        plaintext,
+                        expected_seq,
+                    } => {
+                        let s = crypto::seal(
+                            &self.key,
+                            &aad(Aad::V2, *kind, id.as_bytes(), key_id, seq),
+                            plaintext,
+                            self.env.rng.as_mut(),
+                        );
                         let n = match expected_seq {
-                            None => insert.execute(base)?,
+                            None => insert.execute(rusqlite::params![
+                                kind.as_str(),
+                                id.as_bytes().as_slice(),
+                                FORMAT_VERSION,
+                                key_id.0.as_slice(),
+                                s.nonce.as_slice(),
+                                s.ciphertext,
+                                seq
+                            ])?,
                             Some(exp) => update.execute(rusqlite::params![
                                 kind.as_str(),
                                 id.as_bytes().as_slice(),
@@ -493,15 +911,18 @@ impl Vault {
                                 id: id.to_string(),
                             });
                         }
+                        ledger.put(
+                            &tx,
+                            EntryKey::new(kind.as_str(), id.as_bytes()),
+                            *expected_seq,
+                            seq,
+                        )?;
                     }
-                    (
-                        Write::Delete {
-                            kind,
-                            id,
-                            expected_seq,
-                        },
-                        _,
-                    ) => {
+                    Write::Delete {
+                        kind,
+                        id,
+                        expected_seq,
+                    } => {
                         let n = delete.execute(rusqlite::params![
                             kind.as_str(),
                             id.as_bytes().as_slice(),
@@ -518,16 +939,23 @@ impl Vault {
                             id.as_bytes().as_slice(),
                             seq
                         ])?;
+                        ledger.remove(
+                            &tx,
+                            &EntryKey::new(kind.as_str(), id.as_bytes()),
+                            *expected_seq,
+                        )?;
                     }
-                    (Write::Put { .. }, None) => unreachable!("every put was sealed above"),
                 }
             }
         }
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (name, value) VALUES ('change_seq', ?1)",
-            [seq],
-        )?;
+        ledger.finish(&tx, seq, self.env.rng.as_mut())?;
+        mirror_change_seq(&tx, seq)?;
         tx.commit()?;
+        // Only if nobody else committed since we last looked are we still
+        // in step with the whole vault (what rotation requires).
+        if prev == self.seen_seq {
+            self.seen_seq = seq;
+        }
         Ok(seq)
     }
 }
@@ -538,20 +966,12 @@ enum OpenFailure {
     Other(VaultError),
 }
 
-fn record_context(kind: RecordKind, id: &[u8], key_id: KeyId) -> RecordContext<'_> {
-    RecordContext {
-        kind,
-        id,
-        format: FORMAT_VERSION,
-        key_id,
-    }
-}
-
 /// Decrypts and parses one row. Runs on worker threads, so it touches
 /// nothing but its arguments.
 fn open_raw<T: DeserializeOwned + HasId>(
     key: &SecretKey,
     key_id: KeyId,
+    aad_v: Aad,
     raw: &RawRecord,
 ) -> Result<T, OpenFailure> {
     let (kind, id) = (raw.kind, raw.id.as_slice());
@@ -561,7 +981,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
         return Err(OpenFailure::Other(VaultError::RecordWrongKey {
             kind: kind_s,
             id: id_s(),
-            found: raw.key_id.iter().map(|b| format!("{b:02x}")).collect(),
+            found: hex::encode(&raw.key_id),
             expected: key_id.to_string(),
         }));
     }
@@ -577,7 +997,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
     }
     let plain = crypto::open_parts(
         key,
-        &record_context(kind, id, key_id).aad(),
+        &aad(aad_v, kind, id, key_id, raw.seq),
         &raw.nonce,
         &raw.ct,
     )

@@ -1,26 +1,30 @@
 //! What reminders need to remember between runs — how far they were
 //! checked (to find the ones missed while the app was closed) and the
 //! snoozes — sealed in the `local_state` table like a record (dates are
-//! user content). Not synced and not undoable; a write does not bump the
-//! change sequence, so it does not look like a change to other processes.
+//! user content). Not synced and not undoable. Covered by the integrity
+//! ledger like a record (`reminders state` → its change sequence, which
+//! its AAD binds): a write is a commit of its own, so it advances the
+//! change sequence (a refresh elsewhere finds no record changed), and a
+//! state deleted or put back outside the app is an error, never a
+//! silently lost snooze.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::records::encode;
+use super::integrity;
+use super::records::{self, encode, Aad};
 use super::Vault;
-use crate::crypto::{self, RecordContext, RecordKind};
+use crate::crypto::{self, KeyId, RecordKind, SecretKey, SecureRng};
 use crate::domain::{Id, TaskId, FORMAT_VERSION};
 use crate::error::VaultError;
+use crate::ledger::EntryKey;
 use crate::reminders::{self, ReminderCheck, ReminderSettings};
 
 const NAME: &str = "reminders";
 
-/// id, version, format, key id, nonce, ciphertext.
-type StateRow = (Vec<u8>, i64, i64, Vec<u8>, Vec<u8>, Vec<u8>);
 /// A snooze longer than a week is a typo.
 const MAX_SNOOZE_MINUTES: u32 = 7 * 24 * 60;
 
@@ -32,92 +36,207 @@ pub struct ReminderState {
     pub snoozes: BTreeMap<TaskId, DateTime<Utc>>,
 }
 
-impl Vault {
-    /// The stored state and its version (0: none stored yet). A state
-    /// sealed under a data key rotated away since reads as empty.
-    fn read_reminder_state(&self) -> Result<(ReminderState, i64), VaultError> {
-        let row: Option<StateRow> = self
-            .conn
-            .query_row(
-                "SELECT id, version, format, key_id, nonce, ciphertext FROM local_state WHERE name = ?1",
-                [NAME],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-            )
-            .optional()?;
-        let Some((id, version, format, key_id, nonce, ct)) = row else {
-            return Ok((ReminderState::default(), 0));
-        };
-        if key_id != self.key_id.0 {
-            return Ok((ReminderState::default(), version));
-        }
-        let id_text = VaultError::id_text(&id);
-        if format != FORMAT_VERSION as i64 {
-            return Err(VaultError::RecordUnreadable {
-                kind: NAME,
-                id: id_text,
-                detail: format!("format {format}"),
-            });
-        }
-        let aad = RecordContext {
-            kind: RecordKind::Reminders,
-            id: &id,
-            format: FORMAT_VERSION,
-            key_id: self.key_id,
-        }
-        .aad();
-        let plain = crypto::open_parts(&self.key, &aad, &nonce, &ct).map_err(|_| {
-            VaultError::RecordTampered {
-                kind: NAME,
-                id: id_text.clone(),
-            }
-        })?;
-        let state = serde_json::from_slice(&plain).map_err(|e| VaultError::RecordUnreadable {
+/// The ledger's name for the reminder state (there is one per vault).
+fn state_key() -> EntryKey {
+    EntryKey::new(RecordKind::Reminders.as_str(), b"state")
+}
+
+/// A `local_state` row as stored.
+struct Stored {
+    id: Vec<u8>,
+    seq: i64,
+    format: i64,
+    key_id: Vec<u8>,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
+fn read_row(conn: &Connection) -> Result<Option<Stored>, VaultError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, changed_seq, format, key_id, nonce, ciphertext FROM local_state
+             WHERE name = ?1",
+        )?
+        .query_row([NAME], |r| {
+            Ok(Stored {
+                id: r.get(0)?,
+                seq: r.get(1)?,
+                format: r.get(2)?,
+                key_id: r.get(3)?,
+                nonce: r.get(4)?,
+                ciphertext: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+fn open_state(key: &SecretKey, key_id: KeyId, row: &Stored) -> Result<ReminderState, VaultError> {
+    let id_text = VaultError::id_text(&row.id);
+    if row.key_id != key_id.0 {
+        return Err(VaultError::RecordWrongKey {
             kind: NAME,
             id: id_text,
-            detail: e.to_string(),
-        })?;
-        Ok((state, version))
+            found: hex::encode(&row.key_id),
+            expected: key_id.to_string(),
+        });
+    }
+    if row.format != FORMAT_VERSION as i64 {
+        return Err(VaultError::RecordUnreadable {
+            kind: NAME,
+            id: id_text,
+            detail: format!("format {}", row.format),
+        });
+    }
+    let aad = records::aad(Aad::V2, RecordKind::Reminders, &row.id, key_id, row.seq);
+    let plain = crypto::open_parts(key, &aad, &row.nonce, &row.ciphertext).map_err(|_| {
+        VaultError::RecordTampered {
+            kind: NAME,
+            id: id_text.clone(),
+        }
+    })?;
+    serde_json::from_slice(&plain).map_err(|e| VaultError::RecordUnreadable {
+        kind: NAME,
+        id: id_text,
+        detail: e.to_string(),
+    })
+}
+
+/// Rows of `local_state` other than the reminder state: none is ever
+/// written, so one is an edit from outside.
+fn check_names(conn: &Connection) -> Result<(), VaultError> {
+    let odd: Option<String> = conn
+        .query_row(
+            "SELECT CAST(name AS TEXT) FROM local_state WHERE name <> ?1 LIMIT 1",
+            [NAME],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match odd {
+        Some(name) => Err(VaultError::RecordTampered {
+            kind: "local state",
+            id: name,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The ledger entries the local state holds now, each opened (one small
+/// row), so a load also proves it authentic.
+pub(super) fn ledger_entries(
+    conn: &Connection,
+    key: &SecretKey,
+    key_id: KeyId,
+) -> Result<Vec<(EntryKey, i64)>, VaultError> {
+    check_names(conn)?;
+    Ok(match read_row(conn)? {
+        Some(row) => {
+            open_state(key, key_id, &row)?;
+            vec![(state_key(), row.seq)]
+        }
+        None => Vec::new(),
+    })
+}
+
+/// Brings the state of a vault written before the ledger existed up to
+/// date (re-sealed at `*next + 1`); returns its ledger entry. A state
+/// sealed under a key rotated away could never be opened (that version
+/// read it as empty) and is dropped.
+pub(super) fn upgrade_legacy(
+    conn: &Connection,
+    key: &SecretKey,
+    key_id: KeyId,
+    next: &mut i64,
+    rng: &mut dyn SecureRng,
+) -> Result<Vec<(EntryKey, i64)>, VaultError> {
+    conn.execute(
+        "DELETE FROM local_state WHERE key_id <> ?1",
+        [key_id.0.as_slice()],
+    )?;
+    check_names(conn)?;
+    let Some(row) = read_row(conn)? else {
+        return Ok(Vec::new());
+    };
+    let old = records::aad(Aad::V1, RecordKind::Reminders, &row.id, key_id, 0);
+    let plain = crypto::open_parts(key, &old, &row.nonce, &row.ciphertext).map_err(|_| {
+        VaultError::RecordTampered {
+            kind: NAME,
+            id: VaultError::id_text(&row.id),
+        }
+    })?;
+    *next += 1;
+    let seq = *next;
+    let aad = records::aad(Aad::V2, RecordKind::Reminders, &row.id, key_id, seq);
+    let sealed = crypto::seal(key, &aad, &plain, rng);
+    conn.execute(
+        "UPDATE local_state SET nonce = ?1, ciphertext = ?2, changed_seq = ?3 WHERE name = ?4",
+        rusqlite::params![sealed.nonce.as_slice(), sealed.ciphertext, seq, NAME],
+    )?;
+    Ok(vec![(state_key(), seq)])
+}
+
+impl Vault {
+    /// The stored state and the change sequence it was written at (0:
+    /// none stored yet), checked against the ledger in one read
+    /// transaction.
+    fn read_reminder_state(&self) -> Result<(ReminderState, i64), VaultError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut ledger = self.ledger_reader(&tx)?;
+        let committed = ledger.get(&tx, &state_key())?;
+        drop(ledger);
+        let row = read_row(&tx)?;
+        tx.finish()?;
+        let found = row.as_ref().map(|r| r.seq);
+        if found != committed {
+            return Err(integrity::entry_disagreement(state_key(), committed, found));
+        }
+        match row {
+            None => Ok((ReminderState::default(), 0)),
+            Some(row) => Ok((open_state(&self.key, self.key_id, &row)?, row.seq)),
+        }
     }
 
-    /// Replaces the state if it is still at `version` (else `stale`).
-    fn write_reminder_state(
-        &mut self,
-        state: &ReminderState,
-        version: i64,
-    ) -> Result<(), VaultError> {
-        let id = Id::random(self.env.rng.as_mut());
-        let sealed = self.seal_record(RecordKind::Reminders, &id, &encode(state));
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: i64 = tx
-            .query_row(
-                "SELECT version FROM local_state WHERE name = ?1",
-                [NAME],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
-        if current != version {
-            return Err(VaultError::Stale {
-                kind: NAME,
-                id: "state".into(),
-            });
-        }
-        tx.execute(
-            "INSERT OR REPLACE INTO local_state (name, id, version, format, key_id, nonce, ciphertext)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            rusqlite::params![
-                NAME,
-                id.as_bytes().as_slice(),
-                version + 1,
-                FORMAT_VERSION,
-                self.key_id.0.as_slice(),
-                sealed.nonce.as_slice(),
-                sealed.ciphertext
-            ],
-        )?;
-        tx.commit()?;
+    /// Replaces the state if it is still the one written at `seen` (else
+    /// `stale`), in a commit of its own.
+    fn write_reminder_state(&mut self, state: &ReminderState, seen: i64) -> Result<(), VaultError> {
+        let plaintext = encode(state);
+        self.commit_with(Vec::new(), &mut |cx| {
+            let row: Option<(Vec<u8>, i64, i64)> = cx
+                .tx
+                .query_row(
+                    "SELECT id, version, changed_seq FROM local_state WHERE name = ?1",
+                    [NAME],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            if row.as_ref().map_or(0, |r| r.2) != seen {
+                return Err(VaultError::Stale {
+                    kind: NAME,
+                    id: "state".into(),
+                });
+            }
+            let (id, version) = match &row {
+                Some((id, version, _)) => (id.clone(), *version),
+                None => (Id::random(&mut *cx.rng).as_bytes().to_vec(), 0),
+            };
+            let aad = records::aad(Aad::V2, RecordKind::Reminders, &id, cx.key_id, cx.seq);
+            let sealed = crypto::seal(cx.key, &aad, &plaintext, &mut *cx.rng);
+            cx.tx.execute(
+                "INSERT OR REPLACE INTO local_state
+                     (name, id, version, format, key_id, nonce, ciphertext, changed_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![
+                    NAME,
+                    id,
+                    version + 1,
+                    FORMAT_VERSION,
+                    cx.key_id.0.as_slice(),
+                    sealed.nonce.as_slice(),
+                    sealed.ciphertext,
+                    cx.seq
+                ],
+            )?;
+            cx.ledger.put(cx.tx, state_key(), row.map(|r| r.2), cx.seq)
+        })?;
         Ok(())
     }
 

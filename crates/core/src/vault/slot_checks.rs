@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::keys::{self, SlotInfo};
+use super::keys::{self, keyring_entry_of, SlotInfo};
 use super::{open_connection, Unlock, Vault};
 use crate::error::VaultError;
 use crate::os_keyring::KeyringError;
@@ -22,6 +22,7 @@ impl Vault {
                 id: s.id,
                 kind: s.slot.params.kind(),
                 created_at: s.created_at,
+                keyring_account: keyring_entry_of(&s.slot.params).map(|e| e.account),
             })
             .collect())
     }

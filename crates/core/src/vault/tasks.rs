@@ -240,11 +240,10 @@ impl Vault {
             });
         }
         let entry = self.history_entry(history, &writes)?;
-        let seq = self.commit_with(writes, &mut |tx, _seq| match &entry {
-            Some(e) => e.write(tx),
+        let seq = self.commit_with(writes, &mut |cx| match &entry {
+            Some(e) => e.write(cx),
             None => Ok(()),
         })?;
-        self.note_own_commit(seq);
 
         let mut changes = Changes {
             history: entry.is_some(),

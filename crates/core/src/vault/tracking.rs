@@ -86,7 +86,9 @@ impl Vault {
     }
 
     /// The change sequence of the last commit to the file, by any process.
-    /// One indexed read: cheap enough to poll every few hundred ms.
+    /// One indexed read: cheap enough to poll every few hundred ms. It is
+    /// a plaintext mirror of the integrity ledger's head, a hint only:
+    /// `refresh` checks what it reloads against the sealed ledger.
     pub fn disk_change_seq(&self) -> Result<i64, VaultError> {
         Ok(self
             .conn
@@ -104,17 +106,15 @@ impl Vault {
         Ok(self.disk_change_seq()? > self.seen_seq)
     }
 
-    /// After our own commit at `seq`: memory is current up to it only if
-    /// nobody else committed in between.
-    pub(super) fn note_own_commit(&mut self, seq: i64) {
-        if seq == self.seen_seq + 1 {
-            self.seen_seq = seq;
-        }
-    }
-
     /// Reloads the records other processes wrote or deleted since memory
-    /// was last current, and only those. Returns whether anything changed;
-    /// what did is added to [`take_changes`](Self::take_changes).
+    /// was last current, and only those, each checked against the
+    /// integrity ledger read in the same transaction (a record dropped,
+    /// put back or rolled back outside the app is `record_missing` or
+    /// `vault_rolled_back`, and memory is left as it was). Returns
+    /// whether anything changed; what did is added to
+    /// [`take_changes`](Self::take_changes). After another process
+    /// rotated the data key this fails with `key_rotated`: open the vault
+    /// again.
     pub fn refresh(&mut self) -> Result<bool, VaultError> {
         if !self.has_outside_changes()? {
             return Ok(false);

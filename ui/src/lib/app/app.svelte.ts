@@ -18,6 +18,8 @@ import { SettingsStore } from '../stores/settings.svelte';
 import { Toasts, type ToastKind } from '../stores/toasts.svelte';
 import { sameView, ViewStore } from '../stores/view.svelte';
 
+/** Why the unlock screen is up: the shell's lock event, or the key rotated elsewhere. */
+export type LockReasonShown = 'user' | 'idle' | 'keyRotated';
 export type Phase = 'starting' | 'no-backend' | 'first-run' | 'locked' | 'unlocked';
 export type Screen = 'tasks' | 'settings';
 export type Picker = 'move' | 'tags' | null;
@@ -48,7 +50,7 @@ export class App {
   status = $state.raw<AppStatus | null>(null);
   unlockError = $state.raw<AppError | null>(null);
   unlocking = $state(false);
-  lockReason = $state<'user' | 'idle' | null>(null);
+  lockReason = $state<LockReasonShown | null>(null);
   recovery = $state.raw<RecoveryFlow | null>(null);
 
   screen = $state<Screen>('tasks');
@@ -91,7 +93,10 @@ export class App {
       await this.backend.on('vault://locked', (p) => this.onLocked(p.reason)),
       await this.backend.on('app://quick-add', (p) => this.onQuickAdd(p.text)),
       await this.backend.on('app://navigate', (p) => void this.navigate(p.view, p.taskId)),
-      await this.backend.on('app://error', (e) => this.showError(new AppError(e.code, e.message))),
+      await this.backend.on(
+        'app://error',
+        (e) => void this.recover(new AppError(e.code, e.message)),
+      ),
     );
     try {
       await this.settings.load();
@@ -172,7 +177,7 @@ export class App {
     this.onLocked('user');
   }
 
-  private onLocked(reason: 'user' | 'idle') {
+  private onLocked(reason: LockReasonShown) {
     this.cache.clear();
     this.selection.clear();
     this.selection.cursor = null;
@@ -298,6 +303,12 @@ export class App {
       this.onLocked('idle');
     }
     this.showError(err);
+    if (err.code === 'key_rotated' && this.phase === 'unlocked') {
+      // The shell dropped the old key; the keyring holds the new one (or
+      // the unlock screen asks for a passphrase / recovery key).
+      this.onLocked('keyRotated');
+      await this.unlock({ method: 'keyring' });
+    }
   }
 
   addTask(text: string, opts: { parentId?: Id | null } = {}): Promise<boolean> {

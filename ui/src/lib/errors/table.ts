@@ -112,6 +112,30 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
     words: "Some tasks can't be read.",
     wayOut: 'Restore a backup from Settings → Vault.',
   },
+  kdf_params_out_of_bounds: {
+    severity: 'error',
+    words:
+      'The passphrase lock in the vault file asks for far more work than this app allows, so the file was altered or made by another tool.',
+    wayOut: 'Unlock with your recovery key instead.',
+  },
+  key_rotated: {
+    severity: 'warning',
+    words:
+      "The vault's key was changed by another program (for example `pp vault rotate`); nothing was saved.",
+    wayOut: 'The vault is being opened again; then make your change once more.',
+  },
+  record_missing: {
+    severity: 'error',
+    words:
+      'Tasks were deleted from the vault file outside the app (the file was tampered with). Nothing was changed.',
+    wayOut: 'Restore a backup from Settings → Vault → Backups.',
+  },
+  vault_rolled_back: {
+    severity: 'error',
+    words:
+      'The vault file was replaced with older data outside the app (rolled back or tampered with). Nothing was changed.',
+    wayOut: 'Restore your latest backup from Settings → Vault → Backups.',
+  },
   // Everyday work
   stale: {
     severity: 'info',
@@ -137,6 +161,21 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
     severity: 'warning',
     words: 'That list still has tasks.',
     wayOut: 'Delete it together with its tasks, or move them first.',
+  },
+  task_trashed: {
+    severity: 'info',
+    words: 'That task is in the trash.',
+    wayOut: 'Restore it from the Trash first.',
+  },
+  task_not_trashed: {
+    severity: 'info',
+    words: 'That task is not in the trash any more.',
+    wayOut: 'It may have been restored elsewhere; the list is up to date now.',
+  },
+  no_pending_recovery_key: {
+    severity: 'warning',
+    words: 'There is no new recovery key waiting to be confirmed.',
+    wayOut: 'Make a new recovery key in Settings → Vault.',
   },
   ambiguous_id: {
     severity: 'warning',

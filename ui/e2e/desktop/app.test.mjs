@@ -1,0 +1,312 @@
+// The real app end to end: the debug binary with the UI embedded, driven
+// through tauri-driver + WebKitWebDriver on a private Xvfb display, inside
+// the keyring session (gnome-keyring), on a throwaway vault, with `pp`
+// writing to the same vault and dunst answering notifications (watched
+// with dbus-monitor). Started by scripts/e2e-desktop, which provides the
+// environment below; steps run in order and share one vault.
+//
+// Selectors are data-testid anchors (ui/src/lib/testid.ts) and ARIA labels.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, test } from 'node:test';
+import { eventually, Key, Session } from './webdriver.mjs';
+
+const need = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run scripts/e2e-desktop`);
+  return v;
+};
+const DRIVER = need('PP_E2E_DRIVER');
+const APP = need('PP_E2E_APP');
+const PP = need('PP_E2E_PP');
+const MONITOR_LOG = need('PP_E2E_MONITOR_LOG');
+const SERVICE = need('PRODUCTIVITYPRO_KEYRING_SERVICE');
+need('PRODUCTIVITYPRO_DATA_DIR');
+
+const PASSPHRASE = 'correct horse battery staple';
+const tid = (id) => `[data-testid="${id}"]`;
+
+let s = null;
+after(async () => {
+  if (s) await s.close().catch(() => {});
+});
+
+async function open() {
+  s = await Session.start(DRIVER, APP);
+  await eventually(
+    async () => (await phase()) && (await phase()) !== 'starting',
+    'the UI to start',
+    { timeoutMs: 30_000 },
+  );
+}
+
+/** Ends the session (the app exits) and waits until the process is gone,
+ * so the next launch is not forwarded to it by single-instance. */
+async function close() {
+  await s.close();
+  s = null;
+  await eventually(() => !running(), 'the app to exit', { timeoutMs: 20_000 });
+}
+
+function running() {
+  try {
+    execFileSync('pgrep', ['-f', '-x', `${APP}.*`], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const phase = () =>
+  s.exec(`return document.querySelector('${tid('app-root')}')?.dataset.phase ?? null`);
+
+/** Titles of the rows shown, in order. */
+const titles = () =>
+  s.exec(
+    `return [...document.querySelectorAll('${tid('task-row')} ${tid('task-title')}')]
+       .map((b) => b.textContent.replace(/,\\s*selected\\s*$/, '').trim())`,
+  );
+
+/** The row of the task with this exact title, as a WebDriver element. */
+async function row(title) {
+  const el = await eventually(
+    () =>
+      s.exec(
+        `return [...document.querySelectorAll('${tid('task-row')}')].find((r) =>
+           r.querySelector('${tid('task-title')}').textContent
+             .replace(/,\\s*selected\\s*$/, '').trim() === arguments[0]) ?? null`,
+        title,
+      ),
+    `a row titled "${title}"`,
+  );
+  return s.find(`${tid('task-row')}[data-id="${await rowId(el)}"]`);
+}
+
+async function rowId(elRef) {
+  return s.exec('return arguments[0].dataset.id', elRef);
+}
+
+async function nav(testid, name) {
+  if (name === undefined) {
+    await (await s.find(tid(testid))).click();
+  } else {
+    const link = await eventually(
+      () =>
+        s.exec(
+          `return [...document.querySelectorAll('${tid(testid)}')]
+             .find((a) => a.textContent.includes(arguments[0])) ?? null`,
+          name,
+        ),
+      `${testid} "${name}"`,
+    );
+    await s.exec('arguments[0].click()', link);
+  }
+}
+
+function pp(...args) {
+  return execFileSync(PP, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+async function quickAdd(text) {
+  const input = await s.waitFor(tid('quick-add'));
+  await input.click();
+  await input.type(text);
+  return input;
+}
+
+// The reminder's task is due at the first full minute at least 30 s away
+// (the grammar has minutes); the other steps run while it comes due.
+const dueAt = new Date(Math.ceil((Date.now() + 30_000) / 60_000) * 60_000);
+const pad = (n) => String(n).padStart(2, '0');
+const REMINDER_TITLE = 'Stretch break e2e';
+
+test('first run: create with a passphrase, confirm two groups of the recovery key', async () => {
+  await open();
+  assert.equal(await phase(), 'first-run');
+  await (await s.find(`${tid('first-run')} input[type="checkbox"]`)).click();
+  await (await s.waitFor(tid('first-run-passphrase'))).type(PASSPHRASE);
+  await (await s.find(tid('first-run-passphrase-repeat'))).type(PASSPHRASE);
+  await (await s.find(tid('first-run-create'))).click();
+
+  const key = await (await s.waitFor(tid('recovery-key'), 30_000)).attr('data-key');
+  assert.match(key, /^([0-9A-Z]{4}-){13}[0-9A-Z]{4}$/);
+  const groups = key.split('-');
+  await (await s.find(tid('recovery-saved'))).click();
+  await s.waitFor(tid('recovery-answer'));
+  const answers = await s.findAll(tid('recovery-answer'));
+  assert.equal(answers.length, 2);
+  // A wrong group is refused first.
+  for (const [i, input] of answers.entries()) {
+    const n = Number(await input.attr('data-group'));
+    await input.type(i === 0 ? 'ZZZZ' : groups[n - 1]);
+  }
+  await (await s.find(tid('recovery-confirm'))).click();
+  await s.waitFor(tid('recovery-error'));
+  assert.equal(await phase(), 'first-run');
+  const first = answers[0];
+  await first.clear();
+  await first.type(groups[Number(await first.attr('data-group')) - 1]);
+  await (await s.find(tid('recovery-confirm'))).click();
+  await eventually(async () => (await phase()) === 'unlocked', 'the Inbox after confirmation');
+  assert.equal(await (await s.find(tid('view-title'))).text(), 'Inbox');
+});
+
+test('a reminder is scheduled for a task due in under a minute and a half', async () => {
+  const when = `${dueAt.getFullYear()}-${pad(dueAt.getMonth() + 1)}-${pad(dueAt.getDate())} ${pad(dueAt.getHours())}:${pad(dueAt.getMinutes())}`;
+  const input = await quickAdd(`${REMINDER_TITLE} ${when}`);
+  await input.type(Key.Enter);
+  await eventually(async () => (await titles()).includes(REMINDER_TITLE), 'the reminder task');
+});
+
+test('quick add with the grammar: list, tag, priority and due date recognised and shown', async () => {
+  const input = await quickAdd('Buy milk #errands @shop !1 tomorrow');
+  const chips = await eventually(
+    async () =>
+      s.exec(
+        `const c = [...document.querySelectorAll('${tid('preview-chip')}')];
+         return c.length === 5 ? c.map((e) => e.dataset.kind + ':' +
+           e.textContent.replace(/\\s+/g, ' ').trim()) : null`,
+      ),
+    'five preview chips',
+  );
+  assert.deepEqual(chips, [
+    'title:Title:Buy milk',
+    'list:List:#errands',
+    'tag:Tag:@shop',
+    'priority:Priority:!1',
+    'due:Due:Tomorrow',
+  ]);
+  await input.type(Key.Enter);
+  await nav('nav-list', 'errands');
+  await eventually(
+    async () => (await (await s.find(tid('view-title'))).text()) === 'errands',
+    'the errands list',
+  );
+  const r = await row('Buy milk');
+  const text = (await r.text()).replace(/\s+/g, ' ');
+  assert.match(text, /@shop/);
+  assert.match(text, /Tomorrow/);
+  assert.equal(await (await r.find(tid('task-due'))).text(), 'Tomorrow');
+  const flag = await r.find('.flag');
+  assert.equal(await flag.attr('title'), 'Priority 1');
+});
+
+test('complete, then Undo brings the task back', async () => {
+  const r = await row('Buy milk');
+  await (await r.find(tid('task-check'))).click();
+  await eventually(async () => !(await titles()).includes('Buy milk'), 'the task to complete');
+  // Written to the vault: pp, a separate process, sees it done.
+  const doneTitles = () => JSON.parse(pp('list', '--done', '--json')).map((t) => t.title);
+  assert.deepEqual(doneTitles(), ['Buy milk']);
+  const undo = await eventually(
+    () =>
+      s.exec(
+        `return [...document.querySelectorAll('${tid('toast')}')]
+           .find((t) => t.textContent.includes('Task completed'))
+           ?.querySelector('${tid('toast-action')}') ?? null`,
+      ),
+    'the "Task completed — Undo" toast',
+  );
+  await s.exec('arguments[0].click()', undo);
+  await eventually(async () => (await titles()).includes('Buy milk'), 'the task back after Undo');
+  assert.deepEqual(doneTitles(), []);
+});
+
+test('delete moves to the trash; restore from the trash brings it back', async () => {
+  await (await (await row('Buy milk')).find(tid('task-title'))).click();
+  await s.press(Key.Escape);
+  await s.press(Key.Delete);
+  await eventually(async () => !(await titles()).includes('Buy milk'), 'the task to leave');
+  await nav('nav-trash');
+  await eventually(async () => (await titles()).includes('Buy milk'), 'the task in the Trash');
+  await (await (await row('Buy milk')).find(tid('task-title'))).click();
+  await s.press(Key.Escape);
+  await s.press('r');
+  await eventually(async () => (await titles()).length === 0, 'the Trash to be empty');
+  await nav('nav-list', 'errands');
+  await eventually(async () => (await titles()).includes('Buy milk'), 'the task restored');
+});
+
+test('search finds the task and highlights the match', async () => {
+  const search = await s.find(tid('search'));
+  await search.click();
+  await search.type('milk');
+  const marks = await eventually(
+    () =>
+      s.exec(
+        `const m = [...document.querySelectorAll('${tid('highlight')}')].map((e) => e.textContent);
+         return m.length ? m : null`,
+      ),
+    'highlighted matches',
+  );
+  assert.deepEqual(marks, ['milk']);
+  assert.deepEqual(await titles(), ['Buy milk']);
+  await search.clear();
+  await search.type(Key.Escape);
+});
+
+test('a task added by pp appears in the open window within seconds', async () => {
+  await nav('nav-inbox');
+  await eventually(async () => !(await titles()).includes('Buy milk'), 'the Inbox');
+  pp('add', 'Call the plumber');
+  await eventually(async () => (await titles()).includes('Call the plumber'), 'the task from pp', {
+    timeoutMs: 5_000,
+  });
+});
+
+/** The string arguments of each `Notify` call dbus-monitor logged:
+ * app_name, app_icon, summary, body, then the actions' ids and labels. */
+function notifyCalls(log) {
+  return log
+    .split(/\n(?=method call|method return|signal|error)/)
+    .filter((block) => block.startsWith('method call') && block.includes('member=Notify'))
+    .map((block) => [...block.matchAll(/^\s*string "(.*)"$/gm)].map((m) => m[1]));
+}
+
+test('the reminder reaches the notification server with the task title', async () => {
+  const wait = Math.max(0, dueAt.getTime() - Date.now()) + 20_000;
+  const call = await eventually(
+    () => notifyCalls(readFileSync(MONITOR_LOG, 'utf8')).find((c) => c[2] === REMINDER_TITLE),
+    `a Notify call with the summary "${REMINDER_TITLE}"`,
+    { timeoutMs: wait },
+  );
+  const [appName, , , body, ...actions] = call;
+  assert.equal(appName, 'productivitypro');
+  assert.match(body, /^Due now/);
+  // Then the hint strings (e.g. "desktop-entry") follow; the actions lead.
+  assert.deepEqual(actions.slice(0, 6), ['done', 'Done', 'snooze', 'Snooze 10 min', 'default', '']);
+});
+
+test('close and reopen: the keyring opens the vault and the data is there', async () => {
+  await close();
+  await open();
+  await eventually(async () => (await phase()) === 'unlocked', 'a keyring unlock at start');
+  await eventually(async () => (await titles()).includes('Call the plumber'), 'the Inbox');
+  await nav('nav-list', 'errands');
+  await eventually(async () => (await titles()).includes('Buy milk'), 'the errands list');
+  await close();
+});
+
+test('with the keyring entry removed, the passphrase unlocks', async () => {
+  execFileSync('secret-tool', ['clear', 'service', SERVICE]);
+  assert.equal(
+    execFileSync('secret-tool', ['search', '--all', 'service', SERVICE], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim(),
+    '',
+  );
+  await open();
+  await eventually(async () => (await phase()) === 'locked', 'the unlock screen');
+  const code = await (await s.waitFor(tid('unlock-error'))).attr('data-code');
+  assert.equal(code, 'keyring_entry_missing');
+  await (await s.find(tid('unlock-passphrase'))).type(PASSPHRASE);
+  await (await s.find(tid('unlock-passphrase-submit'))).click();
+  await eventually(async () => (await phase()) === 'unlocked', 'unlocked with the passphrase', {
+    timeoutMs: 30_000,
+  });
+  await eventually(async () => (await titles()).includes('Call the plumber'), 'the Inbox');
+  await close();
+});
