@@ -220,6 +220,6 @@ pub fn smaps_breakdown(root: u32) -> Vec<(String, String, u64)> {
         let process = comm(pid);
         out.extend(by_name.into_iter().map(|(n, k)| (process.clone(), n, k)));
     }
-    out.sort_by(|a, b| b.2.cmp(&a.2));
+    out.sort_by_key(|e| std::cmp::Reverse(e.2));
     out
 }
