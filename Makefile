@@ -24,6 +24,7 @@ bench:
 	scripts/bootstrap --bench
 	cargo bench -p productivitypro-core --bench vault
 	cargo bench -p productivitypro-updater-server --bench updater
+	cargo bench -p productivitypro-updater-server --bench forged_telemetry
 	scripts/with-postgres cargo bench -p productivitypro-sync-server --bench sync
 
 # Issue 7's desktop figures: the release app beside a bare Tauri window on

@@ -2,11 +2,13 @@
 //!
 //! 1. update checks per second and p99 (wrk, 2 threads, 64 connections,
 //!    `--latency`) for the dynamic check endpoint (5 releases × 6 platforms on
-//!    stable, the newest at 25%, a random `X-Install-Id` per request) and for
+//!    stable, the newest at 25%, an `X-Install-Id` from a pool of random ids,
+//!    every answer carrying telemetry tokens) and for
 //!    the service's static `latest.json`, next to nginx serving the same
 //!    `latest.json` from disk with the same wrk settings;
-//! 2. telemetry ingestion (reports/s, events/s) from a bounded Rust load
-//!    generator, then checks every accepted event landed in the database;
+//! 2. telemetry ingestion with tokens (tokens/s, reports/s, events/s) from a
+//!    bounded Rust load generator, then checks that every event that counts
+//!    landed in the database;
 //! 3. the process RSS with 100 releases × 6 platforms published, and after
 //!    10k update checks (run first, while the process is fresh).
 //!
@@ -67,22 +69,29 @@ const TELEMETRY_TASKS: usize = 64;
 /// Per-install allowance (`telemetry.burst`): an install sends at most this many events.
 const INSTALL_BUDGET: usize = 60;
 
-/// Sets a fresh random v4-shaped `X-Install-Id` on every request, so the 25%
-/// rollout bucket is computed for a different install each time.
+/// Picks an `X-Install-Id` at random from a pool of 1000 random v4-shaped
+/// ids per wrk thread for every request: the rollout bucket is computed on
+/// every check, and every check is answered with telemetry tokens (the pool's
+/// installs are known to the service after their first check, as a fleet's
+/// are after their first check of the hour).
 const WRK_SCRIPT: &str = r#"
 local counter = 1
 function setup(thread)
   thread:set("tid", counter)
   counter = counter + 1
 end
+local pool = {}
+local function r16() return math.random(0, 65535) end
 function init(args)
   math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
   for i = 1, 10 do math.random() end
+  for i = 1, 1000 do
+    pool[i] = string.format("%04x%04x-%04x-4%03x-%04x-%04x%04x%04x",
+      r16(), r16(), r16(), math.random(0, 4095), 32768 + math.random(0, 16383), r16(), r16(), r16())
+  end
 end
-local function r16() return math.random(0, 65535) end
 function request()
-  wrk.headers["X-Install-Id"] = string.format("%04x%04x-%04x-4%03x-%04x-%04x%04x%04x",
-    r16(), r16(), r16(), math.random(0, 4095), 32768 + math.random(0, 16383), r16(), r16(), r16())
+  wrk.headers["X-Install-Id"] = pool[math.random(1, 1000)]
   return wrk.format(nil, nil, wrk.headers)
 end
 "#;
@@ -183,7 +192,7 @@ impl Service {
         let dir = tempfile::tempdir()?;
         let kp = minisign::KeyPair::generate_unencrypted_keypair()?;
         let pub_text = kp.pk.to_box()?.to_string();
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse()?,
             database_url: format!("sqlite://{}/u.db", dir.path().display()),
             artifacts: ArtifactConfig::Local {
@@ -194,6 +203,9 @@ impl Service {
             log_format: "text".into(),
             ..Config::default()
         };
+        // All load comes from one loopback address: lift the per-network
+        // allowance of new installs so every install gets its token.
+        config.telemetry.new_installs_per_ip = u32::MAX;
         let server = server_rt.block_on(Server::start(config, Arc::new(SystemClock)))?;
         let (secret, id) = auth::generate(&mut rand::rngs::OsRng);
         server_rt.block_on(server.state.db.insert_token(
@@ -285,7 +297,7 @@ fn prepare(
         let bytes: Vec<u8> = (0..size)
             .map(|i| (i as u8).wrapping_mul(7) ^ seed)
             .collect();
-        let trusted = format!("timestamp:{now}\tfile:{name}");
+        let trusted = format!("timestamp:{now}\tfile:{name}\tversion:{version}");
         let sig = minisign::sign(
             Some(&kp.pk),
             &kp.sk,
@@ -344,6 +356,7 @@ fn throughput(
             .await?;
         let mut split: HashMap<String, u32> = HashMap::new();
         let mut check_len = 0;
+        let mut with_tokens = 0;
         for _ in 0..4000 {
             let resp = svc
                 .client
@@ -357,9 +370,17 @@ fn throughput(
             let body = resp.bytes().await?;
             check_len = body.len();
             let v: serde_json::Value = serde_json::from_slice(&body)?;
+            with_tokens += usize::from(
+                v["telemetry_tokens"]
+                    .as_object()
+                    .is_some_and(|t| !t.is_empty()),
+            );
             *split
                 .entry(v["version"].as_str().unwrap_or("?").to_string())
                 .or_default() += 1;
+        }
+        if with_tokens != 4000 {
+            bail!("{with_tokens} of 4000 check answers carried telemetry tokens");
         }
         anyhow::Ok((latest, split, check_len))
     })?;
@@ -766,28 +787,63 @@ fn http_get_body(port: u16, path: &str) -> Option<Vec<u8>> {
 struct LoadStats {
     reports: u64,
     events: u64,
+    tokens: u64,
     statuses: HashMap<u16, u64>,
     transport_errors: u64,
     latencies: Vec<Duration>,
+    token_latencies: Vec<Duration>,
+    /// What must land in the database: per install and kind, only the first
+    /// `COUNTED_PER_HOUR` events count; install counts are distinct installs.
     expected: HashMap<String, Health>,
+}
+
+fn add(e: &mut Health, h: &Health) {
+    e.installs += h.installs;
+    e.crashed_installs += h.crashed_installs;
+    e.update_installs += h.update_installs;
+    e.failed_update_installs += h.failed_update_installs;
+    e.sessions += h.sessions;
+    e.crashes += h.crashes;
+    e.updates_installed += h.updates_installed;
+    e.updates_failed += h.updates_failed;
 }
 
 impl LoadStats {
     fn merge(&mut self, o: LoadStats) {
         self.reports += o.reports;
         self.events += o.events;
+        self.tokens += o.tokens;
         for (k, v) in o.statuses {
             *self.statuses.entry(k).or_default() += v;
         }
         self.transport_errors += o.transport_errors;
         self.latencies.extend(o.latencies);
+        self.token_latencies.extend(o.token_latencies);
         for (v, h) in o.expected {
-            let e = self.expected.entry(v).or_default();
-            e.installs_seen += h.installs_seen;
-            e.sessions += h.sessions;
-            e.crashes += h.crashes;
-            e.updates_installed += h.updates_installed;
-            e.updates_failed += h.updates_failed;
+            add(self.expected.entry(v).or_default(), &h);
+        }
+    }
+}
+
+/// The service's default: events of one kind from one install that count per hour.
+const COUNTED_PER_HOUR: u64 = 3;
+
+/// One simulated install's events that count, by kind (`EventKind::ALL` order).
+#[derive(Default)]
+struct Counted([u64; 4]);
+
+impl Counted {
+    fn into_health(self) -> Health {
+        let [s, c, i, f] = self.0;
+        Health {
+            installs: u64::from(s + c > 0),
+            crashed_installs: u64::from(c > 0),
+            update_installs: u64::from(i + f > 0),
+            failed_update_installs: u64::from(f > 0),
+            sessions: s,
+            crashes: c,
+            updates_installed: i,
+            updates_failed: f,
         }
     }
 }
@@ -801,87 +857,117 @@ fn random_kind(rng: &mut impl Rng) -> EventKind {
     }
 }
 
-/// One simulated client: installs on random published versions, each sending
-/// reports of 1-32 events (the first a session start) until its 60-event
-/// allowance is used, then a new install takes over.
+/// One simulated client: installs on random published versions, each asking
+/// for a telemetry token (`POST /v1/telemetry/token`, as an install whose
+/// check was answered 204 does), then sending reports of 1-32 events (the
+/// first a session start) until its 60-event allowance is used, then a new
+/// install takes over.
 async fn telemetry_task(
     client: reqwest::Client,
-    url: String,
+    base: String,
     versions: Arc<Vec<String>>,
     deadline: Instant,
 ) -> LoadStats {
     let mut st = LoadStats::default();
     let mut rng = rand::rngs::StdRng::from_entropy();
-    let mut install = Uuid::new_v4();
-    let mut version = versions[rng.gen_range(0..versions.len())].clone();
-    let mut budget = INSTALL_BUDGET;
-    let mut counted = false;
+    let url = format!("{base}/v1/telemetry");
+    let token_url = format!("{base}/v1/telemetry/token");
     while Instant::now() < deadline {
-        let n = rng.gen_range(1..=32usize);
-        if n > budget {
-            install = Uuid::new_v4();
-            version = versions[rng.gen_range(0..versions.len())].clone();
-            budget = INSTALL_BUDGET;
-            counted = false;
-        }
-        budget -= n;
-        let at = Utc::now();
-        let events: Vec<TelemetryEvent> = (0..n)
-            .map(|i| TelemetryEvent {
-                kind: if i == 0 {
-                    EventKind::SessionStart
-                } else {
-                    random_kind(&mut rng)
-                },
-                at,
-            })
-            .collect();
-        let report = TelemetryReport {
-            install_id: install,
-            version: version.clone(),
-            channel: Channel::Stable,
-            os: Os::Linux,
-            arch: Arch::X86_64,
-            events,
-        };
-        let body = serde_json::to_vec(&report).expect("a report serialises");
+        let install = Uuid::new_v4();
+        let version = versions[rng.gen_range(0..versions.len())].clone();
         let t = Instant::now();
-        let resp = client
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
+        let token = client
+            .post(&token_url)
+            .json(&serde_json::json!({"install_id": install, "version": version, "channel": "stable"}))
             .send()
             .await;
-        let status = match resp {
+        let token = match token {
+            Ok(r) if r.status() == reqwest::StatusCode::OK => {
+                match r.json::<serde_json::Value>().await {
+                    Ok(v) => v["token"].as_str().unwrap_or_default().to_string(),
+                    Err(_) => {
+                        st.transport_errors += 1;
+                        continue;
+                    }
+                }
+            }
             Ok(r) => {
-                let s = r.status().as_u16();
-                let _ = r.bytes().await;
-                s
+                *st.statuses.entry(r.status().as_u16()).or_default() += 1;
+                continue;
             }
             Err(_) => {
                 st.transport_errors += 1;
                 continue;
             }
         };
-        st.latencies.push(t.elapsed());
-        *st.statuses.entry(status).or_default() += 1;
-        if status == 202 {
-            st.reports += 1;
-            st.events += n as u64;
-            let h = st.expected.entry(version.clone()).or_default();
-            if !counted {
-                h.installs_seen += 1;
-                counted = true;
+        st.token_latencies.push(t.elapsed());
+        st.tokens += 1;
+        let mut budget = INSTALL_BUDGET;
+        let mut counted = Counted::default();
+        while Instant::now() < deadline {
+            let n = rng.gen_range(1..=32usize);
+            if n > budget {
+                break;
             }
-            for e in &report.events {
-                match e.kind {
-                    EventKind::SessionStart => h.sessions += 1,
-                    EventKind::Crash => h.crashes += 1,
-                    EventKind::UpdateInstalled => h.updates_installed += 1,
-                    EventKind::UpdateFailed => h.updates_failed += 1,
+            budget -= n;
+            let at = Utc::now();
+            let events: Vec<TelemetryEvent> = (0..n)
+                .map(|i| TelemetryEvent {
+                    kind: if i == 0 {
+                        EventKind::SessionStart
+                    } else {
+                        random_kind(&mut rng)
+                    },
+                    at,
+                })
+                .collect();
+            let report = TelemetryReport {
+                install_id: install,
+                version: version.clone(),
+                channel: Channel::Stable,
+                os: Os::Linux,
+                arch: Arch::X86_64,
+                bundle_type: None,
+                token: token.clone(),
+                events,
+            };
+            let body = serde_json::to_vec(&report).expect("a report serialises");
+            let t = Instant::now();
+            let resp = client
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await;
+            let status = match resp {
+                Ok(r) => {
+                    let s = r.status().as_u16();
+                    let _ = r.bytes().await;
+                    s
+                }
+                Err(_) => {
+                    st.transport_errors += 1;
+                    continue;
+                }
+            };
+            st.latencies.push(t.elapsed());
+            *st.statuses.entry(status).or_default() += 1;
+            if status == 202 {
+                st.reports += 1;
+                st.events += n as u64;
+                for e in &report.events {
+                    let i = EventKind::ALL
+                        .iter()
+                        .position(|k| *k == e.kind)
+                        .unwrap_or(0);
+                    counted.0[i] = (counted.0[i] + 1).min(COUNTED_PER_HOUR);
                 }
             }
         }
+        add(
+            st.expected.entry(version.clone()).or_default(),
+            &counted.into_health(),
+        );
     }
     st
 }
@@ -895,11 +981,10 @@ fn telemetry(
     rows: &mut Vec<[String; 3]>,
 ) -> anyhow::Result<()> {
     println!(
-        "## 2. Telemetry ingestion ({TELEMETRY_TASKS} concurrent reqwest clients, {secs} s)\n"
+        "## 2. Telemetry ingestion with tokens ({TELEMETRY_TASKS} concurrent reqwest clients, {secs} s)\n"
     );
-    let url = format!("{}/v1/telemetry", svc.base);
     let versions = Arc::new(versions.to_vec());
-    let before = server_rt.block_on(svc.server.state.db.health())?;
+    let before = server_rt.block_on(svc.server.state.db.health(0))?;
     let started = Instant::now();
     let stats = load_rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -907,7 +992,7 @@ fn telemetry(
             .map(|_| {
                 tokio::spawn(telemetry_task(
                     svc.client.clone(),
-                    url.clone(),
+                    svc.base.clone(),
                     versions.clone(),
                     deadline,
                 ))
@@ -923,56 +1008,61 @@ fn telemetry(
     let flush_started = Instant::now();
     server_rt.block_on(svc.server.state.flush_telemetry())?;
     let flush = flush_started.elapsed();
-    let after = server_rt.block_on(svc.server.state.db.health())?;
+    let after = server_rt.block_on(svc.server.state.db.health(0))?;
 
-    let mut lat = stats.latencies.clone();
-    lat.sort();
-    let pct = |p: f64| {
+    let pct = |lat: &[Duration], p: f64| {
+        let mut lat = lat.to_vec();
+        lat.sort();
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
             .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     };
     let rps = stats.reports as f64 / elapsed;
     let eps = stats.events as f64 / elapsed;
+    let tps = stats.tokens as f64 / elapsed;
     println!(
-        "{} reports / {} events accepted in {elapsed:.1} s: {rps:.0} reports/s, {eps:.0} events/s; \
-         latency p50 {:.2} ms, p99 {:.2} ms; statuses {:?}; transport errors {}",
+        "{} tokens, {} reports / {} events accepted in {elapsed:.1} s: {tps:.0} tokens/s, {rps:.0} reports/s, \
+         {eps:.0} events/s; report latency p50 {:.2} ms, p99 {:.2} ms; token p99 {:.2} ms; statuses {:?}; \
+         transport errors {}",
+        stats.tokens,
         stats.reports,
         stats.events,
-        pct(0.50),
-        pct(0.99),
+        pct(&stats.latencies, 0.50),
+        pct(&stats.latencies, 0.99),
+        pct(&stats.token_latencies, 0.99),
         stats.statuses,
         stats.transport_errors
     );
 
-    // Every accepted event and install must be in the database, per version.
+    // Every counted event and install must be in the database, per version.
     let mut mismatches = Vec::new();
-    let mut landed_events = 0;
-    let mut landed_installs = 0;
+    let (mut landed_events, mut landed_installs) = (0, 0);
     for v in versions.iter() {
-        let b = before.get(v).cloned().unwrap_or_default();
-        let a = after.get(v).cloned().unwrap_or_default();
+        let b = before.overall.get(v).cloned().unwrap_or_default();
+        let a = after.overall.get(v).cloned().unwrap_or_default();
         let got = Health {
-            installs_seen: a.installs_seen - b.installs_seen,
+            installs: a.installs - b.installs,
+            crashed_installs: a.crashed_installs - b.crashed_installs,
+            update_installs: a.update_installs - b.update_installs,
+            failed_update_installs: a.failed_update_installs - b.failed_update_installs,
             sessions: a.sessions - b.sessions,
             crashes: a.crashes - b.crashes,
             updates_installed: a.updates_installed - b.updates_installed,
             updates_failed: a.updates_failed - b.updates_failed,
         };
         landed_events += got.sessions + got.crashes + got.updates_installed + got.updates_failed;
-        landed_installs += got.installs_seen;
+        landed_installs += got.installs;
         let want = stats.expected.get(v).cloned().unwrap_or_default();
         if got != want {
-            mismatches.push(format!("{v}: database {got:?}, sent {want:?}"));
+            mismatches.push(format!("{v}: database {got:?}, expected {want:?}"));
         }
     }
-    let sent_installs: u64 = stats.expected.values().map(|h| h.installs_seen).sum();
     let verdict = if mismatches.is_empty() {
-        format!("all landed: {landed_events} events, {landed_installs} installs")
+        format!("all landed: {landed_events} counted events, {landed_installs} distinct installs")
     } else {
         format!("**MISMATCH**: {}", mismatches.join("; "))
     };
     println!(
-        "verification after a forced flush ({:.0} ms): {verdict} (sent {} events, {sent_installs} installs)\n",
+        "verification after a forced flush ({:.0} ms): {verdict} (of {} events sent)\n",
         flush.as_secs_f64() * 1000.0,
         stats.events
     );
@@ -983,19 +1073,20 @@ fn telemetry(
         .map(|(_, n)| n)
         .sum();
     rows.push([
-        "Telemetry ingestion".into(),
+        "Telemetry ingestion (each install asks for a token first)".into(),
         format!(
-            "{rps:.0} reports/s, {eps:.0} events/s (mean {:.1} events/report), p99 {:.2} ms",
+            "{rps:.0} reports/s, {eps:.0} events/s (mean {:.1} events/report), p99 {:.2} ms; {tps:.0} tokens/s, token p99 {:.2} ms",
             stats.events as f64 / stats.reports.max(1) as f64,
-            pct(0.99)
+            pct(&stats.latencies, 0.99),
+            pct(&stats.token_latencies, 0.99),
         ),
         format!(
-            "{TELEMETRY_TASKS} clients; {rejected} non-202, {} transport errors",
+            "{TELEMETRY_TASKS} clients; {rejected} non-2xx, {} transport errors",
             stats.transport_errors
         ),
     ]);
     rows.push([
-        "Telemetry counts in the database".into(),
+        "Telemetry in the database".into(),
         verdict,
         format!("final flush {:.0} ms", flush.as_secs_f64() * 1000.0),
     ]);

@@ -13,6 +13,8 @@ use figment::Figment;
 use productivitypro_protocol::policy::Policy;
 use serde::{Deserialize, Serialize};
 
+use crate::telemetry_token::TokenKey;
+
 /// The policy the service gates with when the config names none.
 pub const DEFAULT_POLICY: &str = include_str!("../../installers/rollout-policy.toml");
 
@@ -30,13 +32,25 @@ pub struct Config {
     pub public_key: Option<String>,
     pub public_key_file: Option<PathBuf>,
     pub policy_file: Option<PathBuf>,
+    /// Every artifact's signature must name the release version
+    /// (`version:` in its trusted comment, as `pprelease sign --version` and
+    /// `tauri signer sign --app-version` write it). Turn off only for builds
+    /// signed by older `tauri signer`s; their file names must then carry the version.
+    pub require_signed_version: bool,
     pub max_artifact_bytes: u64,
+    /// Upper bound of all files being uploaded at once; beyond it a publish
+    /// is refused with 503 `staging_full` until others finish.
+    pub max_staging_bytes: u64,
     #[serde(with = "humantime_serde")]
     pub gate_interval: Duration,
     /// How often a replica checks whether another one changed release state.
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
     pub telemetry: TelemetryConfig,
+    /// Peers whose `X-Forwarded-For` names the client (a load balancer, a CDN);
+    /// per-network limits apply to the address it names instead of theirs.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub external_artifacts: ExternalArtifactsConfig,
     /// `json` (services) or `text` (a terminal).
     pub log_format: String,
 }
@@ -65,6 +79,52 @@ pub struct TelemetryConfig {
     pub burst: u32,
     /// ...and per hour after that.
     pub per_hour: u32,
+    /// The key telemetry tokens are MACed with: at least 32 characters, the
+    /// same on every replica (`UPDATER_TELEMETRY__SECRET`). Required with
+    /// PostgreSQL; with SQLite an unset secret is drawn at random on each
+    /// start, which voids the tokens issued before.
+    pub secret: Option<Secret>,
+    /// How long a token stays valid.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Events of one kind from one install that count per hour.
+    pub counted_per_hour: u8,
+    /// New install ids one network (IPv4 address, IPv6 /64) gets tokens for per hour.
+    pub new_installs_per_ip: u32,
+    /// Installs tracked in memory at once (about 80 bytes each).
+    pub max_installs: usize,
+    /// Networks tracked in memory at once.
+    pub max_ips: usize,
+    /// How long telemetry is kept in the database (at least the gates' window).
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+/// A secret from the config or the environment; never shown by Debug.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Artifacts published by URL are downloaded once, verified and copied into
+/// the store; these bound where that download may go.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalArtifactsConfig {
+    /// Allow loopback, private and link-local addresses (an internal mirror; tests).
+    pub allow_private_hosts: bool,
+    /// Hosts a download may be redirected to besides the URL's own, e.g.
+    /// `["objects.githubusercontent.com", "release-assets.githubusercontent.com"]`
+    /// for GitHub Releases.
+    pub redirect_hosts: Vec<String>,
+    /// Longest a single download may take.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
 }
 
 impl Default for Config {
@@ -80,13 +140,28 @@ impl Default for Config {
             public_key: None,
             public_key_file: None,
             policy_file: None,
+            require_signed_version: true,
             max_artifact_bytes: 2 << 30,
+            max_staging_bytes: 8 << 30,
             gate_interval: Duration::from_secs(60),
             refresh_interval: Duration::from_secs(2),
             telemetry: TelemetryConfig {
                 flush_interval: Duration::from_secs(5),
                 burst: 60,
                 per_hour: 60,
+                secret: None,
+                token_ttl: Duration::from_secs(7 * 24 * 3600),
+                counted_per_hour: 3,
+                new_installs_per_ip: 10,
+                max_installs: 500_000,
+                max_ips: 100_000,
+                retention: Duration::from_secs(30 * 24 * 3600),
+            },
+            trusted_proxies: Vec::new(),
+            external_artifacts: ExternalArtifactsConfig {
+                allow_private_hosts: false,
+                redirect_hosts: Vec::new(),
+                timeout: Duration::from_secs(30 * 60),
             },
             log_format: "json".into(),
         }
@@ -134,12 +209,45 @@ impl Config {
             .context("the configured public key")
     }
 
+    /// The telemetry token key: the configured secret, or (SQLite only) a
+    /// random one for this run.
+    pub fn token_key(&self, rng: &mut dyn rand::RngCore) -> anyhow::Result<TokenKey> {
+        match &self.telemetry.secret {
+            Some(s) if s.0.trim().len() >= 32 => Ok(TokenKey::new(s.0.trim().as_bytes())),
+            Some(_) => bail!(
+                "telemetry.secret is too short: use at least 32 random characters (e.g. `openssl rand -hex 32`)"
+            ),
+            None if !self.database_url.starts_with("sqlite:") => bail!(
+                "telemetry.secret is required with PostgreSQL: every replica must MAC telemetry tokens \
+                 with the same key. Set UPDATER_TELEMETRY__SECRET (or telemetry.secret) to at least 32 \
+                 random characters, e.g. `openssl rand -hex 32`"
+            ),
+            None => {
+                let mut k = [0u8; 32];
+                rng.fill_bytes(&mut k);
+                tracing::warn!(
+                    "telemetry.secret is unset: using a random one for this run; tokens issued \
+                     before a restart are refused until installs check again (set UPDATER_TELEMETRY__SECRET)"
+                );
+                Ok(TokenKey::new(&k))
+            }
+        }
+    }
+
     pub fn policy(&self) -> anyhow::Result<Policy> {
         let text = match &self.policy_file {
             Some(path) => std::fs::read_to_string(path)
                 .with_context(|| format!("reading policy_file {}", path.display()))?,
             None => DEFAULT_POLICY.to_string(),
         };
-        Ok(Policy::from_toml(&text)?)
+        let policy = Policy::from_toml(&text)?;
+        if policy.gates.window > self.telemetry.retention {
+            bail!(
+                "telemetry.retention ({}) is shorter than the policy's gates.window ({})",
+                humantime::format_duration(self.telemetry.retention),
+                humantime::format_duration(policy.gates.window)
+            );
+        }
+        Ok(policy)
     }
 }

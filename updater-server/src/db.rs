@@ -10,6 +10,7 @@ use productivitypro_protocol::telemetry::EventKind;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use sqlx::{Any, Row, Transaction};
+use uuid::Uuid;
 
 use crate::clock::rfc3339;
 
@@ -23,6 +24,8 @@ pub enum DbError {
         "database schema {found} is newer than this build knows ({known}); upgrade the service"
     )]
     TooNew { found: i64, known: i64 },
+    #[error("the database's schema number {0} is damaged (meta.schema must be 0 or more); restore the database from a backup")]
+    CorruptSchema(i64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,9 +40,10 @@ pub struct Db {
     backend: Backend,
 }
 
-/// Schema steps; `{id}` is the auto-incrementing key, the one spelling the two
-/// databases disagree on.
-const MIGRATIONS: &[&[&str]] = &[&[
+/// Schema steps, append-only; `{id}` is the auto-incrementing key, the one
+/// spelling the two databases disagree on.
+const MIGRATIONS: &[&[&str]] = &[
+    &[
     "CREATE TABLE releases (version TEXT PRIMARY KEY, notes TEXT NOT NULL, state TEXT NOT NULL,
         state_reason TEXT, published_at BIGINT NOT NULL, published_by TEXT NOT NULL)",
     "CREATE TABLE artifacts (version TEXT NOT NULL REFERENCES releases(version), platform TEXT NOT NULL,
@@ -56,7 +60,30 @@ const MIGRATIONS: &[&[&str]] = &[&[
     "CREATE TABLE installs_seen (version TEXT NOT NULL, install_id TEXT NOT NULL,
         PRIMARY KEY (version, install_id))",
     "INSERT INTO meta (key, value) VALUES ('generation', 0)",
-]];
+    ],
+    // 2: telemetry per platform, with each reporting install's last hour per
+    // event kind (distinct installs within a window), and per-platform
+    // release states. Old counts keep their hours under platform `unknown`
+    // (they still count for channels and releases as a whole); the old
+    // `installs_seen` rows carried no time, cannot be placed in any window
+    // and are dropped.
+    &[
+        "CREATE TABLE telemetry_counts (version TEXT NOT NULL, channel TEXT NOT NULL, platform TEXT NOT NULL,
+            hour BIGINT NOT NULL, kind TEXT NOT NULL, count BIGINT NOT NULL,
+            PRIMARY KEY (version, channel, platform, hour, kind))",
+        "INSERT INTO telemetry_counts (version, channel, platform, hour, kind, count)
+            SELECT version, channel, 'unknown', hour, kind, count FROM telemetry_hourly",
+        "DROP TABLE telemetry_hourly",
+        "DROP TABLE installs_seen",
+        "CREATE INDEX telemetry_counts_hour ON telemetry_counts (hour)",
+        "CREATE TABLE telemetry_installs (version TEXT NOT NULL, channel TEXT NOT NULL, platform TEXT NOT NULL,
+            install_id TEXT NOT NULL, kind TEXT NOT NULL, last_hour BIGINT NOT NULL,
+            PRIMARY KEY (version, channel, platform, install_id, kind))",
+        "CREATE INDEX telemetry_installs_last_hour ON telemetry_installs (last_hour)",
+        "CREATE TABLE platform_states (version TEXT NOT NULL REFERENCES releases(version),
+            platform TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, PRIMARY KEY (version, platform))",
+    ],
+];
 
 pub struct ReleaseRow {
     pub version: String,
@@ -84,11 +111,20 @@ pub struct RolloutRow {
     pub since: i64,
 }
 
+/// A platform of a release stopped on its own.
+pub struct PlatformStateRow {
+    pub version: String,
+    pub platform: String,
+    pub state: ReleaseState,
+    pub reason: Option<String>,
+}
+
 pub struct State {
     pub generation: i64,
     pub releases: Vec<ReleaseRow>,
     pub artifacts: Vec<ArtifactRow>,
     pub rollouts: Vec<RolloutRow>,
+    pub platform_states: Vec<PlatformStateRow>,
 }
 
 pub struct TokenRow {
@@ -117,8 +153,104 @@ pub struct NewRelease<'a> {
     pub artifacts: Vec<ArtifactRow>,
 }
 
-/// Counts to add, keyed by (version, channel, hour start, kind).
-pub type TelemetryCounts = HashMap<(String, String, i64, EventKind), u64>;
+/// One change to release state, with the state it expects to find.
+pub enum Change<'a> {
+    /// Sets a channel's rollout of an active release.
+    Rollout {
+        version: &'a str,
+        channel: &'a str,
+        bps: i64,
+        at: i64,
+        expect: Expect,
+    },
+    /// Moves a release from `from` to `to`.
+    State {
+        version: &'a str,
+        from: ReleaseState,
+        to: ReleaseState,
+        reason: Option<&'a str>,
+    },
+    /// Stops one platform of a release on its own (`to` Some) or lifts that
+    /// stop (`to` None); `from` is its own state now (None: not stopped).
+    PlatformState {
+        version: &'a str,
+        platform: &'a str,
+        from: Option<ReleaseState>,
+        to: Option<ReleaseState>,
+        reason: Option<&'a str>,
+    },
+}
+
+/// What a rollout change expects of the channel's current rollout.
+#[derive(Clone, Copy, Debug)]
+pub enum Expect {
+    /// The release is in the channel (at any percentage).
+    Present,
+    /// The release is not in the channel yet.
+    Absent,
+    /// The release is in the channel at exactly these basis points.
+    Bps(i64),
+}
+
+/// Why `apply` changed nothing.
+#[derive(Debug, PartialEq)]
+pub enum Conflict {
+    Unknown(String),
+    NotActive {
+        version: String,
+        state: ReleaseState,
+    },
+    /// Someone else changed it since it was read.
+    Changed(String),
+}
+
+/// Where telemetry is counted: a release version, the reporting install's
+/// channel and platform (`linux-x86_64-appimage`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Cell {
+    pub version: String,
+    pub channel: String,
+    pub platform: String,
+}
+
+/// Telemetry taken from memory for one flush.
+#[derive(Default)]
+pub struct TelemetryBatch {
+    /// Events to add, by cell, hour start and kind.
+    pub counts: HashMap<(Cell, i64, EventKind), u64>,
+    /// The latest hour each install reported each kind in, by cell.
+    pub installs: HashMap<(Cell, Uuid, EventKind), i64>,
+}
+
+impl TelemetryBatch {
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.installs.is_empty()
+    }
+
+    /// Adds `other` (a batch whose flush failed) back into this one.
+    pub fn merge(&mut self, other: TelemetryBatch) {
+        for (k, n) in other.counts {
+            *self.counts.entry(k).or_default() += n;
+        }
+        for (k, h) in other.installs {
+            let e = self.installs.entry(k).or_insert(h);
+            *e = (*e).max(h);
+        }
+    }
+}
+
+/// Health within a window, per release and per view of it.
+#[derive(Default)]
+pub struct HealthViews {
+    pub overall: HashMap<String, Health>,
+    /// By (version, platform), across channels.
+    pub by_platform: HashMap<(String, String), Health>,
+    /// By (version, channel, platform).
+    pub cells: HashMap<(String, String, String), Health>,
+}
+
+/// Rows a single multi-row statement writes at most (bounded by bind parameters).
+const BATCH_ROWS: usize = 500;
 
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, DbError> {
@@ -175,12 +307,29 @@ impl Db {
         self.backend
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at
+    /// once, so a read inside it cannot be overtaken by another writer.
+    async fn write(&self) -> Result<Transaction<'static, Any>, DbError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Row-lock suffix for reads a write in the same transaction depends on.
+    fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     async fn migrate(&self) -> Result<(), DbError> {
         let id = match self.backend {
             Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
             Backend::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
         )
@@ -199,6 +348,9 @@ impl Db {
             .transpose()?
             .unwrap_or(0);
         let known = MIGRATIONS.len() as i64;
+        if current < 0 {
+            return Err(DbError::CorruptSchema(current));
+        }
         if current > known {
             return Err(DbError::TooNew {
                 found: current,
@@ -236,9 +388,18 @@ impl Db {
         Ok(row.try_get(0)?)
     }
 
-    /// Everything the snapshot is built from, read in one transaction.
+    /// Everything the snapshot is built from, read in one transaction that
+    /// sees one state of the database: PostgreSQL's default READ COMMITTED
+    /// would let each statement see a different one.
     pub async fn load_state(&self) -> Result<State, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
         let generation: i64 = sqlx::query("SELECT value FROM meta WHERE key = 'generation'")
             .fetch_one(&mut *tx)
             .await?
@@ -290,16 +451,31 @@ impl Db {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let platform_states =
+            sqlx::query("SELECT version, platform, state, reason FROM platform_states")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(PlatformStateRow {
+                        version: r.try_get(0)?,
+                        platform: r.try_get(1)?,
+                        state: parse_state(&r.try_get::<String, _>(2)?),
+                        reason: r.try_get(3)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(State {
             generation,
             releases,
             artifacts,
             rollouts,
+            platform_states,
         })
     }
 
-    async fn finish(mut tx: Transaction<'static, Any>, audit: Audit<'_>) -> Result<(), DbError> {
+    async fn audit_in(tx: &mut Transaction<'static, Any>, audit: Audit<'_>) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO audit (at, actor, action, version, detail) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -308,13 +484,23 @@ impl Db {
         .bind(audit.action)
         .bind(audit.version)
         .bind(audit.detail)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// Bumps `generation` (so replicas rebuild their snapshot) and commits.
+    async fn bump(mut tx: Transaction<'static, Any>) -> Result<(), DbError> {
         sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn finish(mut tx: Transaction<'static, Any>, audit: Audit<'_>) -> Result<(), DbError> {
+        Self::audit_in(&mut tx, audit).await?;
+        Self::bump(tx).await
     }
 
     /// Inserts a release, its artifacts and its first rollout. Returns false
@@ -324,7 +510,7 @@ impl Db {
         r: NewRelease<'_>,
         audit: Audit<'_>,
     ) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO releases (version, notes, state, state_reason, published_at, published_by)
              VALUES ($1, $2, 'active', NULL, $3, $4) ON CONFLICT (version) DO NOTHING",
@@ -368,53 +554,167 @@ impl Db {
         Ok(true)
     }
 
-    pub async fn set_rollout(
+    /// Applies `changes` with their audit entries in one transaction, each
+    /// checked against the state it expects inside that transaction: all of
+    /// them, or — on the first conflict or failure — none.
+    pub async fn apply(
         &self,
+        changes: &[Change<'_>],
+        audits: Vec<Audit<'_>>,
+    ) -> Result<Result<(), Conflict>, DbError> {
+        let mut tx = self.write().await?;
+        for c in changes {
+            let conflict = match c {
+                Change::Rollout {
+                    version,
+                    channel,
+                    bps,
+                    at,
+                    expect,
+                } => {
+                    self.rollout_in(&mut tx, version, channel, *bps, *at, *expect)
+                        .await?
+                }
+                Change::State {
+                    version,
+                    from,
+                    to,
+                    reason,
+                } => {
+                    let n = sqlx::query(
+                        "UPDATE releases SET state = $1, state_reason = $2 WHERE version = $3 AND state = $4",
+                    )
+                    .bind(to.as_str())
+                    .bind(*reason)
+                    .bind(*version)
+                    .bind(from.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    (n == 0).then(|| Conflict::Changed(version.to_string()))
+                }
+                Change::PlatformState {
+                    version,
+                    platform,
+                    from,
+                    to,
+                    reason,
+                } => {
+                    self.platform_state_in(&mut tx, version, platform, *from, *to, *reason)
+                        .await?
+                }
+            };
+            if let Some(c) = conflict {
+                tx.rollback().await?;
+                return Ok(Err(c));
+            }
+        }
+        for a in audits {
+            Self::audit_in(&mut tx, a).await?;
+        }
+        Self::bump(tx).await?;
+        Ok(Ok(()))
+    }
+
+    async fn platform_state_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        version: &str,
+        platform: &str,
+        from: Option<ReleaseState>,
+        to: Option<ReleaseState>,
+        reason: Option<&str>,
+    ) -> Result<Option<Conflict>, DbError> {
+        let current: Option<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT state FROM platform_states WHERE version = $1 AND platform = $2{}",
+            self.for_update()
+        )))
+        .bind(version)
+        .bind(platform)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+        if current.as_deref().map(parse_state) != from {
+            return Ok(Some(Conflict::Changed(version.to_string())));
+        }
+        match to {
+            None => {
+                sqlx::query("DELETE FROM platform_states WHERE version = $1 AND platform = $2")
+                    .bind(version)
+                    .bind(platform)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Some(to) => {
+                sqlx::query(
+                    "INSERT INTO platform_states (version, platform, state, reason) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (version, platform) DO UPDATE SET state = excluded.state, reason = excluded.reason",
+                )
+                .bind(version)
+                .bind(platform)
+                .bind(to.as_str())
+                .bind(reason)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn rollout_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
         version: &str,
         channel: &str,
-        percent_bps: i64,
-        audit: Audit<'_>,
-    ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        bps: i64,
+        at: i64,
+        expect: Expect,
+    ) -> Result<Option<Conflict>, DbError> {
+        let state = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT state FROM releases WHERE version = $1{}",
+            self.for_update()
+        )))
+        .bind(version)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(state) = state else {
+            return Ok(Some(Conflict::Unknown(version.to_string())));
+        };
+        let state = parse_state(&state.try_get::<String, _>(0)?);
+        if state != ReleaseState::Active {
+            return Ok(Some(Conflict::NotActive {
+                version: version.to_string(),
+                state,
+            }));
+        }
+        let current: Option<i64> =
+            sqlx::query("SELECT percent_bps FROM rollouts WHERE version = $1 AND channel = $2")
+                .bind(version)
+                .bind(channel)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        let expected = match expect {
+            Expect::Present => current.is_some(),
+            Expect::Absent => current.is_none(),
+            Expect::Bps(b) => current == Some(b),
+        };
+        if !expected {
+            return Ok(Some(Conflict::Changed(version.to_string())));
+        }
         sqlx::query(
             "INSERT INTO rollouts (version, channel, percent_bps, since) VALUES ($1, $2, $3, $4)
              ON CONFLICT (version, channel) DO UPDATE SET percent_bps = excluded.percent_bps, since = excluded.since",
         )
         .bind(version)
         .bind(channel)
-        .bind(percent_bps)
-        .bind(audit.at)
-        .execute(&mut *tx)
+        .bind(bps)
+        .bind(at)
+        .execute(&mut **tx)
         .await?;
-        Self::finish(tx, audit).await
-    }
-
-    /// Changes a release's state only if it is still `expected`, so a gate and
-    /// an engineer acting at once cannot undo each other silently.
-    pub async fn set_state(
-        &self,
-        version: &str,
-        expected: ReleaseState,
-        state: ReleaseState,
-        reason: Option<&str>,
-        audit: Audit<'_>,
-    ) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
-        let n = sqlx::query(
-            "UPDATE releases SET state = $1, state_reason = $2 WHERE version = $3 AND state = $4",
-        )
-        .bind(state.as_str())
-        .bind(reason)
-        .bind(version)
-        .bind(expected.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        Self::finish(tx, audit).await?;
-        Ok(true)
+        Ok(None)
     }
 
     pub async fn insert_token(
@@ -426,7 +726,7 @@ impl Db {
         created_at: i64,
         expires_at: Option<i64>,
     ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO tokens (id, name, hash, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -468,7 +768,7 @@ impl Db {
     }
 
     pub async fn revoke_token(&self, id: &str, at: i64) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let n =
             sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(at)
@@ -512,66 +812,188 @@ impl Db {
             .collect::<Result<_, sqlx::Error>>()?)
     }
 
-    /// Adds aggregated telemetry in one transaction. Additive upserts, so
-    /// replicas flushing at once never lose each other's counts.
-    pub async fn add_telemetry(
-        &self,
-        counts: &TelemetryCounts,
-        installs: &[(String, String)],
-    ) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await?;
-        for ((version, channel, hour, kind), n) in counts {
-            sqlx::query(
-                "INSERT INTO telemetry_hourly (version, channel, hour, kind, count) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (version, channel, hour, kind) DO UPDATE SET count = telemetry_hourly.count + excluded.count",
-            )
-            .bind(version.as_str())
-            .bind(channel.as_str())
-            .bind(*hour)
-            .bind(kind.as_str())
-            .bind(*n as i64)
-            .execute(&mut *tx)
-            .await?;
+    /// Adds a flush's telemetry in one transaction. Additive upserts (counts
+    /// add up, last hours take the later), so replicas flushing at once never
+    /// lose each other's data.
+    pub async fn add_telemetry(&self, batch: &TelemetryBatch) -> Result<(), DbError> {
+        let mut tx = self.write().await?;
+        let counts: Vec<_> = batch.counts.iter().collect();
+        for chunk in counts.chunks(BATCH_ROWS) {
+            let sql = format!(
+                "INSERT INTO telemetry_counts (version, channel, platform, hour, kind, count) VALUES {}
+                 ON CONFLICT (version, channel, platform, hour, kind)
+                 DO UPDATE SET count = telemetry_counts.count + excluded.count",
+                placeholders(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ((cell, hour, kind), n) in chunk {
+                q = q
+                    .bind(cell.version.as_str())
+                    .bind(cell.channel.as_str())
+                    .bind(cell.platform.as_str())
+                    .bind(*hour)
+                    .bind(kind.as_str())
+                    .bind(**n as i64);
+            }
+            q.execute(&mut *tx).await?;
         }
-        for (version, install) in installs {
-            sqlx::query("INSERT INTO installs_seen (version, install_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(version.as_str())
-                .bind(install.as_str())
-                .execute(&mut *tx)
-                .await?;
+        let installs: Vec<_> = batch.installs.iter().collect();
+        for chunk in installs.chunks(BATCH_ROWS) {
+            let sql = format!(
+                "INSERT INTO telemetry_installs (version, channel, platform, install_id, kind, last_hour) VALUES {}
+                 ON CONFLICT (version, channel, platform, install_id, kind)
+                 DO UPDATE SET last_hour = CASE WHEN excluded.last_hour > telemetry_installs.last_hour
+                     THEN excluded.last_hour ELSE telemetry_installs.last_hour END",
+                placeholders(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ((cell, install, kind), hour) in chunk {
+                q = q
+                    .bind(cell.version.as_str())
+                    .bind(cell.channel.as_str())
+                    .bind(cell.platform.as_str())
+                    .bind(install.to_string())
+                    .bind(kind.as_str())
+                    .bind(**hour);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Health per release, summed over channels and hours.
-    pub async fn health(&self) -> Result<HashMap<String, Health>, DbError> {
-        let mut out: HashMap<String, Health> = HashMap::new();
-        let rows = sqlx::query(
-            "SELECT version, kind, CAST(SUM(count) AS BIGINT) FROM telemetry_hourly GROUP BY version, kind",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &rows {
-            let h = out.entry(r.try_get(0)?).or_default();
-            let n = r.try_get::<i64, _>(2)?.max(0) as u64;
-            match r.try_get::<String, _>(1)?.as_str() {
-                "session_start" => h.sessions += n,
-                "crash" => h.crashes += n,
-                "update_installed" => h.updates_installed += n,
-                "update_failed" => h.updates_failed += n,
-                _ => {}
-            }
-        }
-        let rows = sqlx::query("SELECT version, COUNT(*) FROM installs_seen GROUP BY version")
+    /// Removes telemetry of hours before `before_hour`; returns rows removed.
+    pub async fn prune_telemetry(&self, before_hour: i64) -> Result<u64, DbError> {
+        let mut tx = self.write().await?;
+        let a = sqlx::query("DELETE FROM telemetry_counts WHERE hour < $1")
+            .bind(before_hour)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let b = sqlx::query("DELETE FROM telemetry_installs WHERE last_hour < $1")
+            .bind(before_hour)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(a + b)
+    }
+
+    /// Health from the hour starting at `since_hour` on: distinct installs
+    /// and event counts per release, per (release, platform) and per cell
+    /// (release, channel, platform). An install has one platform, so a
+    /// channel's distinct installs are the sum of its cells'.
+    pub async fn health(&self, since_hour: i64) -> Result<HealthViews, DbError> {
+        let mut views = HealthViews::default();
+        for (group, view) in [
+            ("t.version", View::Overall),
+            ("t.version, t.platform", View::Platform),
+            ("t.version, t.channel, t.platform", View::Cell),
+        ] {
+            let width = group.split(',').count();
+            let counts = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {group}, t.kind, CAST(SUM(t.count) AS BIGINT) FROM telemetry_counts t
+                 WHERE t.hour >= $1 GROUP BY {group}, t.kind"
+            )))
+            .bind(since_hour)
             .fetch_all(&self.pool)
             .await?;
-        for r in &rows {
-            out.entry(r.try_get(0)?).or_default().installs_seen =
-                r.try_get::<i64, _>(1)?.max(0) as u64;
+            for r in &counts {
+                let n = r.try_get::<i64, _>(width + 1)?.max(0) as u64;
+                let kind: String = r.try_get(width)?;
+                let h = views.entry(view, r)?;
+                match kind.as_str() {
+                    "session_start" => h.sessions += n,
+                    "crash" => h.crashes += n,
+                    "update_installed" => h.updates_installed += n,
+                    "update_failed" => h.updates_failed += n,
+                    _ => {}
+                }
+            }
+            let distinct = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {group},
+                    COUNT(DISTINCT CASE WHEN t.kind IN ('session_start', 'crash') THEN t.install_id END),
+                    COUNT(DISTINCT CASE WHEN t.kind = 'crash' THEN t.install_id END),
+                    COUNT(DISTINCT CASE WHEN t.kind IN ('update_installed', 'update_failed') THEN t.install_id END),
+                    COUNT(DISTINCT CASE WHEN t.kind = 'update_failed' THEN t.install_id END)
+                 FROM telemetry_installs t WHERE t.last_hour >= $1 GROUP BY {group}"
+            )))
+            .bind(since_hour)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &distinct {
+                let n = |i: usize| r.try_get::<i64, _>(width + i).map(|v| v.max(0) as u64);
+                let (a, b, c, d) = (n(0)?, n(1)?, n(2)?, n(3)?);
+                let h = views.entry(view, r)?;
+                h.installs = a;
+                h.crashed_installs = b;
+                h.update_installs = c;
+                h.failed_update_installs = d;
+            }
         }
-        Ok(out)
+        Ok(views)
     }
+}
+
+#[derive(Clone, Copy)]
+enum View {
+    Overall,
+    Platform,
+    Cell,
+}
+
+impl HealthViews {
+    fn entry(&mut self, view: View, r: &sqlx::any::AnyRow) -> Result<&mut Health, sqlx::Error> {
+        let version: String = r.try_get(0)?;
+        Ok(match view {
+            View::Overall => self.overall.entry(version).or_default(),
+            View::Platform => self
+                .by_platform
+                .entry((version, r.try_get(1)?))
+                .or_default(),
+            View::Cell => self
+                .cells
+                .entry((version, r.try_get(1)?, r.try_get(2)?))
+                .or_default(),
+        })
+    }
+
+    /// Installs on `channel` running `version`, leaving out the platforms `skip` names.
+    pub fn channel(&self, version: &str, channel: &str, skip: impl Fn(&str) -> bool) -> Health {
+        let mut sum = Health::default();
+        for ((v, c, p), h) in &self.cells {
+            if v == version && c == channel && !skip(p) {
+                sum.installs += h.installs;
+                sum.crashed_installs += h.crashed_installs;
+                sum.update_installs += h.update_installs;
+                sum.failed_update_installs += h.failed_update_installs;
+                sum.sessions += h.sessions;
+                sum.crashes += h.crashes;
+                sum.updates_installed += h.updates_installed;
+                sum.updates_failed += h.updates_failed;
+            }
+        }
+        sum
+    }
+
+    /// The channels installs running `version` reported from.
+    pub fn channels_of<'a>(&'a self, version: &'a str) -> impl Iterator<Item = &'a str> {
+        self.cells
+            .keys()
+            .filter(move |(v, _, _)| v == version)
+            .map(|(_, c, _)| c.as_str())
+    }
+}
+
+/// `($1, $2, ..), ($n+1, ..)` for `rows` rows of `width` values.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_state(s: &str) -> ReleaseState {

@@ -8,42 +8,45 @@ fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
 
+/// Judges one view of a release (a channel or a platform, within the
+/// window) against the policy and the previous release's same view. Every
+/// count is of distinct installs.
 pub fn verdict(g: &Gates, h: &Health, previous: Option<&Health>) -> GateVerdict {
-    // Update failures are judged on their own count: a release can fail to
-    // install long before it has sessions.
-    if h.update_attempts() >= g.min_update_attempts.max(1) {
+    // Update failures are judged on their own: a release can fail to install
+    // long before it has sessions.
+    if h.update_installs >= g.min_update_attempts.max(1) {
         let rate = h.update_failure_rate().unwrap_or(0.0);
         if rate > g.max_update_failure_rate {
             return GateVerdict::Failing {
                 reason: format!(
-                    "update failure rate {} > {} ({} of {} attempts)",
+                    "update failure rate {} > {} ({} of {} installs failed to update)",
                     pct(rate),
                     pct(g.max_update_failure_rate),
-                    h.updates_failed,
-                    h.update_attempts()
+                    h.failed_update_installs,
+                    h.update_installs
                 ),
             };
         }
     }
-    if h.sessions < g.min_sessions.max(1) {
+    if h.installs < g.min_sessions.max(1) {
         return GateVerdict::Pending {
-            reason: format!("{} of {} sessions", h.sessions, g.min_sessions),
+            reason: format!("{} of {} installs reported", h.installs, g.min_sessions),
         };
     }
     let rate = h.crash_rate().unwrap_or(0.0);
     if rate > g.max_crash_rate {
         return GateVerdict::Failing {
             reason: format!(
-                "crash rate {} > {} ({} crashes in {} sessions)",
+                "crash rate {} > {} ({} of {} installs crashed)",
                 pct(rate),
                 pct(g.max_crash_rate),
-                h.crashes,
-                h.sessions
+                h.crashed_installs,
+                h.installs
             ),
         };
     }
     if let Some(prev_rate) = previous
-        .filter(|p| p.sessions >= g.min_sessions.max(1))
+        .filter(|p| p.installs >= g.min_sessions.max(1))
         .and_then(Health::crash_rate)
     {
         // A previous release with no crashes at all gives no ratio to judge
@@ -61,6 +64,20 @@ pub fn verdict(g: &Gates, h: &Health, previous: Option<&Health>) -> GateVerdict 
         }
     }
     GateVerdict::Passing
+}
+
+/// The worse of two verdicts: failing over pending over passing.
+pub fn worse(a: GateVerdict, b: &GateVerdict) -> GateVerdict {
+    let rank = |v: &GateVerdict| match v {
+        GateVerdict::Passing => 0,
+        GateVerdict::Pending { .. } => 1,
+        GateVerdict::Failing { .. } => 2,
+    };
+    if rank(b) > rank(&a) {
+        b.clone()
+    } else {
+        a
+    }
 }
 
 /// What `advance` does with one channel's rollout of a healthy-or-pending release.
@@ -105,20 +122,40 @@ mod tests {
         Policy::from_toml(DEFAULT_POLICY).unwrap()
     }
 
-    fn health(sessions: u64, crashes: u64) -> Health {
+    /// `installs` that reported sessions, `crashed` of them crashed.
+    fn health(installs: u64, crashed: u64) -> Health {
         Health {
-            sessions,
-            crashes,
+            installs,
+            crashed_installs: crashed,
+            sessions: installs,
+            crashes: crashed,
             ..Default::default()
         }
     }
 
     #[test]
-    fn judges_crash_rates_only_after_enough_sessions() {
+    fn judges_crash_rates_only_after_enough_installs() {
         let g = policy().gates;
         assert_eq!(verdict(&g, &health(10, 10), None).label(), "pending");
         assert_eq!(verdict(&g, &health(1000, 10), None).label(), "passing");
         assert_eq!(verdict(&g, &health(1000, 30), None).label(), "failing");
+    }
+
+    #[test]
+    fn events_without_distinct_installs_weigh_nothing() {
+        // One install's thousand crash events are one crashed install.
+        let g = policy().gates;
+        let h = Health {
+            installs: 1,
+            crashed_installs: 1,
+            sessions: 1000,
+            crashes: 1000,
+            update_installs: 1,
+            failed_update_installs: 1,
+            updates_failed: 1000,
+            ..Default::default()
+        };
+        assert_eq!(verdict(&g, &h, None).label(), "pending");
     }
 
     #[test]
@@ -144,17 +181,27 @@ mod tests {
     fn update_failures_fail_without_sessions() {
         let g = policy().gates;
         let h = Health {
-            updates_installed: 40,
-            updates_failed: 10,
+            update_installs: 50,
+            failed_update_installs: 10,
             ..Default::default()
         };
         assert_eq!(verdict(&g, &h, None).label(), "failing");
         let h = Health {
-            updates_installed: 48,
-            updates_failed: 2,
+            update_installs: 50,
+            failed_update_installs: 2,
             ..Default::default()
         };
         assert_eq!(verdict(&g, &h, None).label(), "pending");
+        let h = Health {
+            update_installs: 49,
+            failed_update_installs: 49,
+            ..Default::default()
+        };
+        assert_eq!(
+            verdict(&g, &h, None).label(),
+            "pending",
+            "fewer installs than min_update_attempts"
+        );
     }
 
     #[test]

@@ -1,115 +1,270 @@
-//! Telemetry intake: reports are counted in memory and flushed to the
-//! database as hourly aggregates, so the request path takes two short locks
-//! and no I/O. A per-install token bucket bounds what one install can add.
+//! Telemetry intake, all in memory: the request path takes two short locks
+//! and no I/O; counts are flushed to the database as batches.
+//!
+//! What bounds forged health data here:
+//! - an install's token bucket bounds the events it may send, and at most
+//!   `counted_per_hour` events of each kind per install and hour count;
+//! - a network (an IPv4 address, an IPv6 /64) gets tokens for at most
+//!   `new_installs_per_ip` install ids it has not been seen with per hour;
+//! - both tables have a fixed maximum size and are pruned, so a flood of new
+//!   ids or addresses costs bounded memory: when full, new installs get no
+//!   token (updates still work) and no intake.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use productivitypro_protocol::telemetry::{EventKind, TelemetryReport};
+use productivitypro_protocol::Platform;
 use uuid::Uuid;
 
-use crate::db::TelemetryCounts;
+use crate::db::{Cell, TelemetryBatch};
 
-struct Bucket {
-    tokens: f64,
-    at_ms: i64,
+const SHARDS: usize = 16;
+const HOUR_MS: i64 = 3_600_000;
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Events one install may send at once...
+    pub burst: u32,
+    /// ...and per hour after that.
+    pub per_hour: u32,
+    /// Events of one kind from one install that count per hour.
+    pub counted_per_hour: u8,
+    /// New install ids one network gets tokens for per hour.
+    pub new_installs_per_ip: u32,
+    /// Installs tracked at once (~80 bytes each).
+    pub max_installs: usize,
+    /// Networks tracked at once.
+    pub max_ips: usize,
 }
 
-#[derive(Default)]
-struct Pending {
-    counts: TelemetryCounts,
-    installs: HashSet<(String, String)>,
+struct Install {
+    /// Token bucket of events.
+    tokens: f64,
+    at_ms: i64,
+    /// The hour `counted` is for.
+    hour: i64,
+    counted: [u8; 4],
+    last_ms: i64,
+}
+
+struct Network {
+    hour: i64,
+    new_installs: u32,
 }
 
 pub struct Ingest {
-    burst: f64,
+    limits: Limits,
     per_ms: f64,
-    limiter: Mutex<HashMap<Uuid, Bucket>>,
-    pending: Mutex<Pending>,
+    installs: [Mutex<HashMap<Uuid, Install>>; SHARDS],
+    networks: Mutex<HashMap<IpAddr, Network>>,
+    pending: Mutex<TelemetryBatch>,
 }
 
 #[derive(Debug, PartialEq)]
-pub struct RateLimited {
-    pub retry_after_secs: u64,
+pub enum Refusal {
+    /// The install sent more than its allowance.
+    RateLimited { retry_after_secs: u64 },
+    /// Too many installs are tracked right now.
+    Busy,
+}
+
+fn kind_index(k: EventKind) -> usize {
+    EventKind::ALL.iter().position(|x| *x == k).unwrap_or(0)
+}
+
+/// IPv6 hosts usually hold a whole /64: limits apply to the prefix.
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Ingest {
-    pub fn new(burst: u32, per_hour: u32) -> Self {
+    pub fn new(limits: Limits) -> Self {
         Ingest {
-            burst: burst.max(1) as f64,
-            per_ms: per_hour as f64 / 3_600_000.0,
-            limiter: Mutex::new(HashMap::new()),
-            pending: Mutex::new(Pending::default()),
+            per_ms: limits.per_hour as f64 / HOUR_MS as f64,
+            limits,
+            installs: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            networks: Mutex::new(HashMap::new()),
+            pending: Mutex::new(TelemetryBatch::default()),
         }
     }
 
-    /// Takes `report`'s events from its install's allowance, or says when to retry.
-    pub fn admit(&self, report: &TelemetryReport, now: DateTime<Utc>) -> Result<(), RateLimited> {
-        let now_ms = now.timestamp_millis();
-        let cost = report.events.len() as f64;
-        let mut limiter = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
-        let b = limiter.entry(report.install_id).or_insert(Bucket {
-            tokens: self.burst,
+    fn shard(&self, id: &Uuid) -> &Mutex<HashMap<Uuid, Install>> {
+        &self.installs[id.as_bytes()[15] as usize % SHARDS]
+    }
+
+    fn fresh(&self, now_ms: i64) -> Install {
+        Install {
+            tokens: self.limits.burst.max(1) as f64,
             at_ms: now_ms,
+            hour: now_ms.div_euclid(HOUR_MS),
+            counted: [0; 4],
+            last_ms: now_ms,
+        }
+    }
+
+    /// Whether `install`, checking from `ip`, may be given telemetry tokens:
+    /// always when it was seen within the hour; when new, while its network's
+    /// allowance of new installs lasts and the tables have room.
+    pub fn may_issue(&self, ip: IpAddr, install: &Uuid, now: DateTime<Utc>) -> bool {
+        let now_ms = now.timestamp_millis();
+        let mut shard = lock(self.shard(install));
+        if let Some(i) = shard.get_mut(install) {
+            i.last_ms = now_ms;
+            return true;
+        }
+        if shard.len() >= self.limits.max_installs / SHARDS {
+            return false;
+        }
+        let hour = now_ms.div_euclid(HOUR_MS);
+        let mut networks = lock(&self.networks);
+        let key = network(ip);
+        if !networks.contains_key(&key) && networks.len() >= self.limits.max_ips {
+            return false;
+        }
+        let n = networks.entry(key).or_insert(Network {
+            hour,
+            new_installs: 0,
         });
-        b.tokens = (b.tokens + (now_ms - b.at_ms).max(0) as f64 * self.per_ms).min(self.burst);
-        b.at_ms = now_ms;
-        if b.tokens < cost {
-            let missing = cost - b.tokens;
+        if n.hour != hour {
+            *n = Network {
+                hour,
+                new_installs: 0,
+            };
+        }
+        if n.new_installs >= self.limits.new_installs_per_ip {
+            return false;
+        }
+        n.new_installs += 1;
+        shard.insert(*install, self.fresh(now_ms));
+        true
+    }
+
+    /// Takes `report`'s events from its install's allowance. Returns, per
+    /// event, whether it counts (within `counted_per_hour` for its kind).
+    pub fn admit(
+        &self,
+        report: &TelemetryReport,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>, Refusal> {
+        let now_ms = now.timestamp_millis();
+        let mut shard = lock(self.shard(&report.install_id));
+        if !shard.contains_key(&report.install_id) {
+            // A valid token from another replica or from before a restart.
+            if shard.len() >= self.limits.max_installs / SHARDS {
+                return Err(Refusal::Busy);
+            }
+            shard.insert(report.install_id, self.fresh(now_ms));
+        }
+        let Some(i) = shard.get_mut(&report.install_id) else {
+            return Err(Refusal::Busy);
+        };
+        let burst = self.limits.burst.max(1) as f64;
+        i.tokens = (i.tokens + (now_ms - i.at_ms).max(0) as f64 * self.per_ms).min(burst);
+        i.at_ms = now_ms;
+        i.last_ms = now_ms;
+        let cost = report.events.len() as f64;
+        if i.tokens < cost {
+            let missing = cost - i.tokens;
             let secs = if self.per_ms > 0.0 {
                 (missing / self.per_ms / 1000.0).ceil() as u64
             } else {
                 3600
             };
-            return Err(RateLimited {
+            return Err(Refusal::RateLimited {
                 retry_after_secs: secs.max(1),
             });
         }
-        b.tokens -= cost;
-        Ok(())
+        i.tokens -= cost;
+        let hour = now_ms.div_euclid(HOUR_MS);
+        if i.hour != hour {
+            i.hour = hour;
+            i.counted = [0; 4];
+        }
+        Ok(report
+            .events
+            .iter()
+            .map(|e| {
+                let c = &mut i.counted[kind_index(e.kind)];
+                let counts = *c < self.limits.counted_per_hour;
+                if counts {
+                    *c += 1;
+                }
+                counts
+            })
+            .collect())
     }
 
-    pub fn record(&self, report: &TelemetryReport) {
-        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let channel = report.channel.as_str();
-        for e in &report.events {
+    /// Adds the events `admit` let count.
+    pub fn record(&self, report: &TelemetryReport, platform: Platform, counted: &[bool]) {
+        let cell = Cell {
+            version: report.version.clone(),
+            channel: report.channel.as_str().to_string(),
+            platform: platform.key(),
+        };
+        let mut p = lock(&self.pending);
+        for (e, _) in report.events.iter().zip(counted).filter(|(_, c)| **c) {
             let hour = e.at.timestamp().div_euclid(3600) * 3600;
-            *p.counts
-                .entry((report.version.clone(), channel.to_string(), hour, e.kind))
-                .or_default() += 1;
-            if e.kind == EventKind::SessionStart {
-                p.installs
-                    .insert((report.version.clone(), report.install_id.to_string()));
-            }
+            *p.counts.entry((cell.clone(), hour, e.kind)).or_default() += 1;
+            let last = p
+                .installs
+                .entry((cell.clone(), report.install_id, e.kind))
+                .or_insert(hour);
+            *last = (*last).max(hour);
         }
     }
 
-    /// Everything counted since the last call.
-    pub fn take(&self) -> (TelemetryCounts, Vec<(String, String)>) {
-        let p = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        (p.counts, p.installs.into_iter().collect())
+    /// Whether nothing is waiting to be flushed.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.pending).is_empty()
     }
 
-    /// Puts counts back after a failed flush so they go out with the next one.
-    pub fn restore(&self, counts: TelemetryCounts, installs: Vec<(String, String)>) {
-        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        for (k, n) in counts {
-            *p.counts.entry(k).or_default() += n;
-        }
-        p.installs.extend(installs);
+    /// Everything recorded since the last call.
+    pub fn take(&self) -> TelemetryBatch {
+        std::mem::take(&mut *lock(&self.pending))
     }
 
-    /// Forgets installs whose allowance is full again, bounding the limiter's memory.
+    /// Puts a batch back after a failed flush so it goes out with the next one.
+    pub fn restore(&self, batch: TelemetryBatch) {
+        lock(&self.pending).merge(batch);
+    }
+
+    /// Forgets installs idle for an hour (their allowance is full again and
+    /// their hourly counts are over) and networks from past hours.
     pub fn prune(&self, now: DateTime<Utc>) {
         let now_ms = now.timestamp_millis();
-        let full_after_ms = if self.per_ms > 0.0 {
-            (self.burst / self.per_ms) as i64
+        let full_after = if self.per_ms > 0.0 {
+            (self.limits.burst as f64 / self.per_ms) as i64
         } else {
             i64::MAX
         };
-        let mut limiter = self.limiter.lock().unwrap_or_else(|p| p.into_inner());
-        limiter.retain(|_, b| now_ms - b.at_ms < full_after_ms);
+        let idle = full_after.max(HOUR_MS);
+        for shard in &self.installs {
+            lock(shard).retain(|_, i| now_ms - i.last_ms < idle);
+        }
+        let hour = now_ms.div_euclid(HOUR_MS);
+        lock(&self.networks).retain(|_, n| n.hour == hour);
+    }
+
+    /// Installs and networks tracked now.
+    pub fn tracked(&self) -> (usize, usize) {
+        let installs = self.installs.iter().map(|s| lock(s).len()).sum();
+        (installs, lock(&self.networks).len())
     }
 }
 
@@ -119,47 +274,145 @@ mod tests {
     use productivitypro_protocol::telemetry::TelemetryEvent;
     use productivitypro_protocol::{Arch, Channel, Os};
 
-    fn report(id: Uuid, n: usize, at: DateTime<Utc>) -> TelemetryReport {
+    fn limits() -> Limits {
+        Limits {
+            burst: 10,
+            per_hour: 60,
+            counted_per_hour: 3,
+            new_installs_per_ip: 4,
+            max_installs: 1000,
+            max_ips: 1000,
+        }
+    }
+
+    fn report(id: Uuid, kind: EventKind, n: usize, at: DateTime<Utc>) -> TelemetryReport {
         TelemetryReport {
             install_id: id,
             version: "1.0.0".into(),
             channel: Channel::Beta,
             os: Os::Linux,
             arch: Arch::X86_64,
-            events: vec![
-                TelemetryEvent {
-                    kind: EventKind::SessionStart,
-                    at
-                };
-                n
-            ],
+            bundle_type: None,
+            token: String::new(),
+            events: vec![TelemetryEvent { kind, at }; n],
         }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-23T12:00:00Z".parse().unwrap()
     }
 
     #[test]
     fn one_install_cannot_flood_but_others_are_unaffected() {
-        let ingest = Ingest::new(10, 60);
-        let now: DateTime<Utc> = "2026-11-23T12:00:00Z".parse().unwrap();
+        let ingest = Ingest::new(limits());
         let a = Uuid::new_v4();
-        assert!(ingest.admit(&report(a, 8, now), now).is_ok());
-        let e = ingest.admit(&report(a, 8, now), now).unwrap_err();
-        assert_eq!(e.retry_after_secs, 360, "6 events at 1 per minute");
-        assert!(ingest.admit(&report(Uuid::new_v4(), 8, now), now).is_ok());
-        let later = now + chrono::Duration::minutes(6);
-        assert!(ingest.admit(&report(a, 8, later), later).is_ok());
+        assert!(ingest
+            .admit(&report(a, EventKind::SessionStart, 8, now()), now())
+            .is_ok());
+        let e = ingest
+            .admit(&report(a, EventKind::SessionStart, 8, now()), now())
+            .unwrap_err();
+        assert_eq!(
+            e,
+            Refusal::RateLimited {
+                retry_after_secs: 360
+            },
+            "6 events at 1 per minute"
+        );
+        assert!(ingest
+            .admit(
+                &report(Uuid::new_v4(), EventKind::SessionStart, 8, now()),
+                now()
+            )
+            .is_ok());
+        let later = now() + chrono::Duration::minutes(6);
+        assert!(ingest
+            .admit(&report(a, EventKind::SessionStart, 8, later), later)
+            .is_ok());
     }
 
     #[test]
-    fn counts_per_hour_and_distinct_installs() {
-        let ingest = Ingest::new(100, 100);
-        let now: DateTime<Utc> = "2026-11-23T12:30:00Z".parse().unwrap();
+    fn only_a_few_events_of_a_kind_per_install_and_hour_count() {
+        let ingest = Ingest::new(limits());
         let a = Uuid::new_v4();
-        ingest.record(&report(a, 3, now));
-        ingest.record(&report(a, 1, now + chrono::Duration::hours(1)));
-        let (counts, installs) = ingest.take();
-        assert_eq!(counts.len(), 2);
-        assert_eq!(counts.values().sum::<u64>(), 4);
-        assert_eq!(installs.len(), 1);
-        assert!(ingest.take().0.is_empty());
+        let r = report(a, EventKind::Crash, 5, now());
+        let counted = ingest.admit(&r, now()).unwrap();
+        assert_eq!(counted, [true, true, true, false, false]);
+        let platform = r.platform().unwrap();
+        ingest.record(&r, platform, &counted);
+        let s = report(a, EventKind::SessionStart, 2, now());
+        let counted = ingest.admit(&s, now()).unwrap();
+        assert_eq!(counted, [true, true], "each kind has its own cap");
+        let next_hour = now() + chrono::Duration::hours(1);
+        let r2 = report(a, EventKind::Crash, 1, next_hour);
+        assert_eq!(ingest.admit(&r2, next_hour).unwrap(), [true]);
+        let batch = ingest.take();
+        assert_eq!(batch.counts.values().sum::<u64>(), 3);
+        assert_eq!(batch.installs.len(), 1, "one install, one kind recorded");
+        assert!(ingest.is_empty());
+    }
+
+    #[test]
+    fn a_network_gets_tokens_for_a_few_new_installs_per_hour() {
+        let ingest = Ingest::new(limits());
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        let ids: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
+        let issued: Vec<bool> = ids
+            .iter()
+            .map(|id| ingest.may_issue(ip, id, now()))
+            .collect();
+        assert_eq!(issued, [true, true, true, true, false, false]);
+        assert!(
+            ingest.may_issue(ip, &ids[0], now()),
+            "a known install checks again"
+        );
+        assert!(ingest.may_issue("203.0.113.8".parse().unwrap(), &ids[5], now()));
+        // An IPv6 /64 is one network.
+        let v6 = |s: &str| -> IpAddr { s.parse().unwrap() };
+        for (n, id) in (0..4).map(|n| (n, Uuid::new_v4())) {
+            assert!(ingest.may_issue(v6(&format!("2001:db8:1:2::{n}")), &id, now()));
+        }
+        assert!(!ingest.may_issue(v6("2001:db8:1:2:ffff::1"), &Uuid::new_v4(), now()));
+        let next_hour = now() + chrono::Duration::hours(1);
+        ingest.prune(next_hour);
+        assert!(ingest.may_issue(ip, &Uuid::new_v4(), next_hour));
+    }
+
+    #[test]
+    fn the_tables_stay_bounded_and_are_pruned() {
+        let ingest = Ingest::new(Limits {
+            max_installs: 64,
+            max_ips: 8,
+            new_installs_per_ip: 1000,
+            ..limits()
+        });
+        let mut issued = 0;
+        for n in 0..1000u32 {
+            let ip = IpAddr::from([198, 51, 100, (n % 4) as u8]);
+            if ingest.may_issue(ip, &Uuid::new_v4(), now()) {
+                issued += 1;
+            }
+        }
+        let (installs, networks) = ingest.tracked();
+        assert!(
+            installs <= 64 && issued == installs,
+            "{installs} tracked, {issued} issued"
+        );
+        for n in 0..100u8 {
+            ingest.may_issue(IpAddr::from([192, 0, 2, n]), &Uuid::new_v4(), now());
+        }
+        assert!(ingest.tracked().1 <= 8, "networks: {networks}");
+        // A full table refuses intake from new installs instead of growing.
+        let mut busy = 0;
+        for _ in 0..200 {
+            if ingest.admit(&report(Uuid::new_v4(), EventKind::Crash, 1, now()), now())
+                == Err(Refusal::Busy)
+            {
+                busy += 1;
+            }
+        }
+        assert!(busy > 0 && ingest.tracked().0 <= 64);
+        ingest.prune(now() + chrono::Duration::hours(2));
+        assert_eq!(ingest.tracked(), (0, 0));
     }
 }

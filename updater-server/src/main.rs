@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use productivitypro_updater_server::clock::{rfc3339, Clock, SystemClock};
 use productivitypro_updater_server::config::Config;
 use productivitypro_updater_server::db::Db;
+use productivitypro_updater_server::server::shutdown_signal;
 use productivitypro_updater_server::{auth, Server};
 
 #[derive(Parser)]
@@ -71,9 +72,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             init_tracing(&config.log_format);
+            let signal = shutdown_signal()?;
             let server = Server::start(config, Arc::new(SystemClock)).await?;
             eprintln!("updater-server listening on http://{}", server.addr);
-            server.run_until_signal().await
+            server.run_until(signal).await
         }
         Command::Token(t) => token(t, &config).await,
     }

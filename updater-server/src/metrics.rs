@@ -33,6 +33,9 @@ pub struct Metrics {
     pub gate_state: Family<Labels, Gauge>,
     pub telemetry_events: Family<Labels, Counter>,
     pub telemetry_rejected: Family<Labels, Counter>,
+    /// Telemetry tokens handed out, and refused (a network's allowance of new
+    /// installs used up, or the tables full).
+    pub tokens: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -79,7 +82,14 @@ impl Metrics {
             "Telemetry reports refused, by code",
             telemetry_rejected.clone(),
         );
+        let tokens = Family::default();
+        registry.register(
+            "updater_telemetry_tokens",
+            "Telemetry token requests by result (issued, refused)",
+            tokens.clone(),
+        );
         Metrics {
+            tokens,
             registry,
             checks,
             rollout_percent,

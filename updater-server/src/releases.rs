@@ -1,23 +1,18 @@
-//! Release state changes — rollout, promote, halt, resume, rollback, gates,
-//! advance — each one transaction with its audit entry, then a snapshot rebuild.
+//! Release state changes — rollout, promote, halt, resume, rollback, of a
+//! release or one platform of it — each one transaction with its audit
+//! entry, checked against the state it expects inside that transaction, then
+//! a snapshot rebuild. `health.rs` decides the changes the gates make.
 
-use std::collections::HashMap;
-
-use productivitypro_protocol::api::{
-    AdvanceAction, AdvanceResponse, ChannelRollout, GateVerdict, Health, ReleaseState,
-    ReleaseStatus, StatusResponse,
-};
-use productivitypro_protocol::policy::{OnGateFailure, Policy};
-use productivitypro_protocol::Channel;
+use productivitypro_protocol::api::ReleaseState;
+use productivitypro_protocol::policy::OnGateFailure;
+use productivitypro_protocol::{Channel, Platform};
 use semver::Version;
 
 use crate::auth::Actor;
-use crate::clock::rfc3339;
-use crate::db::Audit;
+use crate::db::{Audit, Change, Conflict, Expect};
 use crate::error::{ApiResult, Error};
-use crate::gates::{self, Step};
-use crate::server::AppState;
 use crate::snapshot::{Release, Snapshot, FULL};
+use crate::state::AppState;
 
 pub const GATE_ACTOR: &str = "gate";
 
@@ -56,9 +51,38 @@ pub fn check_newer(snap: &Snapshot, version: &Version, channel: Channel) -> ApiR
     }
 }
 
-fn find<'a>(snap: &'a Snapshot, version: &str) -> ApiResult<&'a Release> {
+pub fn find<'a>(snap: &'a Snapshot, version: &str) -> ApiResult<&'a Release> {
     snap.release(version)
         .ok_or_else(|| Error::not_found("unknown_release", format!("no release {version}")))
+}
+
+/// Applies `changes` atomically; a conflict found inside the transaction
+/// becomes the matching 4xx, and the snapshot is rebuilt either way.
+pub async fn apply(
+    state: &AppState,
+    changes: &[Change<'_>],
+    audits: Vec<Audit<'_>>,
+) -> ApiResult<()> {
+    let result = state.db.apply(changes, audits).await?;
+    state.refresh().await?;
+    result.map_err(|c| match c {
+        Conflict::Unknown(v) => Error::not_found("unknown_release", format!("no release {v}")),
+        Conflict::NotActive { version, state } => not_active(&version, state),
+        Conflict::Changed(v) => Error::conflict(
+            "state_changed",
+            format!("{v} changed meanwhile; check `status` and retry"),
+        ),
+    })
+}
+
+fn not_active(version: &str, state: ReleaseState) -> Error {
+    Error::conflict(
+        "invalid_state",
+        format!(
+            "{version} is {}; `resume` it before changing its rollout",
+            state.as_str()
+        ),
+    )
 }
 
 pub async fn set_rollout(
@@ -71,11 +95,9 @@ pub async fn set_rollout(
     let bps = percent_to_bps(percent)?;
     let snap = state.snapshot.load();
     let r = find(&snap, version)?;
-    if r.state == ReleaseState::RolledBack {
-        return Err(Error::conflict(
-            "invalid_state",
-            format!("{version} is rolled back; `resume` it first"),
-        ));
+    // Judged again inside the transaction; this only gives the clear answer early.
+    if r.state != ReleaseState::Active {
+        return Err(not_active(version, r.state));
     }
     let Some((old, _)) = r.rollout[channel.index()] else {
         return Err(Error::conflict(
@@ -83,19 +105,22 @@ pub async fn set_rollout(
             format!("{version} is not in {channel}; `promote {version} --to {channel}` first"),
         ));
     };
+    let now = state.now();
     let audit = Audit {
-        at: state.now(),
+        at: now,
         actor: &actor.name,
         action: "rollout",
         version: Some(version),
         detail: format!("{channel}: {}% -> {percent}%", old as f64 / 100.0),
     };
-    state
-        .db
-        .set_rollout(version, channel.as_str(), bps, audit)
-        .await?;
-    state.refresh().await?;
-    Ok(())
+    let change = Change::Rollout {
+        version,
+        channel: channel.as_str(),
+        bps,
+        at: now,
+        expect: Expect::Present,
+    };
+    apply(state, &[change], vec![audit]).await
 }
 
 pub async fn promote(
@@ -109,13 +134,7 @@ pub async fn promote(
     let snap = state.snapshot.load();
     let r = find(&snap, version)?;
     if r.state != ReleaseState::Active {
-        return Err(Error::conflict(
-            "invalid_state",
-            format!(
-                "{version} is {}; only active releases are promoted",
-                r.state.as_str()
-            ),
-        ));
+        return Err(not_active(version, r.state));
     }
     if let Some(widest) = Channel::ALL.iter().find(|c| r.rollout[c.index()].is_some()) {
         if to >= *widest {
@@ -126,19 +145,22 @@ pub async fn promote(
         }
     }
     check_newer(&snap, &r.version, to)?;
+    let now = state.now();
     let audit = Audit {
-        at: state.now(),
+        at: now,
         actor: &actor.name,
         action: "promote",
         version: Some(version),
         detail: format!("to {to} at {percent}%"),
     };
-    state
-        .db
-        .set_rollout(version, to.as_str(), bps, audit)
-        .await?;
-    state.refresh().await?;
-    Ok(())
+    let change = Change::Rollout {
+        version,
+        channel: to.as_str(),
+        bps,
+        at: now,
+        expect: Expect::Absent,
+    };
+    apply(state, &[change], vec![audit]).await
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -149,236 +171,150 @@ pub enum Transition {
 }
 
 impl Transition {
-    /// What the policy does to a release whose gate fails.
-    fn on_gate_failure(on: OnGateFailure) -> Self {
+    /// What the policy does to a release (or platform) whose gate fails.
+    pub fn on_gate_failure(on: OnGateFailure) -> Self {
         match on {
             OnGateFailure::Rollback => Transition::Rollback,
             OnGateFailure::Halt => Transition::Halt,
         }
     }
+
+    fn action(self) -> &'static str {
+        match self {
+            Transition::Halt => "halt",
+            Transition::Resume => "resume",
+            Transition::Rollback => "rollback",
+        }
+    }
 }
 
-pub async fn transition(
-    state: &AppState,
-    actor: &str,
-    version: &str,
+/// The change and audit entry that move `r` by `t`, if `t` applies to its state.
+pub fn transition_change<'a>(
+    r: &'a Release,
+    actor: &'a str,
     t: Transition,
-    reason: Option<&str>,
-) -> ApiResult<()> {
+    reason: Option<&'a str>,
+    at: i64,
+) -> ApiResult<(Change<'a>, Audit<'a>)> {
     use ReleaseState::*;
-    let snap = state.snapshot.load();
-    let r = find(&snap, version)?;
-    let (action, to, allowed): (&str, ReleaseState, &[ReleaseState]) = match t {
-        Transition::Halt => ("halt", Halted, &[Active]),
-        Transition::Resume => ("resume", Active, &[Halted, RolledBack]),
-        Transition::Rollback => ("rollback", RolledBack, &[Active, Halted]),
+    let (to, allowed): (ReleaseState, &[ReleaseState]) = match t {
+        Transition::Halt => (Halted, &[Active]),
+        Transition::Resume => (Active, &[Halted, RolledBack]),
+        Transition::Rollback => (RolledBack, &[Active, Halted]),
     };
+    let version = r.version_text.as_str();
     if !allowed.contains(&r.state) {
         return Err(Error::conflict(
             "invalid_state",
-            format!("cannot {action} {version}: it is {}", r.state.as_str()),
+            format!(
+                "cannot {} {version}: it is {}",
+                t.action(),
+                r.state.as_str()
+            ),
         ));
     }
     let detail = match reason {
         Some(why) => format!("{} -> {}: {why}", r.state.as_str(), to.as_str()),
         None => format!("{} -> {}", r.state.as_str(), to.as_str()),
     };
+    let change = Change::State {
+        version,
+        from: r.state,
+        to,
+        reason: match t {
+            Transition::Resume => None,
+            _ => Some(reason.unwrap_or(actor)),
+        },
+    };
     let audit = Audit {
-        at: state.now(),
+        at,
         actor,
-        action,
+        action: t.action(),
         version: Some(version),
         detail,
     };
-    let stored_reason = match t {
-        Transition::Resume => None,
-        _ => Some(reason.unwrap_or(actor)),
-    };
-    if !state
-        .db
-        .set_state(version, r.state, to, stored_reason, audit)
-        .await?
-    {
-        // Someone else changed it between our read and write.
-        state.refresh().await?;
-        return Err(Error::conflict(
-            "state_changed",
-            format!("{version} changed meanwhile; check `status` and retry"),
+    Ok((change, audit))
+}
+
+/// Like `transition_change`, for one platform of `r` on its own. `key` is
+/// `platform.key()`, kept by the caller for the change to borrow.
+pub fn platform_change<'a>(
+    r: &'a Release,
+    platform: Platform,
+    key: &'a str,
+    actor: &'a str,
+    t: Transition,
+    reason: Option<&'a str>,
+    at: i64,
+) -> ApiResult<(Change<'a>, Audit<'a>)> {
+    use ReleaseState::*;
+    let version = r.version_text.as_str();
+    if !r.artifacts.contains_key(&platform) {
+        return Err(Error::not_found(
+            "unknown_platform",
+            format!("{version} has no artifact for {platform}"),
         ));
     }
-    state.refresh().await?;
-    Ok(())
-}
-
-fn previous_health<'a>(
-    snap: &Snapshot,
-    i: usize,
-    health: &'a HashMap<String, Health>,
-) -> Option<&'a Health> {
-    snap.releases[i + 1..]
-        .iter()
-        .find(|r| r.state != ReleaseState::RolledBack)
-        .and_then(|r| health.get(&r.version_text))
-}
-
-fn verdicts(
-    policy: &Policy,
-    snap: &Snapshot,
-    health: &HashMap<String, Health>,
-) -> Vec<GateVerdict> {
-    let empty = Health::default();
-    (0..snap.releases.len())
-        .map(|i| {
-            let h = health.get(&snap.releases[i].version_text).unwrap_or(&empty);
-            gates::verdict(&policy.gates, h, previous_health(snap, i, health))
-        })
-        .collect()
-}
-
-/// Flushes telemetry, judges every active release by the service's policy and
-/// stops the failing ones by itself. Returns the versions it stopped.
-pub async fn evaluate_gates(state: &AppState) -> ApiResult<Vec<String>> {
-    state.flush_telemetry().await?;
-    state.refresh().await?;
-    let health = state.db.health().await?;
-    let snap = state.snapshot.load_full();
-    let verdicts = verdicts(&state.policy, &snap, &health);
-    let mut stopped = Vec::new();
-    state.metrics.gate_state.clear();
-    for (r, v) in snap.releases.iter().zip(&verdicts) {
-        state
-            .metrics
-            .gate_state
-            .get_or_create(&vec![
-                ("version".into(), r.version_text.clone()),
-                ("gate".into(), v.label().into()),
-                ("state".into(), r.state.as_str().into()),
-            ])
-            .set(1);
-        if let (ReleaseState::Active, GateVerdict::Failing { reason }) = (r.state, v) {
-            let t = Transition::on_gate_failure(state.policy.gates.on_failure);
-            let reason = format!("gate failed: {reason}");
-            match transition(state, GATE_ACTOR, &r.version_text, t, Some(&reason)).await {
-                Ok(()) => {
-                    tracing::warn!(version = %r.version_text, %reason, "gate stopped a release");
-                    stopped.push(r.version_text.clone());
-                }
-                // Another replica or an engineer got there first.
-                Err(e) if e.code == "state_changed" || e.code == "invalid_state" => {}
-                Err(e) => return Err(e),
-            }
+    let own = r.platform_states.get(&platform).map(|(s, _)| *s);
+    let now = r.state_on(platform);
+    let to = match t {
+        Transition::Halt if now == Active => Some(Halted),
+        Transition::Rollback if now != RolledBack => Some(RolledBack),
+        Transition::Resume if own.is_some() => None,
+        _ => {
+            return Err(Error::conflict(
+                "invalid_state",
+                format!(
+                    "cannot {} {version} on {platform}: it is {}{}",
+                    t.action(),
+                    now.as_str(),
+                    if own.is_none() && t.action() == "resume" {
+                        " and was not stopped on this platform alone"
+                    } else {
+                        ""
+                    }
+                ),
+            ))
         }
-    }
-    Ok(stopped)
+    };
+    let name = |s: Option<ReleaseState>| s.map_or(now.as_str(), |s| s.as_str());
+    let to_name = to.map_or(r.state.as_str(), |s| s.as_str());
+    let detail = match reason {
+        Some(why) => format!("{platform}: {} -> {to_name}: {why}", name(own)),
+        None => format!("{platform}: {} -> {to_name}", name(own)),
+    };
+    let change = Change::PlatformState {
+        version,
+        platform: key,
+        from: own,
+        to,
+        reason: to.map(|_| reason.unwrap_or(actor)),
+    };
+    let audit = Audit {
+        at,
+        actor,
+        action: t.action(),
+        version: Some(version),
+        detail,
+    };
+    Ok((change, audit))
 }
 
-/// One step of `policy` for every active rollout below 100%.
-pub async fn advance(
+/// Halts, resumes or rolls back a release, or only its `platform`.
+pub async fn transition(
     state: &AppState,
-    actor: &Actor,
-    policy: &Policy,
-) -> ApiResult<AdvanceResponse> {
-    policy
-        .validate()
-        .map_err(|e| Error::bad_request("invalid_policy", e.to_string()))?;
-    state.flush_telemetry().await?;
-    let health = state.db.health().await?;
+    actor: &str,
+    version: &str,
+    t: Transition,
+    reason: Option<&str>,
+    platform: Option<Platform>,
+) -> ApiResult<()> {
     let snap = state.snapshot.load_full();
-    let verdicts = verdicts(policy, &snap, &health);
-    let now = state.now();
-    let mut actions = Vec::new();
-    for (r, v) in snap.releases.iter().zip(&verdicts) {
-        let version = r.version_text.clone();
-        if r.state != ReleaseState::Active {
-            continue;
-        }
-        if let GateVerdict::Failing { reason } = v {
-            let t = Transition::on_gate_failure(policy.gates.on_failure);
-            transition(
-                state,
-                &actor.name,
-                &version,
-                t,
-                Some(&format!("gate failed: {reason}")),
-            )
-            .await?;
-            let now_state = state
-                .snapshot
-                .load()
-                .release(&version)
-                .map_or(ReleaseState::Halted, |r| r.state);
-            actions.push(AdvanceAction::Stopped {
-                version,
-                state: now_state,
-                reason: reason.clone(),
-            });
-            continue;
-        }
-        for c in Channel::ALL {
-            let Some((bps, since)) = r.rollout[c.index()] else {
-                continue;
-            };
-            let percent = bps as f64 / 100.0;
-            match gates::next_step(policy, percent, since, now, v) {
-                Step::Done => {}
-                Step::Bake { remaining_secs } => actions.push(AdvanceAction::Baking {
-                    version: version.clone(),
-                    channel: c,
-                    percent,
-                    remaining_secs,
-                }),
-                Step::Wait(reason) => actions.push(AdvanceAction::Waiting {
-                    version: version.clone(),
-                    channel: c,
-                    percent,
-                    reason,
-                }),
-                Step::Raise(to) => {
-                    set_rollout(state, actor, &version, c, to).await?;
-                    actions.push(AdvanceAction::Raised {
-                        version: version.clone(),
-                        channel: c,
-                        from: percent,
-                        to,
-                    });
-                }
-            }
-        }
-    }
-    Ok(AdvanceResponse { actions })
-}
-
-pub async fn status(state: &AppState) -> ApiResult<StatusResponse> {
-    let health = state.db.health().await?;
-    let snap = state.snapshot.load_full();
-    let verdicts = verdicts(&state.policy, &snap, &health);
-    let releases = snap
-        .releases
-        .iter()
-        .zip(verdicts)
-        .map(|(r, gate)| {
-            let mut platforms: Vec<_> = r.artifacts.keys().copied().collect();
-            platforms.sort();
-            ReleaseStatus {
-                version: r.version_text.clone(),
-                state: r.state,
-                state_reason: r.state_reason.clone(),
-                published_at: r.pub_date.clone(),
-                channels: Channel::ALL
-                    .iter()
-                    .filter_map(|c| {
-                        r.rollout[c.index()].map(|(bps, since)| ChannelRollout {
-                            channel: *c,
-                            percent: bps as f64 / 100.0,
-                            since: rfc3339(since),
-                        })
-                    })
-                    .collect(),
-                platforms,
-                health: health.get(&r.version_text).cloned().unwrap_or_default(),
-                gate,
-            }
-        })
-        .collect();
-    Ok(StatusResponse { releases })
+    let r = find(&snap, version)?;
+    let key = platform.map(Platform::key).unwrap_or_default();
+    let (change, audit) = match platform {
+        None => transition_change(r, actor, t, reason, state.now())?,
+        Some(p) => platform_change(r, p, &key, actor, t, reason, state.now())?,
+    };
+    apply(state, &[change], vec![audit]).await
 }

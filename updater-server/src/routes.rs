@@ -1,10 +1,14 @@
 //! HTTP handlers, kept thin: parse and check input, call into `releases`,
 //! `snapshot` or `publish`, shape the answer.
 
+mod publish;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,21 +18,33 @@ use productivitypro_protocol::api::{
 };
 use productivitypro_protocol::manifest::parse_version;
 use productivitypro_protocol::policy::Policy;
-use productivitypro_protocol::telemetry::{TelemetryReport, MAX_BODY_BYTES};
-use productivitypro_protocol::{Arch, BundleType, Channel, Os, Platform};
+use productivitypro_protocol::telemetry::{
+    EventKind, TelemetryReport, TokenRequest, TokenResponse, MAX_BODY_BYTES,
+};
+use productivitypro_protocol::{
+    parse_install_id, Arch, BundleType, Channel, Os, Platform, MAX_VERSION_LEN,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::auth::authorize;
+use crate::client_ip::client_ip;
+use crate::clock::rfc3339;
 use crate::error::{ApiResult, Error};
+use crate::health;
+use crate::ingest::Refusal;
 use crate::metrics::CheckResult;
 use crate::releases::{self, Transition};
-use crate::server::AppState;
 use crate::snapshot::Decision;
+use crate::snapshot::{bucket, FULL};
+use crate::state::AppState;
 
 type St = State<Arc<AppState>>;
 
 pub const OPENAPI: &str = include_str!("../openapi.json");
+
+const MAX_REASON: usize = 1000;
+const MAX_AUDIT: i64 = 10_000;
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -43,8 +59,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(telemetry).layer(DefaultBodyLimit::disable()),
         )
         .route(
+            "/v1/telemetry/token",
+            post(telemetry_token).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+        .route(
             "/v1/releases",
-            post(crate::publish::publish).layer(DefaultBodyLimit::disable()),
+            post(publish::publish).layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/releases/{version}/rollout", post(rollout))
         .route("/v1/releases/{version}/promote", post(promote))
@@ -72,7 +92,35 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
         )
         .fallback(|| async { Error::not_found("not_found", "no such endpoint; see /openapi.json") })
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Errors from the framework itself (a path or query that does not parse, a
+/// body over its limit, a request that is not multipart) come as text; every
+/// 4xx of this API is `ApiError` JSON, so they are rewritten here.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_text = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !is_text {
+        return resp;
+    }
+    let message = match axum::body::to_bytes(resp.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        _ => "invalid_request",
+    };
+    Error::new(status, code, message).into_response()
 }
 
 #[derive(Deserialize)]
@@ -83,6 +131,7 @@ struct CheckQuery {
 
 async fn check(
     State(state): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((target, arch, current)): Path<(String, String, String)>,
     Query(q): Query<CheckQuery>,
     headers: HeaderMap,
@@ -110,21 +159,18 @@ async fn check(
                 .parse::<BundleType>()
                 .map_err(|e| Error::bad_request("invalid_bundle_type", e.to_string()))?,
         };
+        // Each value is valid on its own; the pair is not (linux with msi).
         let platform = Platform::new(os, arch, bundle)
-            .map_err(|e| Error::bad_request("invalid_bundle_type", e.to_string()))?;
+            .map_err(|e| Error::unprocessable("invalid_bundle_type", e.to_string()))?;
+        if current.len() > MAX_VERSION_LEN + 1 {
+            return Err(Error::bad_request(
+                "invalid_version",
+                format!("versions are at most {MAX_VERSION_LEN} characters"),
+            ));
+        }
         let current = parse_version(&current)
             .map_err(|e| Error::bad_request("invalid_version", e.to_string()))?;
-        let install = match headers.get("x-install-id") {
-            None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .ok()
-                    .and_then(|s| Uuid::parse_str(s.trim()).ok())
-                    .ok_or_else(|| {
-                        Error::bad_request("invalid_install_id", "X-Install-Id must be a UUID")
-                    })?,
-            ),
-        };
+        let install = install_id(&headers)?;
         let snap = state.snapshot.load();
         let decision = snap.decide(platform, channel, &current, install.as_ref());
         match snap.offer_body(&decision, platform) {
@@ -132,12 +178,22 @@ async fn check(
                 state.metrics.check(Some(channel), CheckResult::NoUpdate);
                 Ok(StatusCode::NO_CONTENT.into_response())
             }
-            Some(offer) => {
+            Some(mut offer) => {
                 let result = match decision {
                     Decision::Offer { rollback: true, .. } => CheckResult::Rollback,
                     _ => CheckResult::Offered,
                 };
                 state.metrics.check(Some(channel), result);
+                if let Some(id) = install {
+                    // Tokens for the version it runs and the one it is offered.
+                    let running = snap.releases.iter().find(|r| r.version == current);
+                    let versions = running
+                        .map(|r| r.version_text.as_str())
+                        .into_iter()
+                        .chain([offer.version.as_str()]);
+                    let ip = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+                    offer.telemetry_tokens = tokens(&state, ip, &id, channel, versions);
+                }
                 Ok(Json(offer).into_response())
             }
         }
@@ -148,6 +204,72 @@ async fn check(
             .check(channel.and_then(Result::ok), CheckResult::BadRequest);
         e.into_response()
     })
+}
+
+fn install_id(headers: &HeaderMap) -> ApiResult<Option<Uuid>> {
+    match headers.get("x-install-id") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| parse_install_id(s.trim()))
+            .map(Some)
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "invalid_install_id",
+                    "X-Install-Id must be a hyphenated UUID",
+                )
+            }),
+    }
+}
+
+/// JSON bodies must say so: `Content-Type: application/json` (parameters allowed).
+fn require_json(headers: &HeaderMap) -> ApiResult<()> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(Error::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as Content-Type: application/json",
+        ))
+    }
+}
+
+/// Telemetry tokens for `install` and each of `versions`, when its network
+/// may have them (see `Ingest::may_issue`); none otherwise.
+fn tokens<'a>(
+    state: &AppState,
+    ip: IpAddr,
+    install: &Uuid,
+    channel: Channel,
+    versions: impl Iterator<Item = &'a str>,
+) -> BTreeMap<String, String> {
+    let now = state.clock.now();
+    if !state.ingest.may_issue(ip, install, now) {
+        state
+            .metrics
+            .tokens
+            .get_or_create(&vec![("result".into(), "refused".into())])
+            .inc();
+        return BTreeMap::new();
+    }
+    state
+        .metrics
+        .tokens
+        .get_or_create(&vec![("result".into(), "issued".into())])
+        .inc();
+    versions
+        .map(|v| {
+            let t = state.token_key.issue(install, v, channel, now.timestamp());
+            (v.to_string(), t)
+        })
+        .collect()
 }
 
 async fn latest_json(State(state): St, Path(channel): Path<String>) -> ApiResult<Response> {
@@ -256,7 +378,7 @@ async fn artifact(
         .map_err(|e| Error::bad_request("invalid_request", e.to_string()))
 }
 
-async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
+async fn telemetry(State(state): St, headers: HeaderMap, body: Body) -> ApiResult<StatusCode> {
     let reject = |e: Error| {
         state
             .metrics
@@ -265,6 +387,7 @@ async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
             .inc();
         e
     };
+    require_json(&headers).map_err(reject)?;
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -276,31 +399,79 @@ async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
     let report = TelemetryReport::parse(&bytes, now).map_err(|e| {
         let status = if e.code() == "payload_too_large" {
             StatusCode::PAYLOAD_TOO_LARGE
+        } else if e.is_semantic() {
+            StatusCode::UNPROCESSABLE_ENTITY
         } else {
             StatusCode::BAD_REQUEST
         };
         reject(Error::new(status, e.code(), e.to_string()))
     })?;
-    if state.snapshot.load().release(&report.version).is_none() {
+    let snap = state.snapshot.load();
+    let Some(release) = snap.release(&report.version) else {
         // Bounds what can be stored to versions that exist.
         return Err(reject(Error::unprocessable(
             "unknown_version",
             format!("no release {}", report.version),
         )));
+    };
+    state
+        .token_key
+        .verify(
+            &report.token,
+            &report.install_id,
+            &report.version,
+            report.channel,
+            now.timestamp(),
+            state.config.telemetry.token_ttl.as_secs() as i64,
+        )
+        .map_err(|e| {
+            reject(Error::new(
+                StatusCode::UNAUTHORIZED,
+                e.code(),
+                e.to_string(),
+            ))
+        })?;
+    // A failed update of a release counts only from installs it was offered
+    // to: those its rollout reaches.
+    if report
+        .events
+        .iter()
+        .any(|e| e.kind == EventKind::UpdateFailed)
+    {
+        let reached = release.reach(report.channel).is_some_and(|(_, bps)| {
+            bps >= FULL || bucket(&report.install_id, &release.version_text) < bps
+        });
+        if !reached {
+            return Err(reject(Error::unprocessable(
+                "not_in_rollout",
+                format!(
+                    "{} is not rolled out to this install on {}; only installs it reaches report failing to update to it",
+                    report.version, report.channel
+                ),
+            )));
+        }
     }
-    if let Err(limited) = state.ingest.admit(&report, now) {
-        let mut e = Error::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "too many events from this install; retry in {} s",
-                limited.retry_after_secs
-            ),
-        );
-        e = reject(e);
-        return Err(e);
-    }
-    state.ingest.record(&report);
+    let platform = report
+        .platform()
+        .map_err(|e| reject(Error::unprocessable("invalid_platform", e.to_string())))?;
+    let counted = match state.ingest.admit(&report, now) {
+        Ok(c) => c,
+        Err(Refusal::RateLimited { retry_after_secs }) => {
+            return Err(reject(Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many events from this install; retry in {retry_after_secs} s"),
+            )))
+        }
+        Err(Refusal::Busy) => {
+            return Err(reject(Error::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "telemetry_busy",
+                "the service tracks as many installs as it may right now; retry in an hour",
+            )))
+        }
+    };
+    state.ingest.record(&report, platform, &counted);
     for ev in &report.events {
         state
             .metrics
@@ -311,8 +482,52 @@ async fn telemetry(State(state): St, body: Body) -> ApiResult<StatusCode> {
     Ok(StatusCode::ACCEPTED)
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes)
+async fn telemetry_token(
+    State(state): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<TokenResponse>> {
+    require_json(&headers)?;
+    let req: TokenRequest = json_body(&body, &[""])?;
+    parse_version(&req.version)
+        .ok()
+        .filter(|_| !req.version.starts_with('v') && req.version.len() <= MAX_VERSION_LEN)
+        .ok_or_else(|| {
+            Error::bad_request(
+                "invalid_version",
+                format!("{:?} is not semver", req.version),
+            )
+        })?;
+    let snap = state.snapshot.load();
+    let release = snap.release(&req.version).ok_or_else(|| {
+        Error::unprocessable("unknown_version", format!("no release {}", req.version))
+    })?;
+    let ip = client_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let issued = tokens(
+        &state,
+        ip,
+        &req.install_id,
+        req.channel,
+        [release.version_text.as_str()].into_iter(),
+    );
+    let token = issued.into_values().next().ok_or_else(|| {
+        Error::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "token_rate_limited",
+            "this network has had tokens for many new installs this hour; retry in an hour",
+        )
+    })?;
+    let expires = state.now() + state.config.telemetry.token_ttl.as_secs() as i64;
+    Ok(Json(TokenResponse {
+        token,
+        expires_at: rfc3339(expires),
+    }))
+}
+
+/// A JSON body; `objects` as `from_json_objects` takes them.
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8], objects: &[&str]) -> ApiResult<T> {
+    productivitypro_protocol::from_json_objects(bytes, objects)
         .map_err(|e| Error::bad_request("invalid_request", format!("request body: {e}")))
 }
 
@@ -323,7 +538,8 @@ async fn rollout(
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
-    let req: RolloutRequest = json_body(&body)?;
+    require_json(&headers)?;
+    let req: RolloutRequest = json_body(&body, &[""])?;
     releases::set_rollout(&state, &actor, &version, req.channel, req.percent).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -335,7 +551,8 @@ async fn promote(
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
-    let req: RolloutRequest = json_body(&body)?;
+    require_json(&headers)?;
+    let req: RolloutRequest = json_body(&body, &[""])?;
     releases::promote(&state, &actor, &version, req.channel, req.percent).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -351,9 +568,24 @@ async fn act(
     let req: ReasonRequest = if body.is_empty() {
         ReasonRequest::default()
     } else {
-        json_body(body)?
+        require_json(headers)?;
+        json_body(body, &[""])?
     };
-    releases::transition(state, &actor.name, version, t, req.reason.as_deref()).await?;
+    if req.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
+        return Err(Error::bad_request(
+            "invalid_request",
+            format!("a reason is at most {MAX_REASON} bytes"),
+        ));
+    }
+    releases::transition(
+        state,
+        &actor.name,
+        version,
+        t,
+        req.reason.as_deref(),
+        req.platform,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -368,19 +600,20 @@ fn transition_route(t: Transition) -> axum::routing::MethodRouter<Arc<AppState>>
 
 async fn advance(State(state): St, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let actor = authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
-    let policy: Policy = json_body(&body)?;
-    Ok(Json(releases::advance(&state, &actor, &policy).await?).into_response())
+    require_json(&headers)?;
+    let policy: Policy = json_body(&body, &["", "rollout", "gates"])?;
+    Ok(Json(health::advance(&state, &actor, &policy).await?).into_response())
 }
 
 async fn evaluate(State(state): St, headers: HeaderMap) -> ApiResult<Response> {
     authorize(&state.db, &headers, Some(Scope::Rollout), state.now()).await?;
-    let stopped = releases::evaluate_gates(&state).await?;
+    let stopped = health::evaluate_gates(&state).await?;
     Ok(Json(serde_json::json!({ "stopped": stopped })).into_response())
 }
 
 async fn status(State(state): St, headers: HeaderMap) -> ApiResult<Json<StatusResponse>> {
     authorize(&state.db, &headers, None, state.now()).await?;
-    Ok(Json(releases::status(&state).await?))
+    Ok(Json(health::status(&state).await?))
 }
 
 #[derive(Deserialize)]
@@ -394,7 +627,13 @@ async fn audit(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditResponse>> {
     authorize(&state.db, &headers, None, state.now()).await?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_AUDIT).contains(&limit) {
+        return Err(Error::bad_request(
+            "invalid_limit",
+            format!("limit is 1 to {MAX_AUDIT}"),
+        ));
+    }
     Ok(Json(AuditResponse {
         entries: state.db.audit(limit).await?,
     }))

@@ -44,9 +44,28 @@ pub struct Release {
     /// Per channel (in `Channel::ALL` order): basis points and since when.
     pub rollout: [Option<(u32, i64)>; 3],
     pub artifacts: HashMap<Platform, Artifact>,
+    /// Platforms stopped on their own, with why.
+    pub platform_states: HashMap<Platform, (ReleaseState, Option<String>)>,
+}
+
+fn severity(s: ReleaseState) -> u8 {
+    match s {
+        ReleaseState::Active => 0,
+        ReleaseState::Halted => 1,
+        ReleaseState::RolledBack => 2,
+    }
 }
 
 impl Release {
+    /// The state that applies on `platform`: the release's, or the platform's
+    /// own stop when that is stricter.
+    pub fn state_on(&self, platform: Platform) -> ReleaseState {
+        match self.platform_states.get(&platform) {
+            Some((own, _)) if severity(*own) > severity(self.state) => *own,
+            _ => self.state,
+        }
+    }
+
     /// The share of `channel`'s installs this release reaches: the largest
     /// rollout among the channels that channel sees, and which one that is.
     pub fn reach(&self, channel: Channel) -> Option<(Channel, u32)> {
@@ -124,6 +143,7 @@ impl Snapshot {
                     state_reason: r.state_reason,
                     rollout: [None; 3],
                     artifacts: HashMap::new(),
+                    platform_states: HashMap::new(),
                 })
             })
             .collect();
@@ -167,6 +187,15 @@ impl Snapshot {
             releases[i].rollout[channel.index()] =
                 Some((r.percent_bps.clamp(0, FULL as i64) as u32, r.since));
         }
+        for p in state.platform_states {
+            let (Some(&i), Ok(platform)) = (index.get(&p.version), p.platform.parse::<Platform>())
+            else {
+                continue;
+            };
+            releases[i]
+                .platform_states
+                .insert(platform, (p.state, p.reason));
+        }
         let mut snap = Snapshot {
             generation: state.generation,
             releases,
@@ -193,7 +222,7 @@ impl Snapshot {
         let offer = |i: usize, rollback: bool| {
             let r = &self.releases[i];
             match (r.artifacts.get(&platform), r.reaches(channel, install)) {
-                (Some(a), Some((via, bps))) if r.state == ReleaseState::Active => {
+                (Some(a), Some((via, bps))) if r.state_on(platform) == ReleaseState::Active => {
                     Some(Decision::Offer {
                         release: i,
                         via,
@@ -205,23 +234,28 @@ impl Snapshot {
                 _ => None,
             }
         };
+        // Forward first: the newest active release above `current` that reaches this install.
+        let forward = (0..self.releases.len())
+            .take_while(|&i| self.releases[i].version > *current)
+            .find_map(|i| offer(i, false));
+        if let Some(d) = forward {
+            return d;
+        }
         let on_rolled_back = self
             .releases
             .iter()
-            .any(|r| r.state == ReleaseState::RolledBack && r.version == *current);
+            .any(|r| r.version == *current && r.state_on(platform) == ReleaseState::RolledBack);
         if on_rolled_back {
-            // Back to the newest good release below the bad one that this install may have.
+            // No fix reaches it yet: back to the newest good release below the bad one.
             return (0..self.releases.len())
                 .filter(|&i| self.releases[i].version < *current)
                 .find_map(|i| offer(i, true))
                 .unwrap_or(Decision::None);
         }
-        (0..self.releases.len())
-            .take_while(|&i| self.releases[i].version > *current)
-            .find_map(|i| offer(i, false))
-            .unwrap_or(Decision::None)
+        Decision::None
     }
 
+    /// The 200 answer for `decision`; `telemetry_tokens` are added by the caller.
     pub fn offer_body(&self, decision: &Decision<'_>, platform: Platform) -> Option<UpdateOffer> {
         let Decision::Offer {
             release,
@@ -244,6 +278,7 @@ impl Snapshot {
             channel: via,
             rollout: bps as f64 / 100.0,
             rollback,
+            telemetry_tokens: Default::default(),
         })
     }
 
@@ -254,7 +289,13 @@ impl Snapshot {
             r.state == ReleaseState::Active && r.reach(channel).is_some_and(|(_, bps)| bps >= FULL)
         })?;
         let mut platforms = std::collections::BTreeMap::new();
-        for (p, a) in &r.artifacts {
+        // One version for all platforms is all the static form can say: a
+        // platform stopped on its own is left out (its installs find no update).
+        for (p, a) in r
+            .artifacts
+            .iter()
+            .filter(|(p, _)| r.state_on(**p) == ReleaseState::Active)
+        {
             let entry = StaticPlatform {
                 url: a.url.clone(),
                 signature: a.signature_b64.clone(),
@@ -301,6 +342,7 @@ mod tests {
             releases: vec![],
             artifacts: vec![],
             rollouts: vec![],
+            platform_states: vec![],
         };
         for (v, st, rollouts) in releases {
             s.releases.push(ReleaseRow {
@@ -424,6 +466,65 @@ mod tests {
     }
 
     #[test]
+    fn a_platform_stopped_alone_is_not_offered_and_rolls_back_alone() {
+        use ReleaseState::Active;
+        let mut s = state(&[
+            ("1.0.0", Active, &[("stable", 10_000)]),
+            ("1.1.0", Active, &[("stable", 10_000)]),
+        ]);
+        for st in [&mut s] {
+            for v in ["1.0.0", "1.1.0"] {
+                st.artifacts.push(ArtifactRow {
+                    version: v.into(),
+                    platform: "windows-x86_64-nsis".into(),
+                    file_name: format!("pp_{v}.exe"),
+                    url: None,
+                    object_key: Some(format!("{v}/pp_{v}.exe")),
+                    size: 10,
+                    sha256: "00".into(),
+                    signature: sig(),
+                });
+            }
+            st.platform_states.push(crate::db::PlatformStateRow {
+                version: "1.1.0".into(),
+                platform: "linux-x86_64-appimage".into(),
+                state: ReleaseState::RolledBack,
+                reason: Some("gate".into()),
+            });
+        }
+        let snap = Snapshot::build(s, "http://u");
+        let windows: Platform = "windows-x86_64-nsis".parse().unwrap();
+        let on = |p: Platform, current: &str| match snap.decide(
+            p,
+            Channel::Stable,
+            &Version::parse(current).unwrap(),
+            None,
+        ) {
+            Decision::Offer {
+                release, rollback, ..
+            } => Some((snap.releases[release].version_text.clone(), rollback)),
+            Decision::None => None,
+        };
+        assert_eq!(on(linux(), "1.0.0"), None, "linux is not offered 1.1.0");
+        assert_eq!(
+            on(linux(), "1.1.0"),
+            Some(("1.0.0".into(), true)),
+            "linux goes back"
+        );
+        assert_eq!(
+            on(windows, "1.0.0"),
+            Some(("1.1.0".into(), false)),
+            "windows goes on"
+        );
+        assert_eq!(on(windows, "1.1.0"), None, "windows stays");
+        let m = StaticManifest::parse(snap.static_manifests[0].as_ref().unwrap()).unwrap();
+        assert_eq!(m.version, "1.1.0");
+        assert!(
+            !m.platforms.contains_key("linux-x86_64") && m.platforms.contains_key("windows-x86_64")
+        );
+    }
+
+    #[test]
     fn static_manifest_lists_only_full_rollouts_with_both_keys() {
         use ReleaseState::Active;
         let snap = Snapshot::build(
@@ -450,15 +551,134 @@ mod tests {
         );
     }
 
+    /// 1.0.0 fully out on stable, 1.1.0 at `bps` on stable.
+    fn staged(bps: i64) -> Arc<Snapshot> {
+        use ReleaseState::Active;
+        Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", Active, &[("stable", bps)]),
+            ]),
+            "http://u",
+        )
+    }
+
+    fn gets_new(snap: &Snapshot, id: &Uuid) -> bool {
+        offered(snap, Channel::Stable, "1.0.0", Some(id)) == Some(("1.1.0".into(), false))
+    }
+
+    /// Seeded, so the figures below are fixed and the test is not flaky.
+    fn fleet(n: usize) -> Vec<Uuid> {
+        use rand::{RngCore, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        (0..n)
+            .map(|_| {
+                let mut b = [0u8; 16];
+                rng.fill_bytes(&mut b);
+                uuid::Builder::from_random_bytes(b).into_uuid()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rollout_reaches_its_share_of_installs_and_raising_it_keeps_them() {
+        let ids = fleet(10_000);
+        let mut previous: Vec<Uuid> = Vec::new();
+        for bps in [0, 100, 500, 2_500, 5_000, 10_000] {
+            let snap = staged(bps);
+            let reached: Vec<Uuid> = ids
+                .iter()
+                .copied()
+                .filter(|id| gets_new(&snap, id))
+                .collect();
+            let share = reached.len() as f64 / ids.len() as f64 * FULL as f64;
+            assert!(
+                (share - bps as f64).abs() <= 100.0,
+                "{bps} bps reached {share} bps of installs"
+            );
+            assert!(
+                previous.iter().all(|id| reached.contains(id)),
+                "raising to {bps} bps dropped installs"
+            );
+            previous = reached;
+        }
+        assert_eq!(previous.len(), ids.len(), "100% reaches everybody");
+    }
+
+    #[test]
+    fn buckets_are_independent_across_releases() {
+        // The same installs must not be first in line for every release.
+        let ids = fleet(10_000);
+        let first_of_both = ids
+            .iter()
+            .filter(|id| bucket(id, "1.1.0") < 1_000 && bucket(id, "1.2.0") < 1_000)
+            .count();
+        assert!(
+            (50..=150).contains(&first_of_both),
+            "{first_of_both} of 10000 are in the first 10% of both (expected ≈ 100)"
+        );
+    }
+
     proptest::proptest! {
         #[test]
-        fn raising_a_rollout_only_adds_installs(lo in 0u32..=10_000, hi in 0u32..=10_000, id in proptest::array::uniform16(0u8..)) {
+        fn raising_a_rollout_only_adds_installs(lo in 0i64..=10_000, hi in 0i64..=10_000, id in proptest::array::uniform16(0u8..)) {
             let (lo, hi) = (lo.min(hi), lo.max(hi));
             let id = Uuid::from_bytes(id);
-            let b = bucket(&id, "1.2.0");
-            // In at the lower percentage implies in at the higher one.
-            proptest::prop_assert!(b >= lo || b < hi);
-            proptest::prop_assert_eq!(b, bucket(&id, "1.2.0"));
+            let (at_lo, at_hi) = (gets_new(&staged(lo), &id), gets_new(&staged(hi), &id));
+            // Offered at the lower percentage implies offered at the higher one...
+            proptest::prop_assert!(!at_lo || at_hi, "offered at {} bps but not at {} bps", lo, hi);
+            // ...because membership is exactly the install's stable bucket.
+            proptest::prop_assert_eq!(at_lo, bucket(&id, "1.1.0") < lo as u32);
+            // Every install is reached at 100% and none at 0%.
+            proptest::prop_assert!(gets_new(&staged(10_000), &id), "not offered at 100%");
+            proptest::prop_assert!(!gets_new(&staged(0), &id), "offered at 0%");
         }
+    }
+
+    #[test]
+    fn a_rolled_back_install_rolls_forward_to_a_newer_active_release() {
+        use ReleaseState::*;
+        let snap = Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", RolledBack, &[("stable", 10_000)]),
+                ("1.2.0", Active, &[("stable", 10_000)]),
+            ]),
+            "http://u",
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", Some(&Uuid::new_v4())),
+            Some(("1.2.0".into(), false)),
+            "the fix, not a downgrade"
+        );
+    }
+
+    #[test]
+    fn a_rolled_back_install_rolls_back_when_no_newer_release_reaches_it() {
+        use ReleaseState::*;
+        let snap = Snapshot::build(
+            state(&[
+                ("1.0.0", Active, &[("stable", 10_000)]),
+                ("1.1.0", RolledBack, &[("stable", 10_000)]),
+                ("1.2.0", Active, &[("stable", 5_000)]),
+            ]),
+            "http://u",
+        );
+        let ids = fleet(200);
+        let inside = ids.iter().find(|id| bucket(id, "1.2.0") < 5_000).unwrap();
+        let outside = ids.iter().find(|id| bucket(id, "1.2.0") >= 5_000).unwrap();
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", Some(inside)),
+            Some(("1.2.0".into(), false))
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", Some(outside)),
+            Some(("1.0.0".into(), true)),
+            "1.2.0 does not reach it yet: back to the last good release"
+        );
+        assert_eq!(
+            offered(&snap, Channel::Stable, "1.1.0", None),
+            Some(("1.0.0".into(), true))
+        );
     }
 }

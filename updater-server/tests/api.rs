@@ -22,12 +22,13 @@ fn release(h: &Harness, version: &str, name: &str, signed: &[u8]) -> PublishRequ
         artifacts: vec![ArtifactSpec {
             platform: LINUX.parse().unwrap(),
             file_name: name.into(),
-            signature: h.key.sign(signed, name),
+            signature: h.key.sign(signed, name, version),
             url: None,
         }],
     }
 }
 
+/// Files in the store and in staging (not counting staging's lock files).
 fn stored_files(h: &Harness) -> usize {
     fn walk(p: &std::path::Path) -> usize {
         std::fs::read_dir(p).map_or(0, |d| {
@@ -36,7 +37,7 @@ fn stored_files(h: &Harness) -> usize {
                     if e.path().is_dir() {
                         walk(&e.path())
                     } else {
-                        1
+                        usize::from(e.path().extension() != Some("lock".as_ref()))
                     }
                 })
                 .sum()
@@ -115,10 +116,6 @@ async fn update_checks_answer_the_plugin_and_reject_bad_input() {
                 "invalid_bundle_type",
             ),
             (
-                "/v1/update/linux/x86_64/1.0.0?bundle_type=msi",
-                "invalid_bundle_type",
-            ),
-            (
                 "/v1/update/linux/x86_64/1.0?channel=beta",
                 "invalid_version",
             ),
@@ -133,6 +130,12 @@ async fn update_checks_answer_the_plugin_and_reject_bad_input() {
                 "{path}"
             );
         }
+        // Each value valid, the pair not: linux has no msi.
+        assert_eq!(
+            h.check("/v1/update/linux/x86_64/1.0.0?bundle_type=msi", None)
+                .await,
+            Err((422, "invalid_bundle_type".to_string()))
+        );
         let r = h
             .http
             .get(format!("{}/v1/update/linux/x86_64/1.0.0", h.base))
@@ -176,9 +179,9 @@ async fn a_bad_publish_is_refused_whole_and_leaves_nothing() {
         let file = |b: &[u8]| vec![(LINUX.to_string(), b.to_vec())];
 
         let mut other_key = ok.clone();
-        other_key.artifacts[0].signature = common::Key::new().sign(&bytes, "pp.AppImage");
+        other_key.artifacts[0].signature = common::Key::new().sign(&bytes, "pp.AppImage", "1.0.0");
         let mut wrong_name = ok.clone();
-        wrong_name.artifacts[0].signature = h.key.sign(&bytes, "other.AppImage");
+        wrong_name.artifacts[0].signature = h.key.sign(&bytes, "other.AppImage", "1.0.0");
         let mut traversal = release(&h, "1.0.0", "../../etc/passwd", &bytes);
         traversal.artifacts[0].file_name = "../../etc/passwd".into();
         let mut signed_other_version = ok.clone();
@@ -194,11 +197,11 @@ async fn a_bad_publish_is_refused_whole_and_leaves_nothing() {
             (traversal, file(&bytes), 400, "invalid_artifact_name"),
             (signed_other_version, file(&bytes), 422, "bad_signature"),
             (bad_version, file(&bytes), 400, "invalid_version"),
-            (ok.clone(), vec![], 400, "missing_artifact"),
+            (ok.clone(), vec![], 422, "missing_artifact"),
             (
                 ok.clone(),
                 vec![("windows-x86_64-msi".into(), bytes.clone())],
-                400,
+                422,
                 "unexpected_part",
             ),
             (
@@ -397,51 +400,59 @@ async fn artifacts_are_served_with_ranges_and_never_by_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telemetry_takes_only_the_closed_schema_within_limits() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = &common::databases(tmp.path()).await[0];
-    let h = Harness::start_with(db, |c| {
-        c.telemetry.burst = 5;
-        c.telemetry.per_hour = 5;
-    })
-    .await;
-    assert_eq!(
-        h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX])
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start_with(&db, |c| {
+            c.telemetry.burst = 5;
+            c.telemetry.per_hour = 5;
+        })
+        .await;
+        assert_eq!(
+            h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX])
+                .await
+                .status(),
+            201
+        );
+        let id = uuid::Uuid::new_v4();
+        let token = h
+            .telemetry_token(&id, "1.0.0", "stable", &common::network_of(&id))
             .await
-            .status(),
-        201
-    );
-    let id = uuid::Uuid::new_v4();
-    let good = |kinds: Vec<&str>| {
-        json!({"install_id": id, "version": "1.0.0", "channel": "stable", "os": "linux", "arch": "x86_64",
-               "events": kinds.iter().map(|k| json!({"kind": k, "at": "2026-11-23T11:00:00Z"})).collect::<Vec<_>>()})
-    };
-    assert_eq!(
-        h.telemetry(&good(vec!["session_start", "crash"])).await,
-        (202, String::new())
-    );
-    let mut extra = good(vec!["crash"]);
-    extra["hostname"] = json!("alices-laptop");
-    assert_eq!(h.telemetry(&extra).await, (400, "invalid_telemetry".into()));
-    let mut unknown = good(vec!["crash"]);
-    unknown["version"] = json!("7.7.7");
-    assert_eq!(h.telemetry(&unknown).await, (422, "unknown_version".into()));
-    let mut huge = good(vec!["crash"]);
-    huge["version"] = json!(format!("1.0.0-{}", "a".repeat(5000)));
-    assert_eq!(h.telemetry(&huge).await, (413, "payload_too_large".into()));
-    assert_eq!(
-        h.telemetry(&good(vec!["crash"; 4])).await,
-        (429, "rate_limited".into())
-    );
-    assert_eq!(
-        h.telemetry(&good(vec!["crash"; 3])).await,
-        (202, String::new())
-    );
-    h.server.state.flush_telemetry().await.unwrap();
-    let s = h.get_json("/v1/status").await;
-    assert_eq!(
-        s["releases"][0]["health"],
-        json!({"installs_seen": 1, "sessions": 1, "crashes": 4, "updates_installed": 0, "updates_failed": 0})
-    );
-    h.stop().await;
+            .unwrap();
+        let good = |kinds: Vec<&str>| {
+            json!({"install_id": id, "version": "1.0.0", "channel": "stable", "os": "linux", "arch": "x86_64",
+                   "token": token,
+                   "events": kinds.iter().map(|k| json!({"kind": k, "at": "2026-11-23T11:00:00Z"})).collect::<Vec<_>>()})
+        };
+        assert_eq!(
+            h.telemetry(&good(vec!["session_start", "crash"])).await,
+            (202, String::new())
+        );
+        let mut extra = good(vec!["crash"]);
+        extra["hostname"] = json!("alices-laptop");
+        assert_eq!(h.telemetry(&extra).await, (400, "invalid_telemetry".into()));
+        let mut unknown = good(vec!["crash"]);
+        unknown["version"] = json!("7.7.7");
+        assert_eq!(h.telemetry(&unknown).await, (422, "unknown_version".into()));
+        let mut huge = good(vec!["crash"]);
+        huge["version"] = json!(format!("1.0.0-{}", "a".repeat(5000)));
+        assert_eq!(h.telemetry(&huge).await, (413, "payload_too_large".into()));
+        assert_eq!(
+            h.telemetry(&good(vec!["crash"; 4])).await,
+            (429, "rate_limited".into())
+        );
+        assert_eq!(
+            h.telemetry(&good(vec!["crash"; 3])).await,
+            (202, String::new())
+        );
+        h.server.state.flush_telemetry().await.unwrap();
+        let s = h.get_json("/v1/status").await;
+        // 4 crash events arrived; 3 per install and hour count. One install.
+        assert_eq!(
+            s["releases"][0]["health"],
+            json!({"installs": 1, "crashed_installs": 1, "update_installs": 0, "failed_update_installs": 0,
+                   "sessions": 1, "crashes": 3, "updates_installed": 0, "updates_failed": 0})
+        );
+        h.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,6 +487,7 @@ async fn operations_endpoints_and_a_second_replica() {
             "/v1/channels/{channel}/latest.json",
             "/v1/artifacts/{version}/{file_name}",
             "/v1/telemetry",
+            "/v1/telemetry/token",
             "/v1/releases",
             "/v1/releases/{version}/rollout",
             "/v1/releases/{version}/promote",
@@ -599,55 +611,467 @@ async fn artifacts_can_live_in_s3_compatible_storage() {
     h.stop().await;
 }
 
+/// An artifact host on loopback whose file can be swapped, with redirects
+/// to the same host and to another name for it.
+struct ArtifactHost {
+    port: u16,
+    file: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ArtifactHost {
+    async fn start(bytes: &[u8]) -> ArtifactHost {
+        use axum::response::{IntoResponse, Redirect};
+        let file = std::sync::Arc::new(std::sync::Mutex::new(bytes.to_vec()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let f = file.clone();
+        let app = axum::Router::new()
+            .route(
+                "/hosted.AppImage",
+                axum::routing::get(move || {
+                    let f = f.clone();
+                    async move { f.lock().unwrap().clone().into_response() }
+                }),
+            )
+            .route(
+                "/same-host",
+                axum::routing::get(move || async move {
+                    Redirect::temporary(&format!("http://127.0.0.1:{port}/hosted.AppImage"))
+                }),
+            )
+            .route(
+                "/other-host",
+                axum::routing::get(move || async move {
+                    Redirect::temporary(&format!("http://localhost:{port}/hosted.AppImage"))
+                }),
+            );
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        ArtifactHost { port, file, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for ArtifactHost {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn by_url(h: &Harness, version: &str, bytes: &[u8], url: &str) -> PublishRequest {
+    let mut r = release(h, version, "hosted.AppImage", bytes);
+    r.artifacts[0].url = Some(url.to_string());
+    r
+}
+
+/// Issue 11.5: external artifacts were verified once at publish and then
+/// handed out by URL, whatever that URL served later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn externally_hosted_artifacts_are_downloaded_once_and_verified() {
+async fn externally_hosted_artifacts_are_copied_into_the_store_at_publish() {
     let tmp = tempfile::tempdir().unwrap();
-    let db = &common::databases(tmp.path()).await[0];
-    let h = Harness::start(db).await;
-    // The service's own artifact route stands in for GitHub Releases or a CDN.
-    let bytes = b"hosted elsewhere".to_vec();
-    let first = release(&h, "1.0.0", "hosted.AppImage", &bytes);
-    assert_eq!(
-        h.publish_raw(&first, vec![(LINUX.into(), bytes.clone())])
+    for db in common::databases(tmp.path()).await {
+        // Loopback hosts are refused unless configured, as here.
+        let h = Harness::start_with(&db, |c| c.external_artifacts.allow_private_hosts = true).await;
+        let bytes = b"hosted elsewhere".to_vec();
+        let host = ArtifactHost::start(&bytes).await;
+        let url = host.url("/hosted.AppImage");
+
+        let mut tampered = by_url(&h, "1.2.0", &bytes, &url);
+        tampered.artifacts[0].signature = h.key.sign(b"other bytes", "hosted.AppImage", "1.2.0");
+        let unreachable = by_url(&h, "1.3.0", &bytes, "http://127.0.0.1:9/hosted.AppImage");
+        let not_http = by_url(&h, "1.4.0", &bytes, "file:///etc/passwd");
+        assert_eq!(
+            code_of(h.publish_raw(&tampered, vec![]).await).await,
+            (422, "bad_signature".into())
+        );
+        assert_eq!(
+            code_of(h.publish_raw(&unreachable, vec![]).await).await,
+            (422, "artifact_unreachable".into())
+        );
+        assert_eq!(
+            code_of(h.publish_raw(&not_http, vec![]).await).await,
+            (422, "invalid_url".into())
+        );
+        assert_eq!(stored_files(&h), 0);
+
+        assert_eq!(
+            h.publish_raw(&by_url(&h, "1.1.0", &bytes, &url), vec![])
+                .await
+                .status(),
+            201
+        );
+        // The host now serves something else; clients still get what was verified.
+        *host.file.lock().unwrap() = b"swapped after publish".to_vec();
+        let offer = h
+            .check("/v1/update/linux/x86_64/1.0.0?channel=stable", None)
             .await
-            .status(),
-        201
-    );
-    let url = format!("{}/v1/artifacts/1.0.0/hosted.AppImage", h.base);
+            .unwrap()
+            .unwrap();
+        assert_eq!(offer.version, "1.1.0");
+        assert_eq!(
+            offer.url,
+            format!("{}/v1/artifacts/1.1.0/hosted.AppImage", h.base),
+            "served from the store, not the external host"
+        );
+        let got = h
+            .http
+            .get(&offer.url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            got == bytes,
+            "the served bytes differ from the verified ones"
+        );
+        let audit = h.get_json("/v1/audit").await;
+        assert!(
+            audit["entries"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("copied from {url}")),
+            "{audit}"
+        );
+        h.stop().await;
+    }
+}
 
-    let mut by_url = release(&h, "1.1.0", "hosted.AppImage", &bytes);
-    by_url.artifacts[0].url = Some(url.clone());
-    let mut tampered = by_url.clone();
-    tampered.version = "1.2.0".into();
-    tampered.artifacts[0].signature = h.key.sign(b"other bytes", "hosted.AppImage");
-    let mut unreachable = by_url.clone();
-    unreachable.version = "1.3.0".into();
-    unreachable.artifacts[0].url = Some("http://127.0.0.1:9/hosted.AppImage".into());
-    let mut not_http = by_url.clone();
-    not_http.version = "1.4.0".into();
-    not_http.artifacts[0].url = Some("file:///etc/passwd".into());
-    assert_eq!(
-        code_of(h.publish_raw(&tampered, vec![]).await).await,
-        (422, "bad_signature".into())
-    );
-    assert_eq!(
-        code_of(h.publish_raw(&unreachable, vec![]).await).await,
-        (422, "artifact_unreachable".into())
-    );
-    assert_eq!(
-        code_of(h.publish_raw(&not_http, vec![]).await).await,
-        (400, "invalid_url".into())
-    );
+/// Issue 11.5: the fetch followed any redirect and reached any address, a
+/// server-side request forgery for whoever holds a publish token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_artifact_urls_cannot_reach_private_addresses_or_other_hosts() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let bytes = b"hosted elsewhere".to_vec();
+        let host = ArtifactHost::start(&bytes).await;
+        let localhost = format!("http://localhost:{}/hosted.AppImage", host.port);
 
-    assert_eq!(h.publish_raw(&by_url, vec![]).await.status(), 201);
-    let offer = h
-        .check("/v1/update/linux/x86_64/1.0.0?channel=stable", None)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (offer.version.as_str(), offer.url.as_str()),
-        ("1.1.0", url.as_str())
-    );
-    h.stop().await;
+        // Default configuration: loopback is not a public address, by IP or by name.
+        let h = Harness::start(&db).await;
+        for (version, url) in [
+            ("1.0.0", host.url("/hosted.AppImage")),
+            ("1.0.1", localhost.clone()),
+            (
+                "1.0.2",
+                "http://169.254.169.254/latest/meta-data".to_string(),
+            ),
+            ("1.0.3", "http://[::1]/x".to_string()),
+        ] {
+            assert_eq!(
+                code_of(
+                    h.publish_raw(&by_url(&h, version, &bytes, &url), vec![])
+                        .await
+                )
+                .await,
+                (422, "artifact_url_refused".into()),
+                "{url}"
+            );
+        }
+        assert_eq!(stored_files(&h), 0);
+        h.stop().await;
+
+        // Loopback allowed: a redirect must stay on the URL's host...
+        let db2 = match db.starts_with("sqlite:") {
+            true => format!("sqlite://{}/private.db", tmp.path().display()),
+            false => common::databases(tmp.path()).await.pop().unwrap(),
+        };
+        let h =
+            Harness::start_with(&db2, |c| c.external_artifacts.allow_private_hosts = true).await;
+        assert_eq!(
+            code_of(
+                h.publish_raw(
+                    &by_url(&h, "1.0.0", &bytes, &host.url("/other-host")),
+                    vec![]
+                )
+                .await
+            )
+            .await,
+            (422, "artifact_redirect_refused".into())
+        );
+        assert_eq!(stored_files(&h), 0);
+        assert_eq!(
+            code_of(
+                h.publish_raw(
+                    &by_url(&h, "1.0.0", &bytes, &host.url("/same-host")),
+                    vec![]
+                )
+                .await
+            )
+            .await,
+            (201, String::new())
+        );
+        h.stop().await;
+
+        // ...or go to a configured host.
+        let db3 = match db.starts_with("sqlite:") {
+            true => format!("sqlite://{}/redirect.db", tmp.path().display()),
+            false => common::databases(tmp.path()).await.pop().unwrap(),
+        };
+        let h = Harness::start_with(&db3, |c| {
+            c.external_artifacts.allow_private_hosts = true;
+            c.external_artifacts.redirect_hosts = vec!["localhost".into()];
+        })
+        .await;
+        assert_eq!(
+            code_of(
+                h.publish_raw(
+                    &by_url(&h, "1.0.0", &bytes, &host.url("/other-host")),
+                    vec![]
+                )
+                .await
+            )
+            .await,
+            (201, String::new())
+        );
+        h.stop().await;
+    }
+}
+
+/// Issue 11.2: a file signed for 1.1.0 (trusted comment without `version:`)
+/// was accepted as release 1.2.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_signed_build_cannot_be_published_as_a_new_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start(&db).await;
+        let bytes = b"the 1.1.0 build".to_vec();
+        let file = || vec![(LINUX.to_string(), bytes.clone())];
+        let mut old = release(&h, "1.2.0", "pp.AppImage", &bytes);
+        old.artifacts[0].signature = h.key.sign_unversioned(&bytes, "pp.AppImage");
+        assert_eq!(
+            code_of(h.publish_raw(&old, file()).await).await,
+            (422, "unsigned_version".into())
+        );
+        let mut named = release(&h, "1.2.0", "pp_1.2.0.AppImage", &bytes);
+        named.artifacts[0].signature = h.key.sign_unversioned(&bytes, "pp_1.2.0.AppImage");
+        assert_eq!(
+            code_of(h.publish_raw(&named, file()).await).await,
+            (422, "unsigned_version".into()),
+            "signed versions are required unless configured otherwise"
+        );
+        let mut signed_old = release(&h, "1.2.0", "pp.AppImage", &bytes);
+        signed_old.artifacts[0].signature = h.key.sign(&bytes, "pp.AppImage", "1.1.0");
+        assert_eq!(
+            code_of(h.publish_raw(&signed_old, file()).await).await,
+            (422, "bad_signature".into())
+        );
+        assert_eq!(stored_files(&h), 0);
+        let ok = release(&h, "1.2.0", "pp.AppImage", &bytes);
+        assert_eq!(h.publish_raw(&ok, file()).await.status(), 201);
+        h.stop().await;
+
+        // Builds signed by `tauri signer` without --app-version: accepted only
+        // when explicitly configured, and only if the file name carries the version.
+        let db2 = match db.starts_with("sqlite:") {
+            true => format!("sqlite://{}/lenient.db", tmp.path().display()),
+            false => common::databases(tmp.path()).await.pop().unwrap(),
+        };
+        let h = Harness::start_with(&db2, |c| c.require_signed_version = false).await;
+        old.artifacts[0].signature = h.key.sign_unversioned(&bytes, "pp.AppImage");
+        named.artifacts[0].signature = h.key.sign_unversioned(&bytes, "pp_1.2.0.AppImage");
+        signed_old.artifacts[0].signature = h.key.sign(&bytes, "pp.AppImage", "1.1.0");
+        assert_eq!(
+            code_of(h.publish_raw(&old, file()).await).await,
+            (422, "version_not_in_file_name".into())
+        );
+        assert_eq!(
+            code_of(h.publish_raw(&signed_old, file()).await).await,
+            (422, "bad_signature".into()),
+            "a signed version must still match"
+        );
+        assert_eq!(
+            code_of(h.publish_raw(&named, file()).await).await,
+            (201, String::new())
+        );
+        h.stop().await;
+    }
+}
+
+/// A request body the test feeds by hand, so two uploads can be held at the
+/// same point.
+fn fed_body() -> (tokio::sync::mpsc::Sender<Vec<u8>>, reqwest::Body) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
+    });
+    (tx, reqwest::Body::wrap_stream(stream))
+}
+
+fn staging_files(h: &Harness) -> usize {
+    fn walk(p: &std::path::Path) -> usize {
+        std::fs::read_dir(p).map_or(0, |d| {
+            d.flatten()
+                .map(|e| match e.path().is_dir() {
+                    true => walk(&e.path()),
+                    false => usize::from(e.metadata().is_ok_and(|m| m.len() > 0)),
+                })
+                .sum()
+        })
+    }
+    walk(&h.dir.path().join("staging"))
+}
+
+/// Issue 11.4: two publishes of one version at once stored their files under
+/// the same key, and the loser's clean-up deleted the winner's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_publishes_of_one_version_at_once_keep_the_winners_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start(&db).await;
+        let builds: Vec<Vec<u8>> = (0..2u8)
+            .map(|n| (0..200_000u32).map(|i| (i % 251) as u8 ^ n).collect())
+            .collect();
+        let mut feeds = Vec::new();
+        let mut sends = Vec::new();
+        for bytes in &builds {
+            let req = release(&h, "1.0.0", "pp.AppImage", bytes);
+            let (tx, body) = fed_body();
+            let form = reqwest::multipart::Form::new()
+                .text("release", serde_json::to_string(&req).unwrap())
+                .part(
+                    LINUX,
+                    reqwest::multipart::Part::stream(body).file_name("pp.AppImage"),
+                );
+            let rb = h
+                .http
+                .post(format!("{}/v1/releases", h.base))
+                .bearer_auth(&h.token)
+                .multipart(form);
+            sends.push(tokio::spawn(async move {
+                code_of(rb.send().await.unwrap()).await
+            }));
+            tx.send(bytes[..100_000].to_vec()).await.unwrap();
+            feeds.push(tx);
+        }
+        // Both uploads are past every check and streaming into staging...
+        for _ in 0..200 {
+            if staging_files(&h) == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(staging_files(&h), 2, "both uploads should be staging");
+        // ...then both finish at once.
+        for (tx, bytes) in feeds.into_iter().zip(&builds) {
+            tx.send(bytes[100_000..].to_vec()).await.unwrap();
+        }
+        let mut results = Vec::new();
+        for s in sends {
+            results.push(s.await.unwrap());
+        }
+        let winner = match (&results[0], &results[1]) {
+            ((201, _), (409, code)) if code == "duplicate_version" => 0,
+            ((409, code), (201, _)) if code == "duplicate_version" => 1,
+            other => panic!("expected one 201 and one 409 duplicate_version, got {other:?}"),
+        };
+        let r = h
+            .http
+            .get(format!("{}/v1/artifacts/1.0.0/pp.AppImage", h.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "the winner's artifact is gone");
+        assert!(
+            r.bytes().await.unwrap() == builds[winner],
+            "the served artifact is not the winner's build"
+        );
+        assert_eq!(
+            stored_files(&h),
+            1,
+            "the loser leaves nothing behind, the winner exactly its file"
+        );
+        h.stop().await;
+    }
+}
+
+/// Issue 11.8: what the handlers enforce is what /openapi.json says, and
+/// every error is `ApiError` JSON — also those the framework raises.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json_with_a_code_and_bodies_match_the_description() {
+    let tmp = tempfile::tempdir().unwrap();
+    for db in common::databases(tmp.path()).await {
+        let h = Harness::start(&db).await;
+        assert_eq!(
+            h.publish("1.0.0", Channel::Beta, 10.0, &[LINUX])
+                .await
+                .status(),
+            201
+        );
+        let post = |path: &str, content_type: &str, body: &str| {
+            h.http
+                .post(format!("{}{path}", h.base))
+                .bearer_auth(&h.token)
+                .header("Content-Type", content_type)
+                .body(body.to_string())
+                .send()
+        };
+        let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+            // Not JSON by its Content-Type.
+            ("/v1/releases/1.0.0/rollout", "text/plain", r#"{"channel":"beta","percent":20}"#.into(), 415, "unsupported_media_type"),
+            // A JSON array where an object belongs (serde alone would take it).
+            ("/v1/releases/1.0.0/rollout", "application/json", r#"["beta", 20]"#.into(), 400, "invalid_request"),
+            ("/v1/releases/1.0.0/halt", "application/json", "[null, null]".into(), 400, "invalid_request"),
+            // More than two decimals.
+            ("/v1/releases/1.0.0/rollout", "application/json", r#"{"channel":"beta","percent":20.001}"#.into(), 400, "invalid_percent"),
+            // A policy that parses but makes no sense is 422, one that does not parse 400.
+            ("/v1/rollouts/advance", "application/json",
+             serde_json::json!({"rollout": {"steps": [50, 10, 100], "bake_time": "6h"},
+                 "gates": {"min_sessions": 1, "max_crash_rate": 0.1, "max_crash_rate_vs_previous": 2,
+                           "min_update_attempts": 1, "max_update_failure_rate": 0.1}}).to_string(),
+             422, "invalid_policy"),
+            ("/v1/rollouts/advance", "application/json",
+             serde_json::json!({"rollout": {"steps": [10, 100], "bake_time": "6 hours"},
+                 "gates": {"min_sessions": 1, "max_crash_rate": 0.1, "max_crash_rate_vs_previous": 2,
+                           "min_update_attempts": 1, "max_update_failure_rate": 0.1}}).to_string(),
+             400, "invalid_request"),
+            ("/v1/telemetry/token", "application/json",
+             r#"{"install_id":"6f1c1f5e0d0c4a8e9d593b2f3c1a7e10","version":"1.0.0","channel":"beta"}"#.into(),
+             400, "invalid_request"),
+        ];
+        for (path, ct, body, status, code) in cases {
+            assert_eq!(
+                code_of(post(path, ct, &body).await.unwrap()).await,
+                (status, code.to_string()),
+                "{path} {ct} {body}"
+            );
+        }
+        // Framework-level failures: a query that does not parse, an out-of-range limit.
+        for (path, code) in [
+            ("/v1/audit?limit=abc", "invalid_request"),
+            ("/v1/audit?limit=0", "invalid_limit"),
+            ("/v1/audit?limit=10001", "invalid_limit"),
+        ] {
+            let r = h
+                .http
+                .get(format!("{}{path}", h.base))
+                .bearer_auth(&h.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+            assert_eq!(code_of(r).await, (400, code.to_string()), "{path}");
+        }
+        // Install ids are hyphenated UUIDs only.
+        let r = h
+            .http
+            .get(format!(
+                "{}/v1/update/linux/x86_64/0.9.0?channel=beta",
+                h.base
+            ))
+            .header("X-Install-Id", "6f1c1f5e0d0c4a8e9d593b2f3c1a7e10")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(code_of(r).await, (400, "invalid_install_id".into()));
+        h.stop().await;
+    }
 }

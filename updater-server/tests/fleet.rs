@@ -127,13 +127,6 @@ async fn rollout_share_matches_the_percentage_and_raising_it_keeps_earlier_insta
     }
 }
 
-fn report(id: &Uuid, version: &str, channel: &str, kinds: &[&str], at: &str) -> serde_json::Value {
-    serde_json::json!({
-        "install_id": id, "version": version, "channel": channel, "os": "linux", "arch": "x86_64",
-        "events": kinds.iter().map(|k| serde_json::json!({"kind": k, "at": at})).collect::<Vec<_>>(),
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashing_canary_is_rolled_back_by_the_service_itself() {
     let tmp = tempfile::tempdir().unwrap();
@@ -165,12 +158,7 @@ async fn crashing_canary_is_rolled_back_by_the_service_itself() {
             } else {
                 &["session_start"]
             };
-            assert_eq!(
-                h.telemetry(&report(id, "1.0.0", "stable", kinds, at))
-                    .await
-                    .0,
-                202
-            );
+            assert_eq!(h.report(id, "1.0.0", "stable", kinds, at).await.0, 202);
         }
         let on_canary: Vec<Uuid> = offered(&h, &ids, "canary", "1.0.0", "1.1.0")
             .await
@@ -184,12 +172,7 @@ async fn crashing_canary_is_rolled_back_by_the_service_itself() {
             } else {
                 &["update_installed", "session_start"]
             };
-            assert_eq!(
-                h.telemetry(&report(id, "1.1.0", "canary", kinds, at))
-                    .await
-                    .0,
-                202
-            );
+            assert_eq!(h.report(id, "1.1.0", "canary", kinds, at).await.0, 202);
         }
 
         let mut state = String::new();
@@ -217,7 +200,10 @@ async fn crashing_canary_is_rolled_back_by_the_service_itself() {
                     .iter()
                     .find(|r| r["version"] == "1.1.0")
                     .unwrap();
-                assert_eq!(r["health"]["crashes"], 40);
+                assert_eq!(
+                    (&r["health"]["crashed_installs"], &r["health"]["installs"]),
+                    (&serde_json::json!(40), &serde_json::json!(400))
+                );
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -301,13 +287,13 @@ async fn advance_waits_for_bake_time_and_enough_sessions() {
         assert_eq!(step(r.clone()), "waiting", "{r}");
         for id in fleet(3).iter().take(250) {
             assert_eq!(
-                h.telemetry(&report(
+                h.report(
                     id,
                     "2.0.0",
                     "canary",
                     &["session_start"],
                     "2026-11-23T17:59:00Z"
-                ))
+                )
                 .await
                 .0,
                 202

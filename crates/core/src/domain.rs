@@ -45,10 +45,7 @@ impl Id {
 
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&hex::encode(self.0))
     }
 }
 
@@ -65,14 +62,8 @@ pub struct ParseIdError(pub String);
 impl FromStr for Id {
     type Err = ParseIdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ParseIdError(s.to_string());
-        if s.len() != 32 || !s.is_ascii() {
-            return Err(err());
-        }
         let mut b = [0u8; 16];
-        for (i, out) in b.iter_mut().enumerate() {
-            *out = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| err())?;
-        }
+        hex::decode_to_slice(s, &mut b).map_err(|_| ParseIdError(s.to_string()))?;
         Ok(Id(b))
     }
 }
@@ -290,6 +281,21 @@ mod tests {
         assert_eq!(serde_json::from_str::<Id>(&j).unwrap(), id);
         assert!("xyz".parse::<Id>().is_err());
         assert!("zz".repeat(16).parse::<Id>().is_err());
+    }
+
+    #[test]
+    fn id_text_stays_lowercase_hex_and_rejects_malformed_ids() {
+        let id = Id::from_bytes([0xab; 16]);
+        assert_eq!(id.to_string(), "ab".repeat(16));
+        assert_eq!("AB".repeat(16).parse::<Id>().unwrap(), id);
+        for bad in [
+            "ab".repeat(15),
+            "ab".repeat(17),
+            format!("+f{}", "ab".repeat(15)),
+            "é".repeat(16),
+        ] {
+            assert_eq!(bad.parse::<Id>().unwrap_err(), ParseIdError(bad.clone()));
+        }
     }
 
     #[test]

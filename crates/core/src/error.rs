@@ -207,7 +207,7 @@ impl VaultError {
     pub(crate) fn id_text(id: &[u8]) -> String {
         match <[u8; 16]>::try_from(id) {
             Ok(b) => Id::from_bytes(b).to_string(),
-            Err(_) => id.iter().map(|b| format!("{b:02x}")).collect(),
+            Err(_) => hex::encode(id),
         }
     }
 }

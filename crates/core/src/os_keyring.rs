@@ -30,7 +30,7 @@ impl KeyringEntry {
     }
 
     pub fn store(&self, secret: &SecretKey) -> Result<(), KeyringError> {
-        let hex = Zeroizing::new(to_hex(secret.expose()));
+        let hex = to_hex(secret.expose());
         self.entry()?.set_password(&hex).map_err(map_err)?;
         // Read back: some stores accept a write they cannot serve later
         // (a locked collection, a read-only session).
@@ -68,17 +68,45 @@ fn map_err(e: keyring::Error) -> KeyringError {
     }
 }
 
-fn to_hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// Lowercase hex of a secret. Encodes into buffers sized up front, so no
+/// reallocation leaves an unzeroed copy of the key behind.
+fn to_hex(b: &[u8]) -> Zeroizing<String> {
+    let mut buf = Zeroizing::new(vec![0u8; b.len() * 2]);
+    hex::encode_to_slice(b, &mut buf).expect("the buffer is twice the input's length");
+    let text = String::from_utf8(std::mem::take(&mut *buf)).expect("hex digits are ASCII");
+    Zeroizing::new(text)
 }
 
+/// `None` for odd length or a non-hex digit; the bytes go straight into a
+/// zeroizing buffer.
 fn from_hex(s: &str) -> Option<Zeroizing<Vec<u8>>> {
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
-    let mut out = Zeroizing::new(Vec::with_capacity(s.len() / 2));
-    for i in (0..s.len()).step_by(2) {
-        out.push(u8::from_str_radix(&s[i..i + 2], 16).ok()?);
-    }
+    let mut out = Zeroizing::new(vec![0u8; s.len() / 2]);
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyring_secret_hex_is_lowercase_and_malformed_text_is_refused() {
+        let bytes: Vec<u8> = (0..32).map(|i| i * 8).collect();
+        let text = to_hex(&bytes);
+        assert_eq!(
+            text.as_str(),
+            "0008101820283038404850586068707880889098a0a8b0b8c0c8d0d8e0e8f0f8"
+        );
+        assert_eq!(from_hex(&text).unwrap().as_slice(), bytes.as_slice());
+        assert_eq!(
+            from_hex(&text.to_uppercase()).unwrap().as_slice(),
+            bytes.as_slice()
+        );
+        for bad in ["0", "0g", "+f", "éé"] {
+            assert!(from_hex(bad).is_none(), "{bad}");
+        }
+    }
 }

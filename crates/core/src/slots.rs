@@ -238,18 +238,12 @@ mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+        s.serialize_str(&hex::encode(b))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        if s.len() % 2 != 0 || !s.is_ascii() {
-            return Err(serde::de::Error::custom("odd-length or non-ASCII hex"));
-        }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(serde::de::Error::custom))
-            .collect()
+        hex::decode(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -257,6 +251,29 @@ mod hex_bytes {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn slot_json_keeps_lowercase_hex_and_rejects_bad_hex() {
+        let slot = WrappedSlot {
+            params: SlotParams::Recovery {
+                salt: vec![0xde, 0xad],
+            },
+            nonce: vec![0x0f],
+            wrapped: vec![],
+        };
+        let j = serde_json::to_string(&slot).unwrap();
+        assert_eq!(
+            j,
+            r#"{"params":{"kind":"recovery","salt":"dead"},"nonce":"0f","wrapped":""}"#
+        );
+        assert_eq!(serde_json::from_str::<WrappedSlot>(&j).unwrap(), slot);
+        for bad in [r#""0""#, r#""zz""#, r#""+f""#] {
+            let j = format!(
+                r#"{{"params":{{"kind":"recovery","salt":"00"}},"nonce":{bad},"wrapped":""}}"#
+            );
+            assert!(serde_json::from_str::<WrappedSlot>(&j).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn slot_opens_only_in_its_vault_with_its_key() {

@@ -82,11 +82,15 @@ pub struct RolloutRequest {
     pub percent: f64,
 }
 
+/// Body of halt, resume and rollback.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Act on this platform of the release only; the others keep their state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -122,9 +126,29 @@ impl ReleaseState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChannelRollout {
     pub channel: Channel,
-    pub percent: f64,
+    /// None: not rolled out to this channel itself; its installs get it
+    /// through a wider channel they see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
     /// RFC 3339: when the release reached this percentage.
-    pub since: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Installs on this channel, within the window (stopped platforms left out).
+    pub health: Health,
+    pub gate: GateVerdict,
+}
+
+/// A platform of a release: its own state (a platform can be stopped alone)
+/// and its health across channels within the window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlatformStatus {
+    pub platform: Platform,
+    /// The release's state, or this platform's own when it was stopped alone.
+    pub state: ReleaseState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    pub health: Health,
+    pub gate: GateVerdict,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,9 +174,18 @@ impl GateVerdict {
     }
 }
 
+/// What the gates judge. Install counts are distinct installs; event counts
+/// are capped per install and hour, so neither grows with one install's volume.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Health {
-    pub installs_seen: u64,
+    /// Installs that reported a session or a crash.
+    pub installs: u64,
+    /// ...of which crashed at least once.
+    pub crashed_installs: u64,
+    /// Installs that reported installing it or failing to.
+    pub update_installs: u64,
+    /// ...of which failed at least once.
+    pub failed_update_installs: u64,
     pub sessions: u64,
     pub crashes: u64,
     pub updates_installed: u64,
@@ -160,22 +193,20 @@ pub struct Health {
 }
 
 impl Health {
+    /// Share of installs that crashed.
     pub fn crash_rate(&self) -> Option<f64> {
-        (self.sessions > 0).then(|| self.crashes as f64 / self.sessions as f64)
+        (self.installs > 0).then(|| self.crashed_installs as f64 / self.installs as f64)
     }
 
-    /// Share of sessions without a crash, floored at 0 when crashes outnumber sessions.
+    /// Share of installs that did not crash, floored at 0.
     pub fn crash_free_rate(&self) -> Option<f64> {
         self.crash_rate().map(|r| (1.0 - r).max(0.0))
     }
 
-    pub fn update_attempts(&self) -> u64 {
-        self.updates_installed + self.updates_failed
-    }
-
+    /// Share of installs whose update to it failed.
     pub fn update_failure_rate(&self) -> Option<f64> {
-        let n = self.update_attempts();
-        (n > 0).then(|| self.updates_failed as f64 / n as f64)
+        (self.update_installs > 0)
+            .then(|| self.failed_update_installs as f64 / self.update_installs as f64)
     }
 }
 
@@ -186,14 +217,26 @@ pub struct ReleaseStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     pub published_at: String,
+    /// The channels it is rolled out to, and any other whose installs report on it.
     pub channels: Vec<ChannelRollout>,
-    pub platforms: Vec<Platform>,
+    pub platforms: Vec<PlatformStatus>,
+    /// All installs, within the window.
     pub health: Health,
+    /// The worst of its channels' verdicts.
     pub gate: GateVerdict,
+}
+
+/// The stretch of telemetry health is judged over.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthWindow {
+    pub hours: u64,
+    /// RFC 3339: the start of the oldest hour counted.
+    pub since: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusResponse {
+    pub window: HealthWindow,
     /// Newest first.
     pub releases: Vec<ReleaseStatus>,
 }
@@ -241,6 +284,9 @@ pub enum AdvanceAction {
     },
     Stopped {
         version: String,
+        /// Set when only this platform was stopped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform: Option<Platform>,
         state: ReleaseState,
         reason: String,
     },

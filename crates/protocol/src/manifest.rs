@@ -33,6 +33,12 @@ pub struct UpdateOffer {
     /// one: the only case in which the app accepts a lower version.
     #[serde(default)]
     pub rollback: bool,
+    /// Telemetry tokens for this install, by version: the one it runs (for
+    /// sessions and crashes) and the offered one (for `update_installed` /
+    /// `update_failed`). Present only when the check sent `X-Install-Id` and
+    /// the service issued tokens (it limits new installs per network).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub telemetry_tokens: BTreeMap<String, String>,
 }
 
 /// `GET /v1/channels/{channel}/latest.json`: the plugin's static format.

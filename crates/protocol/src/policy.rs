@@ -19,26 +19,76 @@ pub struct RolloutSteps {
     /// Percentages, strictly increasing, ending at 100.
     pub steps: Vec<f64>,
     /// How long a release stays at a step before `advance` may raise it.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "duration")]
     pub bake_time: Duration,
 }
 
+/// Health gates, judged over the last `window` of telemetry, separately for
+/// each channel and each platform. Counts are distinct installs, never events,
+/// so one install (or one forger) weighs one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gates {
-    /// Sessions a release needs before its crash rate is judged.
+    /// How far back health is judged (whole hours; default 24h).
+    #[serde(default = "default_window", with = "duration")]
+    pub window: Duration,
+    /// Distinct installs with a session (or crash) before the crash rate is judged.
+    #[serde(deserialize_with = "whole_number")]
     pub min_sessions: u64,
-    /// Crashes per session above which a release fails.
+    /// Share of those installs that crashed at least once, above which a release fails.
     pub max_crash_rate: f64,
     /// Fails when the crash rate exceeds the previous release's times this.
     pub max_crash_rate_vs_previous: f64,
-    /// Update attempts (installed + failed) before the failure rate is judged.
+    /// Distinct installs that installed or failed to install it before the
+    /// failure rate is judged.
+    #[serde(deserialize_with = "whole_number")]
     pub min_update_attempts: u64,
-    /// Failed / (installed + failed) above which a release fails.
+    /// Share of those installs that failed to install it, above which a release fails.
     pub max_update_failure_rate: f64,
     /// What the service does by itself when a gate fails.
     #[serde(default)]
     pub on_failure: OnGateFailure,
+}
+
+/// Largest count a policy may name.
+pub const MAX_COUNT: u64 = 1_000_000_000_000_000;
+
+/// A count up to `MAX_COUNT`: JSON (and JSON Schema's `integer`) also spell
+/// whole numbers as `200.0`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number of at least 0")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            if v <= MAX_COUNT {
+                Ok(v)
+            } else {
+                Err(E::custom(format!("{v} is over {MAX_COUNT}")))
+            }
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v)
+                .map_err(|_| E::custom("must be at least 0"))
+                .and_then(|v| self.visit_u64(v))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            if v.fract() == 0.0 && (0.0..=MAX_COUNT as f64).contains(&v) {
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format!(
+                    "{v} is not a whole number from 0 to {MAX_COUNT}"
+                )))
+            }
+        }
+    }
+    d.deserialize_any(Whole)
+}
+
+fn default_window() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +107,49 @@ pub enum PolicyError {
     Toml(String),
     #[error("policy: {0}")]
     Invalid(String),
+}
+
+/// Units a duration in a policy may use (what `humantime` writes and reads).
+const DURATION_UNITS: &[&str] = &[
+    "nsec", "ns", "usec", "us", "msec", "ms", "seconds", "second", "sec", "s", "minutes", "minute",
+    "min", "m", "hours", "hour", "hr", "h", "days", "day", "d", "weeks", "week", "w", "months",
+    "month", "M", "years", "year", "y",
+];
+
+/// Most terms a policy duration may have (so no sum overflows).
+const MAX_DURATION_TERMS: usize = 8;
+
+/// Whether `s` is a policy duration: up to 8 space-separated
+/// `<1-9 digits><unit>` terms, e.g. `6h`, `1day 6h`. Stricter than
+/// `humantime` alone, so the API description can state it exactly.
+pub fn is_duration(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(' ').count() <= MAX_DURATION_TERMS
+        && s.split(' ').all(|term| {
+            let digits = term.bytes().take_while(u8::is_ascii_digit).count();
+            (1..=9).contains(&digits) && DURATION_UNITS.contains(&&term[digits..])
+        })
+}
+
+/// Serde for policy durations: `humantime` text, checked by `is_duration` first.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        humantime_serde::serialize(d, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if !super::is_duration(&s) {
+            return Err(de::Error::custom(format!(
+                "{s:?} is not a duration like \"6h\" or \"1day 6h\""
+            )));
+        }
+        humantime::parse_duration(&s).map_err(de::Error::custom)
+    }
 }
 
 impl Policy {
@@ -85,6 +178,10 @@ impl Policy {
                     "gates.{name} must be within 0..=1"
                 )));
             }
+        }
+        let hours = g.window.as_secs() / 3600;
+        if hours == 0 || hours > 24 * 30 || !g.window.as_secs().is_multiple_of(3600) {
+            return bad("gates.window must be whole hours, from 1h to 30 days");
         }
         // NaN fails too: only a ratio of at least 1 makes sense.
         if g.max_crash_rate_vs_previous.is_nan() || g.max_crash_rate_vs_previous < 1.0 {
@@ -127,5 +224,18 @@ mod tests {
                 .is_err()
         );
         assert!(Policy::from_toml(&format!("{text}\nsurprise = 1\n")).is_err());
+        assert!(Policy::from_toml(&text.replace("window = \"24h\"", "window = \"90m\"")).is_err());
+        assert!(
+            Policy::from_toml(&text.replace("bake_time = \"6h\"", "bake_time = \"6 h\"")).is_err()
+        );
+        assert!(
+            is_duration("1day 6h")
+                && is_duration("30m")
+                && !is_duration("h")
+                && !is_duration("1h  2m")
+        );
+        assert!(Policy::from_toml(&text.replace("window = \"24h\"", "window = \"0s\"")).is_err());
+        let p = Policy::from_toml(&text.replace("window = \"24h\"", "window = \"6h\"")).unwrap();
+        assert_eq!(p.gates.window, Duration::from_secs(6 * 3600));
     }
 }

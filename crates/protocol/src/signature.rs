@@ -25,6 +25,12 @@ pub enum SignatureError {
     WrongFile { signed: String, expected: String },
     #[error("the signed trusted comment names no file (expected `file:NAME`)")]
     NoFileName,
+    #[error("signed for version {signed}, not {expected}")]
+    WrongVersion { signed: String, expected: String },
+    #[error("the signature names no version (trusted comment without `version:`); sign with `pprelease sign --version {0}` or `tauri signer sign --app-version {0}`")]
+    NoVersion(String),
+    #[error("the signature names no version and the file name {file:?} does not carry {version}")]
+    VersionNotInFileName { file: String, version: String },
 }
 
 /// Decodes the base64 `signature` field into the `.sig` text and checks it parses.
@@ -67,6 +73,70 @@ pub fn trusted_field<'a>(sig: &'a Signature, key: &str) -> Option<&'a str> {
         .filter_map(|kv| kv.split_once(':'))
         .find(|(k, _)| *k == key)
         .map(|(_, v)| v)
+}
+
+/// The trusted comment `pprelease sign` writes (and `tauri signer sign
+/// --app-version` too): `timestamp:…\tfile:…\tversion:…`.
+pub fn trusted_comment(timestamp: u64, file_name: &str, version: &str) -> String {
+    format!("timestamp:{timestamp}\tfile:{file_name}\tversion:{version}")
+}
+
+/// Binds a signature to the release version it is published as, so an old
+/// signed build cannot be served as a new version. A signed `version:` must
+/// equal `version`. Without one the signature is refused when `require` is
+/// set; otherwise (builds signed by an older `tauri signer`) the file name
+/// must carry the version as a whole token (`app_1.2.0_amd64.deb`, not
+/// `app_11.2.0` or `app_1.2.0.1`).
+pub fn check_signed_version(
+    sig: &Signature,
+    file_name: &str,
+    version: &semver::Version,
+    require: bool,
+) -> Result<(), SignatureError> {
+    let text = version.to_string();
+    match trusted_field(sig, "version") {
+        Some(signed) => {
+            let parsed = semver::Version::parse(signed.strip_prefix('v').unwrap_or(signed));
+            if parsed.ok().as_ref() == Some(version) {
+                Ok(())
+            } else {
+                Err(SignatureError::WrongVersion {
+                    signed: signed.to_string(),
+                    expected: text,
+                })
+            }
+        }
+        None if require => Err(SignatureError::NoVersion(text)),
+        None if file_name_carries_version(file_name, &text) => Ok(()),
+        None => Err(SignatureError::VersionNotInFileName {
+            file: file_name.to_string(),
+            version: text,
+        }),
+    }
+}
+
+/// Whether `version` appears in `file_name` as a whole token: not preceded by
+/// a digit or a dot, and not followed by a digit, a `.digit` or `-letter`
+/// (which would make it another version, or a pre-release of it).
+pub fn file_name_carries_version(file_name: &str, version: &str) -> bool {
+    if version.is_empty() {
+        return false;
+    }
+    let bytes = file_name.as_bytes();
+    file_name.match_indices(version).any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| bytes[j]);
+        let after = bytes.get(i + version.len()).copied();
+        let next = bytes.get(i + version.len() + 1).copied();
+        let left_ok = !matches!(before, Some(b) if b.is_ascii_digit() || b == b'.');
+        let right_ok = match after {
+            None => true,
+            Some(b) if b.is_ascii_digit() || b == b'+' => false,
+            Some(b'.') => !next.is_some_and(|n| n.is_ascii_digit()),
+            Some(b'-') => !next.is_some_and(|n| n.is_ascii_alphabetic()),
+            Some(_) => true,
+        };
+        left_ok && right_ok
+    })
 }
 
 /// Checks that the signature is from `key` and names `file_name`, then returns a
@@ -130,6 +200,72 @@ pub(crate) mod tests {
         .unwrap()
         .to_string();
         (pub_text, sig)
+    }
+
+    fn signed_with(comment: &str) -> Signature {
+        let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        let sig = minisign::sign(
+            None,
+            &kp.sk,
+            std::io::Cursor::new(b"x"),
+            Some(comment),
+            None,
+        )
+        .unwrap()
+        .to_string();
+        parse(&sig).unwrap()
+    }
+
+    #[test]
+    fn signed_versions_must_match_and_unsigned_ones_need_the_file_name() {
+        let v = semver::Version::parse("1.2.0").unwrap();
+        let with = signed_with(&trusted_comment(1, "a", "1.2.0"));
+        assert!(check_signed_version(&with, "a", &v, true).is_ok());
+        let v_prefixed = signed_with("timestamp:1\tfile:a\tversion:v1.2.0");
+        assert!(check_signed_version(&v_prefixed, "a", &v, true).is_ok());
+        let old = signed_with(&trusted_comment(1, "a", "1.1.0"));
+        assert!(matches!(
+            check_signed_version(&old, "pp_1.2.0.AppImage", &v, false),
+            Err(SignatureError::WrongVersion { .. })
+        ));
+        let none = signed_with("timestamp:1\tfile:pp_1.2.0.AppImage");
+        assert!(matches!(
+            check_signed_version(&none, "pp_1.2.0.AppImage", &v, true),
+            Err(SignatureError::NoVersion(_))
+        ));
+        assert!(check_signed_version(&none, "pp_1.2.0.AppImage", &v, false).is_ok());
+        assert!(matches!(
+            check_signed_version(&none, "pp.AppImage", &v, false),
+            Err(SignatureError::VersionNotInFileName { .. })
+        ));
+    }
+
+    #[test]
+    fn a_version_in_a_file_name_is_a_whole_token() {
+        for yes in [
+            "ProductivityPro_1.2.0_amd64.AppImage",
+            "productivitypro-1.2.0-1.x86_64.rpm",
+            "pp_v1.2.0.msi",
+            "1.2.0.tar.gz",
+            "pp-1.2.0",
+        ] {
+            assert!(file_name_carries_version(yes, "1.2.0"), "{yes}");
+        }
+        for no in [
+            "pp_11.2.0.AppImage",
+            "pp_1.2.0.1.AppImage",
+            "pp_1.2.01.AppImage",
+            "pp_1.2.0-rc.1.AppImage",
+            "pp_1.2.0+build.AppImage",
+            "pp_2.1.2.0.AppImage",
+            "pp.AppImage",
+        ] {
+            assert!(!file_name_carries_version(no, "1.2.0"), "{no}");
+        }
+        assert!(file_name_carries_version(
+            "pp_1.2.0-rc.1_x64.msi",
+            "1.2.0-rc.1"
+        ));
     }
 
     #[test]

@@ -340,6 +340,15 @@ async fn newer_release_is_offered_and_downloads_verified() {
     assert_eq!(update.raw_json["channel"], json!("beta"));
     assert_eq!(rollout(&update), 100.0);
     assert_eq!(update.raw_json["rollback"], json!(false));
+    // The telemetry token for reporting on 1.2.0 reaches the app through raw_json
+    // (none for 1.1.0: the service does not know that version).
+    let tokens = update.raw_json["telemetry_tokens"]
+        .as_object()
+        .unwrap_or_else(|| panic!("telemetry_tokens in {}", update.raw_json));
+    assert_eq!(tokens.keys().collect::<Vec<_>>(), ["1.2.0"]);
+    assert!(tokens["1.2.0"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("1.")));
     assert_eq!(
         update.download_url.as_str(),
         format!("{}/v1/artifacts/1.2.0/{}", svc.base, file_name("1.2.0"))
@@ -417,6 +426,29 @@ async fn rolled_back_release_sends_installs_back() {
     // An app on 1.0.0 is no longer offered the rolled-back 1.1.0.
     let older = mock_app("1.0.0", key_a());
     assert!(check_with_rollback(&older, &svc, id).await.is_none());
+
+    svc.stop().await;
+}
+
+/// Issue 11.3: an install on a rolled-back release was sent back to the
+/// previous release even when a newer active one, the fix, reached it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolled_back_install_rolls_forward_to_the_fix_with_the_default_comparator() {
+    let svc = Service::start(key_a()).await;
+    svc.publish("1.0.0", 100.0).await;
+    svc.publish("1.1.0", 100.0).await;
+    svc.rollback("1.1.0").await;
+    let fix = svc.publish("1.2.0", 100.0).await;
+    let app = mock_app("1.1.0", key_a());
+
+    // The plugin's own comparator suffices: it is an upgrade, not a rollback.
+    let update = check(&app, &svc, Uuid::new_v4())
+        .await
+        .expect("1.2.0 offered to an install on the rolled-back 1.1.0");
+    assert_eq!(update.version, "1.2.0");
+    assert_eq!(update.raw_json["rollback"], json!(false));
+    let got = download(&update).await.expect("1.2.0 verifies");
+    assert!(got == fix, "downloaded bytes differ from 1.2.0's");
 
     svc.stop().await;
 }

@@ -18,13 +18,17 @@ pp('init', '--require-keyring');
 pp('lists', 'add', 'Work', '--colour', '#3b82f6');
 pp('lists', 'add', 'Home', '--colour', '#16a34a');
 pp('lists', 'add', 'Errands', '--colour', '#f59e0b');
+const day = (offset) => {
+  const d = new Date(Date.now() + offset * 86_400_000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+};
 const adds = [
   'Send the Q4 budget review to Dana today 10am #Work @finance !1',
   'Prepare slides for Monday planning tomorrow 2pm #Work @meetings !2',
   'Standup every weekday at 9:30 #Work @meetings',
   'Review pull request #482 today #Work @code !2',
   'Book dentist appointment today #Home @health',
-  'Pay electricity bill yesterday #Home @bills !1',
+  `Pay electricity bill ${day(-1)} #Home @bills !1`,
   'Water the plants every 3 days #Home',
   'Buy milk, eggs and coffee today #Errands @shop',
   'Pick up dry cleaning fri #Errands',
@@ -80,11 +84,30 @@ try {
     ).catch(() => {});
     await (await s.find(tid('settings-close'))).click();
     await s.waitFor(tid('task-list'));
+    // Reminders of the demo tasks pop up over the window: close them (the
+    // WebDriver screenshot also stalls while a popup overlaps the window).
+    execFileSync('dunstctl', ['close-all']);
     // Let the theme transition and fonts settle.
     await new Promise((r) => setTimeout(r, 800));
     writeFileSync(`${out}/${theme}.png`, await s.screenshotPng());
     console.log(`wrote ${out}/${theme}.png`);
   }
+} catch (e) {
+  console.error(e);
+  console.error(
+    await s
+      .exec(
+        `return [document.querySelector('[data-testid="app-root"]')?.dataset.phase,
+          document.querySelector('[data-testid="view-title"]')?.textContent,
+          document.querySelectorAll('[data-testid="task-row"]').length,
+          document.body.innerText.slice(0, 400)]`,
+      )
+      .catch(() => null),
+  );
+  // What the window showed, for the failure report.
+  const png = await s.screenshotPng(10_000).catch(() => null);
+  if (png) writeFileSync(`${process.env.TMPDIR ?? '/tmp'}/pp-screenshots-failure.png`, png);
+  process.exitCode = 1;
 } finally {
   await s.close().catch(() => {});
 }

@@ -112,8 +112,8 @@ export class Session {
     return this.call('POST', '/execute/sync', { script, args });
   }
 
-  async screenshotPng() {
-    return Buffer.from(await this.call('GET', '/screenshot', undefined, 60_000), 'base64');
+  async screenshotPng(timeoutMs = 60_000) {
+    return Buffer.from(await this.call('GET', '/screenshot', undefined, timeoutMs), 'base64');
   }
 
   async close() {
@@ -125,6 +125,11 @@ export class Element {
   constructor(session, id) {
     this.s = session;
     this.id = id;
+  }
+
+  /** As a script argument: the W3C web element reference. */
+  toJSON() {
+    return { [ELEMENT]: this.id };
   }
 
   click() {

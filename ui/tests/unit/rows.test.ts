@@ -85,4 +85,33 @@ describe('buildRows', () => {
     const header = rows.find((r) => r.key === 'day:2026-12-01');
     expect(header).toMatchObject({ kind: 'day', count: 2 });
   });
+
+  it('shows each day once when the view interleaves overdue and today (a manual order)', () => {
+    // Regression: a task made overdue after others sorted between today's
+    // tasks, its "Overdue" header was pushed a second time with the same
+    // key, and the keyed list threw, breaking the Today view.
+    const byId = new Map([
+      ['a', task('a', { due: due('2026-11-30') })],
+      ['late', task('late', { due: due('2026-11-29') })],
+      ['b', task('b', { due: due('2026-11-30') })],
+      ['older', task('older', { due: due('2026-11-20') })],
+    ]);
+    const rows = buildRows(
+      { kind: 'today' },
+      ['a', 'late', 'b', 'older'],
+      (id) => byId.get(id),
+      new SvelteSet(),
+      now,
+    );
+    expect(rows.map((r) => r.key)).toEqual([
+      'day:overdue',
+      'late',
+      'older',
+      'day:2026-11-30',
+      'a',
+      'b',
+    ]);
+    expect(new Set(rows.map((r) => r.key)).size).toBe(rows.length);
+    expect(rows[0]).toMatchObject({ kind: 'day', count: 2, overdue: true });
+  });
 });

@@ -10,7 +10,7 @@ use productivitypro_protocol::api::{ArtifactSpec, PublishRequest};
 use productivitypro_protocol::manifest::UpdateOffer;
 use productivitypro_protocol::Channel;
 use productivitypro_updater_server::clock::{Clock, ManualClock};
-use productivitypro_updater_server::config::ArtifactConfig;
+use productivitypro_updater_server::config::{ArtifactConfig, Secret};
 use productivitypro_updater_server::{auth, Config, Server};
 use sqlx::Connection;
 
@@ -33,7 +33,13 @@ impl Key {
     pub fn public_b64(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(self.public_text())
     }
-    pub fn sign(&self, bytes: &[u8], file_name: &str) -> String {
+    /// Signs as `pprelease sign --version` does: the version is in the trusted comment.
+    pub fn sign(&self, bytes: &[u8], file_name: &str, version: &str) -> String {
+        self.sign_with_comment(bytes, file_name, &format!("version:{version}"))
+    }
+
+    /// Signs as tools that predate signed versions do: `timestamp:..\tfile:..` only.
+    pub fn sign_unversioned(&self, bytes: &[u8], file_name: &str) -> String {
         self.sign_with_comment(bytes, file_name, "")
     }
 
@@ -84,8 +90,13 @@ pub struct Harness {
     pub base: String,
 }
 
+/// The telemetry secret test replicas share.
+pub const TELEMETRY_SECRET: &str = "test-telemetry-secret-of-at-least-32-chars";
+
+/// A test configuration. Loopback is a trusted proxy, so tests stand for
+/// installs on many networks by sending `X-Forwarded-For`.
 pub fn config(dir: &std::path::Path, db: &str, key: &Key) -> Config {
-    Config {
+    let mut c = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: db.to_string(),
         artifacts: ArtifactConfig::Local {
@@ -94,8 +105,18 @@ pub fn config(dir: &std::path::Path, db: &str, key: &Key) -> Config {
         staging_dir: dir.join("staging"),
         public_key: Some(key.public_b64()),
         log_format: "text".into(),
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
         ..Config::default()
-    }
+    };
+    c.telemetry.secret = Some(Secret(TELEMETRY_SECRET.into()));
+    c
+}
+
+/// A network address of its own for `install` (tests' stand-in for a fleet
+/// spread over many networks).
+pub fn network_of(install: &uuid::Uuid) -> String {
+    let b = install.as_bytes();
+    format!("10.{}.{}.{}", b[0], b[1], b[2])
 }
 
 impl Harness {
@@ -160,7 +181,7 @@ impl Harness {
             specs.push(ArtifactSpec {
                 platform: p.parse().unwrap(),
                 file_name: name.clone(),
-                signature: self.key.sign(&bytes, &name),
+                signature: self.key.sign(&bytes, &name, version),
                 url: None,
             });
             files.push((p.to_string(), bytes));
@@ -255,6 +276,88 @@ impl Harness {
             .ok()
             .and_then(|v| v["code"].as_str().map(String::from));
         (s, code.unwrap_or_default())
+    }
+
+    /// A telemetry token for `install` on `version`, asked from `network`.
+    pub async fn telemetry_token(
+        &self,
+        install: &uuid::Uuid,
+        version: &str,
+        channel: &str,
+        network: &str,
+    ) -> Result<String, (u16, String)> {
+        let r = self
+            .http
+            .post(format!("{}/v1/telemetry/token", self.base))
+            .header("X-Forwarded-For", network)
+            .json(
+                &serde_json::json!({"install_id": install, "version": version, "channel": channel}),
+            )
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            200 => Ok(r.json::<serde_json::Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_string()),
+            _ => Err(code_of(r).await),
+        }
+    }
+
+    /// A report from `install` on `version` (linux-x86_64, AppImage) of
+    /// `kinds` at `at`, with a token asked for it from its own network.
+    pub async fn report(
+        &self,
+        install: &uuid::Uuid,
+        version: &str,
+        channel: &str,
+        kinds: &[&str],
+        at: &str,
+    ) -> (u16, String) {
+        self.report_on(
+            install,
+            version,
+            channel,
+            "linux-x86_64-appimage",
+            kinds,
+            at,
+        )
+        .await
+    }
+
+    /// `report` from an install on `platform`.
+    pub async fn report_on(
+        &self,
+        install: &uuid::Uuid,
+        version: &str,
+        channel: &str,
+        platform: &str,
+        kinds: &[&str],
+        at: &str,
+    ) -> (u16, String) {
+        let token = match self
+            .telemetry_token(install, version, channel, &network_of(install))
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        let p: Vec<&str> = platform.split('-').collect();
+        self.telemetry(&serde_json::json!({
+            "install_id": install, "version": version, "channel": channel, "os": p[0],
+            "arch": p[1], "bundle_type": p[2], "token": token,
+            "events": kinds.iter().map(|k| serde_json::json!({"kind": k, "at": at})).collect::<Vec<_>>(),
+        }))
+        .await
+    }
+
+    /// One `session_start` report from `install`, as an app on `version` sends it.
+    pub async fn session(&self, install: &uuid::Uuid, version: &str, channel: &str) -> u16 {
+        let at = self.clock.now().to_rfc3339();
+        self.report(install, version, channel, &["session_start"], &at)
+            .await
+            .0
     }
 
     pub async fn stop(self) {

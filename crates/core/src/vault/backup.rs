@@ -378,18 +378,12 @@ macro_rules! hex_array {
         mod $name {
             use serde::{Deserialize, Deserializer, Serializer};
             pub fn serialize<S: Serializer>(b: &[u8; $n], s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+                s.serialize_str(&hex::encode(b))
             }
             pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
                 let s = String::deserialize(d)?;
-                if s.len() != 2 * $n || !s.is_ascii() {
-                    return Err(serde::de::Error::custom("wrong-length hex"));
-                }
                 let mut out = [0u8; $n];
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16)
-                        .map_err(serde::de::Error::custom)?;
-                }
+                hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
                 Ok(out)
             }
         }

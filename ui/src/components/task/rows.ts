@@ -51,27 +51,46 @@ export function buildRows(
     return false;
   };
 
-  const rows: Row[] = [];
   const grouped = spec.kind === 'upcoming' || spec.kind === 'today';
-  const today = ymd(now);
-  let currentDay: string | null = null;
-  let header: Extract<Row, { kind: 'day' }> | null = null;
+  if (grouped) return dayRows(ids, get, ymd(now));
+  const rows: Row[] = [];
+  for (const id of ids) {
+    const t = get(id);
+    if (!t || hiddenByFold(t)) continue;
+    rows.push({ key: id, kind: 'task', id, depth: depthOf(t), hasChildren: hasChildren.has(id) });
+  }
+  return rows;
+}
+
+/**
+ * Today's and Upcoming's rows: one header per day ("overdue" first, then
+ * the days in order, undated last), each task under its day in the order
+ * the view gave. The view's order need not follow the days (a manual or
+ * priority sort interleaves overdue and today), and a header must appear
+ * once: its key is the row's identity in a keyed list.
+ */
+function dayRows(ids: readonly Id[], get: (id: Id) => TaskDto | undefined, today: string): Row[] {
+  const days = new Map<string, Id[]>();
   for (const id of ids) {
     const t = get(id);
     if (!t) continue;
-    if (grouped) {
-      // Today's view: one "Overdue" section, then today. Upcoming: one per day.
-      const date = t.due ? (t.due.date < today ? 'overdue' : t.due.date) : 'none';
-      if (date !== currentDay) {
-        currentDay = date;
-        header = { key: `day:${date}`, kind: 'day', date, count: 0, overdue: date === 'overdue' };
-        rows.push(header);
-      }
-      if (header) header.count += 1;
-    }
-    if (!grouped && hiddenByFold(t)) continue;
-    const depth = grouped ? 0 : depthOf(t);
-    rows.push({ key: id, kind: 'task', id, depth, hasChildren: !grouped && hasChildren.has(id) });
+    const date = t.due ? (t.due.date < today ? 'overdue' : t.due.date) : 'none';
+    const day = days.get(date);
+    if (day) day.push(id);
+    else days.set(date, [id]);
+  }
+  const rank = (d: string) => (d === 'overdue' ? '0' : d === 'none' ? '2' : `1${d}`);
+  const rows: Row[] = [];
+  for (const date of [...days.keys()].sort((a, b) => rank(a).localeCompare(rank(b)))) {
+    const dayIds = days.get(date) ?? [];
+    rows.push({
+      key: `day:${date}`,
+      kind: 'day',
+      date,
+      count: dayIds.length,
+      overdue: date === 'overdue',
+    });
+    for (const id of dayIds) rows.push({ key: id, kind: 'task', id, depth: 0, hasChildren: false });
   }
   return rows;
 }

@@ -50,9 +50,14 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Sign FILE into FILE.sig (key: --key or TAURI_SIGNING_PRIVATE_KEY, a path or the key itself).
+    /// Sign FILE for release VERSION into FILE.sig (key: --key or TAURI_SIGNING_PRIVATE_KEY,
+    /// a path or the key itself). The version is signed too, so the build can only be
+    /// published (and installed) as that version.
     Sign {
         file: PathBuf,
+        /// The release version this build is (as `tauri signer sign --app-version`).
+        #[arg(long, visible_alias = "app-version")]
+        version: String,
         #[arg(long)]
         key: Option<PathBuf>,
     },
@@ -101,18 +106,27 @@ enum Command {
         version: String,
         #[arg(long)]
         reason: Option<String>,
+        /// Only this platform (e.g. linux-x86_64-appimage); the others keep their state.
+        #[arg(long)]
+        platform: Option<Platform>,
     },
     /// Offer a halted or rolled-back release again, to the same installs.
     Resume {
         version: String,
         #[arg(long)]
         reason: Option<String>,
+        /// Only this platform (e.g. linux-x86_64-appimage); the others keep their state.
+        #[arg(long)]
+        platform: Option<Platform>,
     },
     /// Stop offering a release and send installs on it back to the previous good one.
     Rollback {
         version: String,
         #[arg(long)]
         reason: Option<String>,
+        /// Only this platform (e.g. linux-x86_64-appimage); the others keep their state.
+        #[arg(long)]
+        platform: Option<Platform>,
     },
     /// Releases with their rollouts and health.
     Status,
@@ -185,6 +199,38 @@ fn secret_key(key: Option<&Path>) -> anyhow::Result<Option<minisign::SecretKey>>
     Ok(Some(keys::load_secret(&content, &password())?))
 }
 
+fn parse_release_version(v: &str) -> anyhow::Result<semver::Version> {
+    if v.starts_with('v') {
+        bail!("--version {v:?}: write the version without a leading v");
+    }
+    semver::Version::parse(v).with_context(|| format!("--version {v:?} is not semver"))
+}
+
+/// Refuses before uploading a `.sig` signed for another version; a `.sig`
+/// without a version is left for the service to judge (it may be configured
+/// to accept those from builds whose file name carries the version).
+fn check_signed_version(
+    sig_text: &str,
+    sig_path: &Path,
+    version: &semver::Version,
+) -> anyhow::Result<()> {
+    let sig = productivitypro_protocol::signature::parse(sig_text)
+        .with_context(|| format!("{}", sig_path.display()))?;
+    if let Some(signed) = productivitypro_protocol::signature::trusted_field(&sig, "version") {
+        if semver::Version::parse(signed.strip_prefix('v').unwrap_or(signed))
+            .ok()
+            .as_ref()
+            != Some(version)
+        {
+            bail!(
+                "{} is signed for version {signed}, not {version}; re-sign with `pprelease sign FILE --version {version}`",
+                sig_path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn split_pair(s: &str) -> anyhow::Result<(Platform, &str)> {
     let (k, v) = s
         .split_once('=')
@@ -218,10 +264,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", g.public_b64);
             }
         }
-        Command::Sign { file, key } => {
+        Command::Sign { file, version, key } => {
+            let parsed = parse_release_version(&version)?;
             let sk = secret_key(key.as_deref())?
                 .context("no signing key: pass --key or set TAURI_SIGNING_PRIVATE_KEY")?;
-            let sig = keys::sign_file(&sk, &file)?;
+            let sig = keys::sign_file(&sk, &file, &parsed.to_string())?;
             let sig_path = PathBuf::from(format!("{}.sig", file.display()));
             std::fs::write(&sig_path, keys::signature_file_content(&sig))?;
             if json {
@@ -248,6 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("reading {}", p.display()))?,
                 None => String::new(),
             };
+            let parsed = parse_release_version(&version)?;
             let sk = secret_key(key.as_deref())?;
             let mut specs = Vec::new();
             let mut files = Vec::new();
@@ -261,9 +309,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .to_string();
                 let sig_path = PathBuf::from(format!("{}.sig", path.display()));
                 let signature = if sig_path.exists() {
-                    keys::read_signature(&sig_path)?
+                    let sig = keys::read_signature(&sig_path)?;
+                    check_signed_version(&sig, &sig_path, &parsed)?;
+                    sig
                 } else if let Some(sk) = &sk {
-                    keys::sign_file(sk, path)?
+                    keys::sign_file(sk, path, &version)?
                 } else {
                     bail!("{} is missing and no signing key was given (--key or TAURI_SIGNING_PRIVATE_KEY)", sig_path.display());
                 };
@@ -287,10 +337,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         )
                     })?;
                 let file_name = url.rsplit('/').next().unwrap_or_default().to_string();
+                let signature = keys::read_signature(Path::new(sig.1))?;
+                check_signed_version(&signature, Path::new(sig.1), &parsed)?;
                 specs.push(ArtifactSpec {
                     platform,
                     file_name,
-                    signature: keys::read_signature(Path::new(sig.1))?,
+                    signature,
                     url: Some(url.to_string()),
                 });
             }
@@ -347,15 +399,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             done(json, &format!("{version} in {channel} at {percent}%"));
         }
-        Command::Halt { version, reason } => {
-            act(&client()?, json, &version, "halt", reason).await?
-        }
-        Command::Resume { version, reason } => {
-            act(&client()?, json, &version, "resume", reason).await?
-        }
-        Command::Rollback { version, reason } => {
-            act(&client()?, json, &version, "rollback", reason).await?
-        }
+        Command::Halt {
+            version,
+            reason,
+            platform,
+        } => act(&client()?, json, &version, "halt", reason, platform).await?,
+        Command::Resume {
+            version,
+            reason,
+            platform,
+        } => act(&client()?, json, &version, "resume", reason, platform).await?,
+        Command::Rollback {
+            version,
+            reason,
+            platform,
+        } => act(&client()?, json, &version, "rollback", reason, platform).await?,
         Command::Status => {
             let s: StatusResponse = client()?.get("/v1/status").await?;
             if json {
@@ -396,14 +454,18 @@ async fn act(
     version: &str,
     action: &str,
     reason: Option<String>,
+    platform: Option<Platform>,
 ) -> anyhow::Result<()> {
     client
         .post::<serde_json::Value>(
             &format!("/v1/releases/{version}/{action}"),
-            &ReasonRequest { reason },
+            &ReasonRequest { reason, platform },
         )
         .await?;
-    done(json, &format!("{version}: {action} done"));
+    match platform {
+        Some(p) => done(json, &format!("{version} on {p}: {action} done")),
+        None => done(json, &format!("{version}: {action} done")),
+    }
     Ok(())
 }
 

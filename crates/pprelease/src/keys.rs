@@ -49,8 +49,10 @@ pub fn load_secret(content: &str, password: &str) -> anyhow::Result<minisign::Se
     )
 }
 
-/// Signs `file` the way `tauri signer sign` does; returns the `.sig` text (not base64).
-pub fn sign_file(sk: &minisign::SecretKey, file: &Path) -> anyhow::Result<String> {
+/// Signs `file` for release `version` the way `tauri signer sign --app-version`
+/// does; returns the `.sig` text (not base64). The version in the trusted
+/// comment is what stops an old build being published (or installed) as a new one.
+pub fn sign_file(sk: &minisign::SecretKey, file: &Path, version: &str) -> anyhow::Result<String> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -58,7 +60,7 @@ pub fn sign_file(sk: &minisign::SecretKey, file: &Path) -> anyhow::Result<String
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
-    let trusted = format!("timestamp:{ts}\tfile:{name}");
+    let trusted = productivitypro_protocol::signature::trusted_comment(ts, name, version);
     let reader = std::io::BufReader::new(
         std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?,
     );
@@ -100,12 +102,17 @@ mod tests {
         assert!(load_secret(&g.secret_file, "wrong").is_err());
         let f = dir.path().join("app.AppImage");
         std::fs::write(&f, b"bytes").unwrap();
-        let sig = sign_file(&sk, &f).unwrap();
+        let sig = sign_file(&sk, &f, "1.2.0").unwrap();
         let pk = productivitypro_protocol::signature::parse_public_key(&g.public_b64).unwrap();
         productivitypro_protocol::signature::verify_bytes(&pk, &sig, "app.AppImage", b"bytes")
             .unwrap();
         let sig_path = dir.path().join("app.AppImage.sig");
         std::fs::write(&sig_path, signature_file_content(&sig)).unwrap();
         assert_eq!(read_signature(&sig_path).unwrap(), sig);
+        let parsed = productivitypro_protocol::signature::parse(&sig).unwrap();
+        assert_eq!(
+            productivitypro_protocol::signature::trusted_field(&parsed, "version"),
+            Some("1.2.0")
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `pprelease` end to end against a real service, and its keys and
 //! signatures against the reference minisign tool in both directions.
 
+#[path = "../../../updater-server/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
@@ -64,10 +65,31 @@ async fn a_release_engineers_session() {
     std::fs::write(&artifact, vec![7u8; 3 << 20]).unwrap();
     let (code, _, err) = pprelease(
         &h,
-        &["sign", artifact.to_str().unwrap(), "--key", "release.key"],
+        &[
+            "sign",
+            artifact.to_str().unwrap(),
+            "--version",
+            "1.0.0",
+            "--key",
+            "release.key",
+        ],
     )
     .await;
     assert_eq!(code, 0, "{err}");
+    // The signature names its version, so it cannot be published as another one.
+    let (code, _, err) = pprelease(
+        &h,
+        &[
+            "publish",
+            "--version",
+            "1.0.1",
+            "--artifact",
+            &format!("linux-x86_64-appimage={}", artifact.display()),
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("signed for version 1.0.0, not 1.0.1"), "{err}");
     std::fs::write(h.dir.path().join("notes.md"), "## Fixes\n- faster sync\n").unwrap();
     let (code, out, err) = pprelease(
         &h,
@@ -121,6 +143,69 @@ async fn a_release_engineers_session() {
             && table.contains("bad sync"),
         "{table}"
     );
+    assert!(
+        table.starts_with("health over the last 24h (since 2026-11-22T12:00:00Z)"),
+        "the window is shown: {table}"
+    );
+    let row = |table: &str, first: &str| -> Vec<String> {
+        table
+            .lines()
+            .find(|l| l.starts_with(first))
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        row(&table, "linux-x86_64-appimage")[..3],
+        ["linux-x86_64-appimage", "1.0.0", "halted"],
+        "{table}"
+    );
+    // One platform alone.
+    assert_eq!(pprelease(&h, &["resume", "1.0.0"]).await.0, 0);
+    let (code, out, err) = pprelease(
+        &h,
+        &[
+            "halt",
+            "1.0.0",
+            "--platform",
+            "linux-x86_64-appimage",
+            "--reason",
+            "deb hook",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (code, err.trim()),
+        (0, "1.0.0 on linux-x86_64-appimage: halt done"),
+        "{out}"
+    );
+    let (_, table, _) = pprelease(&h, &["status"]).await;
+    let linux = row(&table, "linux-x86_64-appimage");
+    assert_eq!(
+        linux[..3],
+        ["linux-x86_64-appimage", "1.0.0", "halted"],
+        "{table}"
+    );
+    assert!(linux.join(" ").ends_with("deb hook"), "{table}");
+    assert_eq!(
+        row(&table, "canary")[3],
+        "active",
+        "the release itself is active: {table}"
+    );
+    assert_eq!(
+        pprelease(
+            &h,
+            &["resume", "1.0.0", "--platform", "linux-x86_64-appimage"]
+        )
+        .await
+        .0,
+        0
+    );
+    assert_eq!(
+        pprelease(&h, &["halt", "1.0.0", "--reason", "bad sync"])
+            .await
+            .0,
+        0
+    );
     let (code, _, err) = pprelease(&h, &["resume", "9.9.9"]).await;
     assert_eq!(
         (code, err.trim()),
@@ -135,7 +220,10 @@ async fn a_release_engineers_session() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(&actions[..4], ["halt", "promote", "rollout", "publish"]);
+    assert_eq!(
+        &actions[..8],
+        ["halt", "resume", "halt", "resume", "halt", "promote", "rollout", "publish"]
+    );
     let (code, out, err) = pprelease(
         &h,
         &[
@@ -143,7 +231,7 @@ async fn a_release_engineers_session() {
             "--policy",
             concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../installers/rollout-policy.toml"
+                "/../../installers/rollout-policy.toml"
             ),
         ],
     )
@@ -229,9 +317,19 @@ async fn keys_and_signatures_work_with_the_minisign_tool_both_ways() {
     // pprelease key and signature -> verified by minisign.
     assert_eq!(pprelease(&h, &["keygen", "--out", "pp.key"]).await.0, 0);
     assert_eq!(
-        pprelease(&h, &["sign", "app.tar.gz", "--key", "pp.key"])
-            .await
-            .0,
+        pprelease(
+            &h,
+            &[
+                "sign",
+                "app.tar.gz",
+                "--version",
+                "1.0.0",
+                "--key",
+                "pp.key"
+            ]
+        )
+        .await
+        .0,
         0
     );
     let decode = |p: &Path, to: &Path| {
@@ -293,7 +391,7 @@ async fn keys_and_signatures_work_with_the_minisign_tool_both_ways() {
     for key in ["ms.key", "ms.key.b64"] {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pprelease"));
         cmd.current_dir(d)
-            .args(["sign", "app.tar.gz", "--key", key])
+            .args(["sign", "app.tar.gz", "--version", "1.0.0", "--key", key])
             .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "pw");
         run(&mut cmd);
         decode(&d.join("app.tar.gz.sig"), &d.join("app.minisig"));
@@ -354,9 +452,19 @@ async fn keys_and_signatures_work_with_tauri_signer_both_ways() {
     )
     .unwrap();
     assert_eq!(
-        pprelease(&h, &["sign", "pp_1.0.0.AppImage", "--key", "tauri.key"])
-            .await
-            .0,
+        pprelease(
+            &h,
+            &[
+                "sign",
+                "pp_1.0.0.AppImage",
+                "--version",
+                "1.0.0",
+                "--key",
+                "tauri.key"
+            ]
+        )
+        .await
+        .0,
         0
     );
     let (code, _, err) = pprelease(
@@ -383,19 +491,26 @@ async fn keys_and_signatures_work_with_tauri_signer_both_ways() {
     let key_path = keygen.dir.path().join("pp.key");
     let file = work.join("pp_2.0.0.AppImage");
     std::fs::write(&file, b"signed by tauri with a pprelease key").unwrap();
-    run(Command::new(&tauri)
-        .current_dir(work)
-        .args([
-            "signer",
-            "sign",
-            "-f",
-            key_path.to_str().unwrap(),
-            "-p",
-            password,
-            file.to_str().unwrap(),
-        ])
-        .env_remove("TAURI_SIGNING_PRIVATE_KEY")
-        .env_remove("TAURI_SIGNING_PRIVATE_KEY_PASSWORD"));
+    let tauri_sign = |extra: &[&str]| {
+        run(Command::new(&tauri)
+            .current_dir(work)
+            .args([
+                "signer",
+                "sign",
+                "-f",
+                key_path.to_str().unwrap(),
+                "-p",
+                password,
+            ])
+            .args(extra)
+            .arg(file.to_str().unwrap())
+            .env_remove("TAURI_SIGNING_PRIVATE_KEY")
+            .env_remove("TAURI_SIGNING_PRIVATE_KEY_PASSWORD"));
+        std::fs::read_to_string(work.join("pp_2.0.0.AppImage.sig")).unwrap()
+    };
+    // Without --app-version the signature binds no version: the service refuses it by default.
+    let unversioned = tauri_sign(&[]);
+    tauri_sign(&["--app-version", "2.0.0"]);
     let sig = String::from_utf8(
         B64.decode(
             std::fs::read_to_string(work.join("pp_2.0.0.AppImage.sig"))
@@ -422,19 +537,25 @@ async fn keys_and_signatures_work_with_tauri_signer_both_ways() {
         h.dir.path().join("pp_2.0.0.AppImage.sig"),
     )
     .unwrap();
-    let (code, _, err) = pprelease(
-        &h,
-        &[
-            "publish",
-            "--version",
-            "2.0.0",
-            "--channel",
-            "stable",
-            "--artifact",
-            "linux-x86_64-appimage=pp_2.0.0.AppImage",
-        ],
+    let publish_2 = [
+        "publish",
+        "--version",
+        "2.0.0",
+        "--channel",
+        "stable",
+        "--artifact",
+        "linux-x86_64-appimage=pp_2.0.0.AppImage",
+    ];
+    std::fs::write(h.dir.path().join("pp_2.0.0.AppImage.sig"), &unversioned).unwrap();
+    let (code, _, err) = pprelease(&h, &publish_2).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("unsigned_version"), "{err}");
+    std::fs::copy(
+        work.join("pp_2.0.0.AppImage.sig"),
+        h.dir.path().join("pp_2.0.0.AppImage.sig"),
     )
-    .await;
+    .unwrap();
+    let (code, _, err) = pprelease(&h, &publish_2).await;
     assert_eq!(code, 0, "{err}");
     h.stop().await;
 }
