@@ -1,5 +1,5 @@
 # The two quick-start commands: `make run` and `make test`.
-.PHONY: run demo test bench fmt deb
+.PHONY: run demo test bench bench-desktop fmt deb
 
 # The desktop app on your vault (the one `pp` uses).
 run:
@@ -26,6 +26,11 @@ bench:
 	cargo bench -p productivitypro-updater-server --bench updater
 	cargo bench -p productivitypro-updater-server --bench forged_telemetry
 	scripts/with-postgres cargo bench -p productivitypro-sync-server --bench sync
+
+# Issue 7's desktop figures: the release app beside a bare Tauri window on
+# Xvfb (start-up, memory, .deb and UI size, quick add, view switch).
+bench-desktop:
+	scripts/bench-desktop
 
 fmt:
 	cargo fmt --all

@@ -6,6 +6,7 @@
 const COMMANDS: &[&str] = &[
     "app_status",
     "activity",
+    "bench_first_paint",
     "vault_create",
     "vault_confirm_recovery",
     "recovery_key_save",

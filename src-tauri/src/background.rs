@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use crate::reminders::{self, NoticeSink};
 use crate::shell::{blocking, Shell};
-use crate::{commands, emit, report};
+use crate::{commands, emit, memory, report};
 
 /// How often each loop looks; shorter in tests.
 #[derive(Debug, Clone, Copy)]
@@ -75,12 +75,21 @@ pub fn rearm_reminders<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
-/// A vault was just opened: missed reminders now, and a backup if due.
+/// A vault was just opened: missed reminders now, and a backup if due;
+/// what the load freed goes back to the OS once the snapshot is sent.
 pub fn vault_opened<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = wakers(app) {
         w.reminders.notify_one();
         w.backups.notify_one();
     }
+    tauri::async_runtime::spawn(async {
+        tokio::time::sleep(memory::AFTER_OPEN).await;
+        let _ = blocking(|| {
+            memory::release_freed();
+            Ok(())
+        })
+        .await;
+    });
 }
 
 async fn watch_changes<R: Runtime>(app: AppHandle<R>, shell: Arc<Shell>, ticks: Ticks) {

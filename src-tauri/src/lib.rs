@@ -18,6 +18,7 @@ pub mod emit;
 pub mod error;
 pub mod files;
 pub mod logging;
+pub mod memory;
 pub mod reminders;
 pub mod report;
 pub mod settings;

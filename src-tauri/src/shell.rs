@@ -163,7 +163,12 @@ impl Shell {
         self.unlocked.store(false, Ordering::Release);
         // A recovery key waiting to be confirmed is a secret too.
         *lock(&self.pending_recovery) = None;
-        old.is_some()
+        let was = old.is_some();
+        drop(old);
+        if was {
+            crate::memory::release_freed();
+        }
+        was
     }
 
     pub fn set_pending_recovery(&self, key: RecoveryKey) {

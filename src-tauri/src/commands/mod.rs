@@ -17,6 +17,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
     tauri::generate_handler![
         app::app_status,
         app::activity,
+        app::bench_first_paint,
         app::settings_get,
         app::settings_set,
         vault::vault_create,
@@ -60,6 +61,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
 pub const NAMES: &[&str] = &[
     "app_status",
     "activity",
+    "bench_first_paint",
     "settings_get",
     "settings_set",
     "vault_create",

@@ -239,6 +239,7 @@ export type Commands = {
     result: Changes;
   };
   activity: { args: void; result: null };
+  bench_first_paint: { args: void; result: null };
   reminder_snooze: { args: { id: Id; minutes: number }; result: null };
 };
 

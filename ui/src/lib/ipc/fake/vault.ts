@@ -85,6 +85,7 @@ export class FakeVault {
   files = new Map<string, string>();
   calls: { cmd: string; args: unknown }[] = [];
   activityCount = 0;
+  firstPaintMarks = 0;
   snoozed: { id: Id; minutes: number }[] = [];
   private seq = 0;
   private pending: Action | null = null;
@@ -867,6 +868,9 @@ export class FakeVault {
       }
       case 'activity':
         this.activityCount += 1;
+        return null;
+      case 'bench_first_paint':
+        this.firstPaintMarks += 1;
         return null;
     }
     this.needUnlocked();
