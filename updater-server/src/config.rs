@@ -91,6 +91,10 @@ pub struct TelemetryConfig {
     pub counted_per_hour: u8,
     /// New install ids one network (IPv4 address, IPv6 /64) gets tokens for per hour.
     pub new_installs_per_ip: u32,
+    /// New install ids one wide network (IPv4 /24, IPv6 /48) gets tokens for
+    /// per hour, across all of its addresses: without it a /48 would be
+    /// 65,536 networks of its own.
+    pub new_installs_per_wide_network: u32,
     /// Installs tracked in memory at once (about 80 bytes each).
     pub max_installs: usize,
     /// Networks tracked in memory at once.
@@ -153,6 +157,7 @@ impl Default for Config {
                 token_ttl: Duration::from_secs(7 * 24 * 3600),
                 counted_per_hour: 3,
                 new_installs_per_ip: 10,
+                new_installs_per_wide_network: 100,
                 max_installs: 500_000,
                 max_ips: 100_000,
                 retention: Duration::from_secs(30 * 24 * 3600),

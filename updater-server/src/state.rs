@@ -63,6 +63,7 @@ impl AppState {
                 per_hour: p.config.telemetry.per_hour,
                 counted_per_hour: p.config.telemetry.counted_per_hour,
                 new_installs_per_ip: p.config.telemetry.new_installs_per_ip,
+                new_installs_per_wide_network: p.config.telemetry.new_installs_per_wide_network,
                 max_installs: p.config.telemetry.max_installs,
                 max_ips: p.config.telemetry.max_ips,
             })),
