@@ -473,7 +473,7 @@ impl Vault {
                 Ok((l, seq)) => {
                     lists.insert(l.id, Entry { value: l, seq });
                 }
-                Err(f) => failed = failed.take().or(Some(f)),
+                Err(f) => failed = failed.take().or(Some(*f)),
             },
         )?;
         if let Some((f, raw)) = failed {
@@ -535,7 +535,7 @@ impl Vault {
                             match open_raw::<Task>(key, key_id, aad_v, raw) {
                                 Ok(t) => out.push(t),
                                 Err(f) => {
-                                    opened = Err(f);
+                                    opened = Err(*f);
                                     break;
                                 }
                             }
@@ -861,7 +861,8 @@ impl Vault {
                 RecordKind::Task => open_raw(key, key_id, Aad::V2, raw).map(|t| out.tasks.push(t)),
                 _ => open_raw(key, key_id, Aad::V2, raw).map(|l| out.lists.push(l)),
             };
-            if let Err((f, raw)) = opened {
+            if let Err(failed) = opened {
+                let (f, raw) = *failed;
                 return Err(self.failure(f, &raw, Aad::V2, Some(seq)));
             }
         }
@@ -1016,7 +1017,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
     key_id: KeyId,
     aad_v: Aad,
     mut raw: RawRecord,
-) -> Result<(T, i64), (OpenFailure, RawRecord)> {
+) -> Result<(T, i64), Box<(OpenFailure, RawRecord)>> {
     let kind_s = VaultError::record_kind(raw.kind);
     let id_s = |raw: &RawRecord| VaultError::id_text(&raw.id);
     if raw.key_id.as_slice() != key_id.0 {
@@ -1026,7 +1027,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
             found: hex::encode(raw.key_id.as_slice()),
             expected: key_id.to_string(),
         };
-        return Err((OpenFailure::Other(e), raw));
+        return Err(Box::new((OpenFailure::Other(e), raw)));
     }
     if raw.format != FORMAT_VERSION as i64 {
         let e = VaultError::RecordUnreadable {
@@ -1037,7 +1038,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
                 raw.format
             ),
         };
-        return Err((OpenFailure::Other(e), raw));
+        return Err(Box::new((OpenFailure::Other(e), raw)));
     }
     let ct = std::mem::take(&mut raw.ct);
     let plain = match crypto::open_in_place(
@@ -1049,7 +1050,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
         Ok(p) => p,
         Err(ct) => {
             raw.ct = ct;
-            return Err((OpenFailure::Aead, raw));
+            return Err(Box::new((OpenFailure::Aead, raw)));
         }
     };
     let value: T = match serde_json::from_slice(&plain) {
@@ -1060,7 +1061,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
                 id: id_s(&raw),
                 detail: e.to_string(),
             };
-            return Err((OpenFailure::Other(e), raw));
+            return Err(Box::new((OpenFailure::Other(e), raw)));
         }
     };
     // The AAD already binds the row id; this also catches a payload whose
@@ -1071,7 +1072,7 @@ fn open_raw<T: DeserializeOwned + HasId>(
             id: id_s(&raw),
             detail: format!("payload is for {}", value.id()),
         };
-        return Err((OpenFailure::Other(e), raw));
+        return Err(Box::new((OpenFailure::Other(e), raw)));
     }
     Ok((value, raw.seq))
 }
