@@ -76,15 +76,23 @@ pub fn rearm_reminders<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// A vault was just opened: missed reminders now, and a backup if due;
-/// what the load freed goes back to the OS once the snapshot is sent.
+/// once the snapshot is sent (and the first view painted), the search
+/// index is built — unlock leaves it out so the list shows sooner; a
+/// search before then builds it itself — and what the load freed goes
+/// back to the OS.
 pub fn vault_opened<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = wakers(app) {
         w.reminders.notify_one();
         w.backups.notify_one();
     }
-    tauri::async_runtime::spawn(async {
+    let shell = app.try_state::<Arc<Shell>>().map(|s| s.inner().clone());
+    tauri::async_runtime::spawn(async move {
         tokio::time::sleep(memory::AFTER_OPEN).await;
-        let _ = blocking(|| {
+        let _ = blocking(move || {
+            if let Some(shell) = shell {
+                // Skipped while a long operation holds the vault.
+                shell.try_with_vault(|v| v.prepare_search());
+            }
             memory::release_freed();
             Ok(())
         })

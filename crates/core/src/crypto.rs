@@ -222,6 +222,29 @@ pub fn open_parts(
         .map_err(|_| OpenError)
 }
 
+/// Like [`open_parts`], but decrypts in the ciphertext's own buffer (no
+/// copy, no second allocation: what unlock does for every record). On
+/// failure the buffer comes back untouched: the tag is checked before
+/// anything is decrypted.
+pub fn open_in_place(
+    key: &SecretKey,
+    aad: &[u8],
+    nonce: &[u8],
+    mut ciphertext: Vec<u8>,
+) -> Result<Zeroizing<Vec<u8>>, Vec<u8>> {
+    use chacha20poly1305::aead::AeadInPlace;
+    if nonce.len() != NONCE_LEN || ciphertext.len() < TAG_LEN {
+        return Err(ciphertext);
+    }
+    match key
+        .cipher()
+        .decrypt_in_place(XNonce::from_slice(nonce), aad, &mut ciphertext)
+    {
+        Ok(()) => Ok(Zeroizing::new(ciphertext)),
+        Err(_) => Err(ciphertext),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +343,36 @@ mod tests {
         assert!(open(&key, &old.aad(), &sealed).is_ok());
         // v1 and v2 encodings never coincide.
         assert_ne!(old.aad_v1(), old.aad()[..old.aad_v1().len()].to_vec());
+    }
+
+    /// Unlock decrypts in the row's own buffer; a record that fails must
+    /// come back as stored, so its failure can be diagnosed (moved, older
+    /// version, tampered).
+    #[test]
+    fn opening_in_place_agrees_with_open_and_keeps_a_failed_ciphertext() {
+        let mut r = rng(7);
+        let key = SecretKey::random(&mut r);
+        let sealed = seal(&key, b"aad", b"a title", &mut r);
+        let opened = open_in_place(&key, b"aad", &sealed.nonce, sealed.ciphertext.clone()).unwrap();
+        assert_eq!(
+            opened.as_slice(),
+            open(&key, b"aad", &sealed).unwrap().as_slice()
+        );
+        for (aad, ct) in [
+            (&b"other aad"[..], sealed.ciphertext.clone()),
+            (&b"aad"[..], {
+                let mut c = sealed.ciphertext.clone();
+                c[0] ^= 1;
+                c
+            }),
+            (&b"aad"[..], sealed.ciphertext[..TAG_LEN - 1].to_vec()),
+        ] {
+            let back = open_in_place(&key, aad, &sealed.nonce, ct.clone()).unwrap_err();
+            assert_eq!(back, ct);
+        }
+        let short_nonce =
+            open_in_place(&key, b"aad", &sealed.nonce[1..], sealed.ciphertext.clone());
+        assert_eq!(short_nonce.unwrap_err(), sealed.ciphertext);
     }
 
     #[test]

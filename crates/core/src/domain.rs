@@ -190,15 +190,21 @@ pub struct Task {
     pub order: OrderKey,
     #[serde(default)]
     pub done: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::stored_time::utc_opt")]
     pub done_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "crate::stored_time::utc")]
     pub created_at: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::stored_time::utc")]
     pub updated_at: DateTime<Utc>,
     /// In the trash since then; `None` for a live task. Tasks trashed by
     /// one action share the instant, which is how a restore knows which
     /// subtasks went with their parent. Omitted when `None`, so live tasks
     /// encode exactly as before the trash existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::stored_time::utc_opt"
+    )]
     pub trashed_at: Option<DateTime<Utc>>,
 }
 

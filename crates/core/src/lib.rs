@@ -23,6 +23,7 @@ pub mod recurrence_text;
 pub mod reminders;
 pub mod schema;
 pub mod slots;
+mod stored_time;
 pub mod vault;
 
 pub use domain::{Due, Id, List, ListId, Priority, Task, TaskId, FORMAT_VERSION};

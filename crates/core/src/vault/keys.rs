@@ -458,7 +458,7 @@ impl Vault {
                     s.nonce.as_slice(),
                     s.ciphertext,
                     raw.kind.as_str(),
-                    raw.id,
+                    raw.id.as_slice(),
                     raw.seq
                 ])?;
             }

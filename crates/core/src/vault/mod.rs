@@ -11,6 +11,7 @@ mod integrity;
 mod keys;
 mod records;
 mod reminder_state;
+mod search_index;
 mod slot_checks;
 pub mod sync;
 mod tasks;
@@ -99,8 +100,9 @@ pub struct Vault {
     key: SecretKey,
     env: Env,
     tasks: HashMap<TaskId, Entry<Task>>,
-    /// Lower-cased title, notes, tags and list name per task, for search.
-    haystacks: HashMap<TaskId, String>,
+    /// Lower-cased title, notes, tags and list name per task, for
+    /// search; built on first use (`search_index.rs`).
+    search_index: search_index::SearchIndex,
     lists: HashMap<ListId, Entry<List>>,
     last_order: Option<OrderKey>,
     /// Undo/redo stacks this process records into and replays from.
@@ -324,7 +326,7 @@ impl Vault {
             key,
             env,
             tasks: HashMap::new(),
-            haystacks: HashMap::new(),
+            search_index: Default::default(),
             lists: HashMap::new(),
             last_order: None,
             session: DEFAULT_SESSION.to_string(),

@@ -91,18 +91,62 @@ pub(crate) fn aad(aad: Aad, kind: RecordKind, id: &[u8], key_id: KeyId, seq: i64
 /// A records row as stored, before decryption.
 pub(crate) struct RawRecord {
     pub kind: RecordKind,
-    pub id: Vec<u8>,
+    pub id: Short<16>,
     pub format: i64,
-    pub key_id: Vec<u8>,
-    pub nonce: Vec<u8>,
+    pub key_id: Short<8>,
+    pub nonce: Short<24>,
     pub ct: Vec<u8>,
     pub seq: i64,
+}
+
+/// A short column (id, key id, nonce) held inline, so that reading a row
+/// allocates only for its ciphertext (unlock reads 100k rows on one
+/// thread and frees them on others). A longer value — only a damaged row
+/// has one — is kept whole, to be reported as found.
+pub(crate) struct Short<const N: usize> {
+    len: usize,
+    inline: [u8; N],
+    long: Vec<u8>,
+}
+
+impl<const N: usize> Short<N> {
+    pub fn new(b: &[u8]) -> Self {
+        let mut inline = [0; N];
+        if b.len() <= N {
+            inline[..b.len()].copy_from_slice(b);
+            Short {
+                len: b.len(),
+                inline,
+                long: Vec::new(),
+            }
+        } else {
+            Short {
+                len: b.len(),
+                inline,
+                long: b.to_vec(),
+            }
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        if self.len <= N {
+            &self.inline[..self.len]
+        } else {
+            &self.long
+        }
+    }
+}
+
+impl<const N: usize> std::ops::Deref for Short<N> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
 }
 
 /// Everything `load` reads, installed into the vault only when complete.
 struct Loaded {
     tasks: HashMap<TaskId, Entry<Task>>,
-    haystacks: HashMap<TaskId, String>,
     lists: HashMap<Id, Entry<List>>,
     last_order: Option<OrderKey>,
     /// The ledger head's sequence, or `None` for a vault to upgrade.
@@ -264,17 +308,14 @@ fn read_rows(
     while let Some(r) = rows.next()? {
         // Read bytes whatever the stored type: an edited row whose blob
         // became text must be reported as tampered, not as a storage
-        // error.
-        let bytes = |i: usize| -> Result<Vec<u8>, VaultError> {
+        // error. Borrowed from SQLite's row, copied once into the record.
+        let bytes = |i: usize| -> Result<&[u8], VaultError> {
             Ok(match r.get_ref(i)? {
-                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
-                    b.to_vec()
-                }
-                _ => Vec::new(),
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                _ => &[],
             })
         };
-        let kind_b = bytes(0)?;
-        let kind_s = String::from_utf8_lossy(&kind_b);
+        let kind_s = String::from_utf8_lossy(bytes(0)?);
         let kind = RecordKind::parse(&kind_s)
             .filter(|k| matches!(k, RecordKind::Task | RecordKind::List))
             .ok_or_else(|| VaultError::Corrupt {
@@ -283,11 +324,11 @@ fn read_rows(
             })?;
         each(RawRecord {
             kind,
-            id: bytes(1)?,
+            id: Short::new(bytes(1)?),
             format: r.get(2)?,
-            key_id: bytes(3)?,
-            nonce: bytes(4)?,
-            ct: bytes(5)?,
+            key_id: Short::new(bytes(3)?),
+            nonce: Short::new(bytes(4)?),
+            ct: bytes(5)?.to_vec(),
             seq: r.get(6)?,
         });
     }
@@ -372,8 +413,9 @@ impl Vault {
                 },
             };
             self.tasks = loaded.tasks;
-            self.haystacks = loaded.haystacks;
             self.lists = loaded.lists;
+            // Built again, from these tasks, when first needed.
+            self.search_index = Default::default();
             self.last_order = loaded.last_order;
             self.seen_seq = seen;
             return Ok(());
@@ -427,35 +469,32 @@ impl Vault {
             &tx,
             &self.dir,
             Some(RecordKind::List),
-            |raw| match open_raw::<List>(key, key_id, aad_v, &raw) {
-                Ok(l) => {
-                    lists.insert(
-                        l.id,
-                        Entry {
-                            value: l,
-                            seq: raw.seq,
-                        },
-                    );
+            |raw| match open_raw::<List>(key, key_id, aad_v, raw) {
+                Ok((l, seq)) => {
+                    lists.insert(l.id, Entry { value: l, seq });
                 }
-                Err(f) => failed = failed.take().or(Some((f, raw))),
+                Err(f) => failed = failed.take().or(Some(*f)),
             },
         )?;
         if let Some((f, raw)) = failed {
             return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
         }
 
-        // Tasks: this thread reads batches of rows while workers decrypt,
-        // parse and index the batches already read.
+        // Tasks: this thread reads batches of rows while workers decrypt
+        // and parse the batches already read; once every row is read, it
+        // puts the workers' results into the task map (and checks each
+        // against the ledger) while they finish, so no core idles at the
+        // end. The search index is not built here (`search_index.rs`).
         const BATCH: usize = 2048;
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .clamp(1, 8);
-        let lists_ref = &lists;
-        type Done = (Vec<(Task, i64, String)>, Option<(OpenFailure, RawRecord)>);
+        type Opened = Result<Vec<(Task, i64)>, (OpenFailure, RawRecord)>;
         type Index = Option<Result<CommittedIndex, VaultError>>;
         let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(workers * 2);
         let batch_rx = std::sync::Mutex::new(batch_rx);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Opened>();
         // A small ledger is indexed here and now; a large one on its own
         // thread, beside the record pipeline (a thread costs more than a
         // few thousand entries take).
@@ -466,57 +505,89 @@ impl Vault {
             }
             other => (other, None),
         };
-        let (read_result, done, threaded): (Result<(), VaultError>, Vec<Done>, Index) =
-            std::thread::scope(|threads| {
-                let index = sealed.map(|sealed| {
-                    threads.spawn(move || sealed.open(key, scope).map(CommittedIndex::build))
-                });
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        let batch_rx = &batch_rx;
-                        threads.spawn(move || {
-                            let mut out = Vec::new();
-                            let mut failure = None;
-                            loop {
-                                let next = batch_rx.lock().map(|rx| rx.recv());
-                                let Ok(Ok(batch)) = next else { break };
-                                for raw in batch {
-                                    if failure.is_some() {
-                                        break;
-                                    }
-                                    match open_raw::<Task>(key, key_id, aad_v, &raw) {
-                                        Ok(t) => {
-                                            let h = super::views::haystack(&t, lists_ref);
-                                            out.push((t, raw.seq, h));
-                                        }
-                                        Err(f) => failure = Some((f, raw)),
-                                    }
+        // The ledger's count (sealed, so not an attacker's number, but
+        // bounded anyway) sizes the map once instead of growing it.
+        let expected = head.as_ref().map_or(0, |h| h.count.min(1 << 20) as usize);
+        let mut tasks: HashMap<TaskId, Entry<Task>> = HashMap::with_capacity(expected);
+        let mut agree = true;
+        let mut failure: Option<(OpenFailure, RawRecord)> = None;
+        let read_result: Result<(), VaultError> = std::thread::scope(|threads| {
+            let index_thread = sealed.map(|sealed| {
+                threads.spawn(move || sealed.open(key, scope).map(CommittedIndex::build))
+            });
+            for _ in 0..workers {
+                let batch_rx = &batch_rx;
+                let done_tx = done_tx.clone();
+                threads.spawn(move || {
+                    let mut failed = false;
+                    loop {
+                        let next = batch_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok(batch)) = next else { break };
+                        // After a failure the load fails anyway: batches
+                        // are only taken (so the reader never blocks on a
+                        // full channel), not opened.
+                        if failed {
+                            continue;
+                        }
+                        let mut out = Vec::with_capacity(batch.len());
+                        let mut opened = Ok(());
+                        for raw in batch {
+                            match open_raw::<Task>(key, key_id, aad_v, raw) {
+                                Ok(t) => out.push(t),
+                                Err(f) => {
+                                    opened = Err(*f);
+                                    break;
                                 }
                             }
-                            (out, failure)
-                        })
-                    })
-                    .collect();
-                let mut batch = Vec::with_capacity(BATCH);
-                let read = read_raw(&tx, &self.dir, Some(RecordKind::Task), |raw| {
-                    batch.push(raw);
-                    if batch.len() == BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        let _ = batch_tx.send(full);
+                        }
+                        failed = opened.is_err();
+                        let _ = done_tx.send(opened.map(|()| out));
                     }
                 });
-                if !batch.is_empty() {
-                    let _ = batch_tx.send(batch);
+            }
+            drop(done_tx);
+            let mut batch = Vec::with_capacity(BATCH);
+            let read = read_raw(&tx, &self.dir, Some(RecordKind::Task), |raw| {
+                batch.push(raw);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    let _ = batch_tx.send(full);
                 }
-                drop(batch_tx);
-                let done = handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect();
-                let index =
-                    index.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-                (read, done, index)
             });
+            if !batch.is_empty() {
+                let _ = batch_tx.send(batch);
+            }
+            drop(batch_tx);
+            if let Some(h) = index_thread {
+                index = Some(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            // Each record is checked against the ledger as it goes into
+            // its map, while its data is at hand; only on a difference
+            // does the slow path (`CommittedIndex::verify`) work out what
+            // differs.
+            let task_seqs = match &index {
+                Some(Ok(i)) => Some(i.of_kind(RecordKind::Task)),
+                _ => None,
+            };
+            // Ends when every worker has stopped (their senders dropped).
+            for opened in done_rx.iter() {
+                match opened {
+                    Ok(part) => {
+                        for (t, seq) in part {
+                            if let Some(committed) = task_seqs {
+                                agree &= committed.and_then(|m| m.get(&t.id)) == Some(&seq);
+                            }
+                            tasks.insert(t.id, Entry { value: t, seq });
+                        }
+                    }
+                    Err(f) => failure = failure.take().or(Some(f)),
+                }
+            }
+            read
+        });
+        if let Some((f, raw)) = failure {
+            return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
+        }
         read_result?;
         // Everything else the ledger covers, in the same read transaction
         // (a vault to upgrade has none of it sealed the new way yet).
@@ -527,36 +598,11 @@ impl Vault {
             others.extend(super::sync::store::ledger_entries(&tx)?);
         }
         tx.commit()?;
-        if threaded.is_some() {
-            index = threaded;
-        }
         let index = index.transpose()?;
-
-        // Each record is checked against the ledger as it goes into its
-        // map, while its data is at hand; only on a difference does the
-        // slow path work out what differs.
-        let total: usize = done.iter().map(|(v, _)| v.len()).sum();
-        let mut tasks = HashMap::with_capacity(total);
-        let mut haystacks = HashMap::with_capacity(total);
-        let mut agree = index.as_ref().is_none_or(|i| {
-            lists
-                .iter()
-                .all(|(id, e)| i.agrees(RecordKind::List, id, e.seq))
-        });
-        let task_seqs = index.as_ref().map(|i| i.of_kind(RecordKind::Task));
-        for (part, failure) in done {
-            if let Some((f, raw)) = failure {
-                return Err(self.failure(f, &raw, aad_v, head.as_ref().map(|h| h.seq)));
-            }
-            for (t, seq, h) in part {
-                if let Some(committed) = task_seqs {
-                    agree &= committed.and_then(|m| m.get(&t.id)) == Some(&seq);
-                }
-                haystacks.insert(t.id, h);
-                tasks.insert(t.id, Entry { value: t, seq });
-            }
-        }
         if let Some(index) = index {
+            agree &= lists
+                .iter()
+                .all(|(id, e)| index.agrees(RecordKind::List, id, e.seq));
             let found = LoadedRecords {
                 tasks: &tasks,
                 lists: &lists,
@@ -567,7 +613,6 @@ impl Vault {
         let last_order = tasks.values().map(|e| &e.value.order).max().cloned();
         Ok(Loaded {
             tasks,
-            haystacks,
             lists,
             last_order,
             head_seq: head.map(|h| h.seq),
@@ -623,7 +668,7 @@ impl Vault {
                     s.nonce.as_slice(),
                     s.ciphertext,
                     raw.kind.as_str(),
-                    raw.id
+                    raw.id.as_slice()
                 ])?;
                 max_seq = max_seq.max(raw.seq);
                 entries.push((EntryKey::new(raw.kind.as_str(), &raw.id), raw.seq));
@@ -813,14 +858,11 @@ impl Vault {
         };
         for raw in raws {
             let opened = match raw.kind {
-                RecordKind::Task => open_raw::<Task>(key, key_id, Aad::V2, &raw).map(|t| {
-                    out.tasks.push((t, raw.seq));
-                }),
-                _ => open_raw::<List>(key, key_id, Aad::V2, &raw).map(|l| {
-                    out.lists.push((l, raw.seq));
-                }),
+                RecordKind::Task => open_raw(key, key_id, Aad::V2, raw).map(|t| out.tasks.push(t)),
+                _ => open_raw(key, key_id, Aad::V2, raw).map(|l| out.lists.push(l)),
             };
-            if let Err(f) = opened {
+            if let Err(failed) = opened {
+                let (f, raw) = *failed;
                 return Err(self.failure(f, &raw, Aad::V2, Some(seq)));
             }
         }
@@ -967,59 +1009,72 @@ enum OpenFailure {
     Other(VaultError),
 }
 
-/// Decrypts and parses one row. Runs on worker threads, so it touches
-/// nothing but its arguments.
+/// Decrypts (in the row's own buffer) and parses one row. Runs on worker
+/// threads, so it touches nothing but its arguments. On failure the row
+/// comes back as read, for [`Vault::diagnose`].
 fn open_raw<T: DeserializeOwned + HasId>(
     key: &SecretKey,
     key_id: KeyId,
     aad_v: Aad,
-    raw: &RawRecord,
-) -> Result<T, OpenFailure> {
-    let (kind, id) = (raw.kind, raw.id.as_slice());
-    let kind_s = VaultError::record_kind(kind);
-    let id_s = || VaultError::id_text(id);
-    if raw.key_id != key_id.0 {
-        return Err(OpenFailure::Other(VaultError::RecordWrongKey {
+    mut raw: RawRecord,
+) -> Result<(T, i64), Box<(OpenFailure, RawRecord)>> {
+    let kind_s = VaultError::record_kind(raw.kind);
+    let id_s = |raw: &RawRecord| VaultError::id_text(&raw.id);
+    if raw.key_id.as_slice() != key_id.0 {
+        let e = VaultError::RecordWrongKey {
             kind: kind_s,
-            id: id_s(),
-            found: hex::encode(&raw.key_id),
+            id: id_s(&raw),
+            found: hex::encode(raw.key_id.as_slice()),
             expected: key_id.to_string(),
-        }));
+        };
+        return Err(Box::new((OpenFailure::Other(e), raw)));
     }
     if raw.format != FORMAT_VERSION as i64 {
-        return Err(OpenFailure::Other(VaultError::RecordUnreadable {
+        let e = VaultError::RecordUnreadable {
             kind: kind_s,
-            id: id_s(),
+            id: id_s(&raw),
             detail: format!(
                 "record format {}; this version reads format {FORMAT_VERSION} (update the app)",
                 raw.format
             ),
-        }));
+        };
+        return Err(Box::new((OpenFailure::Other(e), raw)));
     }
-    let plain = crypto::open_parts(
+    let ct = std::mem::take(&mut raw.ct);
+    let plain = match crypto::open_in_place(
         key,
-        &aad(aad_v, kind, id, key_id, raw.seq),
+        &aad(aad_v, raw.kind, &raw.id, key_id, raw.seq),
         &raw.nonce,
-        &raw.ct,
-    )
-    .map_err(|_| OpenFailure::Aead)?;
-    let value: T = serde_json::from_slice(&plain).map_err(|e| {
-        OpenFailure::Other(VaultError::RecordUnreadable {
-            kind: kind_s,
-            id: id_s(),
-            detail: e.to_string(),
-        })
-    })?;
+        ct,
+    ) {
+        Ok(p) => p,
+        Err(ct) => {
+            raw.ct = ct;
+            return Err(Box::new((OpenFailure::Aead, raw)));
+        }
+    };
+    let value: T = match serde_json::from_slice(&plain) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = VaultError::RecordUnreadable {
+                kind: kind_s,
+                id: id_s(&raw),
+                detail: e.to_string(),
+            };
+            return Err(Box::new((OpenFailure::Other(e), raw)));
+        }
+    };
     // The AAD already binds the row id; this also catches a payload whose
     // own id disagrees with its row (a bug, not an attack).
-    if value.id().as_bytes().as_slice() != id {
-        return Err(OpenFailure::Other(VaultError::RecordUnreadable {
+    if value.id().as_bytes().as_slice() != raw.id.as_slice() {
+        let e = VaultError::RecordUnreadable {
             kind: kind_s,
-            id: id_s(),
+            id: id_s(&raw),
             detail: format!("payload is for {}", value.id()),
-        }));
+        };
+        return Err(Box::new((OpenFailure::Other(e), raw)));
     }
-    Ok(value)
+    Ok((value, raw.seq))
 }
 
 pub(crate) trait HasId {

@@ -287,7 +287,7 @@ impl Vault {
                     if let Some(old) = self.tasks.remove(&id) {
                         changes.tags |= !old.value.tags.is_empty();
                     }
-                    self.haystacks.remove(&id);
+                    self.unindex_task(&id);
                     changes.task_removed(id);
                 }
                 RecordKind::List => {

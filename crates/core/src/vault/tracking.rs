@@ -154,7 +154,7 @@ impl Vault {
             match kind {
                 RecordKind::Task => {
                     if let Some(old) = self.tasks.remove(&id) {
-                        self.haystacks.remove(&id);
+                        self.unindex_task(&id);
                         changes.tags |= !old.value.tags.is_empty();
                         changes.task_removed(id);
                     }

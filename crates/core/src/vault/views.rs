@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Entry, Vault};
+use super::Vault;
 use crate::domain::{normalize_tag, Due, List, ListId, Priority, Task, TaskId};
 use crate::error::VaultError;
 
@@ -153,29 +153,7 @@ pub fn due_in(due: &Due, local: Tz) -> NaiveDateTime {
     }
 }
 
-/// What search looks through: title, notes, tags and list name, lower-cased.
-pub(super) fn haystack(t: &Task, lists: &HashMap<ListId, Entry<List>>) -> String {
-    let mut h = String::with_capacity(t.title.len() + t.notes.len() + 16);
-    h.push_str(&t.title.to_lowercase());
-    h.push('\n');
-    h.push_str(&t.notes.to_lowercase());
-    for tag in &t.tags {
-        h.push('\n');
-        h.push_str(&tag.to_lowercase());
-    }
-    if let Some(l) = t.list.and_then(|l| lists.get(&l)) {
-        h.push('\n');
-        h.push_str(&l.value.name.to_lowercase());
-    }
-    h
-}
-
 impl Vault {
-    pub(super) fn index_task(&mut self, t: &Task) {
-        let h = haystack(t, &self.lists);
-        self.haystacks.insert(t.id, h);
-    }
-
     pub fn task(&self, id: TaskId) -> Option<&Task> {
         self.tasks.get(&id).map(|e| &e.value)
     }
@@ -284,12 +262,15 @@ impl Vault {
         // haystacks, a task lookup per match only); filter text is checked
         // last, after the cheaper tests.
         let search = matches!(q.view, View::Search(_));
+        // Only text needs the index (built here on first use).
+        let haystacks = (!words.is_empty()).then(|| self.haystacks());
         let candidates: Box<dyn Iterator<Item = &Task>> = if !search {
             Box::new(self.tasks.values().map(|e| &e.value))
         } else {
             Box::new(
-                self.haystacks
-                    .iter()
+                haystacks
+                    .into_iter()
+                    .flatten()
                     .filter(|(_, h)| words.iter().all(|w| h.contains(w.as_str())))
                     .filter_map(|(id, _)| self.tasks.get(id).map(|e| &e.value)),
             )
@@ -340,7 +321,7 @@ impl Vault {
                 }
             }
             if !search && !words.is_empty() {
-                let Some(h) = self.haystacks.get(&t.id) else {
+                let Some(h) = haystacks.and_then(|m| m.get(&t.id)) else {
                     continue;
                 };
                 if !words.iter().all(|w| h.contains(w.as_str())) {
