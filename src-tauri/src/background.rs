@@ -82,6 +82,7 @@ pub fn vault_opened<R: Runtime>(app: &AppHandle<R>) {
         w.reminders.notify_one();
         w.backups.notify_one();
     }
+    crate::sync_worker::wake(app);
     tauri::async_runtime::spawn(async {
         tokio::time::sleep(memory::AFTER_OPEN).await;
         let _ = blocking(|| {
