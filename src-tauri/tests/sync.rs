@@ -1,7 +1,7 @@
 //! Sync through the IPC layer: two headless apps (two vaults) and the real
 //! sync service on loopback (in this process, SQLite in a temporary
-//! folder; `scripts/with-postgres` runs it on PostgreSQL when
-//! `PRODUCTIVITYPRO_SYNC_TEST_POSTGRES` names a database). A change made
+//! folder, or PostgreSQL: `PRODUCTIVITYPRO_SYNC_CLIENT_BACKEND=postgres`
+//! under `scripts/with-postgres`). A change made
 //! in one app reaches the other app's window as `vault://changed`, pulled
 //! because the server's WebSocket notice said so.
 
@@ -34,10 +34,9 @@ impl Service {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let database_url = std::env::var("PRODUCTIVITYPRO_SYNC_TEST_POSTGRES")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| format!("sqlite://{}/sync.db", dir.path().display()));
+        let database_url = rt.block_on(productivitypro_sync_server::scratch::database_url(
+            dir.path(),
+        ));
         let c = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),

@@ -1,6 +1,7 @@
 //! `pp sync` end to end: two vaults (two `pp` data dirs) and the real
 //! sync service on loopback (in this process, SQLite in a temporary
-//! folder). The sync passphrase only ever comes from the environment.
+//! folder, or PostgreSQL: `PRODUCTIVITYPRO_SYNC_CLIENT_BACKEND=postgres`
+//! under `scripts/with-postgres`). The sync passphrase only ever comes from the environment.
 
 mod common;
 
@@ -34,7 +35,9 @@ impl Service {
         let c = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),
-            database_url: Some(format!("sqlite://{}/sync.db", dir.path().display())),
+            database_url: Some(rt.block_on(productivitypro_sync_server::scratch::database_url(
+                dir.path(),
+            ))),
             log_format: "text".into(),
             login_hash: HashCost {
                 m_kib: 8192,

@@ -108,9 +108,7 @@ describe('Settings → Sync', () => {
     const pass = screen.getByTestId(SyncTestId.Passphrase) as HTMLInputElement;
     await fireEvent.input(pass, { target: { value: 'correct horse' } });
     await fireEvent.submit(screen.getByTestId(SyncTestId.Form));
-    await waitFor(() =>
-      expect(screen.getByTestId(SyncTestId.Status).dataset.state).toBe('synced'),
-    );
+    await waitFor(() => expect(screen.getByTestId(SyncTestId.Status).dataset.state).toBe('synced'));
     const signIn = backend.calls.find((c) => c.cmd === 'sync_sign_in');
     expect(signIn?.args).toEqual({
       server: 'https://sync.example.com',
@@ -133,6 +131,7 @@ describe('Settings → Sync', () => {
   it('shows a refused sign-in by its code and stays signed out', async () => {
     const backend = new SyncMock({ vault: 'unlocked' });
     await mount(backend, SyncSettings);
+    await waitFor(() => expect(backend.calls.some((c) => c.cmd === 'sync_status')).toBe(true));
     backend.failNext = new AppError('invalid_credentials', 'no');
     await fireEvent.input(screen.getByTestId(SyncTestId.Server), {
       target: { value: 'https://sync.example.com' },
@@ -184,6 +183,7 @@ describe('Settings → Sync', () => {
     backend.status = ON;
     await mount(backend, SyncSettings);
     await screen.findByTestId(SyncTestId.Status);
+    await waitFor(() => expect(backend.calls.some((c) => c.cmd === 'sync_devices')).toBe(true));
     expect(screen.queryByTestId(SyncTestId.SignOutDiscard)).toBeNull();
     backend.failNext = new AppError('sync_unsent', '2 unsent');
     await fireEvent.click(screen.getByTestId(SyncTestId.SignOut));

@@ -295,7 +295,8 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
   invalid_credentials: {
     severity: 'warning',
     words: "That email and sync passphrase don't match an account.",
-    wayOut: 'Check both (the sync passphrase is not the vault passphrase), or recover with `pp sync recover`.',
+    wayOut:
+      'Check both (the sync passphrase is not the vault passphrase), or recover with `pp sync recover`.',
   },
   account_exists: {
     severity: 'warning',
@@ -374,72 +375,86 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
   },
   sync_tampered: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_dropped: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_replayed: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_reordered: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_rolled_back: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_withheld: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_forked: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_device_swapped: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_foreign_account: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_wrong_key: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_malformed: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_inconsistent_page: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_bad_snapshot: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   sync_ack_mismatch: {
     severity: 'error',
-    words: 'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
   internal: {
