@@ -102,7 +102,7 @@ pub struct SyncSignOutArgs {
     /// Sign out even though some changes were not sent.
     #[ts(optional)]
     #[serde(default)]
-    pub discard_unsent: bool,
+    pub discard_unsent: Option<bool>,
 }
 
 pub const STATUS_EVENT: &str = "sync://status";

@@ -96,18 +96,23 @@ impl Statuses {
     /// Waits for a status in `state` (and with `code`, if given) sent
     /// after the first `after`; panics after 20 s.
     fn wait(&self, after: usize, state: &str, code: Option<&str>) -> Value {
-        let matches = |v: &Value| v["state"] == state && code.is_none_or(|c| v["code"] == c);
+        self.wait_for(after, &format!("{state} {code:?}"), |v| {
+            v["state"] == state && code.is_none_or(|c| v["code"] == c)
+        })
+    }
+
+    fn wait_for(&self, after: usize, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
         let g = self.seen.lock().unwrap();
         let (g, _) = self
             .cv
             .wait_timeout_while(g, Duration::from_secs(20), |v| {
-                !v.iter().skip(after).any(matches)
+                !v.iter().skip(after).any(&matches)
             })
             .unwrap();
         g.iter()
             .skip(after)
             .find(|v| matches(v))
-            .unwrap_or_else(|| panic!("no {state} {code:?} status; saw {:?}", *g))
+            .unwrap_or_else(|| panic!("no {what} status; saw {:?}", *g))
             .clone()
     }
 
@@ -261,8 +266,9 @@ fn a_change_in_one_app_reaches_the_other_apps_window_through_the_notice() {
     let n = sa.count();
     svc.stop();
     a.add("Made while offline");
-    let s = sa.wait(n, "offline", Some("server_unreachable"));
-    assert_eq!(s["pending"], true, "{s}");
+    sa.wait_for(n, "offline with the change pending", |v| {
+        v["state"] == "offline" && v["code"] == "server_unreachable" && v["pending"] == true
+    });
 }
 
 /// Waits for a `vault://changed` carrying `title` done.

@@ -163,7 +163,7 @@ pub async fn sync_sign_out<R: Runtime>(
     shell: State<'_, Arc<Shell>>,
     args: Args<SyncSignOutArgs>,
 ) -> IpcResult<SyncStatus> {
-    let discard = args.0.discard_unsent;
+    let discard = args.0.discard_unsent.unwrap_or(false);
     let shell = shell.inner().clone();
     blocking(move || {
         let _busy = shell.begin_long()?;
