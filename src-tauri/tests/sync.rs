@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{require_keyring, Harness};
 use productivitypro_sync_server::clock::SystemClock;
 use productivitypro_sync_server::config::HashCost;
-use productivitypro_sync_server::{Config, Server};
+use productivitypro_sync_server::{scratch, Config, Server};
 use serde_json::{json, Value};
 use tauri::Listener;
 
@@ -34,9 +34,7 @@ impl Service {
             .build()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let database_url = rt.block_on(productivitypro_sync_server::scratch::database_url(
-            dir.path(),
-        ));
+        let database_url = rt.block_on(scratch::database_url(dir.path()));
         let c = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use common::{fails_with, json, ok, pp};
 use productivitypro_sync_server::clock::ManualClock;
 use productivitypro_sync_server::config::HashCost;
-use productivitypro_sync_server::{Config, Server};
+use productivitypro_sync_server::{scratch, Config, Server};
 
 const VAULT_PASS: &str = "vault passphrase";
 const SYNC_PASS: &str = "a long sync passphrase";
@@ -35,9 +35,7 @@ impl Service {
         let c = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),
-            database_url: Some(rt.block_on(productivitypro_sync_server::scratch::database_url(
-                dir.path(),
-            ))),
+            database_url: Some(rt.block_on(scratch::database_url(dir.path()))),
             log_format: "text".into(),
             login_hash: HashCost {
                 m_kib: 8192,

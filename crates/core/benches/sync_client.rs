@@ -188,7 +188,10 @@ fn run(backend: &'static str, postgres: Option<&str>, n: usize, rounds: usize) -
 
     // With a snapshot: a third device starts from it.
     a.sync_now(&mut http(&a)).unwrap();
-    assert!(a.sync_upload_snapshot(&mut http(&a)).unwrap(), "snapshot taken");
+    assert!(
+        a.sync_upload_snapshot(&mut http(&a)).unwrap(),
+        "snapshot taken"
+    );
     let mut c = vault(&tmp.path().join("c"));
     c.sync_login(&svc.base, email, PASS).unwrap();
     let t = Instant::now();

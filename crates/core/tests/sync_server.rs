@@ -22,7 +22,7 @@ use productivitypro_sync_protocol::snapshot::SnapshotEnvelope;
 use productivitypro_sync_protocol::{BatchEnvelope, LoginId};
 use productivitypro_sync_server::clock::ManualClock;
 use productivitypro_sync_server::config::HashCost;
-use productivitypro_sync_server::{Config, Server};
+use productivitypro_sync_server::{scratch, Config, Server};
 use zeroize::Zeroizing;
 
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -55,9 +55,7 @@ impl Service {
             data_dir: dir.path().to_path_buf(),
             // SQLite, or a fresh PostgreSQL database when the clients'
             // tests run on PostgreSQL (scripts/test does both).
-            database_url: Some(rt.block_on(productivitypro_sync_server::scratch::database_url(
-                dir.path(),
-            ))),
+            database_url: Some(rt.block_on(scratch::database_url(dir.path()))),
             log_format: "text".into(),
             login_hash: HashCost {
                 m_kib: 8192,
