@@ -264,6 +264,7 @@ pub async fn rewrap_passphrase<R: RngCore + CryptoRng>(
 /// Sets (or replaces) the account's recovery wrap: `recovery_secret` (a
 /// dedicated sync recovery key or the vault's) will open the same sync
 /// key. Proven with the current login secret.
+#[allow(clippy::too_many_arguments)]
 pub async fn set_recovery<R: RngCore + CryptoRng>(
     client: &SyncClient,
     token: &str,
