@@ -43,6 +43,13 @@ const COMMANDS: &[&str] = &[
     "export_to",
     "import_from",
     "reminder_snooze",
+    "sync_status",
+    "sync_sign_up",
+    "sync_sign_in",
+    "sync_now",
+    "sync_devices",
+    "sync_device_sign_out",
+    "sync_sign_out",
 ];
 
 fn main() {

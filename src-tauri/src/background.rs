@@ -86,6 +86,7 @@ pub fn vault_opened<R: Runtime>(app: &AppHandle<R>) {
         w.backups.notify_one();
     }
     let shell = app.try_state::<Arc<Shell>>().map(|s| s.inner().clone());
+    crate::sync_worker::wake(app);
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(memory::AFTER_OPEN).await;
         let _ = blocking(move || {

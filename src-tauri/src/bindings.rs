@@ -11,6 +11,7 @@ use crate::args::*;
 use crate::dto::*;
 use crate::error::IpcError;
 use crate::settings::{DateFormat, Settings, Theme, TimeFormat, WeekStart};
+use crate::sync_dto::*;
 
 type Render = fn(&Config) -> Result<String, ExportError>;
 
@@ -87,6 +88,13 @@ pub fn all() -> Vec<(String, Render)> {
         one::<ExportToArgs>(),
         one::<ImportFromArgs>(),
         one::<ReminderSnoozeArgs>(),
+        one::<SyncState>(),
+        one::<SyncStatus>(),
+        one::<SyncDeviceDto>(),
+        one::<SyncSignedUp>(),
+        one::<SyncSignInArgs>(),
+        one::<SyncDeviceArgs>(),
+        one::<SyncSignOutArgs>(),
     ]
 }
 

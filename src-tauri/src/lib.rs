@@ -23,6 +23,8 @@ pub mod reminders;
 pub mod report;
 pub mod settings;
 pub mod shell;
+pub mod sync_dto;
+pub mod sync_worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -83,6 +85,7 @@ pub fn install<R: Runtime>(app: &mut App<R>, opts: Options) -> Result<Arc<Shell>
         Notices::To(s) => s,
     };
     background::start(app.handle(), opts.ticks, sink);
+    sync_worker::start(app.handle());
     Ok(shell)
 }
 

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod metrics;
 pub mod notify;
 pub mod routes;
+pub mod scratch;
 pub mod server;
 pub mod ws;
 

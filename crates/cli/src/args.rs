@@ -161,7 +161,8 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum SyncCommand {
-    /// Create a sync account and start syncing this vault with it.
+    /// Create a sync account and start syncing this vault with it. Prints
+    /// a new sync recovery key (once) unless one is given.
     Signup {
         /// The sync server, e.g. https://sync.example.com
         #[arg(long)]
@@ -171,6 +172,51 @@ pub enum SyncCommand {
         /// File whose first line is the sync passphrase.
         #[arg(long)]
         sync_passphrase_file: Option<PathBuf>,
+        /// File whose first line is the recovery key that may reopen the
+        /// account (e.g. this vault's recovery key) instead of a new one.
+        #[arg(long, conflicts_with = "no_recovery_key")]
+        sync_recovery_key_file: Option<PathBuf>,
+        /// No recovery key: a forgotten passphrase loses the account.
+        #[arg(long)]
+        no_recovery_key: bool,
+    },
+    /// Change the sync passphrase (the current one from
+    /// --sync-passphrase-file or PRODUCTIVITYPRO_SYNC_PASSPHRASE, the new
+    /// one from --new-sync-passphrase-file or
+    /// PRODUCTIVITYPRO_NEW_SYNC_PASSPHRASE). Nothing is re-encrypted.
+    Passphrase {
+        #[arg(long)]
+        sync_passphrase_file: Option<PathBuf>,
+        #[arg(long)]
+        new_sync_passphrase_file: Option<PathBuf>,
+        /// Also sign out every other device of the account.
+        #[arg(long)]
+        sign_out_other_devices: bool,
+    },
+    /// Forgot the sync passphrase: open the account with its recovery key,
+    /// set a new passphrase (--new-sync-passphrase-file or
+    /// PRODUCTIVITYPRO_NEW_SYNC_PASSPHRASE) and start syncing this vault.
+    Recover {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        email: String,
+        /// File whose first line is the sync recovery key (or the vault's
+        /// recovery key, if that is the one given at sign-up).
+        #[arg(long)]
+        sync_recovery_key_file: PathBuf,
+        #[arg(long)]
+        new_sync_passphrase_file: Option<PathBuf>,
+        #[arg(long)]
+        sign_out_other_devices: bool,
+    },
+    /// Set a new sync recovery key (printed once), or use the one in
+    /// --sync-recovery-key-file; the previous one stops working.
+    RecoveryKey {
+        #[arg(long)]
+        sync_passphrase_file: Option<PathBuf>,
+        #[arg(long)]
+        sync_recovery_key_file: Option<PathBuf>,
     },
     /// Sign in to an existing sync account and start syncing this vault.
     Login {
@@ -195,6 +241,9 @@ pub enum SyncCommand {
     Devices {
         #[arg(long)]
         json: bool,
+        /// Sign this other device out (its id from the list).
+        #[arg(long)]
+        sign_out: Option<String>,
     },
     /// Sign this device out and stop syncing (tasks stay in the vault).
     Logout {

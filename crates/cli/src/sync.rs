@@ -5,14 +5,16 @@
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use productivitypro_core::vault::sync::{HttpTransport, KnownAccount, NewLink, SyncReport};
-use productivitypro_core::Vault;
+use productivitypro_core::vault::sync::{HttpTransport, RecoveryChoice, SyncReport};
+use productivitypro_core::{RecoveryKey, Vault};
 use productivitypro_sync_protocol::api::Notice;
-use productivitypro_sync_protocol::client::account::{self, AccountError, Known, SignedIn};
-use productivitypro_sync_protocol::client::{ClientError, Notifications, SyncClient};
+use productivitypro_sync_protocol::client::account::AccountError;
+use productivitypro_sync_protocol::client::{ClientError, Notifications};
+use productivitypro_sync_protocol::DeviceId;
 use zeroize::Zeroizing;
 
 use crate::args::SyncCommand;
+use crate::output;
 use crate::unlock::Context;
 
 /// A failure of the server or of an account flow, with its stable code.
@@ -50,7 +52,10 @@ impl From<ClientError> for SyncCliError {
 
 fn hint(code: &str, message: String) -> String {
     match code {
-        "invalid_credentials" => format!("{message}; check the email and the sync passphrase"),
+        "invalid_credentials" => {
+            format!("{message}; check the email and the sync passphrase (or recovery key)")
+        }
+        "wrong_passphrase" => format!("{message}; check the sync passphrase"),
         "account_exists" => format!("{message}; use `pp sync login` instead"),
         "device_signed_out" | "invalid_token" => {
             format!("{message}; sign in again with `pp sync logout --discard-unsent` then `pp sync login`")
@@ -70,7 +75,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the network runtime")
 }
 
-fn sync_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>> {
+/// A secret's first line from `file`, or else from the environment
+/// variable `var`; never from argv.
+fn secret_from(
+    file: Option<&Path>,
+    var: &str,
+    what: &str,
+    flag: &str,
+) -> Result<Zeroizing<String>> {
     let p = match file {
         Some(f) => Zeroizing::new(
             std::fs::read_to_string(f)
@@ -80,31 +92,55 @@ fn sync_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>> {
                 .unwrap_or("")
                 .to_string(),
         ),
-        None => match std::env::var("PRODUCTIVITYPRO_SYNC_PASSPHRASE") {
+        None => match std::env::var(var) {
             Ok(p) => Zeroizing::new(p),
-            Err(_) => bail!("no sync passphrase: set PRODUCTIVITYPRO_SYNC_PASSPHRASE or pass --sync-passphrase-file"),
+            Err(_) => bail!("no {what}: set {var} or pass {flag}"),
         },
     };
     if p.trim().is_empty() {
         return Err(SyncCliError {
             code: "empty_passphrase".into(),
-            message: "the sync passphrase is empty".into(),
+            message: format!("the {what} is empty"),
         }
         .into());
     }
     Ok(p)
 }
 
-fn enable(v: &mut Vault, server: &str, email: &str, s: SignedIn) -> Result<()> {
-    v.sync_enable(NewLink {
-        server: server.to_string(),
-        email: email.to_string(),
-        account: s.session.account_id,
-        device: s.session.device_id,
-        key: s.key,
-        token: Zeroizing::new(s.session.token),
-    })?;
-    Ok(())
+fn sync_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>> {
+    secret_from(
+        file,
+        "PRODUCTIVITYPRO_SYNC_PASSPHRASE",
+        "sync passphrase",
+        "--sync-passphrase-file",
+    )
+}
+
+fn new_sync_passphrase(file: Option<&Path>) -> Result<Zeroizing<String>> {
+    secret_from(
+        file,
+        "PRODUCTIVITYPRO_NEW_SYNC_PASSPHRASE",
+        "new sync passphrase",
+        "--new-sync-passphrase-file",
+    )
+}
+
+fn recovery_key_file(f: &Path) -> Result<RecoveryKey> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+    );
+    RecoveryKey::parse(text.lines().next().unwrap_or("")).map_err(|e| {
+        SyncCliError {
+            code: "invalid_recovery_key".into(),
+            message: e.to_string(),
+        }
+        .into()
+    })
+}
+
+fn show_sync_recovery_key(rk: &RecoveryKey) {
+    println!("sync recovery key (shown once; it reopens the sync account if the passphrase is lost — `pp sync recover`):");
+    output::recovery_key(rk);
 }
 
 fn print_report(r: &SyncReport, json: bool) -> Result<()> {
@@ -138,34 +174,36 @@ fn sync_once(v: &mut Vault) -> Result<SyncReport> {
     Ok(v.sync_now(&mut t)?)
 }
 
+/// Adds the next step to an account flow's error, keeping its code.
+fn account_step(e: productivitypro_core::VaultError) -> anyhow::Error {
+    let code = e.code();
+    let message = hint(code, e.to_string());
+    anyhow::Error::new(e).context(message)
+}
+
 pub fn run(ctx: &Context, cmd: SyncCommand) -> Result<()> {
     match cmd {
         SyncCommand::Signup {
             server,
             email,
             sync_passphrase_file,
+            sync_recovery_key_file,
+            no_recovery_key,
         } => {
             let pass = sync_passphrase(sync_passphrase_file.as_deref())?;
+            let recovery = match (&sync_recovery_key_file, no_recovery_key) {
+                (Some(f), _) => RecoveryChoice::Existing(recovery_key_file(f)?),
+                (None, true) => RecoveryChoice::Without,
+                (None, false) => RecoveryChoice::Dedicated,
+            };
             let mut v = ctx.open()?;
-            if v.sync_info()?.is_some() {
-                bail!("this vault already syncs; `pp sync logout` first");
-            }
-            let device = v.sync_new_device_id();
-            let client = SyncClient::new(&server);
-            let signed = runtime()?
-                .block_on(account::signup(
-                    &client,
-                    &email,
-                    &pass,
-                    None,
-                    device,
-                    None,
-                    None,
-                    &mut rand::rngs::OsRng,
-                ))
-                .map_err(SyncCliError::from)?;
-            enable(&mut v, &server, &email, signed)?;
+            let shown = v
+                .sync_signup(&server, &email, &pass, recovery)
+                .map_err(account_step)?;
             println!("signed up; this vault now syncs with {server}");
+            if let Some(rk) = &shown {
+                show_sync_recovery_key(rk);
+            }
             print_report(&sync_once(&mut v)?, false)
         }
         SyncCommand::Login {
@@ -175,24 +213,54 @@ pub fn run(ctx: &Context, cmd: SyncCommand) -> Result<()> {
         } => {
             let pass = sync_passphrase(sync_passphrase_file.as_deref())?;
             let mut v = ctx.open()?;
-            if v.sync_info()?.is_some() {
-                bail!("this vault already syncs; `pp sync logout` first");
-            }
-            let known = v
-                .sync_known_account()?
-                .map(|KnownAccount { account, key_id }| Known { account, key_id });
-            let device = v.sync_new_device_id();
-            let client = SyncClient::new(&server);
-            let rt = runtime()?;
-            let signed = rt
-                .block_on(async {
-                    let (login, _, pk) = account::derive(&client, &email, &pass).await?;
-                    account::login(&client, login, &pk, device, known.as_ref()).await
-                })
-                .map_err(SyncCliError::from)?;
-            enable(&mut v, &server, &email, signed)?;
+            v.sync_login(&server, &email, &pass).map_err(account_step)?;
             println!("signed in; this vault now syncs with {server}");
             print_report(&sync_once(&mut v)?, false)
+        }
+        SyncCommand::Passphrase {
+            sync_passphrase_file,
+            new_sync_passphrase_file,
+            sign_out_other_devices,
+        } => {
+            let current = sync_passphrase(sync_passphrase_file.as_deref())?;
+            let new = new_sync_passphrase(new_sync_passphrase_file.as_deref())?;
+            let mut v = ctx.open()?;
+            v.sync_change_passphrase(&current, &new, sign_out_other_devices)
+                .map_err(account_step)?;
+            println!("sync passphrase changed; other devices keep syncing (they sign in with the new passphrase next time)");
+            Ok(())
+        }
+        SyncCommand::Recover {
+            server,
+            email,
+            sync_recovery_key_file,
+            new_sync_passphrase_file,
+            sign_out_other_devices,
+        } => {
+            let rk = recovery_key_file(&sync_recovery_key_file)?;
+            let new = new_sync_passphrase(new_sync_passphrase_file.as_deref())?;
+            let mut v = ctx.open()?;
+            v.sync_recover(&server, &email, &rk, &new, sign_out_other_devices)
+                .map_err(account_step)?;
+            println!("account recovered: the new sync passphrase is set and this vault syncs with {server}");
+            print_report(&sync_once(&mut v)?, false)
+        }
+        SyncCommand::RecoveryKey {
+            sync_passphrase_file,
+            sync_recovery_key_file,
+        } => {
+            let pass = sync_passphrase(sync_passphrase_file.as_deref())?;
+            let recovery = match &sync_recovery_key_file {
+                Some(f) => RecoveryChoice::Existing(recovery_key_file(f)?),
+                None => RecoveryChoice::Dedicated,
+            };
+            let mut v = ctx.open()?;
+            let shown = v.sync_set_recovery(&pass, recovery).map_err(account_step)?;
+            println!("the previous sync recovery key no longer opens the account");
+            if let Some(rk) = &shown {
+                show_sync_recovery_key(rk);
+            }
+            Ok(())
         }
         SyncCommand::Status { json } => {
             let v = ctx.open()?;
@@ -223,20 +291,30 @@ pub fn run(ctx: &Context, cmd: SyncCommand) -> Result<()> {
             let r = sync_once(&mut v)?;
             print_report(&r, json)
         }
-        SyncCommand::Devices { json } => {
+        SyncCommand::Devices { json, sign_out } => {
             let v = ctx.open()?;
-            let e = v.sync_endpoint()?;
-            let list = runtime()?
-                .block_on(SyncClient::new(&e.server).devices(&e.token))
-                .map_err(SyncCliError::from)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list.devices)?);
+            if let Some(id) = sign_out {
+                let id: DeviceId = id.parse().map_err(|e| SyncCliError {
+                    code: "invalid_request".into(),
+                    message: format!("{e}"),
+                })?;
+                v.sync_sign_out_device(id).map_err(account_step)?;
+                println!("device {id} signed out");
                 return Ok(());
             }
-            for d in &list.devices {
+            let list = v.sync_devices().map_err(account_step)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            for d in &list {
                 println!(
-                    "{}{}  last seen {}{}",
+                    "{}{}{}  last seen {}{}",
                     d.device_id,
+                    d.name
+                        .as_deref()
+                        .map(|n| format!(" {n}"))
+                        .unwrap_or_default(),
                     if d.current { " (this device)" } else { "" },
                     chrono::DateTime::from_timestamp(d.last_seen_at, 0)
                         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -251,24 +329,14 @@ pub fn run(ctx: &Context, cmd: SyncCommand) -> Result<()> {
             forget_account,
         } => {
             let mut v = ctx.open()?;
-            let e = v.sync_endpoint()?;
             if v.sync_has_outgoing()? && !discard_unsent {
                 // Try to send first; refuse (with sync_unsent) if it fails.
                 if let Err(err) = sync_once(&mut v) {
                     eprintln!("warning: could not send pending changes: {err:#}");
                 }
             }
-            // Refuses with `sync_unsent` before anything is signed out.
-            if v.sync_has_outgoing()? && !discard_unsent {
-                v.sync_disable(forget_account, false)?;
-            }
-            match runtime()?.block_on(SyncClient::new(&e.server).sign_out(&e.token, None)) {
-                Ok(()) => {}
-                // Already signed out elsewhere: nothing left to do there.
-                Err(err) if matches!(err.code(), "device_signed_out" | "invalid_token") => {}
-                Err(err) => return Err(SyncCliError::from(err).into()),
-            }
-            v.sync_disable(forget_account, true)?;
+            v.sync_sign_out(discard_unsent, forget_account)
+                .map_err(account_step)?;
             println!("signed out; tasks stay in this vault");
             Ok(())
         }

@@ -1,5 +1,7 @@
 //! The vault's sync engine against the real `sync-server` on loopback
-//! (SQLite in a temporary folder): two devices converge; a push whose
+//! (SQLite in a temporary folder, or PostgreSQL when
+//! `PRODUCTIVITYPRO_SYNC_CLIENT_BACKEND=postgres` under
+//! `scripts/with-postgres`): two devices converge; a push whose
 //! answer is lost is retried with the same bytes and stored once; a
 //! server answer that drops or replays a batch is refused with its own
 //! code and nothing of it is merged.
@@ -20,7 +22,7 @@ use productivitypro_sync_protocol::snapshot::SnapshotEnvelope;
 use productivitypro_sync_protocol::{BatchEnvelope, LoginId};
 use productivitypro_sync_server::clock::ManualClock;
 use productivitypro_sync_server::config::HashCost;
-use productivitypro_sync_server::{Config, Server};
+use productivitypro_sync_server::{scratch, Config, Server};
 use zeroize::Zeroizing;
 
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -51,7 +53,9 @@ impl Service {
         let mut c = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),
-            database_url: Some(format!("sqlite://{}/sync.db", dir.path().display())),
+            // SQLite, or a fresh PostgreSQL database when the clients'
+            // tests run on PostgreSQL (scripts/test does both).
+            database_url: Some(rt.block_on(scratch::database_url(dir.path()))),
             log_format: "text".into(),
             login_hash: HashCost {
                 m_kib: 8192,
@@ -469,7 +473,11 @@ fn a_new_device_starts_from_the_snapshot_and_an_old_one_survives_compaction() {
 
 #[test]
 fn the_server_stores_no_user_content() {
-    let svc = Service::start();
+    // On SQLite whatever the backend run: the scan reads the database's
+    // files (the server's own suite scans PostgreSQL).
+    let svc = Service::start_with(|c| {
+        c.database_url = Some(format!("sqlite://{}/sync.db", c.data_dir.display()))
+    });
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let marker = "ZQMARKERQZ";
     let mut a = vault(da.path());

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod files;
+pub mod sync;
 pub mod tasks;
 pub mod vault;
 pub mod views;
@@ -54,6 +55,13 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         files::backup_restore,
         files::export_to,
         files::import_from,
+        sync::sync_status,
+        sync::sync_sign_up,
+        sync::sync_sign_in,
+        sync::sync_now,
+        sync::sync_devices,
+        sync::sync_device_sign_out,
+        sync::sync_sign_out,
     ]
 }
 
@@ -98,4 +106,11 @@ pub const NAMES: &[&str] = &[
     "backup_restore",
     "export_to",
     "import_from",
+    "sync_status",
+    "sync_sign_up",
+    "sync_sign_in",
+    "sync_now",
+    "sync_devices",
+    "sync_device_sign_out",
+    "sync_sign_out",
 ];

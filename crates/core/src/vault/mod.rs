@@ -260,6 +260,19 @@ impl Vault {
         })
     }
 
+    /// What opens a second handle on this vault with the same data key
+    /// (for a worker that must not hold this handle while it waits on the
+    /// network, e.g. the app's sync loop). Each handle sees the other's
+    /// commits as outside changes (`has_outside_changes`, `refresh`).
+    pub fn twin_opener(&self) -> TwinOpener {
+        TwinOpener {
+            dir: self.dir.clone(),
+            vault_id: self.vault_id,
+            key_id: self.key_id,
+            key: self.key.clone(),
+        }
+    }
+
     pub fn exists(dir: &Path) -> bool {
         db_path(dir).exists()
     }
@@ -548,3 +561,20 @@ pub(crate) fn build_db(
 }
 
 pub(crate) use files::{create_private_dir, sync_dir};
+
+/// A second handle's way in: the vault's place and its data key (wiped
+/// on drop). Made by [`Vault::twin_opener`].
+pub struct TwinOpener {
+    dir: PathBuf,
+    vault_id: Id,
+    key_id: KeyId,
+    key: SecretKey,
+}
+
+impl TwinOpener {
+    /// Opens the vault again and loads every record (the loading runs
+    /// without the first handle, so it does not block it).
+    pub fn open(self, env: Env) -> Result<Vault, VaultError> {
+        Vault::open_with_key(&self.dir, self.vault_id, self.key_id, self.key, env)
+    }
+}

@@ -5,7 +5,8 @@ use rand::{CryptoRng, RngCore};
 
 use super::http::{ClientError, SyncClient};
 use crate::api::{
-    LoginRequest, PassphraseChange, Proof, RecoverRequest, RecoveryWrap, Session, SignupRequest,
+    LoginRequest, PassphraseChange, Proof, RecoverRequest, RecoveryChange, RecoveryWrap, Session,
+    SignupRequest,
 };
 use crate::ids::{AccountId, DeviceId, KeyId, LoginId};
 use crate::keys::{self, KdfParams, KeyError, PassphraseKeys, SyncKey, WrapKind};
@@ -213,24 +214,83 @@ pub async fn change_passphrase<R: RngCore + CryptoRng>(
     sign_out_other_devices: bool,
     rng: &mut R,
 ) -> Result<(), AccountError> {
-    let kdf = KdfParams::generate(rng);
-    let pk = keys::derive_passphrase_keys(new_passphrase, &kdf)?;
-    let wrapped_key = keys::wrap_sync_key(
-        &pk.wrapping_key,
-        WrapKind::Passphrase,
+    rewrap_passphrase(
+        client,
+        &signed_in.session.token,
         signed_in.session.account_id,
         &signed_in.key,
+        proof,
+        new_passphrase,
+        sign_out_other_devices,
         rng,
-    );
+    )
+    .await
+}
+
+/// [`change_passphrase`] for a device that is already signed in (its
+/// token and the sync key it keeps). The new passphrase is checked before
+/// anything is sent; the server replaces parameters, hash and wrap in one
+/// transaction or not at all.
+#[allow(clippy::too_many_arguments)]
+pub async fn rewrap_passphrase<R: RngCore + CryptoRng>(
+    client: &SyncClient,
+    token: &str,
+    account: AccountId,
+    key: &SyncKey,
+    proof: Proof,
+    new_passphrase: &str,
+    sign_out_other_devices: bool,
+    rng: &mut R,
+) -> Result<(), AccountError> {
+    let kdf = KdfParams::generate(rng);
+    let pk = keys::derive_passphrase_keys(new_passphrase, &kdf)?;
+    let wrapped_key =
+        keys::wrap_sync_key(&pk.wrapping_key, WrapKind::Passphrase, account, key, rng);
     client
         .change_passphrase(
-            &signed_in.session.token,
+            token,
             &PassphraseChange {
                 proof,
                 kdf,
                 login_secret: pk.login_secret.to_vec(),
                 wrapped_key,
                 sign_out_other_devices,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Sets (or replaces) the account's recovery wrap: `recovery_secret` (a
+/// dedicated sync recovery key or the vault's) will open the same sync
+/// key. Proven with the current login secret.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_recovery<R: RngCore + CryptoRng>(
+    client: &SyncClient,
+    token: &str,
+    login: LoginId,
+    login_secret: &[u8; 32],
+    account: AccountId,
+    key: &SyncKey,
+    recovery_secret: &[u8; 32],
+    rng: &mut R,
+) -> Result<(), AccountError> {
+    let rk = keys::derive_recovery_keys(recovery_secret, login);
+    client
+        .change_recovery(
+            token,
+            &RecoveryChange {
+                login_secret: login_secret.to_vec(),
+                recovery: Some(RecoveryWrap {
+                    proof: rk.proof.to_vec(),
+                    wrapped_key: keys::wrap_sync_key(
+                        &rk.wrapping_key,
+                        WrapKind::Recovery,
+                        account,
+                        key,
+                        rng,
+                    ),
+                }),
             },
         )
         .await?;

@@ -281,6 +281,182 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
     words: "That isn't a date I understand.",
     wayOut: 'Try tomorrow 9am, fri, next week, in 3 days, dec 1 or 2026-12-01.',
   },
+  // Sync (docs/sync-protocol.md §10; the shell's sync codes)
+  invalid_server: {
+    severity: 'warning',
+    words: "That isn't a sync server address.",
+    wayOut: 'Use the full address, starting with https://.',
+  },
+  invalid_email: {
+    severity: 'warning',
+    words: "That email address doesn't look right.",
+    wayOut: 'Check it and try again.',
+  },
+  invalid_credentials: {
+    severity: 'warning',
+    words: "That email and sync passphrase don't match an account.",
+    wayOut:
+      'Check both (the sync passphrase is not the vault passphrase), or recover with `pp sync recover`.',
+  },
+  account_exists: {
+    severity: 'warning',
+    words: 'There is already a sync account for that email.',
+    wayOut: 'Sign in instead.',
+  },
+  server_unreachable: {
+    severity: 'warning',
+    words: "The sync server can't be reached.",
+    wayOut: 'Changes are kept here and sent when the connection is back.',
+  },
+  storage_unavailable: {
+    severity: 'warning',
+    words: 'The sync server is having trouble.',
+    wayOut: 'Changes are kept here; sync retries by itself.',
+  },
+  rate_limited: {
+    severity: 'warning',
+    words: 'The sync server asked to slow down.',
+    wayOut: 'Sync retries by itself in a moment.',
+  },
+  device_signed_out: {
+    severity: 'error',
+    words: 'This device was signed out of sync from another device.',
+    wayOut: 'Sign out here and sign in again to keep syncing.',
+  },
+  invalid_token: {
+    severity: 'error',
+    words: 'The sync server no longer accepts this device.',
+    wayOut: 'Sign out here and sign in again.',
+  },
+  account_mismatch: {
+    severity: 'error',
+    words: 'This vault synced with another account before.',
+    wayOut: 'Sign in to that account; tasks of two accounts are never mixed.',
+  },
+  key_id_mismatch: {
+    severity: 'error',
+    words: "The server's account key doesn't match what it claims.",
+    wayOut: 'Nothing was merged or sent. Check the server address.',
+  },
+  too_many_devices: {
+    severity: 'warning',
+    words: 'This account has too many devices signed in.',
+    wayOut: 'Sign one out in Settings → Sync on another device.',
+  },
+  sync_unsent: {
+    severity: 'warning',
+    words: 'Some changes here were not sent yet.',
+    wayOut: 'Sync first, or sign out anyway and lose them on other devices.',
+  },
+  sync_already_on: {
+    severity: 'info',
+    words: 'This vault already syncs.',
+    wayOut: 'Sign out of sync first to use another account.',
+  },
+  sync_off: {
+    severity: 'info',
+    words: "This vault doesn't sync.",
+    wayOut: 'Sign in or create an account in Settings → Sync.',
+  },
+  record_purged: {
+    severity: 'warning',
+    words: 'That was deleted for good, so it cannot come back.',
+    wayOut: 'Add it again instead.',
+  },
+  bad_response: {
+    severity: 'error',
+    words: "The sync server's answer couldn't be used.",
+    wayOut: 'Check the server address; sync retries later.',
+  },
+  cursor_ahead: {
+    severity: 'error',
+    words: "The sync server doesn't know this device's history.",
+    wayOut: 'Sign out of sync and sign in again.',
+  },
+  sync_tampered: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_dropped: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_replayed: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_reordered: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_rolled_back: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_withheld: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_forked: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_device_swapped: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_foreign_account: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_wrong_key: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_malformed: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_inconsistent_page: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_bad_snapshot: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
+  sync_ack_mismatch: {
+    severity: 'error',
+    words:
+      'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
+    wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
+  },
   internal: {
     severity: 'error',
     words: 'Something went wrong.',

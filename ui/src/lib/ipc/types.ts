@@ -1,5 +1,6 @@
 // The IPC contract's types (docs/desktop-ipc.md), in one file so that the
 // shell's generated bindings (`./bindings/`, ts-rs) can replace it in one move.
+import type { SyncCommands, SyncEvents } from '../sync/types';
 
 export type Id = string;
 
@@ -179,7 +180,7 @@ export const IMPORT_FORMATS: readonly ImportFormat[] = [
 ];
 
 /** Every command: its arguments (as sent) and its result. */
-export type Commands = {
+export type Commands = SyncCommands & {
   app_status: { args: void; result: AppStatus };
   vault_create: {
     args: { passphrase: string | null };
@@ -248,7 +249,7 @@ export type ArgsOf<C extends CommandName> = Commands[C]['args'];
 export type ResultOf<C extends CommandName> = Commands[C]['result'];
 
 /** Every event the shell emits, with its payload. */
-export type Events = {
+export type Events = SyncEvents & {
   'vault://changed': Changes;
   'vault://locked': { reason: 'user' | 'idle' };
   'app://quick-add': { text: string | null };

@@ -17,6 +17,7 @@
 //!
 //! Sealed rows and their integrity: `store.rs`. Fields: `fields.rs`.
 
+mod account;
 mod engine;
 pub(crate) mod fields;
 mod http;
@@ -40,6 +41,7 @@ use productivitypro_sync_protocol::hlc::HlcError;
 use productivitypro_sync_protocol::keys::SyncKey;
 use productivitypro_sync_protocol::{AccountId, DeviceId, IntegrityError, KeyId as SyncKeyId};
 
+pub use account::{RecoveryChoice, SyncDevice};
 pub use engine::{SyncReport, Transport, TransportError};
 pub use http::HttpTransport;
 pub(crate) use local::LocalPlan;
@@ -81,6 +83,10 @@ pub enum SyncError {
     Unsent { ops: usize, batches: usize },
     #[error("the sync server could not be used: {message}")]
     Transport { code: String, message: String },
+    /// An account flow failed (the server's code, or the client's own:
+    /// `wrong_passphrase`, `key_id_mismatch`, `invalid_email`, …).
+    #[error("{message}")]
+    Account { code: String, message: String },
 }
 
 impl SyncError {
@@ -95,16 +101,41 @@ impl SyncError {
             SyncError::StateMoved => "sync_state_moved",
             SyncError::Purged { .. } => "record_purged",
             SyncError::Unsent { .. } => "sync_unsent",
-            // The server's codes are a closed list (`api::ERROR_CODES`);
-            // anything else is an answer this client cannot use.
-            SyncError::Transport { code, .. } => match code.as_str() {
-                "server_unreachable" => "server_unreachable",
-                c => productivitypro_sync_protocol::api::ERROR_CODES
+            SyncError::Transport { code, .. } => server_code(code),
+            SyncError::Account { code, .. } => match code.as_str() {
+                "account_mismatch" => "account_mismatch",
+                c => CLIENT_ACCOUNT_CODES
                     .iter()
-                    .find(|(k, _)| *k == c)
-                    .map_or("bad_response", |(k, _)| k),
+                    .find(|k| **k == c)
+                    .copied()
+                    .unwrap_or_else(|| server_code(c)),
             },
         }
+    }
+}
+
+/// Codes an account flow makes on the client (`KeyError::code`).
+const CLIENT_ACCOUNT_CODES: &[&str] = &[
+    "invalid_email",
+    "empty_passphrase",
+    "weak_kdf_params",
+    "excessive_kdf_params",
+    "invalid_kdf_salt",
+    "wrong_passphrase",
+    "key_id_mismatch",
+    "device_name_too_long",
+    "device_name_unreadable",
+];
+
+/// The server's codes are a closed list (`api::ERROR_CODES`); anything
+/// else is an answer this client cannot use.
+fn server_code(code: &str) -> &'static str {
+    match code {
+        "server_unreachable" => "server_unreachable",
+        c => productivitypro_sync_protocol::api::ERROR_CODES
+            .iter()
+            .find(|(k, _)| *k == c)
+            .map_or("bad_response", |(k, _)| k),
     }
 }
 

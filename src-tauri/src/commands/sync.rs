@@ -1,0 +1,179 @@
+//! Sync account commands (docs/desktop-ipc.md, "Sync"), over the core's
+//! account flows (`Vault::sync_signup` …), which `pp sync` uses too. The
+//! passphrase comes in, is used on the blocking pool and wiped; the sync
+//! key and the device token stay sealed in the vault. The exchanges
+//! themselves run in `sync_worker`.
+
+use std::sync::Arc;
+
+use productivitypro_core::vault::sync::RecoveryChoice;
+use productivitypro_sync_protocol::DeviceId;
+use tauri::{AppHandle, Runtime, State};
+use zeroize::Zeroizing;
+
+use crate::args::Args;
+use crate::error::{IpcError, IpcResult};
+use crate::shell::{blocking, Shell};
+use crate::sync_dto::{
+    SyncDeviceArgs, SyncDeviceDto, SyncSignInArgs, SyncSignOutArgs, SyncSignedUp, SyncStatus,
+};
+use crate::sync_worker;
+
+fn status<R: Runtime>(app: &AppHandle<R>) -> SyncStatus {
+    sync_worker::worker(app).map_or_else(SyncStatus::off, |w| w.status())
+}
+
+fn server_url(s: &str) -> IpcResult<String> {
+    let s = s.trim().trim_end_matches('/');
+    if !(s.starts_with("https://") || s.starts_with("http://")) || s.len() < 10 {
+        return Err(IpcError::new(
+            "invalid_server",
+            "the sync server must be an http(s):// address",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+struct Credentials {
+    server: String,
+    email: String,
+    passphrase: Zeroizing<String>,
+}
+
+fn credentials(a: SyncSignInArgs) -> IpcResult<Credentials> {
+    let passphrase = Zeroizing::new(a.passphrase);
+    Ok(Credentials {
+        server: server_url(&a.server)?,
+        email: a.email.trim().to_string(),
+        passphrase,
+    })
+}
+
+/// What the status indicator and the Settings → Sync page show.
+#[tauri::command]
+pub async fn sync_status<R: Runtime>(app: AppHandle<R>) -> IpcResult<SyncStatus> {
+    Ok(status(&app))
+}
+
+/// Creates an account, links this vault and starts syncing. Returns the
+/// new sync recovery key, to be shown once.
+#[tauri::command]
+pub async fn sync_sign_up<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Arc<Shell>>,
+    args: Args<SyncSignInArgs>,
+) -> IpcResult<SyncSignedUp> {
+    let c = credentials(args.0)?;
+    let shell = shell.inner().clone();
+    let key = blocking(move || {
+        let _busy = shell.begin_long()?;
+        shell.with_vault(|v| {
+            v.refresh()?;
+            let shown = v.sync_signup(
+                &c.server,
+                &c.email,
+                &c.passphrase,
+                RecoveryChoice::Dedicated,
+            )?;
+            Ok(shown
+                .map(|k| k.display_text().to_string())
+                .unwrap_or_default())
+        })
+    })
+    .await?;
+    tracing::info!("sync signed up");
+    sync_worker::wake(&app);
+    Ok(SyncSignedUp {
+        recovery_key: key,
+        status: status(&app),
+    })
+}
+
+/// Signs in to an account (key-id check included) and starts syncing.
+#[tauri::command]
+pub async fn sync_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Arc<Shell>>,
+    args: Args<SyncSignInArgs>,
+) -> IpcResult<SyncStatus> {
+    let c = credentials(args.0)?;
+    let shell = shell.inner().clone();
+    blocking(move || {
+        let _busy = shell.begin_long()?;
+        shell.with_vault(|v| {
+            v.refresh()?;
+            Ok(v.sync_login(&c.server, &c.email, &c.passphrase)?)
+        })
+    })
+    .await?;
+    tracing::info!("sync signed in");
+    sync_worker::wake(&app);
+    Ok(status(&app))
+}
+
+/// Exchange now (the loop does it on its own; this is the button).
+#[tauri::command]
+pub async fn sync_now<R: Runtime>(app: AppHandle<R>) -> IpcResult<SyncStatus> {
+    sync_worker::wake(&app);
+    Ok(status(&app))
+}
+
+#[tauri::command]
+pub async fn sync_devices(shell: State<'_, Arc<Shell>>) -> IpcResult<Vec<SyncDeviceDto>> {
+    let shell = shell.inner().clone();
+    let list = blocking(move || shell.with_vault(|v| Ok(v.sync_devices()?))).await?;
+    let at = |s: i64| {
+        chrono::DateTime::from_timestamp(s, 0)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default()
+    };
+    Ok(list
+        .into_iter()
+        .map(|d| SyncDeviceDto {
+            id: d.device_id.to_string(),
+            name: d.name,
+            created_at: at(d.created_at),
+            last_seen_at: at(d.last_seen_at),
+            signed_out: d.signed_out,
+            current: d.current,
+        })
+        .collect())
+}
+
+/// Signs another device of the account out.
+#[tauri::command]
+pub async fn sync_device_sign_out(
+    shell: State<'_, Arc<Shell>>,
+    args: Args<SyncDeviceArgs>,
+) -> IpcResult<()> {
+    let id: DeviceId = args
+        .0
+        .device_id
+        .parse()
+        .map_err(|e| IpcError::invalid(format!("deviceId: {e}")))?;
+    let shell = shell.inner().clone();
+    blocking(move || shell.with_vault(|v| Ok(v.sync_sign_out_device(id)?))).await
+}
+
+/// Signs this device out and stops syncing; tasks stay. Refused with
+/// `sync_unsent` while changes are unsent, unless `discardUnsent`.
+#[tauri::command]
+pub async fn sync_sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Arc<Shell>>,
+    args: Args<SyncSignOutArgs>,
+) -> IpcResult<SyncStatus> {
+    let discard = args.0.discard_unsent.unwrap_or(false);
+    let shell = shell.inner().clone();
+    blocking(move || {
+        let _busy = shell.begin_long()?;
+        shell.with_vault(|v| {
+            v.refresh()?;
+            Ok(v.sync_sign_out(discard, false)?)
+        })
+    })
+    .await?;
+    tracing::info!("sync signed out");
+    sync_worker::wake(&app);
+    Ok(SyncStatus::off())
+}

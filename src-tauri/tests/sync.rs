@@ -1,0 +1,305 @@
+//! Sync through the IPC layer: two headless apps (two vaults) and the real
+//! sync service on loopback (in this process, SQLite in a temporary
+//! folder, or PostgreSQL: `PRODUCTIVITYPRO_SYNC_CLIENT_BACKEND=postgres`
+//! under `scripts/with-postgres`). A change made
+//! in one app reaches the other app's window as `vault://changed`, pulled
+//! because the server's WebSocket notice said so.
+
+mod common;
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use common::{require_keyring, Harness};
+use productivitypro_sync_server::clock::SystemClock;
+use productivitypro_sync_server::config::HashCost;
+use productivitypro_sync_server::{scratch, Config, Server};
+use serde_json::{json, Value};
+use tauri::Listener;
+
+const SYNC_PASS: &str = "a long sync passphrase";
+
+struct Service {
+    rt: tokio::runtime::Runtime,
+    server: Option<Server>,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    fn start() -> Service {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = rt.block_on(scratch::database_url(dir.path()));
+        let c = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            database_url: Some(database_url),
+            log_format: "text".into(),
+            login_hash: HashCost {
+                m_kib: 8192,
+                t: 1,
+                p: 1,
+            },
+            ..Config::default()
+        };
+        let server = rt
+            .block_on(Server::start(c, Arc::new(SystemClock)))
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        Service {
+            rt,
+            server: Some(server),
+            base,
+            _dir: dir,
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.stop());
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Every `sync://status` an app sent, in order.
+#[derive(Default)]
+struct Statuses {
+    seen: Mutex<Vec<Value>>,
+    cv: Condvar,
+}
+
+impl Statuses {
+    fn listen(h: &Harness) -> Arc<Statuses> {
+        let s = Arc::new(Statuses::default());
+        let s2 = s.clone();
+        h.app.listen_any("sync://status", move |e| {
+            let v: Value = serde_json::from_str(e.payload()).unwrap_or(Value::Null);
+            s2.seen.lock().unwrap().push(v);
+            s2.cv.notify_all();
+        });
+        s
+    }
+
+    /// Waits for a status in `state` (and with `code`, if given) sent
+    /// after the first `after`; panics after 20 s.
+    fn wait(&self, after: usize, state: &str, code: Option<&str>) -> Value {
+        self.wait_for(after, &format!("{state} {code:?}"), |v| {
+            v["state"] == state && code.is_none_or(|c| v["code"] == c)
+        })
+    }
+
+    fn wait_for(&self, after: usize, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let g = self.seen.lock().unwrap();
+        let (g, _) = self
+            .cv
+            .wait_timeout_while(g, Duration::from_secs(20), |v| {
+                !v.iter().skip(after).any(&matches)
+            })
+            .unwrap();
+        g.iter()
+            .skip(after)
+            .find(|v| matches(v))
+            .unwrap_or_else(|| panic!("no {what} status; saw {:?}", *g))
+            .clone()
+    }
+
+    fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+fn titles(snapshot: &Value) -> Vec<String> {
+    let mut t: Vec<String> = snapshot["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_string())
+        .collect();
+    t.sort();
+    t
+}
+
+/// Waits until a `vault://changed` after the first `after` carries a task
+/// titled `title`.
+fn wait_changed_with(h: &Harness, after: usize, title: &str) -> Value {
+    let mut n = after;
+    loop {
+        let c = h.wait_event("vault://changed", n);
+        if c["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["title"] == title)
+        {
+            return c;
+        }
+        n += 1;
+    }
+}
+
+fn creds(svc: &Service, email: &str, pass: &str) -> Value {
+    json!({ "server": svc.base, "email": email, "passphrase": pass })
+}
+
+#[test]
+fn a_change_in_one_app_reaches_the_other_apps_window_through_the_notice() {
+    require_keyring();
+    let mut svc = Service::start();
+    let email = "two-apps@example.com";
+    let a = Harness::new();
+    let sa = Statuses::listen(&a);
+    a.create();
+    a.add("From A before sync");
+    assert_eq!(a.ok("sync_status", json!({}))["state"], "off");
+
+    // Bad input: clear codes, nothing linked.
+    assert_eq!(
+        a.err("sync_sign_in", creds(&svc, email, SYNC_PASS)),
+        "invalid_credentials"
+    );
+    assert_eq!(
+        a.err(
+            "sync_sign_up",
+            json!({ "server": "ftp://nowhere", "email": email, "passphrase": SYNC_PASS })
+        ),
+        "invalid_server"
+    );
+    assert_eq!(
+        a.err("sync_sign_up", creds(&svc, email, "   ")),
+        "empty_passphrase"
+    );
+    assert_eq!(
+        a.err("sync_sign_up", creds(&svc, "not an email", SYNC_PASS)),
+        "invalid_email"
+    );
+    assert_eq!(
+        a.err(
+            "sync_sign_up",
+            json!({ "server": svc.base, "email": email, "passphrase": SYNC_PASS, "token": "x" })
+        ),
+        "invalid_argument"
+    );
+    assert_eq!(a.ok("sync_status", json!({}))["state"], "off");
+
+    let up = a.ok("sync_sign_up", creds(&svc, email, SYNC_PASS));
+    let key = up["recoveryKey"].as_str().unwrap();
+    assert_eq!(key.split('-').count(), 14, "{key}");
+    let s = sa.wait(0, "synced", None);
+    assert_eq!(s["email"], email);
+    assert!(s.get("token").is_none() && s.get("key").is_none(), "{s}");
+
+    let b = Harness::new();
+    let sb = Statuses::listen(&b);
+    b.create();
+    assert_eq!(
+        b.err("sync_sign_in", creds(&svc, email, "wrong passphrase")),
+        "invalid_credentials"
+    );
+    assert_eq!(b.ok("sync_status", json!({}))["state"], "off");
+    let before = b.count_events("vault://changed");
+    b.ok("sync_sign_in", creds(&svc, email, SYNC_PASS));
+    // A's task reaches B's window the way a change by `pp` does.
+    wait_changed_with(&b, before, "From A before sync");
+    sb.wait(0, "synced", None);
+
+    // Live: A adds, B's window gets it (pushed after A's commit, pulled by
+    // B on the server's notice). How fast is the benchmark's business.
+    let before = b.count_events("vault://changed");
+    a.add("Live from A");
+    wait_changed_with(&b, before, "Live from A");
+    // And back.
+    let before = a.count_events("vault://changed");
+    let t = b.add("Live from B");
+    wait_changed_with(&a, before, "Live from B");
+    let id = t["id"].as_str().unwrap();
+    let before = a.count_events("vault://changed");
+    b.ok("tasks_complete", json!({ "ids": [id] }));
+    let c = h_wait_done(&a, before, "Live from B");
+    assert_eq!(c["done"], true);
+    assert_eq!(
+        titles(&a.ok("vault_snapshot", json!({}))),
+        titles(&b.ok("vault_snapshot", json!({})))
+    );
+
+    // Devices: both listed, one current; A signs B out.
+    let devs = a.ok("sync_devices", json!({}));
+    let devs = devs.as_array().unwrap();
+    assert_eq!(devs.len(), 2, "{devs:?}");
+    let b_id = devs.iter().find(|d| d["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a_id = devs.iter().find(|d| d["current"] == true).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        a.err("sync_device_sign_out", json!({ "deviceId": a_id })),
+        "invalid_request"
+    );
+    assert_eq!(
+        a.err("sync_device_sign_out", json!({ "deviceId": "zz" })),
+        "invalid_argument"
+    );
+    let n = sb.count();
+    a.ok("sync_device_sign_out", json!({ "deviceId": b_id }));
+    sb.wait(n, "error", Some("device_signed_out"));
+    // B signs out here too; its tasks stay.
+    let off = b.ok("sync_sign_out", json!({ "discardUnsent": true }));
+    assert_eq!(off["state"], "off");
+    assert_eq!(titles(&b.ok("vault_snapshot", json!({}))).len(), 3);
+
+    // The server goes away: A says offline with the reason, keeps the change.
+    let n = sa.count();
+    svc.stop();
+    a.add("Made while offline");
+    sa.wait_for(n, "offline with the change pending", |v| {
+        v["state"] == "offline" && v["code"] == "server_unreachable" && v["pending"] == true
+    });
+}
+
+/// Waits for a `vault://changed` carrying `title` done.
+fn h_wait_done(h: &Harness, after: usize, title: &str) -> Value {
+    let mut n = after;
+    loop {
+        let c = h.wait_event("vault://changed", n);
+        if let Some(t) = c["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["title"] == title && t["done"] == true)
+        {
+            return t.clone();
+        }
+        n += 1;
+    }
+}
+
+#[test]
+fn locking_the_vault_stops_sync_and_unlocking_resumes_it() {
+    require_keyring();
+    let svc = Service::start();
+    let a = Harness::new();
+    let sa = Statuses::listen(&a);
+    a.create();
+    a.ok("sync_sign_up", creds(&svc, "locker@example.com", SYNC_PASS));
+    sa.wait(0, "synced", None);
+    let n = sa.count();
+    a.ok("vault_lock", json!({}));
+    sa.wait(n, "off", None);
+    assert_eq!(a.ok("sync_status", json!({}))["state"], "off");
+    let n = sa.count();
+    a.ok("vault_unlock", json!({ "method": "keyring" }));
+    sa.wait(n, "synced", None);
+}

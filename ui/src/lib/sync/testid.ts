@@ -1,0 +1,23 @@
+/** Test ids of the sync UI (kept apart from ../testid.ts). */
+export const SyncTestId = {
+  Page: 'sync-page',
+  Form: 'sync-form',
+  ModeSignIn: 'sync-mode-signin',
+  ModeSignUp: 'sync-mode-signup',
+  Server: 'sync-server',
+  Email: 'sync-email',
+  Passphrase: 'sync-passphrase',
+  Repeat: 'sync-repeat',
+  Submit: 'sync-submit',
+  Status: 'sync-status',
+  Reason: 'sync-reason',
+  Now: 'sync-now',
+  SignOut: 'sync-sign-out',
+  SignOutDiscard: 'sync-sign-out-discard',
+  Devices: 'sync-devices',
+  Device: 'sync-device',
+  DeviceSignOut: 'sync-device-sign-out',
+  RecoveryKey: 'sync-recovery-key',
+  Error: 'sync-error',
+  Indicator: 'sync-indicator',
+} as const;
