@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # sign_root, gpg_sign_args: used by the scripts sourcing this
 # Sourced by every installers/sign/* script. Secrets come only from the
 # environment; they are never echoed, never passed on a command line where
 # another tool can avoid it, and key material is written only into a
