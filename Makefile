@@ -1,5 +1,5 @@
 # The two quick-start commands: `make run` and `make test`.
-.PHONY: run demo test bench bench-desktop fmt deb
+.PHONY: run demo test bench bench-desktop fmt deb rehearsal reproducible-deb icons
 
 # The desktop app on your vault (the one `pp` uses).
 run:
@@ -31,6 +31,20 @@ bench:
 # Xvfb (start-up, memory, .deb and UI size, quick add, view switch).
 bench-desktop:
 	scripts/bench-desktop
+
+# Issue 9's release rehearsal: throwaway keys, release .deb/.rpm, the Windows
+# installer cross-built, everything signed and verified, SBOMs, a loopback
+# publish, dpkg -i. Summary: target/rehearsal/summary.txt.
+rehearsal:
+	scripts/rehearsal
+
+# The .deb built twice from one commit in fresh clones, compared.
+reproducible-deb:
+	scripts/reproducible-deb
+
+# Every icon size from installers/icon.svg into src-tauri/icons.
+icons:
+	installers/generate-icons
 
 fmt:
 	cargo fmt --all

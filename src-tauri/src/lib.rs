@@ -224,6 +224,10 @@ fn config_from_env<R: Runtime>(app: &App<R>) -> Result<ShellConfig, String> {
 
 /// The desktop app.
 pub fn run() {
+    if launch::version_requested(std::env::args().skip(1)) {
+        println!("{}", launch::version_line());
+        return;
+    }
     let launch = launch::parse_args(std::env::args().skip(1));
     let setup_launch = launch.clone();
     let app = tauri::Builder::default()

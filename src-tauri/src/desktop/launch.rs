@@ -19,6 +19,21 @@ pub struct Launch {
     pub link: Option<String>,
 }
 
+/// `--version` (or `-V`) anywhere in the arguments: print the version and
+/// exit before anything else starts. Installers, package managers' smoke
+/// tests and support scripts run it, so it must open no window, take no
+/// single-instance lock, write no log and never open the vault.
+pub fn version_requested<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> bool {
+    args.into_iter()
+        .any(|a| matches!(a.as_ref(), "--version" | "-V"))
+}
+
+/// What `--version` prints: the name the binary is installed under and the
+/// release version (the workspace's, which `tauri build` bundles too).
+pub fn version_line() -> String {
+    format!("productivitypro {}", env!("CARGO_PKG_VERSION"))
+}
+
 /// Reads the arguments after the program name.
 pub fn parse_args<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> Launch {
     let mut l = Launch::default();
@@ -86,6 +101,21 @@ mod tests {
         let l = parse_args(["productivitypro://add?title=x"]);
         assert_eq!(l.link.as_deref(), Some("productivitypro://add?title=x"));
         assert_eq!(parse_args(["https://example.com"]).link, None);
+    }
+
+    #[test]
+    fn version_is_asked_with_either_spelling_only() {
+        assert!(version_requested(["--version"]));
+        assert!(version_requested(["--quick-add", "-V"]));
+        assert!(!version_requested(Vec::<String>::new()));
+        assert!(!version_requested(["--versions", "-v", "version"]));
+        assert!(!version_requested([
+            "productivitypro://add?title=--version"
+        ]));
+        assert_eq!(
+            version_line(),
+            format!("productivitypro {}", env!("CARGO_PKG_VERSION"))
+        );
     }
 
     #[test]
