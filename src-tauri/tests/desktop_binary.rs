@@ -7,8 +7,9 @@
 //! normal exit (SIGTERM).
 //!
 //! What the app did is read from its log file (ids and codes only), so
-//! this needs no UI: a development build without the Vite server shows an
-//! error page, which does not matter here. Needs Xvfb and xdotool
+//! this needs no UI: `make test` builds the app with the UI embedded
+//! (scripts/build-workspace), a plain development build shows an error page
+//! without the Vite server; either works here. Needs Xvfb and xdotool
 //! (`scripts/bootstrap --test`).
 
 use std::path::{Path, PathBuf};
