@@ -109,6 +109,33 @@ function pp(...args) {
   return execFileSync(PP, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** What the X clipboard (CLIPBOARD selection) of the test display holds. */
+function clipboard() {
+  try {
+    return execFileSync('xclip', ['-selection', 'clipboard', '-o'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 5_000,
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** The X window id of GTK's print dialog, or null. */
+function printDialog() {
+  try {
+    const ids = execFileSync('xdotool', ['search', '--onlyvisible', '--name', '^Print$'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 5_000,
+    }).trim();
+    return ids ? ids.split('\n')[0] : null;
+  } catch {
+    return null; // xdotool exits 1 when nothing matches
+  }
+}
+
 async function quickAdd(text) {
   const input = await s.waitFor(tid('quick-add'));
   await input.click();
@@ -133,6 +160,34 @@ test('first run: create with a passphrase, confirm two groups of the recovery ke
   const key = await (await s.waitFor(tid('recovery-key'), 30_000)).attr('data-key');
   assert.match(key, /^([0-9A-Z]{4}-){13}[0-9A-Z]{4}$/);
   const groups = key.split('-');
+
+  // Copy: the key reaches the display's clipboard (read back with xclip).
+  await (await s.find(tid('recovery-copy'))).click();
+  await eventually(
+    async () => (await (await s.find(tid('recovery-copy'))).text()) === 'Copied',
+    'the Copy button to say Copied',
+  );
+  await eventually(() => clipboard() === key, 'the recovery key on the X clipboard');
+
+  // Print: window.print() opens GTK's print dialog (a real window on the
+  // display, found with xdotool); Escape cancels it and the page goes on.
+  // Clicked from a timer so the WebDriver call does not wait on the
+  // dialog, which runs in the app process while the page's print() waits.
+  await s.exec(`setTimeout(() => document.querySelector('${tid('recovery-print')}').click(), 0)`);
+  const dialog = await eventually(() => printDialog(), 'the print dialog to open', {
+    timeoutMs: 20_000,
+  });
+  execFileSync('xdotool', [
+    'windowactivate',
+    '--sync',
+    dialog,
+    'key',
+    '--clearmodifiers',
+    'Escape',
+  ]);
+  await eventually(() => !printDialog(), 'the print dialog to close', { timeoutMs: 20_000 });
+  assert.equal(await phase(), 'first-run', 'the page answers after printing');
+
   await (await s.find(tid('recovery-saved'))).click();
   await s.waitFor(tid('recovery-answer'));
   const answers = await s.findAll(tid('recovery-answer'));
@@ -151,6 +206,28 @@ test('first run: create with a passphrase, confirm two groups of the recovery ke
   await (await s.find(tid('recovery-confirm'))).click();
   await eventually(async () => (await phase()) === 'unlocked', 'the Inbox after confirmation');
   assert.equal(await (await s.find(tid('view-title'))).text(), 'Inbox');
+});
+
+test('the CSP is enforced: no inline script, no eval, no network', async () => {
+  // An async script: WebDriver's execute waits for the promise it returns.
+  const r = await s.exec(`return (async () => {
+    const seen = [];
+    document.addEventListener('securitypolicyviolation', (e) => seen.push(e.effectiveDirective));
+    const el = document.createElement('script');
+    el.textContent = 'window.__ppInlineRan = true';
+    document.head.appendChild(el);
+    let evalRan = false;
+    try { evalRan = (0, eval)('true'); } catch (e) { evalRan = e.name; }
+    let fetched;
+    try { await fetch('http://127.0.0.1:9/'); fetched = 'fetched'; } catch (e) { fetched = e.name; }
+    await new Promise((r) => setTimeout(r, 200));
+    return { inline: window.__ppInlineRan === true, evalRan, fetched, seen };
+  })()`);
+  assert.equal(r.inline, false, 'an injected inline script must not run');
+  assert.equal(r.evalRan, 'EvalError', 'eval must be refused');
+  assert.notEqual(r.fetched, 'fetched', 'no network outside ipc:');
+  assert.ok(r.seen.includes('script-src') || r.seen.includes('script-src-elem'), `${r.seen}`);
+  assert.ok(r.seen.includes('connect-src'), `${r.seen}`);
 });
 
 test('a reminder is scheduled for a task due in under a minute and a half', async () => {
