@@ -169,23 +169,39 @@ test('first run: create with a passphrase, confirm two groups of the recovery ke
   );
   await eventually(() => clipboard() === key, 'the recovery key on the X clipboard');
 
-  // Print: window.print() opens GTK's print dialog (a real window on the
-  // display, found with xdotool); Escape cancels it and the page goes on.
-  // Clicked from a timer so the WebDriver call does not wait on the
-  // dialog, which runs in the app process while the page's print() waits.
-  await s.exec(`setTimeout(() => document.querySelector('${tid('recovery-print')}').click(), 0)`);
-  const dialog = await eventually(() => printDialog(), 'the print dialog to open', {
-    timeoutMs: 20_000,
-  });
-  execFileSync('xdotool', [
-    'windowactivate',
-    '--sync',
-    dialog,
-    'key',
-    '--clearmodifiers',
-    'Escape',
-  ]);
-  await eventually(() => !printDialog(), 'the print dialog to close', { timeoutMs: 20_000 });
+  // Print. Under WebKitWebDriver, window.print() returns at once without
+  // opening GTK's print dialog (no new X window appears — checked with
+  // xdotool for 8 s in a probe), so the dialog itself cannot be driven
+  // here. What can be checked: print() runs without an error, the page
+  // stays responsive, and the print stylesheet (bundled, allowed by the
+  // CSP) hides everything but the key. Should a dialog open after all
+  // (another WebKit), it is cancelled with Escape.
+  await s.exec(`window.__ppPrint = 'pending';
+    setTimeout(() => {
+      try { window.print(); window.__ppPrint = 'returned'; }
+      catch (e) { window.__ppPrint = 'threw ' + e; }
+    }, 0)`);
+  await eventually(
+    async () => printDialog() || (await s.exec('return window.__ppPrint')) !== 'pending',
+    'print() to return or its dialog to open',
+    { timeoutMs: 20_000 },
+  );
+  const dialog = printDialog();
+  if (dialog) {
+    execFileSync('xdotool', ['windowactivate', '--sync', dialog, 'key', 'Escape']);
+    await eventually(() => !printDialog(), 'the print dialog to close', { timeoutMs: 20_000 });
+  }
+  await eventually(
+    async () => (await s.exec('return window.__ppPrint')) === 'returned',
+    'print() to return without an error',
+  );
+  const printRules = await s.exec(`return [...document.styleSheets].flatMap((sheet) =>
+      [...sheet.cssRules].filter((r) => r.media && r.media.mediaText === 'print')
+        .flatMap((r) => [...r.cssRules].map((c) => c.cssText)))`);
+  assert.ok(
+    printRules.some((r) => r.includes('.no-print') && r.includes('display: none')),
+    `print stylesheet: ${printRules}`,
+  );
   assert.equal(await phase(), 'first-run', 'the page answers after printing');
 
   await (await s.find(tid('recovery-saved'))).click();
