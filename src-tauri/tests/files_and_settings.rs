@@ -81,11 +81,7 @@ fn export_and_import_every_format() {
         "{names:?}"
     );
     other.ok("undo", json!({}));
-    assert!(other
-        .all_tasks()
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(other.all_tasks().as_array().unwrap().is_empty());
     let c = other.ok(
         "import_from",
         json!({ "format": "ical", "path": dir.path().join("out.ical") }),
@@ -171,10 +167,7 @@ fn backups_now_list_and_restore_with_the_passphrase() {
     ] {
         assert_eq!(h.err("backup_restore", args.clone()), code, "{args}");
         // A refused restore leaves the open vault as it was.
-        assert_eq!(
-            titles(&h),
-            ["After the backup", "Before the backup"]
-        );
+        assert_eq!(titles(&h), ["After the backup", "Before the backup"]);
     }
     let snap = h.ok(
         "backup_restore",

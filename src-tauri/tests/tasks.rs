@@ -483,7 +483,10 @@ fn views_answer_rows_and_tasks_get_fetches_only_those_asked() {
     assert_eq!(got[1]["title"], "Plan trip");
     assert_eq!(got[1]["due"]["date"], "2026-11-24");
     assert_eq!(h.ok("tasks_get", json!({ "ids": [] })), json!([]));
-    assert_eq!(h.err("tasks_get", json!({ "ids": ["nope"] })), "invalid_argument");
+    assert_eq!(
+        h.err("tasks_get", json!({ "ids": ["nope"] })),
+        "invalid_argument"
+    );
     let too_many: Vec<String> = (0..2001).map(|i| format!("{i:032x}")).collect();
     assert_eq!(
         h.err("tasks_get", json!({ "ids": too_many })),
@@ -498,7 +501,10 @@ fn views_answer_rows_and_tasks_get_fetches_only_those_asked() {
     let subs = h.ok("task_subtasks", json!({ "id": pid }));
     assert_eq!(subs.as_array().unwrap().len(), 1, "not the trashed one");
     assert_eq!(subs[0]["id"], pack.as_str());
-    assert_eq!(h.err("task_subtasks", json!({ "id": "x" })), "invalid_argument");
+    assert_eq!(
+        h.err("task_subtasks", json!({ "id": "x" })),
+        "invalid_argument"
+    );
 
     h.ok("vault_lock", json!({}));
     assert_eq!(h.err("tasks_get", json!({ "ids": [pid] })), "vault_locked");
@@ -514,7 +520,11 @@ fn changes_tags_is_null_when_unchanged_and_empty_when_the_last_tag_goes() {
     h.create();
     let t = h.add("Only tagged @solo");
     let c = h.ok("list_add", json!({ "name": "Errands" }));
-    assert_eq!(c["tags"], Value::Null, "a list change leaves the tags alone");
+    assert_eq!(
+        c["tags"],
+        Value::Null,
+        "a list change leaves the tags alone"
+    );
     let c = h.ok("tasks_trash", json!({ "ids": [t["id"]] }));
     assert_eq!(c["tags"], json!([]), "the last carrier is in the trash");
     let c = h.ok("undo", json!({}));

@@ -103,7 +103,11 @@ pub async fn view_query(
             let days = if by_day {
                 r.tasks
                     .iter()
-                    .map(|t| t.due.as_ref().map(|d| d.date.format("%Y-%m-%d").to_string()))
+                    .map(|t| {
+                        t.due
+                            .as_ref()
+                            .map(|d| d.date.format("%Y-%m-%d").to_string())
+                    })
                     .collect()
             } else {
                 Vec::new()
@@ -169,7 +173,10 @@ pub async fn task_subtasks(
                 .filter(|t| t.parent == Some(id) && t.trashed_at.is_none())
                 .collect();
             subs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
-            Ok(subs.into_iter().map(|t| TaskDto::from_task(t, tz)).collect())
+            Ok(subs
+                .into_iter()
+                .map(|t| TaskDto::from_task(t, tz))
+                .collect())
         })
     })
     .await

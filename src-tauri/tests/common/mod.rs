@@ -294,11 +294,17 @@ impl Harness {
                 }
             }
         }
-        let mut tasks = self.ok("tasks_get", json!({ "ids": ids }))
+        let mut tasks = self
+            .ok("tasks_get", json!({ "ids": ids }))
             .as_array()
             .unwrap()
             .clone();
-        let key = |t: &Value| (t["order"].as_str().unwrap().to_string(), t["id"].as_str().unwrap().to_string());
+        let key = |t: &Value| {
+            (
+                t["order"].as_str().unwrap().to_string(),
+                t["id"].as_str().unwrap().to_string(),
+            )
+        };
         tasks.sort_by_key(key);
         Value::Array(tasks)
     }
