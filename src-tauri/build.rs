@@ -14,6 +14,8 @@ const COMMANDS: &[&str] = &[
     "vault_lock",
     "vault_snapshot",
     "view_query",
+    "tasks_get",
+    "task_subtasks",
     "quick_add_preview",
     "task_add",
     "task_update",

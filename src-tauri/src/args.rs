@@ -89,6 +89,7 @@ args!(TaskUpdateArgs {
     patch: TaskPatchDto,
 });
 args!(IdsArgs { ids: Vec<Id> });
+args!(IdArgs { id: Id });
 args!(TrashEmptyArgs {
     /// null: the whole trash.
     ids: Option<Vec<Id>>,

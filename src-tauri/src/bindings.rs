@@ -75,6 +75,7 @@ pub fn all() -> Vec<(String, Render)> {
         one::<TaskAddArgs>(),
         one::<TaskUpdateArgs>(),
         one::<IdsArgs>(),
+        one::<IdArgs>(),
         one::<TrashEmptyArgs>(),
         one::<TasksMoveArgs>(),
         one::<TasksTagArgs>(),

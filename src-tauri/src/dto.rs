@@ -228,8 +228,9 @@ pub struct Changes {
     pub removed_tasks: Vec<Id>,
     pub lists: Vec<ListDto>,
     pub removed_lists: Vec<Id>,
-    /// The full tag table when it changed, else [].
-    pub tags: Vec<TagDto>,
+    /// The full tag table when a task or tag changed, else null
+    /// (unchanged). An empty table is `[]`, not null.
+    pub tags: Option<Vec<TagDto>>,
     pub counts: SidebarCounts,
     pub history: HistoryState,
 }
@@ -238,7 +239,6 @@ pub struct Changes {
 #[serde(rename_all = "camelCase")]
 #[ts(export_to = "Snapshot.ts")]
 pub struct Snapshot {
-    pub tasks: Vec<TaskDto>,
     pub lists: Vec<ListDto>,
     pub tags: Vec<TagDto>,
     pub counts: SidebarCounts,
@@ -303,7 +303,16 @@ pub struct ViewSummary {
 #[serde(rename_all = "camelCase")]
 #[ts(export_to = "ViewResult.ts")]
 pub struct ViewResult {
+    /// The view's tasks in display order (subtasks right after their
+    /// parent). The UI fetches the records of the rows it shows with
+    /// `tasks_get`.
     pub ids: Vec<Id>,
+    /// Per id: the index in `ids` of its parent when the parent is in this
+    /// view (before it), else -1. The UI indents and folds by it.
+    pub parents: Vec<i32>,
+    /// Per id, for Today and Upcoming only (else []): the due date
+    /// (YYYY-MM-DD, local) the row is grouped under, null when undated.
+    pub days: Vec<Option<String>>,
     pub summary: ViewSummary,
 }
 

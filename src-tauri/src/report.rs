@@ -52,11 +52,7 @@ fn tags(v: &Vault) -> Vec<TagDto> {
 }
 
 pub fn snapshot(v: &Vault) -> IpcResult<Snapshot> {
-    let tz = v.local_tz();
-    let mut tasks: Vec<TaskDto> = v.tasks().map(|t| TaskDto::from_task(t, tz)).collect();
-    tasks.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
     Ok(Snapshot {
-        tasks,
         lists: lists(v),
         tags: tags(v),
         counts: counts(v),
@@ -66,7 +62,8 @@ pub fn snapshot(v: &Vault) -> IpcResult<Snapshot> {
 
 /// What the UI must patch after `c`. A change to any task can change a
 /// list's open count, so every list (there are few) is sent whenever a
-/// task or a list changed; the tag table only when tags changed.
+/// task or a list changed; likewise the tag table (a task trashed, done or
+/// moved changes its tags' counts, or drops a tag nobody carries any more).
 pub fn changes(v: &Vault, c: &CoreChanges) -> IpcResult<Changes> {
     let tz = v.local_tz();
     let tasks = c
@@ -84,7 +81,7 @@ pub fn changes(v: &Vault, c: &CoreChanges) -> IpcResult<Changes> {
         removed_tasks: c.removed_tasks.iter().map(|id| id.to_string()).collect(),
         lists: if any_record { lists(v) } else { Vec::new() },
         removed_lists: c.removed_lists.iter().map(|id| id.to_string()).collect(),
-        tags: if c.tags { tags(v) } else { Vec::new() },
+        tags: (c.tags || !c.tasks.is_empty() || !c.removed_tasks.is_empty()).then(|| tags(v)),
         counts: counts(v),
         history: history(v)?,
     })

@@ -427,6 +427,110 @@ fn views_filters_and_sorts() {
     );
 }
 
+/// The UI holds no copy of every task any more: a view answers ids with
+/// the structure its rows need (parent index, day), and the records come
+/// from `tasks_get` for the rows on screen.
+#[test]
+fn views_answer_rows_and_tasks_get_fetches_only_those_asked() {
+    require_keyring();
+    let h = Harness::new();
+    h.create();
+    let parent = h.add("Plan trip tomorrow");
+    let pid = parent["id"].as_str().unwrap().to_string();
+    let sub = |text: &str| {
+        h.ok("task_add", json!({ "text": text, "parentId": pid }))["tasks"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let sid = sub("Book train in 2 days");
+    let pack = sub("Pack bag today");
+    let loose = h.add("Loose end");
+    let lid = loose["id"].as_str().unwrap().to_string();
+
+    let inbox = h.ok("view_query", json!({ "view": { "kind": "inbox" } }));
+    assert_eq!(
+        ids(&inbox),
+        [pid.clone(), sid.clone(), pack.clone(), lid.clone()]
+    );
+    assert_eq!(
+        inbox["parents"],
+        json!([-1, 0, 0, -1]),
+        "subtasks point at their parent's row"
+    );
+    assert_eq!(
+        inbox["days"],
+        json!([]),
+        "only Today and Upcoming are grouped by day"
+    );
+    let up = h.ok(
+        "view_query",
+        json!({ "view": { "kind": "upcoming", "days": 14 } }),
+    );
+    assert_eq!(ids(&up), [pid.clone(), sid.clone()]);
+    assert_eq!(up["parents"], json!([-1, 0]));
+    assert_eq!(up["days"], json!(["2026-11-24", "2026-11-25"]));
+    // A parent outside the view does not indent: Today has only the subtask.
+    let today = h.ok("view_query", json!({ "view": { "kind": "today" } }));
+    assert_eq!(ids(&today), std::slice::from_ref(&pack));
+    assert_eq!(today["parents"], json!([-1]));
+    assert_eq!(today["days"], json!(["2026-11-23"]));
+
+    let got = h.ok("tasks_get", json!({ "ids": [lid, "0".repeat(32), pid] }));
+    let got = got.as_array().unwrap();
+    assert_eq!(got.len(), 2, "an unknown id is left out: {got:?}");
+    assert_eq!(got[0]["title"], "Loose end", "in the order asked");
+    assert_eq!(got[1]["title"], "Plan trip");
+    assert_eq!(got[1]["due"]["date"], "2026-11-24");
+    assert_eq!(h.ok("tasks_get", json!({ "ids": [] })), json!([]));
+    assert_eq!(
+        h.err("tasks_get", json!({ "ids": ["nope"] })),
+        "invalid_argument"
+    );
+    let too_many: Vec<String> = (0..2001).map(|i| format!("{i:032x}")).collect();
+    assert_eq!(
+        h.err("tasks_get", json!({ "ids": too_many })),
+        "invalid_argument",
+        "tasks_get is for rows on screen, not the whole vault"
+    );
+
+    let subs = h.ok("task_subtasks", json!({ "id": pid }));
+    assert_eq!(subs.as_array().unwrap().len(), 2);
+    assert_eq!(subs[0]["id"], sid.as_str(), "in manual order");
+    h.ok("tasks_trash", json!({ "ids": [sid] }));
+    let subs = h.ok("task_subtasks", json!({ "id": pid }));
+    assert_eq!(subs.as_array().unwrap().len(), 1, "not the trashed one");
+    assert_eq!(subs[0]["id"], pack.as_str());
+    assert_eq!(
+        h.err("task_subtasks", json!({ "id": "x" })),
+        "invalid_argument"
+    );
+
+    h.ok("vault_lock", json!({}));
+    assert_eq!(h.err("tasks_get", json!({ "ids": [pid] })), "vault_locked");
+}
+
+/// `Changes.tags` is null when no task or tag changed and the full table
+/// otherwise, so a tag whose last task went to the trash leaves the
+/// sidebar (an empty table used to look like "unchanged").
+#[test]
+fn changes_tags_is_null_when_unchanged_and_empty_when_the_last_tag_goes() {
+    require_keyring();
+    let h = Harness::new();
+    h.create();
+    let t = h.add("Only tagged @solo");
+    let c = h.ok("list_add", json!({ "name": "Errands" }));
+    assert_eq!(
+        c["tags"],
+        Value::Null,
+        "a list change leaves the tags alone"
+    );
+    let c = h.ok("tasks_trash", json!({ "ids": [t["id"]] }));
+    assert_eq!(c["tags"], json!([]), "the last carrier is in the trash");
+    let c = h.ok("undo", json!({}));
+    assert_eq!(c["tags"], json!([{ "name": "solo", "openCount": 1 }]));
+}
+
 #[test]
 fn lists_add_rename_reorder_archive_delete() {
     require_keyring();

@@ -104,8 +104,8 @@ fn first_run_confirm_lock_and_unlock_every_way() {
         "slots readable while locked"
     );
 
-    let titles = |snap: &Value| -> Vec<String> {
-        snap["tasks"]
+    let titles = |_unlocked: &Value| -> Vec<String> {
+        h.all_tasks()
             .as_array()
             .unwrap()
             .iter()

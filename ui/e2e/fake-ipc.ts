@@ -14,6 +14,8 @@ type Harness = {
   /** What the next native file dialog answers; null = cancelled. */
   nextPath: string | null;
   dialogs: { kind: 'save' | 'open'; options: unknown }[];
+  /** How many records each `tasks_get` answered, in order. */
+  fetched: number[];
 };
 
 declare global {
@@ -29,6 +31,7 @@ const harness: Harness = {
   emit: (event, payload) => emit(event, payload),
   nextPath: '/home/user/Documents/picked.txt',
   dialogs: [],
+  fetched: [],
 };
 window.__PP_FAKE__ = harness;
 
@@ -40,7 +43,9 @@ mockIPC(
     }
     try {
       // Like the real IPC: answers are serialised, never shared objects.
-      return structuredClone(await vault.handle(cmd, (args ?? {}) as Record<string, unknown>));
+      const answer = await vault.handle(cmd, (args ?? {}) as Record<string, unknown>);
+      if (cmd === 'tasks_get') harness.fetched.push((answer as unknown[]).length);
+      return structuredClone(answer);
     } catch (e) {
       // The shell rejects with `{ code, message }`.
       throw AppError.from(e).toIpc();

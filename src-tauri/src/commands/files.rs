@@ -116,7 +116,7 @@ pub async fn backup_restore<R: Runtime>(
         )
         .inspect_err(|e| tracing::warn!(code = e.code(), "restore failed after its trial"))?;
         let snap = report::snapshot(&vault)?;
-        tracing::info!(tasks = snap.tasks.len(), "backup restored");
+        tracing::info!(tasks = vault.task_count(), "backup restored");
         shell.install(vault)?;
         Ok(snap)
     })

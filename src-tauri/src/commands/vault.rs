@@ -167,7 +167,7 @@ pub async fn vault_unlock<R: Runtime>(
             }
         }
         let snap = report::snapshot(&vault)?;
-        tracing::info!(?method, tasks = snap.tasks.len(), "vault unlocked");
+        tracing::info!(?method, tasks = vault.task_count(), "vault unlocked");
         shell.install(vault)?;
         Ok(snap)
     })

@@ -9,15 +9,21 @@ use productivitypro_core::vault::{Filter as CoreFilter, Query, Sort as CoreSort,
 use productivitypro_core::{quickadd, Due, Recurrence};
 use tauri::State;
 
-use crate::args::{Args, TextArgs, ViewQueryArgs};
+use crate::args::{Args, IdArgs, IdsArgs, TextArgs, ViewQueryArgs};
 use crate::dto::{
-    DueDto, Filter, QuickAddPreview, RecurrenceDto, Sort, ViewResult, ViewSpec, ViewSummary,
+    DueDto, Filter, QuickAddPreview, RecurrenceDto, Sort, TaskDto, ViewResult, ViewSpec,
+    ViewSummary,
 };
 use crate::error::{IpcError, IpcResult};
 use crate::settings::{DateFormat, Settings, TimeFormat};
 use crate::shell::{blocking, Shell};
 
-use super::tasks::parse_id;
+use super::tasks::{parse_id, parse_ids};
+
+/// The most records one `tasks_get` answers: a screenful of rows with a
+/// generous margin, or a bulk action's selection. More is refused, so the
+/// UI cannot slip back into holding every task.
+pub const TASKS_GET_MAX: usize = 2000;
 
 fn date(s: &str, what: &str) -> IpcResult<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
@@ -79,19 +85,98 @@ pub async fn view_query(
     args: Args<ViewQueryArgs>,
 ) -> IpcResult<ViewResult> {
     let ViewQueryArgs { view, filter, sort } = args.0;
+    let by_day = matches!(view, ViewSpec::Today | ViewSpec::Upcoming { .. });
     let q = query(view, filter.unwrap_or_default(), sort)?;
     let shell = shell.inner().clone();
     blocking(move || {
         shell.with_vault(|v| {
             let r = v.query(&q);
+            let mut index = std::collections::HashMap::with_capacity(r.tasks.len());
+            let mut parents = Vec::with_capacity(r.tasks.len());
+            for (i, t) in r.tasks.iter().enumerate() {
+                // Only a parent listed before its subtask indents it (the
+                // core orders subtasks right after their parent).
+                let p = t.parent.and_then(|p| index.get(&p).copied()).unwrap_or(-1);
+                parents.push(p);
+                index.insert(t.id, i as i32);
+            }
+            let days = if by_day {
+                r.tasks
+                    .iter()
+                    .map(|t| {
+                        t.due
+                            .as_ref()
+                            .map(|d| d.date.format("%Y-%m-%d").to_string())
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             Ok(ViewResult {
                 ids: r.tasks.iter().map(|t| t.id.to_string()).collect(),
+                parents,
+                days,
                 summary: ViewSummary {
                     overdue: r.summary.overdue as u32,
                     today: r.summary.today as u32,
                     total: r.summary.total as u32,
                 },
             })
+        })
+    })
+    .await
+}
+
+/// The records of the given tasks (the rows a view shows), in the order
+/// asked; ids that no longer exist are left out (the UI drops them).
+#[tauri::command]
+pub async fn tasks_get(
+    shell: State<'_, Arc<Shell>>,
+    args: Args<IdsArgs>,
+) -> IpcResult<Vec<TaskDto>> {
+    let ids = args.0.ids;
+    if ids.len() > TASKS_GET_MAX {
+        return Err(IpcError::invalid(format!(
+            "tasks_get answers at most {TASKS_GET_MAX} ids at once, not {}",
+            ids.len()
+        )));
+    }
+    let ids = parse_ids(&ids)?;
+    let shell = shell.inner().clone();
+    blocking(move || {
+        shell.with_vault(|v| {
+            let tz = v.local_tz();
+            Ok(ids
+                .iter()
+                .filter_map(|id| v.task(*id))
+                .map(|t| TaskDto::from_task(t, tz))
+                .collect())
+        })
+    })
+    .await
+}
+
+/// The subtasks of a task (not trashed, done included) in manual order,
+/// for the detail pane.
+#[tauri::command]
+pub async fn task_subtasks(
+    shell: State<'_, Arc<Shell>>,
+    args: Args<IdArgs>,
+) -> IpcResult<Vec<TaskDto>> {
+    let id = parse_id(&args.0.id)?;
+    let shell = shell.inner().clone();
+    blocking(move || {
+        shell.with_vault(|v| {
+            let tz = v.local_tz();
+            let mut subs: Vec<_> = v
+                .tasks()
+                .filter(|t| t.parent == Some(id) && t.trashed_at.is_none())
+                .collect();
+            subs.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.id.cmp(&b.id)));
+            Ok(subs
+                .into_iter()
+                .map(|t| TaskDto::from_task(t, tz))
+                .collect())
         })
     })
     .await

@@ -271,6 +271,44 @@ impl Harness {
         c["tasks"][0].clone()
     }
 
+    /// Every task the vault holds, the trash included, as `TaskDto`s in
+    /// manual order — what the snapshot carried before the UI stopped
+    /// holding every task: the ids of the Inbox, each list, Completed and
+    /// Trash from `view_query`, their records from `tasks_get`.
+    pub fn all_tasks(&self) -> Value {
+        let snap = self.ok("vault_snapshot", json!({}));
+        let mut views = vec![
+            json!({ "kind": "inbox" }),
+            json!({ "kind": "completed" }),
+            json!({ "kind": "trash" }),
+        ];
+        for l in snap["lists"].as_array().unwrap() {
+            views.push(json!({ "kind": "list", "id": l["id"] }));
+        }
+        let mut ids: Vec<Value> = Vec::new();
+        for view in views {
+            let r = self.ok("view_query", json!({ "view": view }));
+            for id in r["ids"].as_array().unwrap() {
+                if !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+        }
+        let mut tasks = self
+            .ok("tasks_get", json!({ "ids": ids }))
+            .as_array()
+            .unwrap()
+            .clone();
+        let key = |t: &Value| {
+            (
+                t["order"].as_str().unwrap().to_string(),
+                t["id"].as_str().unwrap().to_string(),
+            )
+        };
+        tasks.sort_by_key(key);
+        Value::Array(tasks)
+    }
+
     /// Waits for the next event called `name` after `after` of them were
     /// seen; panics after 20 s.
     pub fn wait_event(&self, name: &str, after: usize) -> Value {

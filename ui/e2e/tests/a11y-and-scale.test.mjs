@@ -123,6 +123,12 @@ test('10 000 tasks in one view: a small window of rows is rendered and the last 
     return bad;
   });
   assert.equal(overlaps, 0);
+  // The page fetched records for the rows it showed, never the whole view.
+  const fetched = await page.evaluate(() => window.__PP_FAKE__.fetched);
+  const total = fetched.reduce((a, b) => a + b, 0);
+  assert.ok(Math.max(...fetched) <= 300, `largest tasks_get ${Math.max(...fetched)}`);
+  assert.ok(total < 5000, `${total} records fetched while scrolling 10 000 rows`);
+  assert.equal(await page.locator(tid('task-row-loading')).count(), 0, 'no row left loading');
   // Keyboard: the cursor keeps its row in view.
   await list.evaluate((el) => el.scrollTo(0, 0));
   await row(page, 'Generated task 00001').locator(tid('task-title')).click();

@@ -57,6 +57,8 @@ export const TestId = {
   Search: 'search',
   TaskList: 'task-list',
   TaskRow: 'task-row',
+  TaskRowLoading: 'task-row-loading',
+  TaskRowPending: 'task-row-pending',
   TaskCheck: 'task-check',
   TaskTitle: 'task-title',
   TaskDue: 'task-due',

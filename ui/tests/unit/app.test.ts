@@ -15,8 +15,21 @@ const seed = (extra: Partial<FakeSeed> = {}): FakeSeed => ({
 async function started(s: FakeSeed = seed()) {
   const backend = new FakeBackend(s, () => NOW);
   const app = new App(backend, { now: () => NOW });
+  showsRows(app);
   await app.start();
   return { app, backend };
+}
+
+/**
+ * What the task list does in the window: after each view refresh, fetch
+ * the records of the rows it shows (here all of them; the views are small).
+ */
+function showsRows(app: App) {
+  const refresh = app.refreshView.bind(app);
+  app.refreshView = async () => {
+    await refresh();
+    await app.cache.ensure(app.view.ids).catch(() => {});
+  };
 }
 
 const titles = (app: App) => app.view.ids.map((id) => app.cache.get(id)?.title);
@@ -41,7 +54,9 @@ describe('App start-up', () => {
     expect(app.unlockError?.code).toBe('wrong_passphrase');
     expect(await app.unlock({ method: 'passphrase', secret: 'pw' })).toBe(true);
     expect(app.phase).toBe('unlocked');
-    expect(app.cache.tasks.size).toBe(4);
+    expect(titles(app)).toEqual(['Alpha', 'Beta']);
+    // Only the rows on screen are held, not the vault's other tasks.
+    expect(app.cache.tasks.size).toBe(2);
   });
 
   it('goes to first run for a missing vault and into the app after the recovery key is confirmed', async () => {
@@ -69,6 +84,65 @@ describe('App start-up', () => {
     await app.finishRecovery();
     expect(app.phase).toBe('unlocked');
     expect(app.recovery).toBeNull();
+  });
+});
+
+describe('optimistic quick add', () => {
+  /** Holds `task_add` until released, so the test sees the moment before the answer. */
+  const holdAdds = (backend: FakeBackend, fail = false) => {
+    const call = backend.call.bind(backend);
+    const gates: (() => void)[] = [];
+    vi.spyOn(backend, 'call').mockImplementation(((cmd: string, ...rest: unknown[]) => {
+      const go = () => (call as (c: string, ...a: unknown[]) => Promise<unknown>)(cmd, ...rest);
+      if (cmd !== 'task_add') return go();
+      return new Promise<void>((r) => gates.push(r)).then(() =>
+        fail ? Promise.reject({ code: 'stale', message: 'seq' }) : go(),
+      );
+    }) as typeof backend.call);
+    return () => gates.splice(0).forEach((g) => g());
+  };
+
+  it('shows the row at once where it will land, then the real one', async () => {
+    const { app, backend } = await started();
+    app.view.sort = 'created';
+    await app.refreshView();
+    const release = holdAdds(backend);
+    const preview = await backend.call('quick_add_preview', { text: 'Epsilon tomorrow !1' });
+    const adding = app.addTask('Epsilon tomorrow !1', { preview });
+    expect(app.pendingAdds).toMatchObject([{ title: 'Epsilon', at: 'top' }]);
+    expect(titles(app)).toEqual(['Alpha', 'Beta']); // the view itself is untouched
+    release();
+    expect(await adding).toBe(true);
+    expect(app.pendingAdds).toEqual([]);
+    // (The fake's clock stands still, so "Newest" cannot order by time here.)
+    expect([...titles(app)].sort()).toEqual(['Alpha', 'Beta', 'Epsilon']);
+  });
+
+  it('takes the row back when the add fails, and Undo still works after a good one', async () => {
+    const { app, backend } = await started();
+    const release = holdAdds(backend, true);
+    const adding = app.addTask('Zeta');
+    expect(app.pendingAdds).toMatchObject([{ title: 'Zeta', at: 'end' }]);
+    release();
+    expect(await adding).toBe(false);
+    expect(app.pendingAdds).toEqual([]);
+    expect(app.toasts.items.at(-1)?.code).toBe('stale');
+    vi.restoreAllMocks();
+    expect(await app.addTask('Eta')).toBe(true);
+    expect(titles(app)).toEqual(['Alpha', 'Beta', 'Eta']);
+    await app.undo();
+    expect(titles(app)).toEqual(['Alpha', 'Beta']);
+  });
+
+  it('shows nothing early where the place is not known', async () => {
+    const { app, backend } = await started();
+    holdAdds(backend);
+    void app.addTask('Move me #Work'); // another list
+    app.view.sort = 'priority';
+    void app.addTask('Sorted elsewhere'); // a sort that needs the record
+    await app.go({ kind: 'today' });
+    void app.addTask('Due today');
+    expect(app.pendingAdds).toEqual([]);
   });
 });
 
@@ -176,13 +250,16 @@ describe('events', () => {
 
   it('navigates and opens a task on app://navigate, shows app://error', async () => {
     const { app, backend } = await started();
-    const gamma = [...app.cache.tasks.values()].find((t) => t.title === 'Gamma');
+    // Gamma is in the Work list, not on screen (the Inbox): the cache lacks it.
+    const gamma = [...backend.vault.tasks.values()].find((t) => t.title === 'Gamma');
+    expect(app.cache.get(gamma?.id ?? '')).toBeUndefined();
     backend.emit('app://navigate', {
       view: { kind: 'list', id: gamma?.listId ?? '' },
       taskId: gamma?.id ?? null,
     });
     await vi.waitFor(() => expect(app.detailId).toBe(gamma?.id));
     expect(app.view.spec.kind).toBe('list');
+    expect(app.cache.get(gamma?.id ?? '')?.title).toBe('Gamma');
     backend.emit('app://error', { code: 'io', message: 'backup folder missing' });
     expect(app.toasts.items.at(-1)).toMatchObject({ code: 'io', kind: 'error' });
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SvelteSet } from 'svelte/reactivity';
-import { buildRows } from '../../src/components/task/rows';
+import { buildRows, type ViewShape } from '../../src/components/task/rows';
 import type { TaskDto } from '../../src/lib/ipc/types';
 
 const task = (id: string, extra: Partial<TaskDto> = {}): TaskDto => ({
@@ -24,6 +24,18 @@ const task = (id: string, extra: Partial<TaskDto> = {}): TaskDto => ({
 const due = (date: string) => ({ date, time: null, tz: null, at: date });
 const now = new Date(2026, 10, 30, 10, 0);
 
+/** What `view_query` answers for these ids: parent indexes, and days for Today/Upcoming. */
+const shape = (ids: string[], byId: Map<string, TaskDto>, kind: string): ViewShape => {
+  const index = new Map<string, number>();
+  const parents = ids.map((id, i) => {
+    const p = byId.get(id)?.parentId;
+    index.set(id, i);
+    return p && index.has(p) && index.get(p)! < i ? index.get(p)! : -1;
+  });
+  const byDay = kind === 'today' || kind === 'upcoming';
+  return { ids, parents, days: byDay ? ids.map((id) => byId.get(id)?.due?.date ?? null) : [] };
+};
+
 describe('buildRows', () => {
   const tasks = new Map([
     ['p', task('p')],
@@ -35,8 +47,7 @@ describe('buildRows', () => {
   it('indents subtasks under a parent in the view', () => {
     const rows = buildRows(
       { kind: 'inbox' },
-      ['p', 'c1', 'g', 'q'],
-      (id) => tasks.get(id),
+      shape(['p', 'c1', 'g', 'q'], tasks, 'inbox'),
       new SvelteSet(),
       now,
     );
@@ -48,11 +59,30 @@ describe('buildRows', () => {
     ]);
   });
 
+  it('hides every descendant of a folded task, and only those', () => {
+    const rows = buildRows(
+      { kind: 'inbox' },
+      shape(['p', 'c1', 'g', 'q'], tasks, 'inbox'),
+      new SvelteSet(['c1']),
+      now,
+    );
+    expect(rows.map((r) => r.key)).toEqual(['p', 'c1', 'q']);
+  });
+
+  it('does not indent under a parent that is not in the view', () => {
+    const rows = buildRows(
+      { kind: 'inbox' },
+      { ids: ['c1', 'q'], parents: [-1, -1], days: [] },
+      new SvelteSet(),
+      now,
+    );
+    expect(rows.map((r) => (r.kind === 'task' ? r.depth : -1))).toEqual([0, 0]);
+  });
+
   it('hides the descendants of a folded task', () => {
     const rows = buildRows(
       { kind: 'inbox' },
-      ['p', 'c1', 'g', 'q'],
-      (id) => tasks.get(id),
+      shape(['p', 'c1', 'g', 'q'], tasks, 'inbox'),
       new SvelteSet(['p']),
       now,
     );
@@ -68,8 +98,7 @@ describe('buildRows', () => {
     ]);
     const rows = buildRows(
       { kind: 'today' },
-      ['o', 'a', 'b', 'c'],
-      (id) => t.get(id),
+      shape(['o', 'a', 'b', 'c'], t, 'today'),
       new SvelteSet(),
       now,
     );
@@ -98,8 +127,7 @@ describe('buildRows', () => {
     ]);
     const rows = buildRows(
       { kind: 'today' },
-      ['a', 'late', 'b', 'older'],
-      (id) => byId.get(id),
+      shape(['a', 'late', 'b', 'older'], byId, 'today'),
       new SvelteSet(),
       now,
     );

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../src/lib/ipc/fake/backend';
-import type { Changes, TaskDto, ViewResult } from '../../src/lib/ipc/types';
+import {
+  TASKS_GET_MAX,
+  type Changes,
+  type TaskDto,
+  type ViewResult,
+} from '../../src/lib/ipc/types';
 import { Selection } from '../../src/lib/stores/selection.svelte';
 import { TaskCache } from '../../src/lib/stores/tasks.svelte';
 import { ViewStore } from '../../src/lib/stores/view.svelte';
@@ -37,34 +42,130 @@ const changes = (c: Partial<Changes>): Changes => ({
   ...c,
 });
 
+/** A backend that answers `tasks_get` from `records` and logs each call's ids. */
+const rowsBackend = (records: TaskDto[]) => {
+  const byId = new Map(records.map((t) => [t.id, t]));
+  const asked: string[][] = [];
+  const gates: (() => void)[] = [];
+  let hold = false;
+  const backend = {
+    call: async (cmd: string, args: { ids: string[] }) => {
+      expect(cmd).toBe('tasks_get');
+      asked.push(args.ids);
+      // What the vault holds when the call arrives, not when it answers.
+      const found = args.ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+      if (hold) await new Promise<void>((r) => gates.push(r));
+      return found;
+    },
+  } as unknown as Backend;
+  return {
+    backend,
+    asked,
+    byId,
+    holdAnswers: () => (hold = true),
+    release: () => gates.splice(0).forEach((g) => g()),
+  };
+};
+const snapshot = { lists: [], tags: [], counts, history };
+
 describe('TaskCache', () => {
-  it('patches, removes and keeps untouched records identical', () => {
-    const cache = new TaskCache();
-    cache.load({
-      tasks: [task('a', { tags: ['t'] }), task('b')],
-      lists: [],
-      tags: [{ name: 't', openCount: 1 }],
-      counts,
-      history,
-    });
+  it('patches, removes and keeps untouched records identical', async () => {
+    const { backend } = rowsBackend([task('a', { tags: ['t'] }), task('b')]);
+    const cache = new TaskCache(backend);
+    cache.load({ ...snapshot, tags: [{ name: 't', openCount: 1 }] });
+    await cache.ensure(['a', 'b']);
     const b = cache.get('b');
     cache.apply(
       changes({
         tasks: [task('a', { title: 'A2', updatedAt: '2', tags: ['t'] })],
         removedTasks: [],
+        tags: null,
       }),
     );
     expect(cache.get('a')?.title).toBe('A2');
     expect(cache.get('b')).toBe(b);
+    expect(cache.tags).toEqual([{ name: 't', openCount: 1 }]); // null = unchanged
     expect(cache.history.undoLabel).toBe('Edit task');
-    cache.apply(changes({ removedTasks: ['a'] }));
+    cache.apply(changes({ removedTasks: ['a'], tags: [] }));
     expect(cache.get('a')).toBeUndefined();
-    // The last carrier of @t is gone and the shell sent no tag table: the tag leaves the sidebar.
+    // The shell sent an empty table: the last tag leaves the sidebar.
     expect(cache.tags).toEqual([]);
   });
 
+  it('fetches only the records it lacks, once, however often asked', async () => {
+    const rb = rowsBackend([task('a'), task('b'), task('c')]);
+    const cache = new TaskCache(rb.backend);
+    cache.load(snapshot);
+    rb.holdAnswers();
+    const one = cache.ensure(['a', 'b']);
+    const two = cache.ensure(['b', 'c']);
+    rb.release();
+    await Promise.all([one, two]);
+    const last = cache.ensure(['a', 'b', 'c', 'gone']);
+    rb.release();
+    await last;
+    expect(rb.asked).toEqual([['a', 'b'], ['c'], ['gone']]);
+    expect(cache.get('c')?.id).toBe('c');
+    expect(cache.get('gone')).toBeUndefined();
+  });
+
+  it('asks in chunks of at most TASKS_GET_MAX ids', async () => {
+    const ids = Array.from({ length: TASKS_GET_MAX + 5 }, (_, i) => `t${i}`);
+    const rb = rowsBackend(ids.map((id) => task(id)));
+    const cache = new TaskCache(rb.backend);
+    cache.load(snapshot);
+    await cache.ensure(ids);
+    expect(rb.asked.map((a) => a.length)).toEqual([TASKS_GET_MAX, 5]);
+    expect(cache.tasks.size).toBe(ids.length);
+  });
+
+  it('keeps a change that lands while an older fetch of the same task is under way', async () => {
+    // Regression guard: tasks_get read the vault, then a mutation's
+    // Changes arrived, then the fetch answered — the stale record must not win.
+    const rb = rowsBackend([task('a', { title: 'old', updatedAt: '1' })]);
+    const cache = new TaskCache(rb.backend);
+    cache.load(snapshot);
+    rb.holdAnswers();
+    const fetching = cache.ensure(['a']);
+    cache.apply(changes({ tasks: [task('a', { title: 'new', updatedAt: '2' })] }));
+    rb.release();
+    await fetching;
+    expect(cache.get('a')?.title).toBe('new');
+    // Trashed for good while a fetch was under way: it does not come back.
+    rb.byId.set('b', task('b'));
+    const again = cache.ensure(['b']);
+    cache.apply(changes({ removedTasks: ['b'] }));
+    rb.release();
+    await again;
+    expect(cache.get('b')).toBeUndefined();
+  });
+
+  it('drops answers fetched before a lock or reload', async () => {
+    const rb = rowsBackend([task('a')]);
+    const cache = new TaskCache(rb.backend);
+    cache.load(snapshot);
+    rb.holdAnswers();
+    const fetching = cache.ensure(['a']);
+    cache.clear();
+    rb.release();
+    await fetching;
+    expect(cache.tasks.size).toBe(0);
+  });
+
+  it('holds at most the limit, keeping what is on screen', async () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `t${i}`);
+    const rb = rowsBackend(ids.map((id) => task(id)));
+    const cache = new TaskCache(rb.backend);
+    cache.load(snapshot);
+    await cache.ensure(ids);
+    cache.retain(new Set(['t1', 't2']), 100);
+    expect(cache.tasks.size).toBe(50); // under the limit: nothing dropped
+    cache.retain(new Set(['t1', 't2']), 10);
+    expect([...cache.tasks.keys()].sort()).toEqual(['t1', 't2']);
+  });
+
   it('merges list changes and sorts lists by order', () => {
-    const cache = new TaskCache();
+    const cache = new TaskCache(rowsBackend([]).backend);
     const list = (id: string, order: string) => ({
       id,
       name: id,
@@ -73,7 +174,7 @@ describe('TaskCache', () => {
       archived: false,
       openCount: 0,
     });
-    cache.load({ tasks: [], lists: [list('x', 'b'), list('y', 'a')], tags: [], counts, history });
+    cache.load({ ...snapshot, lists: [list('x', 'b'), list('y', 'a')] });
     expect(cache.sortedLists.map((l) => l.id)).toEqual(['y', 'x']);
     cache.apply(changes({ lists: [list('z', '0')], removedLists: ['x'] }));
     expect(cache.sortedLists.map((l) => l.id)).toEqual(['z', 'y']);
@@ -117,9 +218,19 @@ describe('ViewStore', () => {
     const first = view.refresh();
     view.go({ kind: 'today' });
     const second = view.refresh();
-    resolvers[1]?.({ ids: ['new'], summary: { overdue: 0, today: 1, total: 1 } });
+    resolvers[1]?.({
+      ids: ['new'],
+      parents: [-1],
+      days: [],
+      summary: { overdue: 0, today: 1, total: 1 },
+    });
     await second;
-    resolvers[0]?.({ ids: ['old'], summary: { overdue: 0, today: 0, total: 1 } });
+    resolvers[0]?.({
+      ids: ['old'],
+      parents: [-1],
+      days: [],
+      summary: { overdue: 0, today: 0, total: 1 },
+    });
     await first;
     expect(view.ids).toEqual(['new']);
   });

@@ -7,6 +7,7 @@ import type {
   Changes,
   Id,
   Priority,
+  QuickAddPreview,
   Snapshot,
   TaskPatchDto,
   UnlockArgs,
@@ -27,6 +28,13 @@ export type Picker = 'move' | 'tags' | null;
 /** How long a completed task stays in place (checked) before the view drops it. */
 export const COMPLETE_LINGER_MS = 600;
 
+/**
+ * A quick add on its way to the shell, shown at once as a row where the
+ * task will land (see `App.addTask`); replaced by the real row when the
+ * view has been re-queried, removed if the add fails.
+ */
+export type PendingAdd = { key: string; title: string; view: ViewSpec; at: 'top' | 'end' };
+
 export type RecoveryFlow = {
   key: string;
   origin: 'first-run' | 'settings';
@@ -40,7 +48,7 @@ export type RecoveryFlow = {
  * (apply `Changes`, refresh the view, offer Undo, show errors).
  */
 export class App {
-  readonly cache = new TaskCache();
+  readonly cache: TaskCache;
   readonly view: ViewStore;
   readonly selection = new Selection();
   readonly settings: SettingsStore;
@@ -67,6 +75,9 @@ export class App {
   newListTick = $state(0);
   /** Deep-link text waiting for the person to confirm before it is saved. */
   pendingQuickAdd = $state<string | null>(null);
+  /** Quick adds shown before the shell confirmed them. */
+  pendingAdds = $state.raw<PendingAdd[]>([]);
+  private pendingSeq = 0;
   /** Tasks shown checked while they linger before leaving the view. */
   readonly lingering = new SvelteSet<Id>();
   reducedMotion = $state(false);
@@ -80,6 +91,7 @@ export class App {
     readonly backend: Backend,
     opts: { now?: () => Date } = {},
   ) {
+    this.cache = new TaskCache(backend);
     this.view = new ViewStore(backend);
     this.settings = new SettingsStore(backend);
     this.now = opts.now ?? (() => new Date());
@@ -183,6 +195,8 @@ export class App {
     this.selection.cursor = null;
     this.detailId = null;
     this.view.ids = [];
+    this.view.parents = [];
+    this.view.days = [];
     this.paletteOpen = false;
     this.sheetOpen = false;
     this.picker = null;
@@ -238,7 +252,19 @@ export class App {
       return;
     }
     this.selection.prune(this.view.ids, before);
-    if (this.detailId && !this.cache.get(this.detailId)) this.detailId = null;
+    await this.dropVanishedDetail();
+  }
+
+  /** Closes the detail pane when its task no longer exists (emptied from the trash elsewhere). */
+  private async dropVanishedDetail() {
+    const id = this.detailId;
+    if (!id || this.cache.get(id)) return;
+    try {
+      await this.cache.ensure([id]);
+    } catch {
+      return; // locked or failing: the pane shows nothing for a missing record anyway
+    }
+    if (this.detailId === id && !this.cache.get(id)) this.detailId = null;
   }
 
   // ----- mutations -----
@@ -311,24 +337,67 @@ export class App {
     }
   }
 
-  addTask(text: string, opts: { parentId?: Id | null } = {}): Promise<boolean> {
+  /**
+   * Adds a task from quick-add text. Where the new row's place is known
+   * before the shell answers — the Inbox or a list sorted Newest (top) or
+   * by my order (end), text that names no other list — the row is shown at
+   * once, titled as the grammar read it (`preview`, when it was for this
+   * very text) or as typed; it gives way to the real row once the view is
+   * re-queried, and leaves if the add fails (the text is given back).
+   */
+  async addTask(
+    text: string,
+    opts: { parentId?: Id | null; preview?: QuickAddPreview | null } = {},
+  ): Promise<boolean> {
     const spec = this.view.spec;
-    return this.mutate(() =>
-      this.backend.call('task_add', {
-        text,
-        listId: spec.kind === 'list' ? spec.id : null,
-        parentId: opts.parentId ?? null,
-        dueToday: spec.kind === 'today',
-      }),
-    );
+    const pending = opts.parentId ? null : this.pendingAdd(text, opts.preview ?? null);
+    if (pending) this.pendingAdds = [...this.pendingAdds, pending];
+    try {
+      return await this.mutate(() =>
+        this.backend.call('task_add', {
+          text,
+          listId: spec.kind === 'list' ? spec.id : null,
+          parentId: opts.parentId ?? null,
+          dueToday: spec.kind === 'today',
+        }),
+      );
+    } finally {
+      if (pending) this.pendingAdds = this.pendingAdds.filter((p) => p !== pending);
+    }
+  }
+
+  private pendingAdd(text: string, preview: QuickAddPreview | null): PendingAdd | null {
+    const spec = this.view.spec;
+    if (spec.kind !== 'inbox' && spec.kind !== 'list') return null;
+    const sort = this.view.sort;
+    if (sort !== 'created' && sort !== 'manual') return null;
+    if (this.view.filter && Object.keys(this.view.filter).length) return null;
+    // "#Other list" sends it elsewhere; without a preview, any #word might.
+    if (preview ? preview.listName !== null : /(^|\s)#\S/.test(text)) return null;
+    const title = (preview?.title ?? text).trim();
+    if (!title) return null;
+    this.pendingSeq += 1;
+    return {
+      key: `pending:${this.pendingSeq}`,
+      title,
+      view: spec,
+      at: sort === 'created' ? 'top' : 'end',
+    };
   }
 
   updateTask(id: Id, patch: TaskPatchDto): Promise<boolean> {
     return this.mutate(() => this.backend.call('task_update', { id, patch }));
   }
 
-  complete(ids: Id[]): Promise<boolean> {
-    if (!ids.length) return Promise.resolve(false);
+  async complete(ids: Id[]): Promise<boolean> {
+    if (!ids.length) return false;
+    // A selection may reach rows scrolled far away, whose records are not held.
+    try {
+      await this.cache.ensure(ids);
+    } catch (e) {
+      await this.recover(e);
+      return false;
+    }
     const allDone = ids.every((id) => this.cache.get(id)?.done);
     if (allDone) {
       return this.mutate(() => this.backend.call('tasks_reopen', { ids }), {

@@ -64,13 +64,14 @@ export type Changes = {
   removedTasks: Id[];
   lists: ListDto[];
   removedLists: Id[];
-  tags: TagDto[];
+  /** The full tag table when a task or tag changed, else null (unchanged). */
+  tags: TagDto[] | null;
   counts: SidebarCounts;
   history: HistoryState;
 };
 
+/** What the UI gets at unlock: everything but the tasks (fetched per view). */
 export type Snapshot = {
-  tasks: TaskDto[];
   lists: ListDto[];
   tags: TagDto[];
   counts: SidebarCounts;
@@ -98,7 +99,20 @@ export type Filter = {
 
 export type Sort = 'manual' | 'due' | 'priority' | 'created';
 
-export type ViewResult = { ids: Id[]; summary: { overdue: number; today: number; total: number } };
+/**
+ * A view's rows: `ids` in display order, `parents[i]` the index of row i's
+ * parent when it is in the view (else -1), `days[i]` the due date Today and
+ * Upcoming group row i under (null undated; [] for other views).
+ */
+export type ViewResult = {
+  ids: Id[];
+  parents: number[];
+  days: (string | null)[];
+  summary: { overdue: number; today: number; total: number };
+};
+
+/** The most ids one `tasks_get` answers (the shell refuses more). */
+export const TASKS_GET_MAX = 2000;
 
 export type IpcError = { code: string; message: string };
 
@@ -195,6 +209,8 @@ export type Commands = SyncCommands & {
   vault_lock: { args: void; result: null };
   vault_snapshot: { args: void; result: Snapshot };
   view_query: { args: { view: ViewSpec; filter: Filter; sort: Sort }; result: ViewResult };
+  tasks_get: { args: { ids: Id[] }; result: TaskDto[] };
+  task_subtasks: { args: { id: Id }; result: TaskDto[] };
   quick_add_preview: { args: { text: string }; result: QuickAddPreview };
   task_add: {
     args: { text: string; listId?: Id | null; parentId?: Id | null; dueToday?: boolean };

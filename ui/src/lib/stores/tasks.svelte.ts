@@ -1,13 +1,15 @@
 import { SvelteMap } from 'svelte/reactivity';
-import type {
-  Changes,
-  HistoryState,
-  Id,
-  ListDto,
-  SidebarCounts,
-  Snapshot,
-  TagDto,
-  TaskDto,
+import type { Backend } from '../ipc/backend';
+import {
+  TASKS_GET_MAX,
+  type Changes,
+  type HistoryState,
+  type Id,
+  type ListDto,
+  type SidebarCounts,
+  type Snapshot,
+  type TagDto,
+  type TaskDto,
 } from '../ipc/types';
 
 const NO_COUNTS: SidebarCounts = { inbox: 0, today: 0, overdue: 0, upcoming: 0, trash: 0 };
@@ -19,10 +21,20 @@ const NO_HISTORY: HistoryState = {
 };
 
 /**
- * The decrypted records the UI holds: tasks by id, lists, tags, counts and
- * history. Filled from a `Snapshot`, patched by every `Changes` (own
- * mutations and `vault://changed`), dropped on lock. Each task is its own
- * reactive entry, so patching one re-renders only the rows that show it.
+ * How many task records the cache keeps before it drops those no longer
+ * needed: a few screenfuls with their margins. The vault may hold 100k
+ * tasks; the web process holds only what is (nearly) on screen — the core
+ * in the shell is the one full copy.
+ */
+export const CACHE_SOFT_LIMIT = 800;
+
+/**
+ * The decrypted records the UI holds: lists, tags, counts and history in
+ * full (small), and the task records of the rows on screen (plus a margin,
+ * the open task and the selection) fetched with `tasks_get` — never every
+ * task. Patched by every `Changes` (own mutations and `vault://changed`),
+ * dropped on lock. Each task is its own reactive entry, so patching one
+ * re-renders only the rows that show it.
  */
 export class TaskCache {
   readonly tasks = new SvelteMap<Id, TaskDto>();
@@ -34,6 +46,13 @@ export class TaskCache {
   version = $state(0);
   loaded = $state(false);
 
+  /** Bumped by load/clear: answers fetched before it are dropped. */
+  private epoch = 0;
+  /** Per id, the `applied` count when a `Changes` last carried it. */
+  private touched = new Map<Id, number>();
+  private applied = 0;
+  private inFlight = new Map<Id, Promise<void>>();
+
   readonly sortedLists = $derived(
     [...this.lists]
       .filter((l) => !l.archived)
@@ -41,9 +60,11 @@ export class TaskCache {
   );
   readonly archivedLists = $derived(this.lists.filter((l) => l.archived));
 
+  constructor(private readonly backend: Backend) {}
+
   load(s: Snapshot) {
     this.tasks.clear();
-    for (const t of s.tasks) this.tasks.set(t.id, t);
+    this.resetFetches();
     this.lists = s.lists;
     this.tags = s.tags;
     this.counts = s.counts;
@@ -53,29 +74,26 @@ export class TaskCache {
   }
 
   apply(c: Changes) {
+    this.applied += 1;
     for (const t of c.tasks) {
+      this.touched.set(t.id, this.applied);
       const prev = this.tasks.get(t.id);
       // Skip identical records so rows that show them do not re-render.
       if (!prev || prev.updatedAt !== t.updatedAt || JSON.stringify(prev) !== JSON.stringify(t)) {
         this.tasks.set(t.id, t);
       }
     }
-    for (const id of c.removedTasks) this.tasks.delete(id);
+    for (const id of c.removedTasks) {
+      this.touched.set(id, this.applied);
+      this.tasks.delete(id);
+    }
     if (c.lists.length || c.removedLists.length) {
       const byId = new Map(this.lists.map((l) => [l.id, l]));
       for (const l of c.lists) byId.set(l.id, l);
       for (const id of c.removedLists) byId.delete(id);
       this.lists = [...byId.values()];
     }
-    if (c.tags.length) this.tags = c.tags;
-    else if (c.tasks.length || c.removedTasks.length) {
-      // [] means "unchanged" — or a table that became empty. Drop tags no
-      // live task carries any more, so a removed last tag leaves the sidebar.
-      const live = new Set<string>();
-      for (const t of this.tasks.values()) if (!t.trashedAt) for (const g of t.tags) live.add(g);
-      if (this.tags.some((g) => !live.has(g.name)))
-        this.tags = this.tags.filter((g) => live.has(g.name));
-    }
+    if (c.tags !== null) this.tags = c.tags;
     this.counts = c.counts;
     this.history = c.history;
     this.version += 1;
@@ -83,12 +101,19 @@ export class TaskCache {
 
   clear() {
     this.tasks.clear();
+    this.resetFetches();
     this.lists = [];
     this.tags = [];
     this.counts = NO_COUNTS;
     this.history = NO_HISTORY;
     this.loaded = false;
     this.version += 1;
+  }
+
+  private resetFetches() {
+    this.epoch += 1;
+    this.touched.clear();
+    this.inFlight.clear();
   }
 
   get(id: Id): TaskDto | undefined {
@@ -99,9 +124,54 @@ export class TaskCache {
     return id ? this.lists.find((l) => l.id === id) : undefined;
   }
 
-  childrenOf(id: Id): TaskDto[] {
-    const out: TaskDto[] = [];
-    for (const t of this.tasks.values()) if (t.parentId === id && !t.trashedAt) out.push(t);
-    return out.sort((a, b) => (a.order < b.order ? -1 : 1));
+  /**
+   * Fetches the records of `ids` the cache lacks (one `tasks_get` per
+   * TASKS_GET_MAX ids; ids already being fetched are awaited, not asked
+   * twice). An id the vault no longer has simply stays absent. A record
+   * that a `Changes` carried while its fetch was under way keeps the
+   * `Changes` version: the fetch may have read the vault before the change.
+   */
+  async ensure(ids: Iterable<Id>): Promise<void> {
+    const wait: Promise<void>[] = [];
+    const missing: Id[] = [];
+    for (const id of ids) {
+      if (this.tasks.has(id)) continue;
+      const pending = this.inFlight.get(id);
+      if (pending) wait.push(pending);
+      else missing.push(id);
+    }
+    for (let i = 0; i < missing.length; i += TASKS_GET_MAX) {
+      const chunk = missing.slice(i, i + TASKS_GET_MAX);
+      const epoch = this.epoch;
+      const asked = this.applied;
+      const p = this.backend.call('tasks_get', { ids: chunk }).then(
+        (found) => {
+          if (epoch !== this.epoch) return;
+          for (const id of chunk) this.inFlight.delete(id);
+          for (const t of found) {
+            if ((this.touched.get(t.id) ?? -1) > asked) continue;
+            if (!this.tasks.has(t.id)) this.tasks.set(t.id, t);
+          }
+        },
+        (e: unknown) => {
+          if (epoch === this.epoch) for (const id of chunk) this.inFlight.delete(id);
+          throw e;
+        },
+      );
+      for (const id of chunk) this.inFlight.set(id, p);
+      wait.push(p);
+    }
+    await Promise.all(wait);
+  }
+
+  /**
+   * Drops records outside `keep` once the cache holds more than `limit`,
+   * so scrolling through 10k rows never accumulates them all.
+   */
+  retain(keep: ReadonlySet<Id>, limit = CACHE_SOFT_LIMIT) {
+    if (this.tasks.size <= limit) return;
+    for (const id of [...this.tasks.keys()]) if (!keep.has(id)) this.tasks.delete(id);
+    // `touched` only matters for fetches in flight; forget the rest.
+    if (this.inFlight.size === 0) this.touched.clear();
   }
 }

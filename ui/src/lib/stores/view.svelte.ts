@@ -22,7 +22,9 @@ export function viewKey(v: ViewSpec): string {
 }
 
 /**
- * The current view: which one, and its ordered task ids from `view_query`.
+ * The current view: which one, and its ordered task ids (with parents and
+ * days) from `view_query`; the records of the rows on screen are fetched
+ * into the `TaskCache` as the list scrolls.
  * Answers to superseded queries are dropped, so a slow answer for the view
  * the person just left never replaces the current one.
  */
@@ -31,6 +33,10 @@ export class ViewStore {
   sort = $state<Sort>('manual');
   filter = $state.raw<Filter>({});
   ids = $state.raw<Id[]>([]);
+  /** Per id: the index of its parent in `ids` when in the view, else -1. */
+  parents = $state.raw<number[]>([]);
+  /** Per id, Today and Upcoming only: the day it is grouped under. */
+  days = $state.raw<(string | null)[]>([]);
   summary = $state.raw<ViewResult['summary']>({ overdue: 0, today: 0, total: 0 });
   loading = $state(false);
   error = $state.raw<AppError | null>(null);
@@ -45,6 +51,8 @@ export class ViewStore {
       this.spec = spec;
       this.ready = false;
       this.ids = [];
+      this.parents = [];
+      this.days = [];
       this.filter = {};
     }
   }
@@ -61,6 +69,8 @@ export class ViewStore {
       });
       if (seq !== this.seq) return;
       this.ids = r.ids;
+      this.parents = r.parents;
+      this.days = r.days;
       this.summary = r.summary;
       this.error = null;
       this.ready = true;

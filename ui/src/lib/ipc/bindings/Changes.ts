@@ -19,6 +19,7 @@ tasks: Array<TaskDto>,
  */
 removedTasks: Array<string>, lists: Array<ListDto>, removedLists: Array<string>, 
 /**
- * The full tag table when it changed, else [].
+ * The full tag table when a task or tag changed, else null
+ * (unchanged). An empty table is `[]`, not null.
  */
-tags: Array<TagDto>, counts: SidebarCounts, history: HistoryState, };
+tags: Array<TagDto> | null, counts: SidebarCounts, history: HistoryState, };

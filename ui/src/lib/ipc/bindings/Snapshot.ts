@@ -3,6 +3,5 @@ import type { HistoryState } from "./HistoryState";
 import type { ListDto } from "./ListDto";
 import type { SidebarCounts } from "./SidebarCounts";
 import type { TagDto } from "./TagDto";
-import type { TaskDto } from "./TaskDto";
 
-export type Snapshot = { tasks: Array<TaskDto>, lists: Array<ListDto>, tags: Array<TagDto>, counts: SidebarCounts, history: HistoryState, };
+export type Snapshot = { lists: Array<ListDto>, tags: Array<TagDto>, counts: SidebarCounts, history: HistoryState, };

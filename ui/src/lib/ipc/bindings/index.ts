@@ -12,6 +12,7 @@ export type * from './ExportToArgs';
 export type * from './Exported';
 export type * from './Filter';
 export type * from './HistoryState';
+export type * from './IdArgs';
 export type * from './IdsArgs';
 export type * from './ImportFromArgs';
 export type * from './IpcError';

@@ -26,6 +26,7 @@ import type {
   ViewResult,
   ViewSpec,
 } from '../types';
+import { TASKS_GET_MAX } from '../types';
 import { addDays, dueAt, toYmd } from './dates';
 import { parseDueText, parseQuickAdd, parseRepeatText } from './grammar';
 
@@ -437,7 +438,6 @@ export class FakeVault {
   snapshot(): Snapshot {
     this.recount();
     return {
-      tasks: [...this.tasks.values()].map(clone),
       lists: [...this.lists.values()].map(clone),
       tags: this.tagTable(),
       counts: this.counts(),
@@ -533,8 +533,17 @@ export class FakeVault {
       if (t.due.date < today) overdue += 1;
       else if (t.due.date === today) todayCount += 1;
     }
+    const index = new Map<Id, number>();
+    const parents = ordered.map((t, i) => {
+      const p = t.parentId ? (index.get(t.parentId) ?? -1) : -1;
+      index.set(t.id, i);
+      return p;
+    });
+    const byDay = view.kind === 'today' || view.kind === 'upcoming';
     return {
       ids: ordered.map((t) => t.id),
+      parents,
+      days: byDay ? ordered.map((t) => t.due?.date ?? null) : [],
       summary: { overdue, today: todayCount, total: ordered.length },
     };
   }
@@ -883,6 +892,24 @@ export class FakeVault {
           (a.filter as Filter) ?? {},
           (a.sort as Sort) ?? 'manual',
         );
+      case 'tasks_get': {
+        const ids = a.ids as Id[];
+        if (ids.length > TASKS_GET_MAX)
+          throw new AppError('invalid_argument', `tasks_get: at most ${TASKS_GET_MAX} ids`);
+        const out: TaskDto[] = [];
+        for (const id of ids) {
+          const t = this.tasks.get(id);
+          if (t) out.push(clone(t));
+        }
+        return out;
+      }
+      case 'task_subtasks': {
+        const id = a.id as Id;
+        return [...this.tasks.values()]
+          .filter((t) => t.parentId === id && !t.trashedAt)
+          .sort((x, y) => (x.order < y.order ? -1 : x.order > y.order ? 1 : x.id < y.id ? -1 : 1))
+          .map(clone);
+      }
       case 'quick_add_preview': {
         const text = str('text');
         try {
