@@ -119,8 +119,9 @@ impl Statuses {
     }
 }
 
-fn titles(snapshot: &Value) -> Vec<String> {
-    let mut t: Vec<String> = snapshot["tasks"]
+fn titles(h: &Harness) -> Vec<String> {
+    let mut t: Vec<String> = h
+        .all_tasks()
         .as_array()
         .unwrap()
         .iter()
@@ -228,8 +229,8 @@ fn a_change_in_one_app_reaches_the_other_apps_window_through_the_notice() {
     let c = h_wait_done(&a, before, "Live from B");
     assert_eq!(c["done"], true);
     assert_eq!(
-        titles(&a.ok("vault_snapshot", json!({}))),
-        titles(&b.ok("vault_snapshot", json!({})))
+        titles(&a),
+        titles(&b)
     );
 
     // Devices: both listed, one current; A signs B out.
@@ -258,7 +259,7 @@ fn a_change_in_one_app_reaches_the_other_apps_window_through_the_notice() {
     // B signs out here too; its tasks stay.
     let off = b.ok("sync_sign_out", json!({ "discardUnsent": true }));
     assert_eq!(off["state"], "off");
-    assert_eq!(titles(&b.ok("vault_snapshot", json!({}))).len(), 3);
+    assert_eq!(titles(&b).len(), 3);
 
     // The server goes away: A says offline with the reason, keeps the change.
     let n = sa.count();
