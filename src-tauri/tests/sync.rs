@@ -228,10 +228,7 @@ fn a_change_in_one_app_reaches_the_other_apps_window_through_the_notice() {
     b.ok("tasks_complete", json!({ "ids": [id] }));
     let c = h_wait_done(&a, before, "Live from B");
     assert_eq!(c["done"], true);
-    assert_eq!(
-        titles(&a),
-        titles(&b)
-    );
+    assert_eq!(titles(&a), titles(&b));
 
     // Devices: both listed, one current; A signs B out.
     let devs = a.ok("sync_devices", json!({}));
