@@ -76,24 +76,20 @@ pub fn rearm_reminders<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// A vault was just opened: missed reminders now, and a backup if due;
-/// once the snapshot is sent (and the first view painted), the search
-/// index is built — unlock leaves it out so the list shows sooner; a
-/// search before then builds it itself — and what the load freed goes
-/// back to the OS.
+/// once the snapshot is sent (and the first view painted), what the load
+/// freed goes back to the OS. The search index is not built here: the
+/// first search builds it (10k tasks: a few ms, 100k: tens of ms, on both
+/// cores), so a window nobody searches in does not hold it (issue 7's
+/// idle-memory figure).
 pub fn vault_opened<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = wakers(app) {
         w.reminders.notify_one();
         w.backups.notify_one();
     }
-    let shell = app.try_state::<Arc<Shell>>().map(|s| s.inner().clone());
     crate::sync_worker::wake(app);
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(memory::AFTER_OPEN).await;
         let _ = blocking(move || {
-            if let Some(shell) = shell {
-                // Skipped while a long operation holds the vault.
-                shell.try_with_vault(|v| v.prepare_search());
-            }
             memory::release_freed();
             Ok(())
         })
