@@ -373,8 +373,10 @@ impl<R: Runtime> Loop<R> {
         let Some(twin) = self.twin.as_mut() else {
             return Ok(());
         };
-        let mut last = None;
-        for _ in 0..3 {
+        const TRIES: u32 = 3;
+        let mut tries = 0;
+        loop {
+            tries += 1;
             twin.refresh()?;
             let endpoint = twin.sync_endpoint()?;
             let mut t = HttpTransport::new(&endpoint)
@@ -390,10 +392,9 @@ impl<R: Runtime> Loop<R> {
                     }
                     return Ok(());
                 }
-                Err(e) if matches!(e.code(), "stale" | "sync_state_moved") => last = Some(e),
+                Err(e) if tries < TRIES && matches!(e.code(), "stale" | "sync_state_moved") => {}
                 Err(e) => return Err(e),
             }
         }
-        Err(last.expect("three failed tries"))
     }
 }
