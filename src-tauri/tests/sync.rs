@@ -12,65 +12,11 @@ use std::time::Duration;
 
 use common::{require_keyring, Harness};
 use productivitypro_sync_server::clock::SystemClock;
-use productivitypro_sync_server::config::HashCost;
-use productivitypro_sync_server::{scratch, Config, Server};
+use productivitypro_sync_server::scratch::TestService;
 use serde_json::{json, Value};
 use tauri::Listener;
 
 const SYNC_PASS: &str = "a long sync passphrase";
-
-struct Service {
-    rt: tokio::runtime::Runtime,
-    server: Option<Server>,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Service {
-    fn start() -> Service {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let database_url = rt.block_on(scratch::database_url(dir.path()));
-        let c = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            database_url: Some(database_url),
-            log_format: "text".into(),
-            login_hash: HashCost {
-                m_kib: 8192,
-                t: 1,
-                p: 1,
-            },
-            ..Config::default()
-        };
-        let server = rt
-            .block_on(Server::start(c, Arc::new(SystemClock)))
-            .unwrap();
-        let base = format!("http://{}", server.addr);
-        Service {
-            rt,
-            server: Some(server),
-            base,
-            _dir: dir,
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// Every `sync://status` an app sent, in order.
 #[derive(Default)]
@@ -119,6 +65,11 @@ impl Statuses {
     }
 }
 
+/// The sync service the tests here run against.
+fn service() -> TestService {
+    TestService::start(Arc::new(SystemClock))
+}
+
 fn titles(h: &Harness) -> Vec<String> {
     let mut t: Vec<String> = h
         .all_tasks()
@@ -149,14 +100,14 @@ fn wait_changed_with(h: &Harness, after: usize, title: &str) -> Value {
     }
 }
 
-fn creds(svc: &Service, email: &str, pass: &str) -> Value {
+fn creds(svc: &TestService, email: &str, pass: &str) -> Value {
     json!({ "server": svc.base, "email": email, "passphrase": pass })
 }
 
 #[test]
 fn a_change_in_one_app_reaches_the_other_apps_window_through_the_notice() {
     require_keyring();
-    let mut svc = Service::start();
+    let mut svc = service();
     let email = "two-apps@example.com";
     let a = Harness::new();
     let sa = Statuses::listen(&a);
@@ -287,7 +238,7 @@ fn h_wait_done(h: &Harness, after: usize, title: &str) -> Value {
 #[test]
 fn locking_the_vault_stops_sync_and_unlocking_resumes_it() {
     require_keyring();
-    let svc = Service::start();
+    let svc = service();
     let a = Harness::new();
     let sa = Statuses::listen(&a);
     a.create();

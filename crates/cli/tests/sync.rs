@@ -11,58 +11,14 @@ use std::sync::Arc;
 
 use common::{fails_with, json, ok, pp};
 use productivitypro_sync_server::clock::ManualClock;
-use productivitypro_sync_server::config::HashCost;
-use productivitypro_sync_server::{scratch, Config, Server};
+use productivitypro_sync_server::scratch::TestService;
 
 const VAULT_PASS: &str = "vault passphrase";
 const SYNC_PASS: &str = "a long sync passphrase";
 
-struct Service {
-    rt: tokio::runtime::Runtime,
-    server: Option<Server>,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Service {
-    fn start() -> Service {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let c = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            database_url: Some(rt.block_on(scratch::database_url(dir.path()))),
-            log_format: "text".into(),
-            login_hash: HashCost {
-                m_kib: 8192,
-                t: 1,
-                p: 1,
-            },
-            ..Config::default()
-        };
-        let server = rt
-            .block_on(Server::start(c, Arc::new(ManualClock::new(1_795_000_000))))
-            .unwrap();
-        let base = format!("http://{}", server.addr);
-        Service {
-            rt,
-            server: Some(server),
-            base,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.stop());
-        }
-    }
+/// The sync service the tests here run against.
+fn service() -> TestService {
+    TestService::start(Arc::new(ManualClock::new(1_795_000_000)))
 }
 
 fn p(dir: &Path) -> Command {
@@ -87,7 +43,7 @@ fn titles(dir: &Path) -> Vec<String> {
 
 #[test]
 fn two_vaults_sync_through_pp() {
-    let svc = Service::start();
+    let svc = service();
     let (a, b, c) = (
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
@@ -155,7 +111,7 @@ fn two_vaults_sync_through_pp() {
 
 #[test]
 fn watch_merges_another_devices_change_when_notified() {
-    let svc = Service::start();
+    let svc = service();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for d in [&a, &b] {
         ok(p(d.path()).arg("init"));
@@ -208,7 +164,7 @@ fn write_secret(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 
 #[test]
 fn passphrase_change_rewraps_the_same_key_and_a_wrong_current_one_changes_nothing() {
-    let svc = Service::start();
+    let svc = service();
     let (a, b, c) = (
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
@@ -281,7 +237,7 @@ fn passphrase_change_rewraps_the_same_key_and_a_wrong_current_one_changes_nothin
 
 #[test]
 fn recover_with_the_dedicated_sync_recovery_key_sets_a_new_passphrase() {
-    let svc = Service::start();
+    let svc = service();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for d in [&a, &b] {
         ok(p(d.path()).arg("init"));
@@ -336,7 +292,7 @@ fn recover_with_the_dedicated_sync_recovery_key_sets_a_new_passphrase() {
 
 #[test]
 fn recover_with_the_vaults_own_recovery_key_and_replace_it() {
-    let svc = Service::start();
+    let svc = service();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let vault_rk = common::recovery_key_from(&ok(p(a.path()).arg("init")));
     ok(p(b.path()).arg("init"));
