@@ -21,8 +21,10 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn open_fixture(dir: &Path) -> Vault {
-    Vault::open(dir, &Unlock::passphrase("fixture passphrase"), env(3)).unwrap()
+/// Each open with its own seed: ids drawn by one session must not be
+/// drawn again by the next.
+fn open_fixture(dir: &Path, seed: u64) -> Vault {
+    Vault::open(dir, &Unlock::passphrase("fixture passphrase"), env(seed)).unwrap()
 }
 
 /// Each task row's id and stored format.
@@ -48,7 +50,7 @@ fn tasks(v: &Vault) -> BTreeMap<Id, Task> {
 fn a_vault_of_json_task_records_opens_and_re_encodes_a_task_only_when_written() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::copy(fixture("schema4-vault.db"), tmp.path().join("vault.db")).unwrap();
-    let mut v = open_fixture(tmp.path());
+    let mut v = open_fixture(tmp.path(), 11);
     let formats = task_formats(tmp.path());
     assert_eq!(formats.len(), 4);
     assert!(formats.values().all(|f| *f == 1), "{formats:?}");
@@ -69,7 +71,7 @@ fn a_vault_of_json_task_records_opens_and_re_encodes_a_task_only_when_written() 
     // Both formats in one vault read back as memory holds them.
     let held = tasks(&v);
     drop(v);
-    let mut v = open_fixture(tmp.path());
+    let mut v = open_fixture(tmp.path(), 12);
     assert_eq!(tasks(&v), held);
 
     // An undo entry recorded by the schema-4 app (its digests are of JSON
@@ -86,7 +88,7 @@ fn a_vault_of_json_task_records_opens_and_re_encodes_a_task_only_when_written() 
 
     let held = tasks(&v);
     drop(v);
-    assert_eq!(tasks(&open_fixture(tmp.path())), held);
+    assert_eq!(tasks(&open_fixture(tmp.path(), 13)), held);
 }
 
 #[test]
