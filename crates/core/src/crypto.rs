@@ -264,8 +264,7 @@ pub fn open_in_slice(
     if buf.len() < TAG_LEN {
         return Err(OpenError);
     }
-    let mut sub =
-        chacha20::hchacha::<U10>(key.expose().into(), (&nonce[..16]).into());
+    let mut sub = chacha20::hchacha::<U10>(key.expose().into(), (&nonce[..16]).into());
     let unbound = aead::UnboundKey::new(&aead::CHACHA20_POLY1305, sub.as_slice());
     sub.as_mut_slice().zeroize();
     let opener = aead::LessSafeKey::new(unbound.map_err(|_| OpenError)?);
@@ -478,7 +477,10 @@ mod tests {
         let mut buf = ct.clone();
         let n = open_in_slice(&key, &aad, &nonce, &mut buf).unwrap();
         assert_eq!(&buf[..n], plain);
-        assert_eq!(open_parts(&key, &aad, &nonce, &ct).unwrap().as_slice(), plain);
+        assert_eq!(
+            open_parts(&key, &aad, &nonce, &ct).unwrap().as_slice(),
+            plain
+        );
     }
 
     #[test]

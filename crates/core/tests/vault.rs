@@ -193,18 +193,8 @@ fn a_record_of_any_unknown_kind_fails_the_load_wherever_it_sorts() {
     let unlock = Unlock::recovery_key(rk.display_text().to_string());
     let id = t.id.as_bytes().to_vec();
     for kind in [
-        "''",
-        "'aaa'",
-        "'lis'",
-        "'list '",
-        "'m'",
-        "'tas'",
-        "'taskk'",
-        "'zzz'",
-        "'Task'",
-        "7",
-        "7.5",
-        "x'00'",
+        "''", "'aaa'", "'lis'", "'list '", "'m'", "'tas'", "'taskk'", "'zzz'", "'Task'", "7",
+        "7.5", "x'00'",
     ] {
         raw(tmp.path())
             .execute(
@@ -219,7 +209,9 @@ fn a_record_of_any_unknown_kind_fails_the_load_wherever_it_sorts() {
         .execute("UPDATE records SET kind = 'task' WHERE id = ?1", [&id])
         .unwrap();
     assert_eq!(
-        Vault::open(tmp.path(), &unlock, env(2)).unwrap().task_count(),
+        Vault::open(tmp.path(), &unlock, env(2))
+            .unwrap()
+            .task_count(),
         1
     );
 }

@@ -109,7 +109,8 @@ pub(crate) fn decode(id: Id, b: &[u8]) -> Result<Task, DecodeError> {
         let tz = r.opt(Reader::string)?;
         Ok(Due { date, time, tz })
     })?;
-    let recurrence = r.opt(|r| Recurrence::try_from(r.string()?).or_else(|e| err(e.to_string())))?;
+    let recurrence =
+        r.opt(|r| Recurrence::try_from(r.string()?).or_else(|e| err(e.to_string())))?;
     let parent = r.opt(Reader::id)?;
     let order = OrderKey::try_from(r.string()?).or_else(|e| err(e.to_string()))?;
     let done = match r.byte()? {
@@ -406,7 +407,10 @@ mod tests {
         assert_eq!(good[p], 1);
         let mut bad = good.clone();
         bad[p] = 5;
-        assert!(decode(sample().id, &bad).unwrap_err().0.contains("priority"));
+        assert!(decode(sample().id, &bad)
+            .unwrap_err()
+            .0
+            .contains("priority"));
         // An order key ending in 0.
         let mut t = sample();
         t.order = OrderKey::parse("V1").unwrap();
@@ -420,7 +424,10 @@ mod tests {
         assert!(decode(sample().id, &bad).unwrap_err().0.contains("UTF-8"));
         // Tags out of order, and an option tag that is neither 0 nor 1.
         let mut bad = good.clone();
-        bad.splice(12..23, [4, b'h', b'o', b'm', b'e', 5, b'b', b'i', b'l', b'l', b's']);
+        bad.splice(
+            12..23,
+            [4, b'h', b'o', b'm', b'e', 5, b'b', b'i', b'l', b'l', b's'],
+        );
         assert!(decode(sample().id, &bad).unwrap_err().0.contains("order"));
         let mut bad = good;
         bad[10] = 2;

@@ -915,8 +915,7 @@ impl Vault {
             const TRIES: i64 = 1 << 20;
             for seq in (head.saturating_sub(TRIES).max(0)..=head).rev() {
                 let format = row_format(raw.format);
-                if seq != raw.seq
-                    && opens(&record_aad(Aad::V2, kind, id, format, self.key_id, seq))
+                if seq != raw.seq && opens(&record_aad(Aad::V2, kind, id, format, self.key_id, seq))
                 {
                     return VaultError::VaultRolledBack {
                         what: format!(
