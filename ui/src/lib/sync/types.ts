@@ -9,6 +9,20 @@ export type { SyncState } from '../ipc/bindings/SyncState';
 
 export type SyncCredentials = { server: string; email: string; passphrase: string };
 
+export type SyncPassphraseArgs = {
+  current: string;
+  newPassphrase: string;
+  signOutOtherDevices?: boolean;
+};
+
+export type SyncRecoverArgs = {
+  server: string;
+  email: string;
+  recoveryKey: string;
+  newPassphrase: string;
+  signOutOtherDevices?: boolean;
+};
+
 export type SyncCommands = {
   sync_status: { args: void; result: SyncStatus };
   sync_sign_up: { args: SyncCredentials; result: SyncSignedUp };
@@ -17,6 +31,9 @@ export type SyncCommands = {
   sync_devices: { args: void; result: SyncDeviceDto[] };
   sync_device_sign_out: { args: { deviceId: string }; result: null };
   sync_sign_out: { args: { discardUnsent?: boolean }; result: SyncStatus };
+  sync_passphrase_change: { args: SyncPassphraseArgs; result: null };
+  sync_recovery_key_new: { args: { passphrase: string }; result: { recoveryKey: string } };
+  sync_recover: { args: SyncRecoverArgs; result: SyncStatus };
 };
 
 export type SyncEvents = { 'sync://status': SyncStatus };
