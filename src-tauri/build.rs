@@ -52,6 +52,9 @@ const COMMANDS: &[&str] = &[
     "sync_devices",
     "sync_device_sign_out",
     "sync_sign_out",
+    "sync_passphrase_change",
+    "sync_recovery_key_new",
+    "sync_recover",
 ];
 
 fn main() {

@@ -96,6 +96,10 @@ pub fn all() -> Vec<(String, Render)> {
         one::<SyncSignInArgs>(),
         one::<SyncDeviceArgs>(),
         one::<SyncSignOutArgs>(),
+        one::<SyncPassphraseArgs>(),
+        one::<SyncRecoveryKeyArgs>(),
+        one::<SyncRecoveryKey>(),
+        one::<SyncRecoverArgs>(),
     ]
 }
 

@@ -105,4 +105,52 @@ pub struct SyncSignOutArgs {
     pub discard_unsent: Option<bool>,
 }
 
+/// Settings → Sync → Change the sync passphrase.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(export_to = "SyncPassphraseArgs.ts")]
+pub struct SyncPassphraseArgs {
+    pub current: String,
+    pub new_passphrase: String,
+    /// Sign every other device out (their sessions end; they sign in
+    /// again with the new passphrase).
+    #[ts(optional)]
+    #[serde(default)]
+    pub sign_out_other_devices: Option<bool>,
+}
+
+/// Settings → Sync → Make a new sync recovery key (proven with the sync
+/// passphrase).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(export_to = "SyncRecoveryKeyArgs.ts")]
+pub struct SyncRecoveryKeyArgs {
+    pub passphrase: String,
+}
+
+/// The new sync recovery key, shown once and confirmed like the vault's
+/// (`vault_confirm_recovery`, `recovery_key_save`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "SyncRecoveryKey.ts")]
+pub struct SyncRecoveryKey {
+    pub recovery_key: String,
+}
+
+/// Forgot the sync passphrase: open the account with its recovery key
+/// (the dedicated one, or the vault's if that was chosen), set a new
+/// passphrase and start syncing.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(export_to = "SyncRecoverArgs.ts")]
+pub struct SyncRecoverArgs {
+    pub server: String,
+    pub email: String,
+    pub recovery_key: String,
+    pub new_passphrase: String,
+    #[ts(optional)]
+    #[serde(default)]
+    pub sign_out_other_devices: Option<bool>,
+}
+
 pub const STATUS_EVENT: &str = "sync://status";

@@ -252,3 +252,107 @@ fn locking_the_vault_stops_sync_and_unlocking_resumes_it() {
     a.ok("vault_unlock", json!({ "method": "keyring" }));
     sa.wait(n, "synced", None);
 }
+
+#[test]
+fn the_sync_page_changes_the_passphrase_replaces_the_recovery_key_and_recovers_with_it() {
+    require_keyring();
+    let svc = service();
+    let email = "settings-page@example.com";
+    let (second, third) = ("a second sync passphrase", "a third sync passphrase");
+    let a = Harness::new();
+    let sa = Statuses::listen(&a);
+    a.create();
+    let first_key = a.ok("sync_sign_up", creds(&svc, email, SYNC_PASS))["recoveryKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sa.wait(0, "synced", None);
+    let n = sa.count();
+    a.add("Kept through it all");
+    sa.wait(n, "synced", None);
+
+    // Change the passphrase: refused clearly, then done.
+    let change = |current: &str, new: &str| json!({ "current": current, "newPassphrase": new });
+    assert_eq!(
+        a.err(
+            "sync_passphrase_change",
+            change("not the passphrase", second)
+        ),
+        "invalid_credentials"
+    );
+    assert_eq!(
+        a.err("sync_passphrase_change", change(SYNC_PASS, "   ")),
+        "empty_passphrase"
+    );
+    assert_eq!(
+        a.err(
+            "sync_passphrase_change",
+            json!({ "current": SYNC_PASS, "newPassphrase": second, "key": "x" })
+        ),
+        "invalid_argument"
+    );
+    a.ok("sync_passphrase_change", change(SYNC_PASS, second));
+    let b = Harness::new();
+    b.create();
+    assert_eq!(
+        b.err("sync_sign_in", creds(&svc, email, SYNC_PASS)),
+        "invalid_credentials",
+        "the old passphrase no longer opens the account"
+    );
+
+    // A new recovery key, proven with the current passphrase, then typed
+    // back like the vault's.
+    assert_eq!(
+        a.err("sync_recovery_key_new", json!({ "passphrase": SYNC_PASS })),
+        "invalid_credentials"
+    );
+    let key = a.ok("sync_recovery_key_new", json!({ "passphrase": second }))["recoveryKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(key, first_key);
+    let groups: Vec<&str> = key.split('-').collect();
+    let answer = |g: usize, text: &str| json!({ "group": g, "text": text });
+    let typed = a.ok(
+        "vault_confirm_recovery",
+        json!({ "answers": [answer(1, "ZZZZ"), answer(2, groups[1])] }),
+    );
+    assert_eq!(typed["ok"], false);
+    let typed = a.ok(
+        "vault_confirm_recovery",
+        json!({ "answers": [answer(1, groups[0]), answer(3, groups[2])] }),
+    );
+    assert_eq!(typed["ok"], true);
+
+    // B forgot the passphrase: a mistyped key, the replaced key, then the
+    // new one — which sets a new passphrase and syncs B.
+    let recover = |k: &str| json!({ "server": svc.base, "email": email, "recoveryKey": k, "newPassphrase": third });
+    assert_eq!(
+        b.err("sync_recover", recover("not-a-recovery-key")),
+        "recovery_key_mistyped"
+    );
+    assert_eq!(
+        b.err("sync_recover", recover(&first_key)),
+        "invalid_credentials"
+    );
+    assert_eq!(b.ok("sync_status", json!({}))["state"], "off");
+    let before = b.count_events("vault://changed");
+    b.ok("sync_recover", recover(&key));
+    wait_changed_with(&b, before, "Kept through it all");
+    // The recovery set the third passphrase: it signs C in. (The
+    // server limits sign-in attempts per address; this test made many,
+    // so C waits out the window the 429 names.)
+    let c = Harness::new();
+    c.create();
+    let mut tries = 0;
+    loop {
+        match c.call("sync_sign_in", creds(&svc, email, third)) {
+            Ok(_) => break,
+            Err(e) if e["code"] == "rate_limited" && tries < 10 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(1100));
+            }
+            Err(e) => panic!("sign-in with the recovered passphrase: {e}"),
+        }
+    }
+}

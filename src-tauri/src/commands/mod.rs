@@ -64,6 +64,9 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         sync::sync_devices,
         sync::sync_device_sign_out,
         sync::sync_sign_out,
+        sync::sync_passphrase_change,
+        sync::sync_recovery_key_new,
+        sync::sync_recover,
     ]
 }
 
@@ -117,4 +120,7 @@ pub const NAMES: &[&str] = &[
     "sync_devices",
     "sync_device_sign_out",
     "sync_sign_out",
+    "sync_passphrase_change",
+    "sync_recovery_key_new",
+    "sync_recover",
 ];

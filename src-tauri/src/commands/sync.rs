@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
+use productivitypro_core::recovery::RecoveryKey;
 use productivitypro_core::vault::sync::RecoveryChoice;
+use productivitypro_core::VaultError;
 use productivitypro_sync_protocol::DeviceId;
 use tauri::{AppHandle, Runtime, State};
 use zeroize::Zeroizing;
@@ -15,7 +17,8 @@ use crate::args::Args;
 use crate::error::{IpcError, IpcResult};
 use crate::shell::{blocking, Shell};
 use crate::sync_dto::{
-    SyncDeviceArgs, SyncDeviceDto, SyncSignInArgs, SyncSignOutArgs, SyncSignedUp, SyncStatus,
+    SyncDeviceArgs, SyncDeviceDto, SyncPassphraseArgs, SyncRecoverArgs, SyncRecoveryKey,
+    SyncRecoveryKeyArgs, SyncSignInArgs, SyncSignOutArgs, SyncSignedUp, SyncStatus,
 };
 use crate::sync_worker;
 
@@ -176,4 +179,81 @@ pub async fn sync_sign_out<R: Runtime>(
     tracing::info!("sync signed out");
     sync_worker::wake(&app);
     Ok(SyncStatus::off())
+}
+
+/// Changes the account's sync passphrase (`pp sync passphrase`): proven
+/// with the current one; the sync key is re-wrapped, nothing re-encrypted.
+/// A wrong current passphrase is `invalid_credentials` and changes nothing.
+#[tauri::command]
+pub async fn sync_passphrase_change(
+    shell: State<'_, Arc<Shell>>,
+    args: Args<SyncPassphraseArgs>,
+) -> IpcResult<()> {
+    let a = args.0;
+    let current = Zeroizing::new(a.current);
+    let new = Zeroizing::new(a.new_passphrase);
+    let others = a.sign_out_other_devices.unwrap_or(false);
+    let shell = shell.inner().clone();
+    blocking(move || {
+        let _busy = shell.begin_long()?;
+        shell.with_vault(|v| Ok(v.sync_change_passphrase(&current, &new, others)?))
+    })
+    .await?;
+    tracing::info!(others, "sync passphrase changed");
+    Ok(())
+}
+
+/// Makes a new sync recovery key (`pp sync recovery-key`), proven with
+/// the sync passphrase; the previous one stops working. The key is shown
+/// once and held, like a new vault recovery key, until the user types two
+/// of its groups back (`vault_confirm_recovery`) or saves it to a file
+/// (`recovery_key_save`).
+#[tauri::command]
+pub async fn sync_recovery_key_new(
+    shell: State<'_, Arc<Shell>>,
+    args: Args<SyncRecoveryKeyArgs>,
+) -> IpcResult<SyncRecoveryKey> {
+    let passphrase = Zeroizing::new(args.0.passphrase);
+    let shell = shell.inner().clone();
+    blocking(move || {
+        let _busy = shell.begin_long()?;
+        let key = shell.with_vault(|v| {
+            v.sync_set_recovery(&passphrase, RecoveryChoice::Dedicated)?
+                .ok_or_else(|| IpcError::internal("no recovery key was made"))
+        })?;
+        let text = key.display_text().to_string();
+        shell.set_pending_recovery(key);
+        tracing::info!("sync recovery key replaced");
+        Ok(SyncRecoveryKey { recovery_key: text })
+    })
+    .await
+}
+
+/// Forgot the sync passphrase (`pp sync recover`): opens the account with
+/// its recovery key, sets the new passphrase and starts syncing.
+#[tauri::command]
+pub async fn sync_recover<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Arc<Shell>>,
+    args: Args<SyncRecoverArgs>,
+) -> IpcResult<SyncStatus> {
+    let a = args.0;
+    let server = server_url(&a.server)?;
+    let email = a.email.trim().to_string();
+    let typed = Zeroizing::new(a.recovery_key);
+    let key = RecoveryKey::parse(&typed).map_err(VaultError::from)?;
+    let new = Zeroizing::new(a.new_passphrase);
+    let others = a.sign_out_other_devices.unwrap_or(false);
+    let shell = shell.inner().clone();
+    blocking(move || {
+        let _busy = shell.begin_long()?;
+        shell.with_vault(|v| {
+            v.refresh()?;
+            Ok(v.sync_recover(&server, &email, &key, &new, others)?)
+        })
+    })
+    .await?;
+    tracing::info!(others, "sync recovered with the recovery key");
+    sync_worker::wake(&app);
+    Ok(status(&app))
 }

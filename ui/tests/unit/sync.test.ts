@@ -3,12 +3,14 @@ import type { Component } from 'svelte';
 import { describe, expect, it } from 'vitest';
 import SyncSettings from '../../src/components/settings/SyncSettings.svelte';
 import SyncIndicator from '../../src/components/sync/SyncIndicator.svelte';
+import RecoveryKeyFlow from '../../src/components/vault/RecoveryKeyFlow.svelte';
 import { App } from '../../src/lib/app/app.svelte';
 import { AppError } from '../../src/lib/errors/app-error';
 import type { CallArgs } from '../../src/lib/ipc/backend';
 import { FakeBackend } from '../../src/lib/ipc/fake/backend';
 import type { CommandName, ResultOf } from '../../src/lib/ipc/types';
 import { SyncTestId } from '../../src/lib/sync/testid';
+import { TestId } from '../../src/lib/testid';
 import type { SyncDeviceDto, SyncStatus } from '../../src/lib/sync/types';
 import WithApp from './WithApp.svelte';
 
@@ -86,7 +88,7 @@ class SyncMock extends FakeBackend {
   }
 }
 
-async function mount(backend: SyncMock, component: unknown) {
+async function mount(backend: FakeBackend, component: unknown) {
   const app = new App(backend);
   await app.start();
   render(WithApp, {
@@ -193,6 +195,156 @@ describe('Settings → Sync', () => {
       { discardUnsent: false },
       { discardUnsent: true },
     ]);
+  });
+});
+
+const KEY = 'ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789-ABCD-EFGH-JKMN-PQRS-TVWX';
+const ACCOUNT = {
+  server: 'https://sync.example.com',
+  email: 'me@example.com',
+  passphrase: 'old sync pass',
+  recoveryKey: KEY,
+};
+
+/** The fake shell with an account on its pretend server, this vault signed in. */
+async function signedIn() {
+  const backend = new FakeBackend({ vault: 'unlocked', syncAccounts: [ACCOUNT] });
+  await backend.call('sync_sign_in', {
+    server: ACCOUNT.server,
+    email: ACCOUNT.email,
+    passphrase: ACCOUNT.passphrase,
+  });
+  return backend;
+}
+
+async function type(id: string, value: string) {
+  await fireEvent.input(screen.getByTestId(id), { target: { value } });
+}
+
+describe('Settings → Sync: passphrase and recovery key', () => {
+  it('changes the sync passphrase; a wrong current one or a mistyped repeat changes nothing', async () => {
+    const backend = await signedIn();
+    await mount(backend, SyncSettings);
+    await screen.findByTestId(SyncTestId.PassForm);
+
+    await type(SyncTestId.PassCurrent, 'wrong');
+    await type(SyncTestId.PassNext, 'new sync pass');
+    await type(SyncTestId.PassRepeat, 'new sync pass');
+    await fireEvent.submit(screen.getByTestId(SyncTestId.PassForm));
+    const note = await screen.findByTestId(SyncTestId.PassError);
+    expect(note.dataset.code).toBe('invalid_credentials');
+    expect((screen.getByTestId(SyncTestId.PassCurrent) as HTMLInputElement).value).toBe('');
+    expect((screen.getByTestId(SyncTestId.PassNext) as HTMLInputElement).value).toBe('');
+
+    const calls = () => backend.vault.calls.filter((c) => c.cmd === 'sync_passphrase_change');
+    await type(SyncTestId.PassCurrent, ACCOUNT.passphrase);
+    await type(SyncTestId.PassNext, 'new sync pass');
+    await type(SyncTestId.PassRepeat, 'other');
+    await fireEvent.submit(screen.getByTestId(SyncTestId.PassForm));
+    await waitFor(() =>
+      expect(screen.getByTestId(SyncTestId.PassError).dataset.code).toBe('invalid_input'),
+    );
+    expect(calls()).toHaveLength(1);
+    expect(backend.vault.sync.accounts.get(ACCOUNT.email)?.passphrase).toBe(ACCOUNT.passphrase);
+
+    await type(SyncTestId.PassCurrent, ACCOUNT.passphrase);
+    await type(SyncTestId.PassNext, 'new sync pass');
+    await type(SyncTestId.PassRepeat, 'new sync pass');
+    await fireEvent.click(screen.getByTestId(SyncTestId.PassOthers));
+    await fireEvent.submit(screen.getByTestId(SyncTestId.PassForm));
+    const msg = await screen.findByTestId(SyncTestId.Message);
+    expect(msg.textContent).toContain('other devices were signed out');
+    expect(calls().at(-1)?.args).toEqual({
+      current: ACCOUNT.passphrase,
+      newPassphrase: 'new sync pass',
+      signOutOtherDevices: true,
+    });
+    expect(backend.vault.sync.accounts.get(ACCOUNT.email)?.passphrase).toBe('new sync pass');
+    expect(screen.queryByTestId(SyncTestId.PassError)).toBeNull();
+  });
+
+  it('makes a new sync recovery key, shown and confirmed with the first run’s flow', async () => {
+    const backend = await signedIn();
+    const app = await mount(backend, SyncSettings);
+    await screen.findByTestId(SyncTestId.RecoveryForm);
+    await type(SyncTestId.RecoveryPassphrase, 'wrong');
+    await fireEvent.submit(screen.getByTestId(SyncTestId.RecoveryForm));
+    expect((await screen.findByTestId(SyncTestId.RecoveryError)).dataset.code).toBe(
+      'invalid_credentials',
+    );
+    expect(app.recovery).toBeNull();
+    expect(backend.vault.sync.accounts.get(ACCOUNT.email)?.recoveryKey).toBe(KEY);
+
+    await type(SyncTestId.RecoveryPassphrase, ACCOUNT.passphrase);
+    await fireEvent.submit(screen.getByTestId(SyncTestId.RecoveryForm));
+    await waitFor(() => expect(app.recovery?.of).toBe('sync'));
+    const key = app.recovery!.key;
+    expect(key).not.toBe(KEY);
+    expect(backend.vault.sync.accounts.get(ACCOUNT.email)?.recoveryKey).toBe(key);
+    expect(backend.vault.recoveryKey).not.toBe(key);
+    expect((screen.getByTestId(SyncTestId.RecoveryPassphrase) as HTMLInputElement).value).toBe('');
+
+    // The flow the shell shows for it: the key, then two groups typed back.
+    render(WithApp, {
+      props: {
+        app,
+        component: RecoveryKeyFlow as unknown as Component<Record<string, unknown>>,
+        props: { flow: app.recovery },
+      },
+    });
+    expect(screen.getByText('Your new sync recovery key')).toBeTruthy();
+    await fireEvent.click(screen.getByTestId(TestId.RecoverySaved));
+    const inputs = screen.getAllByTestId(TestId.RecoveryAnswer) as HTMLInputElement[];
+    const groups = key.split('-');
+    for (const input of inputs) {
+      await fireEvent.input(input, { target: { value: 'ZZZZ' } });
+    }
+    await fireEvent.click(screen.getByTestId(TestId.RecoveryConfirm));
+    await screen.findByTestId(TestId.RecoveryError);
+    for (const input of inputs) {
+      const n = Number(input.dataset.group);
+      await fireEvent.input(input, { target: { value: groups[n - 1] } });
+    }
+    await fireEvent.click(screen.getByTestId(TestId.RecoveryConfirm));
+    await waitFor(() => expect(app.recovery).toBeNull());
+    expect(app.toasts.items.at(-1)?.text).toContain('New sync recovery key saved');
+  });
+
+  it('recovers with the recovery key: a mistyped or wrong key by its code, then syncs', async () => {
+    const backend = new FakeBackend({ vault: 'unlocked', syncAccounts: [ACCOUNT] });
+    await mount(backend, SyncSettings);
+    await fireEvent.click(await screen.findByTestId(SyncTestId.ModeRecover));
+    await type(SyncTestId.Server, ACCOUNT.server);
+    await type(SyncTestId.Email, ACCOUNT.email);
+    const fill = async (key: string) => {
+      await type(SyncTestId.RecoverKey, key);
+      await type(SyncTestId.Passphrase, 'fresh sync pass');
+      await type(SyncTestId.Repeat, 'fresh sync pass');
+      await fireEvent.submit(screen.getByTestId(SyncTestId.Form));
+    };
+    await fill('ABCD-EFGH');
+    await waitFor(() =>
+      expect(screen.getByTestId(SyncTestId.Error).dataset.code).toBe('recovery_key_mistyped'),
+    );
+    expect((screen.getByTestId(SyncTestId.RecoverKey) as HTMLInputElement).value).toBe('');
+    await fill(KEY.replace('ABCD', 'ABCE'));
+    await waitFor(() =>
+      expect(screen.getByTestId(SyncTestId.Error).dataset.code).toBe('invalid_credentials'),
+    );
+    expect(backend.vault.sync.accounts.get(ACCOUNT.email)?.passphrase).toBe(ACCOUNT.passphrase);
+
+    await fill(KEY.toLowerCase());
+    await waitFor(() => expect(screen.getByTestId(SyncTestId.Status).dataset.state).toBe('synced'));
+    expect(screen.getByTestId(SyncTestId.Message).textContent).toContain('recovery key');
+    expect(backend.vault.sync.accounts.get(ACCOUNT.email)?.passphrase).toBe('fresh sync pass');
+    const recover = backend.vault.calls.filter((c) => c.cmd === 'sync_recover').at(-1);
+    expect(recover?.args).toEqual({
+      server: ACCOUNT.server,
+      email: ACCOUNT.email,
+      recoveryKey: KEY.toLowerCase(),
+      newPassphrase: 'fresh sync pass',
+      signOutOtherDevices: false,
+    });
   });
 });
 

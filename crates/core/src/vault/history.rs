@@ -654,6 +654,8 @@ impl Vault {
             }
         }
         let (tasks, lists, deletes) = self.images_to_writes(payload.images);
+        // A purged record that syncs comes back under a new id.
+        let (tasks, lists) = self.sync_reissue_purged(tasks, lists)?;
         let op = HistoryOp::Replay {
             from,
             entry: row.id,

@@ -39,6 +39,8 @@ export type RecoveryFlow = {
   key: string;
   origin: 'first-run' | 'settings';
   keyringError: AppError | null;
+  /** Whose key: the vault's (the default) or the sync account's. */
+  of?: 'vault' | 'sync';
 };
 
 /**
@@ -164,6 +166,11 @@ export class App {
       this.status = status;
       await this.enter(await this.backend.call('vault_snapshot'));
       this.focusQuickAdd += 1;
+    } else if (flow?.of === 'sync') {
+      this.toast(
+        'success',
+        'New sync recovery key saved. The old one no longer opens the sync account.',
+      );
     } else {
       this.toast('success', 'New recovery key saved. The old one no longer opens the vault.');
     }

@@ -296,7 +296,7 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
     severity: 'warning',
     words: "That email and sync passphrase don't match an account.",
     wayOut:
-      'Check both (the sync passphrase is not the vault passphrase), or recover with `pp sync recover`.',
+      'Check both (the sync passphrase is not the vault passphrase), or use “Forgot passphrase” with your sync recovery key.',
   },
   account_exists: {
     severity: 'warning',

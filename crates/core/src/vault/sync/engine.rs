@@ -9,7 +9,7 @@ use productivitypro_sync_protocol::snapshot::{
 };
 use productivitypro_sync_protocol::{BatchEnvelope, IntegrityError, Replica, SnapshotId, Verifier};
 
-use super::merge::Incoming;
+use super::merge::{Incoming, Scope};
 use super::{store, Link, LINK};
 
 use super::outbox::Outgoing;
@@ -118,7 +118,12 @@ impl Vault {
         chain
             .adopt_snapshot(link.value.device, env.cursor, &body.heads)
             .map_err(SyncError::from)?;
-        self.sync_merge(Incoming::State(&body.state), chain, link.seq)?;
+        self.sync_merge_in(
+            Incoming::State(&body.state),
+            chain,
+            link.seq,
+            Scope::Everything,
+        )?;
         Ok(true)
     }
 

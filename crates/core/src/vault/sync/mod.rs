@@ -24,6 +24,7 @@ mod http;
 pub(crate) mod local;
 mod merge;
 mod outbox;
+mod reissue;
 pub(crate) mod store;
 #[cfg(test)]
 mod tests;

@@ -345,6 +345,46 @@ pub(crate) fn record_seq(conn: &Connection, r: &RecordRef) -> Result<Option<i64>
         .optional()?)
 }
 
+/// Checks one `sync_records` row as a read of many does: a bare state
+/// against the ledger, a record-bound one against its record's sequence
+/// (`record_seq`, read in the same statement), then opens it.
+#[allow(clippy::too_many_arguments)]
+fn check_and_open(
+    conn: &Connection,
+    ledger: &mut Pending,
+    key: &SecretKey,
+    key_id: KeyId,
+    r: &RecordRef,
+    bare: bool,
+    seq: i64,
+    record_seq: Option<i64>,
+    sealed: (&[u8], &[u8], &[u8]),
+) -> Result<RecordState, VaultError> {
+    if bare {
+        let committed = ledger.get(conn, &record_key(r))?;
+        if committed != Some(seq) {
+            return Err(super::super::integrity::entry_disagreement(
+                record_key(r),
+                committed,
+                Some(seq),
+            ));
+        }
+    } else if record_seq != Some(seq) {
+        return Err(match record_seq {
+            None => VaultError::RecordMissing {
+                what: format!("{} has a sync state but no record", record_text(r)),
+            },
+            Some(rs) => VaultError::VaultRolledBack {
+                what: format!(
+                    "the sync state of {} is at change {seq}, its record at change {rs}",
+                    record_text(r)
+                ),
+            },
+        });
+    }
+    open_record(key, key_id, r, bare, seq, sealed.0, sealed.1, sealed.2)
+}
+
 /// Every record's merge state, opened; bare ones checked against the
 /// ledger, record-bound ones against their record's row in the same
 /// read (what a snapshot or a comparison needs).
@@ -371,40 +411,80 @@ pub(crate) fn read_all_records(
             kind,
             id: RecordId(id),
         };
-        let record_seq: Option<i64> = x.get(7)?;
-        if bare {
-            let committed = ledger.get(conn, &record_key(&r))?;
-            if committed != Some(seq) {
-                return Err(super::super::integrity::entry_disagreement(
-                    record_key(&r),
-                    committed,
-                    Some(seq),
-                ));
-            }
-        } else if record_seq != Some(seq) {
-            return Err(match record_seq {
-                None => VaultError::RecordMissing {
-                    what: format!("{} has a sync state but no record", record_text(&r)),
-                },
-                Some(rs) => VaultError::VaultRolledBack {
-                    what: format!(
-                        "the sync state of {} is at change {seq}, its record at change {rs}",
-                        record_text(&r)
-                    ),
-                },
-            });
-        }
-        let state = open_record(
+        let state = check_and_open(
+            conn,
+            ledger,
             key,
             key_id,
             &r,
             bare,
             seq,
-            &x.get::<_, Vec<u8>>(4)?,
-            &x.get::<_, Vec<u8>>(5)?,
-            &x.get::<_, Vec<u8>>(6)?,
+            x.get(7)?,
+            (
+                &x.get::<_, Vec<u8>>(4)?,
+                &x.get::<_, Vec<u8>>(5)?,
+                &x.get::<_, Vec<u8>>(6)?,
+            ),
         )?;
         out.push((r, StoredState { state, seq, bare }));
+    }
+    Ok(out)
+}
+
+/// The merge states of the given records, by key lookup, with the
+/// checks of [`read_all_records`]; a record with no state must have no
+/// ledger entry either (a bare state deleted from the file — a
+/// tombstone, say — is found missing, not taken for a record never seen).
+/// What an incremental merge reads instead of every state.
+pub(crate) fn read_records<'a>(
+    conn: &Connection,
+    ledger: &mut Pending,
+    key: &SecretKey,
+    key_id: KeyId,
+    refs: impl IntoIterator<Item = &'a RecordRef>,
+) -> Result<Vec<(RecordRef, StoredState)>, VaultError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.bare, s.changed_seq, s.key_id, s.nonce, s.ciphertext, r.changed_seq
+         FROM sync_records s LEFT JOIN records r ON r.kind = s.kind AND r.id = s.id
+         WHERE s.kind = ?1 AND s.id = ?2",
+    )?;
+    let mut out = Vec::new();
+    for r in refs {
+        let row = stmt
+            .query_row(rusqlite::params![r.kind, r.id.as_bytes().as_slice()], |x| {
+                Ok((
+                    x.get::<_, i64>(0)? != 0,
+                    x.get::<_, i64>(1)?,
+                    x.get::<_, Vec<u8>>(2)?,
+                    x.get::<_, Vec<u8>>(3)?,
+                    x.get::<_, Vec<u8>>(4)?,
+                    x.get::<_, Option<i64>>(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((bare, seq, kid, nonce, ct, record_seq)) = row else {
+            let committed = ledger.get(conn, &record_key(r))?;
+            if committed.is_some() {
+                return Err(super::super::integrity::entry_disagreement(
+                    record_key(r),
+                    committed,
+                    None,
+                ));
+            }
+            continue;
+        };
+        let state = check_and_open(
+            conn,
+            ledger,
+            key,
+            key_id,
+            r,
+            bare,
+            seq,
+            record_seq,
+            (&kid, &nonce, &ct),
+        )?;
+        out.push((r.clone(), StoredState { state, seq, bare }));
     }
     Ok(out)
 }

@@ -478,14 +478,120 @@ fn a_purge_wins_over_a_concurrent_edit_and_takes_subtasks_with_it() {
     exchange(&mut a, &mut b);
     assert_eq!(shown(&a), shown(&b));
     assert!(a.tasks().all(|t| t.id != p.id && t.id != child.id));
-    // The tombstone stays: writing the purged task again is refused.
-    let err = a.undo().unwrap_err();
-    assert_eq!(err.code(), "record_purged", "{err}");
+    // The tombstone stays: undoing the purge brings the task back under
+    // a new id (`undoing_a_synced_purge_brings_the_tasks_back_...`).
+    a.undo().unwrap();
+    assert!(a.tasks().all(|t| t.id != p.id && t.id != child.id));
+    assert!(a.tasks().any(|t| t.title == "parent"));
     let err = b.undo().unwrap_err();
     assert!(
         matches!(&err, VaultError::Sync(SyncError::Purged { .. })) || err.code() == "undo_conflict",
         "{err}"
     );
+}
+
+#[test]
+fn undoing_a_synced_purge_brings_the_tasks_back_under_new_ids_on_every_device() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = syncing(da.path(), 1, 1);
+    let mut b = syncing(db.path(), 2, 2);
+    let p = a
+        .add_task(TaskDraft {
+            title: "parent".into(),
+            notes: "keep these notes".into(),
+            tags: ["work".to_string()].into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let c = a
+        .add_task(TaskDraft {
+            title: "child".into(),
+            parent: Some(p.id),
+            ..Default::default()
+        })
+        .unwrap();
+    exchange(&mut a, &mut b);
+    a.trash_tasks(&[p.id]).unwrap();
+    a.empty_trash(None).unwrap();
+    exchange(&mut a, &mut b);
+    assert_eq!(b.tasks().count(), 0, "the purge reached B");
+
+    // Before: `record_purged`, and the tasks were lost for good.
+    a.undo().unwrap();
+    let back = a.tasks().find(|t| t.title == "parent").unwrap().clone();
+    let child = a.tasks().find(|t| t.title == "child").unwrap().clone();
+    assert_ne!(back.id, p.id, "a purged id never comes back");
+    assert_ne!(child.id, c.id);
+    assert_eq!(
+        child.parent,
+        Some(back.id),
+        "the subtask follows its parent"
+    );
+    assert_eq!(back.notes, "keep these notes");
+    assert_eq!(back.tags, BTreeSet::from(["work".to_string()]));
+    assert!(
+        back.is_trashed(),
+        "undoing an empty trash puts them back in the trash"
+    );
+
+    exchange(&mut a, &mut b);
+    assert_eq!(shown(&a), shown(&b), "B shows the restored tasks too");
+    assert_eq!(b.tasks().count(), 2);
+    // The old ids stay purged everywhere.
+    let err = b.restore_tasks(&[p.id]).unwrap_err();
+    assert_eq!(err.code(), "task_not_found", "{err}");
+
+    // Redo purges the copies, on both devices.
+    a.redo().unwrap();
+    exchange(&mut a, &mut b);
+    assert_eq!(shown(&a), shown(&b));
+    assert_eq!(a.tasks().count(), 0);
+}
+
+#[test]
+fn restoring_or_undoing_the_trash_of_a_task_another_device_purged_is_refused_clearly() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = syncing(da.path(), 1, 1);
+    let mut b = syncing(db.path(), 2, 2);
+    let t = a.add_task(draft("old")).unwrap();
+    a.trash_tasks(&[t.id]).unwrap();
+    exchange(&mut a, &mut b);
+    b.empty_trash(None).unwrap();
+    exchange(&mut a, &mut b);
+    assert_eq!(a.tasks().count(), 0);
+    let ops_before = op_rows(&a);
+    let err = a.restore_tasks(&[t.id]).unwrap_err();
+    assert_eq!(err.code(), "task_not_found", "{err}");
+    // A's own undo (of its trash) finds the task gone: a conflict, and
+    // nothing written (no resurrection sent to B).
+    let err = a.undo().unwrap_err();
+    assert_eq!(err.code(), "undo_conflict", "{err}");
+    assert_eq!(op_rows(&a), ops_before);
+    exchange(&mut a, &mut b);
+    assert_eq!(shown(&a), shown(&b));
+    assert_eq!(b.tasks().count(), 0);
+}
+
+#[test]
+fn a_restore_concurrent_with_a_purge_loses_to_it_on_both_devices() {
+    // The protocol's rule (a delete wins over concurrent edits): both
+    // devices end up without the task — never one with and one without.
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = syncing(da.path(), 1, 1);
+    let mut b = syncing(db.path(), 2, 2);
+    let t = a.add_task(draft("contested")).unwrap();
+    a.trash_tasks(&[t.id]).unwrap();
+    exchange(&mut a, &mut b);
+    a.restore_tasks(&[t.id]).unwrap();
+    b.empty_trash(None).unwrap();
+    exchange(&mut a, &mut b);
+    assert_eq!(shown(&a), shown(&b));
+    assert_eq!(a.tasks().count(), 0);
+    // Undoing the purge on B brings it back (new id) to both.
+    b.undo().unwrap();
+    exchange(&mut a, &mut b);
+    assert_eq!(shown(&a), shown(&b));
+    assert_eq!(a.tasks().filter(|x| x.title == "contested").count(), 1);
 }
 
 #[test]
@@ -779,6 +885,171 @@ mod convergence {
                 .map(|t| RecordRef::new("task", RecordId(*t.id.as_bytes())))
                 .collect();
             prop_assert_eq!(shown_ids, visible);
+        }
+    }
+}
+
+mod incremental {
+    //! A merge reads only the states its batch can change the view of
+    //! (`merge.rs`, `read_touched`). Raw operations — re-parenting into
+    //! cycles, purging parents and lists, edits of hidden subtasks —
+    //! delivered in random chunks must leave the vault exactly as one
+    //! merge that reads every state does, and as the oracle shows.
+    use super::super::merge::{Incoming, Scope};
+    use super::*;
+    use productivitypro_sync_protocol::Hlc;
+    use proptest::prelude::*;
+
+    fn task(n: u8) -> RecordRef {
+        RecordRef::new("task", RecordId([n; 16]))
+    }
+    fn list(n: u8) -> RecordRef {
+        RecordRef::new("list", RecordId([0x40 + n; 16]))
+    }
+    fn id_value(r: &RecordRef) -> Value {
+        serde_json::to_value(Id::from_bytes(r.id.0)).unwrap()
+    }
+
+    fn arb_op() -> impl Strategy<Value = Op> {
+        let on_task = prop_oneof![
+            3 => (0u8..4).prop_map(|v| set("title", Value::String(format!("t{v}")))),
+            4 => (0u8..7).prop_map(|p| set("parent", if p == 6 { Value::Null } else { id_value(&task(p)) })),
+            2 => (0u8..3).prop_map(|l| set("list", if l == 2 { Value::Null } else { id_value(&list(l)) })),
+            1 => (0u8..2, any::<bool>()).prop_map(|(t, on)| Action::Tag { tag: format!("g{t}"), on }),
+            1 => Just(Action::Delete),
+        ];
+        let on_list = prop_oneof![
+            3 => (0u8..3).prop_map(|v| set("name", Value::String(format!("l{v}")))),
+            1 => Just(Action::Delete),
+        ];
+        let target = prop_oneof![
+            5 => (0u8..6, on_task).prop_map(|(n, a)| (task(n), a)),
+            1 => (0u8..2, on_list).prop_map(|(n, a)| (list(n), a)),
+        ];
+        (target, 1u64..40, 1u8..4).prop_map(|((record, action), ms, d)| Op {
+            record,
+            action,
+            hlc: Hlc::new(1_700_000_000_000 + ms, 0, DeviceId([d; 16])).unwrap(),
+        })
+    }
+
+    fn at(ms: u64, record: RecordRef, action: Action) -> Op {
+        Op {
+            record,
+            action,
+            hlc: Hlc::new(1_700_000_000_000 + ms, 0, DeviceId([1; 16])).unwrap(),
+        }
+    }
+
+    /// Delivers `first`, then `then` on its own (the incremental merge),
+    /// and checks the vault against one merge of everything.
+    fn two_steps(first: &[Op], then: &[Op]) -> (Vec<Task>, Vec<Task>) {
+        let (dx, dy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut x = syncing(dx.path(), 1, 9);
+        let mut y = syncing(dy.path(), 2, 10);
+        deliver(&mut x, first);
+        deliver(&mut x, then);
+        let all: Vec<Op> = first.iter().chain(then).cloned().collect();
+        let link = y.sync_link().unwrap();
+        y.sync_merge_in(
+            Incoming::Ops(&all),
+            link.value.chain,
+            link.seq,
+            Scope::Everything,
+        )
+        .unwrap();
+        (shown(&x).0, shown(&y).0)
+    }
+
+    #[test]
+    fn breaking_a_parent_cycle_under_a_purged_task_hides_the_subtasks_of_the_cycles_loser() {
+        // 1 and 2 are each other's parent: 2 set its parent last, so the
+        // view cuts 2's (and memory lists 3, 2's subtask, under a task
+        // with no parent). Then 1 moves under the purged 4: 1, 2 and 3
+        // are all hidden — 3 only reachable through 2, the cycle's loser.
+        let first = [
+            at(1, task(1), set("title", Value::String("one".into()))),
+            at(1, task(2), set("title", Value::String("two".into()))),
+            at(1, task(3), set("title", Value::String("three".into()))),
+            at(1, task(4), set("title", Value::String("four".into()))),
+            at(5, task(1), set("parent", id_value(&task(2)))),
+            at(6, task(2), set("parent", id_value(&task(1)))),
+            at(7, task(3), set("parent", id_value(&task(2)))),
+            at(8, task(4), Action::Delete),
+        ];
+        let then = [at(10, task(1), set("parent", id_value(&task(4))))];
+        let (x, y) = two_steps(&first, &then);
+        assert_eq!(x, y);
+        assert!(x.is_empty(), "{x:?}");
+    }
+
+    #[test]
+    fn moving_a_hidden_task_out_from_under_a_purged_one_brings_back_its_hidden_subtasks() {
+        let first = [
+            at(1, task(1), set("title", Value::String("purged".into()))),
+            at(1, task(2), set("title", Value::String("hidden".into()))),
+            at(
+                1,
+                task(3),
+                set("title", Value::String("hidden below".into())),
+            ),
+            at(2, task(2), set("parent", id_value(&task(1)))),
+            at(2, task(3), set("parent", id_value(&task(2)))),
+            at(3, task(1), Action::Delete),
+        ];
+        let then = [at(5, task(2), set("parent", Value::Null))];
+        let (x, y) = two_steps(&first, &then);
+        assert_eq!(x, y);
+        let titles: Vec<&str> = x.iter().map(|t| t.title.as_str()).collect();
+        assert_eq!(titles.len(), 2, "{titles:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn chunked_merges_that_read_only_touched_states_match_a_merge_of_everything(
+            ops in proptest::collection::vec(arb_op(), 1..40),
+            seed in any::<u64>(),
+        ) {
+            let (dx, dy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let mut x = syncing(dx.path(), seed, 9);
+            let mut y = syncing(dy.path(), seed ^ 1, 10);
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+            let mut rest = ops.as_slice();
+            while !rest.is_empty() {
+                let n = rand::Rng::gen_range(&mut rng, 1..=rest.len().min(4));
+                deliver(&mut x, &rest[..n]);
+                rest = &rest[n..];
+            }
+            let link = y.sync_link().unwrap();
+            y.sync_merge_in(Incoming::Ops(&ops), link.value.chain, link.seq, Scope::Everything)
+                .unwrap();
+            prop_assert_eq!(shown(&x), shown(&y));
+            let mut oracle = Replica::new();
+            for op in &ops {
+                oracle.apply(op);
+            }
+            let view = oracle.view();
+            let (tasks, lists) = shown(&x);
+            let want: BTreeSet<RecordRef> = view.keys().cloned().collect();
+            let got: BTreeSet<RecordRef> = tasks
+                .iter()
+                .map(|t| RecordRef::new("task", RecordId(*t.id.as_bytes())))
+                .chain(lists.iter().map(|l| RecordRef::new("list", RecordId(*l.0.as_bytes()))))
+                .collect();
+            prop_assert_eq!(got, want);
+            for t in &tasks {
+                let v = &view[&RecordRef::new("task", RecordId(*t.id.as_bytes()))];
+                let parent = v.fields.get("parent").cloned().unwrap_or(Value::Null);
+                prop_assert_eq!(serde_json::to_value(t.parent).unwrap(), parent);
+                let l = v.fields.get("list").cloned().unwrap_or(Value::Null);
+                prop_assert_eq!(serde_json::to_value(t.list).unwrap(), l);
+            }
+            // Merging it all again reads only what it touches and
+            // changes nothing.
+            let before = shown(&x);
+            deliver(&mut x, &ops);
+            prop_assert_eq!(shown(&x), before);
         }
     }
 }

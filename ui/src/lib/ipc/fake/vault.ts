@@ -28,6 +28,7 @@ import type {
 } from '../types';
 import { TASKS_GET_MAX } from '../types';
 import { addDays, dueAt, toYmd } from './dates';
+import { FakeSync, type FakeSyncAccount } from './sync';
 import { parseDueText, parseQuickAdd, parseRepeatText } from './grammar';
 
 export type KeyringState = 'ok' | 'unavailable' | 'missing';
@@ -46,6 +47,8 @@ export type FakeSeed = {
   /** Per-command latency overrides. */
   latency?: Partial<Record<CommandName, number>>;
   settings?: Partial<Settings>;
+  /** Accounts on the pretend sync server (see ./sync.ts). */
+  syncAccounts?: FakeSyncAccount[];
 };
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -88,6 +91,7 @@ export class FakeVault {
   activityCount = 0;
   firstPaintMarks = 0;
   snoozed: { id: Id; minutes: number }[] = [];
+  readonly sync: FakeSync;
   private seq = 0;
   private pending: Action | null = null;
   private stored: { tasks: Map<Id, TaskDto>; lists: Map<Id, ListDto> } | null = null;
@@ -101,6 +105,12 @@ export class FakeVault {
     this.passphrase = seed.passphrase ?? null;
     this.recoveryKey = seed.recoveryKey ?? this.makeRecoveryKey();
     this.settings = { ...DEFAULT_SETTINGS, ...seed.settings };
+    this.sync = new FakeSync(
+      seed.syncAccounts ?? [],
+      () => this.nowIso(),
+      () => this.makeRecoveryKey(),
+      (key) => (this.pendingRecoveryKey = key),
+    );
     if (seed.vault !== 'missing') {
       this.slots = [{ id: 'slot-keyring', kind: 'keyring', createdAt: this.nowIso() }];
       if (this.passphrase)
@@ -774,6 +784,13 @@ export class FakeVault {
       if (typeof v !== 'string') throw new AppError('invalid_argument', `${k} must be a string`);
       return v;
     };
+    if (cmd.startsWith('sync_')) {
+      // Locked, the shell's sync is off (and its account commands refused).
+      if (this.state !== 'unlocked' && (cmd === 'sync_status' || cmd === 'sync_now'))
+        return FakeSync.off();
+      this.needUnlocked();
+      return this.sync.handle(cmd, a);
+    }
     switch (cmd) {
       case 'app_status':
         return this.status() satisfies ResultOf<'app_status'>;
