@@ -245,6 +245,34 @@ async fn a_bad_publish_is_refused_whole_and_leaves_nothing() {
     }
 }
 
+/// Regression (CI at 2c4d5e1, `pprelease publish` answered "Broken pipe"):
+/// the service refused the release from its first part and closed the
+/// connection while the client was still writing the files, so the client
+/// never saw the refusal. Big files make that race certain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_publish_with_big_files_answers_its_code_not_broken_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/a.db", tmp.path().display());
+    let h = Harness::start_with(&db, |c| c.max_artifact_bytes = 4 << 20).await;
+    let big = vec![7u8; 24 << 20];
+    let mut bad_version = release(&h, "1.0.0", "pp.AppImage", &big);
+    bad_version.version = "1.0".into();
+    let ok = release(&h, "1.0.0", "pp.AppImage", &big);
+    for _ in 0..3 {
+        // Refused from the release part, before any file byte is read.
+        let got = code_of(
+            h.publish_raw(&bad_version, vec![(LINUX.into(), big.clone())])
+                .await,
+        );
+        assert_eq!(got.await, (400, "invalid_version".into()));
+        // Refused in the middle of the file (over the size limit).
+        let got = code_of(h.publish_raw(&ok, vec![(LINUX.into(), big.clone())]).await);
+        assert_eq!(got.await, (413, "payload_too_large".into()));
+    }
+    assert_eq!(stored_files(&h), 0);
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_endpoints_need_a_live_token_with_the_right_scope() {
     let tmp = tempfile::tempdir().unwrap();

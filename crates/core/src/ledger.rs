@@ -344,9 +344,14 @@ impl PartView {
         nonce: &[u8],
         ciphertext: &[u8],
     ) -> Result<Self, PieceFault> {
-        let plain = crypto::open_parts(key, &scope.aad(index as u32 + 1, seq), nonce, ciphertext)
+        // Opened where it lies (a load opens every part): one copy of the
+        // ciphertext, no second buffer.
+        let mut plain = ciphertext.to_vec();
+        let aad = scope.aad(index as u32 + 1, seq);
+        let n = crypto::open_in_slice(key, &aad, nonce, &mut plain)
             .map_err(|_| PieceFault::DoesNotAuthenticate)?;
-        PartView::from_plain(plain.to_vec()).ok_or(PieceFault::Malformed)
+        plain.truncate(n);
+        PartView::from_plain(plain).ok_or(PieceFault::Malformed)
     }
 
     /// Checks the encoding: well-formed entries, strictly ascending keys

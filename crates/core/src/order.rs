@@ -147,8 +147,13 @@ impl OrderKey {
 
 impl TryFrom<String> for OrderKey {
     type Error = InvalidOrderKey;
+    /// [`OrderKey::parse`] keeping the string it is given (every task
+    /// loaded goes through here).
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        OrderKey::parse(&s)
+        if s.is_empty() || s.ends_with('0') || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(InvalidOrderKey(s));
+        }
+        Ok(OrderKey(s))
     }
 }
 
@@ -180,6 +185,13 @@ mod tests {
     }
 
     proptest! {
+        /// Loading reads keys through `TryFrom<String>`, typing through
+        /// `parse`: both accept exactly the same keys.
+        #[test]
+        fn try_from_accepts_what_parse_accepts(s in "\\PC{0,6}|[0-9A-Za-z]{0,6}|[0-9A-Za-z]{0,4}[^0-9A-Za-z][0-9A-Za-z]{0,2}") {
+            prop_assert_eq!(OrderKey::try_from(s.clone()), OrderKey::parse(&s));
+        }
+
         #[test]
         fn between_sorts_strictly_between(a in key(), b in key()) {
             prop_assume!(a != b);

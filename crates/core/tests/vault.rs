@@ -181,6 +181,41 @@ fn a_record_of_unknown_kind_fails_the_load_instead_of_vanishing() {
     assert_eq!(err.code(), "vault_corrupt", "{err}");
 }
 
+/// Unlock looks for rows of other kinds with range seeks around `list`
+/// and `task` on the (kind, id) index: a kind sorting before, between or
+/// after them, or not text at all, must still be found.
+#[test]
+fn a_record_of_any_unknown_kind_fails_the_load_wherever_it_sorts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, rk) = new_vault(tmp.path());
+    let t = v.add_task(draft("a")).unwrap();
+    drop(v);
+    let unlock = Unlock::recovery_key(rk.display_text().to_string());
+    let id = t.id.as_bytes().to_vec();
+    for kind in [
+        "''", "'aaa'", "'lis'", "'list '", "'m'", "'tas'", "'taskk'", "'zzz'", "'Task'", "7",
+        "7.5", "x'00'",
+    ] {
+        raw(tmp.path())
+            .execute(
+                &format!("UPDATE records SET kind = {kind} WHERE id = ?1"),
+                [&id],
+            )
+            .unwrap();
+        let err = Vault::open(tmp.path(), &unlock, env(2)).err().unwrap();
+        assert_eq!(err.code(), "vault_corrupt", "kind {kind}: {err}");
+    }
+    raw(tmp.path())
+        .execute("UPDATE records SET kind = 'task' WHERE id = ?1", [&id])
+        .unwrap();
+    assert_eq!(
+        Vault::open(tmp.path(), &unlock, env(2))
+            .unwrap()
+            .task_count(),
+        1
+    );
+}
+
 #[test]
 fn a_record_sealed_under_another_key_is_named() {
     let tmp = tempfile::tempdir().unwrap();

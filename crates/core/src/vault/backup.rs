@@ -342,10 +342,12 @@ impl Vault {
         let now = env.now();
         let mut rows = Vec::with_capacity(payload.tasks.len() + payload.lists.len());
         for l in &payload.lists {
-            rows.push((crypto::RecordKind::List, l.id, records::encode(l)));
+            let (format, plain) = records::list_payload(l);
+            rows.push((crypto::RecordKind::List, l.id, format, plain));
         }
         for t in &payload.tasks {
-            rows.push((crypto::RecordKind::Task, t.id, records::encode(t)));
+            let (format, plain) = records::task_payload(t);
+            rows.push((crypto::RecordKind::Task, t.id, format, plain));
         }
         // The new file is complete and synced before the live vault (if
         // any) is touched.

@@ -443,7 +443,11 @@ impl Vault {
                  WHERE kind = ?4 AND id = ?5 AND changed_seq = ?6",
             )?;
             for raw in &rows {
-                let old_aad = records::aad(Aad::V2, raw.kind, &raw.id, old_key_id, raw.seq);
+                // Each record keeps its format (JSON tasks stay JSON until
+                // they are next written).
+                let format = records::row_format(raw.format);
+                let old_aad =
+                    records::record_aad(Aad::V2, raw.kind, &raw.id, format, old_key_id, raw.seq);
                 let plain =
                     crypto::open_parts(old_key, &old_aad, &raw.nonce, &raw.ct).map_err(|_| {
                         VaultError::RecordTampered {
@@ -451,7 +455,8 @@ impl Vault {
                             id: VaultError::id_text(&raw.id),
                         }
                     })?;
-                let new_aad = records::aad(Aad::V2, raw.kind, &raw.id, new_key_id, raw.seq);
+                let new_aad =
+                    records::record_aad(Aad::V2, raw.kind, &raw.id, format, new_key_id, raw.seq);
                 let s = crypto::seal(&new_key, &new_aad, &plain, self.env.rng.as_mut());
                 update.execute(rusqlite::params![
                     new_key_id.0.as_slice(),

@@ -5,6 +5,7 @@
 
 mod backup;
 mod bulk;
+mod compact;
 mod files;
 mod history;
 mod integrity;

@@ -9,9 +9,8 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
-use serde::de::DeserializeOwned;
 
-use super::{integrity, Entry, Vault};
+use super::{compact, integrity, Entry, Vault};
 use crate::crypto::{self, KeyId, RecordContext, RecordKind, SecretKey, SecureRng};
 use crate::domain::{Id, List, Task, TaskId, FORMAT_VERSION};
 use crate::error::VaultError;
@@ -25,6 +24,8 @@ pub(crate) enum Write {
     Put {
         kind: RecordKind,
         id: Id,
+        /// The payload's record format (bound into the AAD).
+        format: u16,
         plaintext: zeroize::Zeroizing<Vec<u8>>,
         expected_seq: Option<i64>,
     },
@@ -61,9 +62,27 @@ pub(super) struct ChangedSince {
     pub seq: i64,
 }
 
+/// The JSON payload of format 1 (lists, history entries, local state,
+/// and tasks written before format 2).
 pub(crate) fn encode<T: serde::Serialize>(v: &T) -> zeroize::Zeroizing<Vec<u8>> {
     // Serialising our own plain structs to a Vec cannot fail.
     zeroize::Zeroizing::new(serde_json::to_vec(v).expect("domain types serialise"))
+}
+
+/// A task's record payload as written now, and its format.
+pub(crate) fn task_payload(t: &Task) -> (u16, zeroize::Zeroizing<Vec<u8>>) {
+    (compact::FORMAT, zeroize::Zeroizing::new(compact::encode(t)))
+}
+
+/// A list's record payload as written now, and its format.
+pub(crate) fn list_payload(l: &List) -> (u16, zeroize::Zeroizing<Vec<u8>>) {
+    (FORMAT_VERSION, encode(l))
+}
+
+/// A stored `format` column as the AAD binds it; a value no format has
+/// (only a damaged row has one) gives an AAD nothing was sealed with.
+pub(crate) fn row_format(format: i64) -> u16 {
+    u16::try_from(format).unwrap_or(u16::MAX)
 }
 
 /// Which AAD the stored records carry: v1 (no change sequence) only in a
@@ -74,11 +93,24 @@ pub(crate) enum Aad {
     V2,
 }
 
-pub(crate) fn aad(aad: Aad, kind: RecordKind, id: &[u8], key_id: KeyId, seq: i64) -> Vec<u8> {
+/// The AAD of a format-1 (JSON) payload: history entries, local state.
+pub(crate) fn aad(aad_v: Aad, kind: RecordKind, id: &[u8], key_id: KeyId, seq: i64) -> Vec<u8> {
+    record_aad(aad_v, kind, id, FORMAT_VERSION, key_id, seq)
+}
+
+/// The AAD of a record stored in `format`.
+pub(crate) fn record_aad(
+    aad: Aad,
+    kind: RecordKind,
+    id: &[u8],
+    format: u16,
+    key_id: KeyId,
+    seq: i64,
+) -> Vec<u8> {
     let ctx = RecordContext {
         kind,
         id,
-        format: FORMAT_VERSION,
+        format,
         key_id,
         seq,
     };
@@ -216,13 +248,19 @@ impl CommittedIndex {
         let mut seqs: HashMap<RecordKind, HashMap<Id, i64>> = HashMap::new();
         let mut others = HashMap::new();
         let mut len = 0;
+        // Sized once for every entry (nearly all are tasks), not grown
+        // through a dozen rehashes.
+        let total: usize = parts.iter().map(|p| p.len()).sum();
         for (e, seq) in parts.iter().flat_map(|p| p.iter()) {
             let record = RecordKind::parse(e.kind)
                 .filter(|k| matches!(k, RecordKind::Task | RecordKind::List));
             match (record, <[u8; 16]>::try_from(e.id)) {
                 (Some(kind), Ok(id)) => {
                     seqs.entry(kind)
-                        .or_insert_with(|| HashMap::with_capacity(1024))
+                        .or_insert_with(|| match kind {
+                            RecordKind::Task => HashMap::with_capacity(total),
+                            _ => HashMap::new(),
+                        })
                         .insert(Id::from_bytes(id), seq);
                     len += 1;
                 }
@@ -299,16 +337,54 @@ pub(crate) fn read_raw(
     read_rows(rows, dir, each)
 }
 
+/// Streams the records rows of `kind` to `each` as borrowed from SQLite
+/// (the unlock pipeline copies them into its batches).
+fn read_kind_borrowed(
+    conn: &Connection,
+    dir: &std::path::Path,
+    kind: RecordKind,
+    each: impl FnMut(RowHead<'_>, &[u8]),
+) -> Result<(), VaultError> {
+    // The same statement as `read_raw`'s: written so, SQLite scans the
+    // table in storage order; `WHERE kind = ?1` alone would walk the
+    // (kind, id) index and fetch each row from a random place.
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, id, format, key_id, nonce, ciphertext, changed_seq FROM records
+         WHERE ?1 IS NULL OR kind = ?1",
+    )?;
+    let rows = stmt.query([Some(kind.as_str())])?;
+    read_rows_borrowed(rows, dir, each)
+}
+
 /// Rows of `kind, id, format, key_id, nonce, ciphertext, changed_seq`.
 fn read_rows(
-    mut rows: rusqlite::Rows<'_>,
+    rows: rusqlite::Rows<'_>,
     dir: &std::path::Path,
     mut each: impl FnMut(RawRecord),
+) -> Result<(), VaultError> {
+    read_rows_borrowed(rows, dir, |head, ct| {
+        each(RawRecord {
+            kind: head.kind,
+            id: Short::new(head.id),
+            format: head.format,
+            key_id: Short::new(head.key_id),
+            nonce: Short::new(head.nonce),
+            ct: ct.to_vec(),
+            seq: head.seq,
+        })
+    })
+}
+
+/// [`read_rows`] without copying: each row's columns as SQLite holds them.
+fn read_rows_borrowed(
+    mut rows: rusqlite::Rows<'_>,
+    dir: &std::path::Path,
+    mut each: impl FnMut(RowHead<'_>, &[u8]),
 ) -> Result<(), VaultError> {
     while let Some(r) = rows.next()? {
         // Read bytes whatever the stored type: an edited row whose blob
         // became text must be reported as tampered, not as a storage
-        // error. Borrowed from SQLite's row, copied once into the record.
+        // error.
         let bytes = |i: usize| -> Result<&[u8], VaultError> {
             Ok(match r.get_ref(i)? {
                 rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
@@ -322,17 +398,84 @@ fn read_rows(
                 dir: dir.to_path_buf(),
                 detail: format!("unknown record kind `{kind_s}`"),
             })?;
-        each(RawRecord {
+        let head = RowHead {
             kind,
-            id: Short::new(bytes(1)?),
+            id: bytes(1)?,
             format: r.get(2)?,
-            key_id: Short::new(bytes(3)?),
-            nonce: Short::new(bytes(4)?),
-            ct: bytes(5)?.to_vec(),
+            key_id: bytes(3)?,
+            nonce: bytes(4)?,
             seq: r.get(6)?,
-        });
+        };
+        each(head, bytes(5)?);
     }
     Ok(())
+}
+
+/// Task rows read for the workers: their ciphertexts back to back in one
+/// buffer, so reading a row allocates nothing and a worker frees one
+/// buffer per batch, not one per row (allocating on the reading thread
+/// and freeing on another was a tenth of unlock's CPU time in malloc).
+struct RawBatch {
+    rows: Vec<BatchRow>,
+    cts: Vec<u8>,
+}
+
+struct BatchRow {
+    id: Short<16>,
+    format: i64,
+    key_id: Short<8>,
+    nonce: Short<24>,
+    seq: i64,
+    ct: std::ops::Range<usize>,
+}
+
+impl RawBatch {
+    fn with_capacity(rows: usize, bytes: usize) -> Self {
+        RawBatch {
+            rows: Vec::with_capacity(rows),
+            cts: Vec::with_capacity(bytes),
+        }
+    }
+
+    fn push(&mut self, head: &RowHead<'_>, ct: &[u8]) {
+        let start = self.cts.len();
+        self.cts.extend_from_slice(ct);
+        self.rows.push(BatchRow {
+            id: Short::new(head.id),
+            format: head.format,
+            key_id: Short::new(head.key_id),
+            nonce: Short::new(head.nonce),
+            seq: head.seq,
+            ct: start..self.cts.len(),
+        });
+    }
+}
+
+impl BatchRow {
+    fn head(&self) -> RowHead<'_> {
+        RowHead {
+            kind: RecordKind::Task,
+            id: &self.id,
+            format: self.format,
+            key_id: &self.key_id,
+            nonce: &self.nonce,
+            seq: self.seq,
+        }
+    }
+
+    /// The row as read (its ciphertext as `open_row` left it on failure:
+    /// untouched), for diagnosis.
+    fn to_raw(&self, cts: &[u8]) -> RawRecord {
+        RawRecord {
+            kind: RecordKind::Task,
+            id: Short::new(&self.id),
+            format: self.format,
+            key_id: Short::new(&self.key_id),
+            nonce: Short::new(&self.nonce),
+            ct: cts[self.ct.clone()].to_vec(),
+            seq: self.seq,
+        }
+    }
 }
 
 /// Seals and inserts the records of a vault being built (creation,
@@ -342,7 +485,7 @@ pub(crate) fn insert_initial(
     key: &SecretKey,
     key_id: KeyId,
     vault_id: &Id,
-    rows: &[(RecordKind, Id, zeroize::Zeroizing<Vec<u8>>)],
+    rows: &[(RecordKind, Id, u16, zeroize::Zeroizing<Vec<u8>>)],
     seq: i64,
     rng: &mut dyn SecureRng,
 ) -> Result<(), VaultError> {
@@ -350,17 +493,17 @@ pub(crate) fn insert_initial(
         "INSERT INTO records (kind, id, format, key_id, nonce, ciphertext, changed_seq)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    for (kind, id, plain) in rows {
+    for (kind, id, format, plain) in rows {
         let s = crypto::seal(
             key,
-            &aad(Aad::V2, *kind, id.as_bytes(), key_id, seq),
+            &record_aad(Aad::V2, *kind, id.as_bytes(), *format, key_id, seq),
             plain,
             rng,
         );
         stmt.execute(rusqlite::params![
             kind.as_str(),
             id.as_bytes().as_slice(),
-            FORMAT_VERSION,
+            format,
             key_id.0.as_slice(),
             s.nonce.as_slice(),
             s.ciphertext,
@@ -369,7 +512,7 @@ pub(crate) fn insert_initial(
     }
     let entries = rows
         .iter()
-        .map(|(kind, id, _)| (EntryKey::new(kind.as_str(), id.as_bytes()), seq));
+        .map(|(kind, id, _, _)| (EntryKey::new(kind.as_str(), id.as_bytes()), seq));
     integrity::write_fresh(
         conn,
         key,
@@ -435,10 +578,15 @@ impl Vault {
             return Err(VaultError::KeyRotated);
         }
         // Rows are read per kind below; a row of any other kind (or whose
-        // kind is no longer text) must fail the load, not be skipped.
+        // kind is no longer text) must fail the load, not be skipped. As
+        // ranges around the two kinds (SQLite orders numbers before text
+        // before blobs), so that the (kind, id) index answers with a seek
+        // instead of a scan of the whole index (~15 ms at 100k records).
         let odd: Option<Vec<u8>> = tx
             .query_row(
-                "SELECT CAST(kind AS BLOB) FROM records WHERE kind NOT IN ('task', 'list') LIMIT 1",
+                "SELECT CAST(kind AS BLOB) FROM records
+                 WHERE kind < 'list' OR (kind > 'list' AND kind < 'task') OR kind > 'task'
+                 LIMIT 1",
                 [],
                 |r| r.get(0),
             )
@@ -492,7 +640,7 @@ impl Vault {
             .clamp(1, 8);
         type Opened = Result<Vec<(Task, i64)>, (OpenFailure, RawRecord)>;
         type Index = Option<Result<CommittedIndex, VaultError>>;
-        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(workers * 2);
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<RawBatch>(workers * 2);
         let batch_rx = std::sync::Mutex::new(batch_rx);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Opened>();
         // A small ledger is indexed here and now; a large one on its own
@@ -529,13 +677,15 @@ impl Vault {
                         if failed {
                             continue;
                         }
-                        let mut out = Vec::with_capacity(batch.len());
+                        let RawBatch { rows, mut cts } = batch;
+                        let mut out = Vec::with_capacity(rows.len());
                         let mut opened = Ok(());
-                        for raw in batch {
-                            match open_raw::<Task>(key, key_id, aad_v, raw) {
-                                Ok(t) => out.push(t),
+                        for row in &rows {
+                            let ct = &mut cts[row.ct.clone()];
+                            match open_row::<Task>(key, key_id, aad_v, &row.head(), ct) {
+                                Ok(t) => out.push((t, row.seq)),
                                 Err(f) => {
-                                    opened = Err(*f);
+                                    opened = Err((f, row.to_raw(&cts)));
                                     break;
                                 }
                             }
@@ -546,15 +696,17 @@ impl Vault {
                 });
             }
             drop(done_tx);
-            let mut batch = Vec::with_capacity(BATCH);
-            let read = read_raw(&tx, &self.dir, Some(RecordKind::Task), |raw| {
-                batch.push(raw);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            let mut batch = RawBatch::with_capacity(BATCH, BATCH * 256);
+            let read = read_kind_borrowed(&tx, &self.dir, RecordKind::Task, |head, ct| {
+                batch.push(&head, ct);
+                if batch.rows.len() == BATCH {
+                    // The next batch is likely as big as this one.
+                    let bytes = batch.cts.len() + batch.cts.len() / 8;
+                    let full = std::mem::replace(&mut batch, RawBatch::with_capacity(BATCH, bytes));
                     let _ = batch_tx.send(full);
                 }
             });
-            if !batch.is_empty() {
+            if !batch.rows.is_empty() {
                 let _ = batch_tx.send(batch);
             }
             drop(batch_tx);
@@ -654,7 +806,8 @@ impl Vault {
                 "UPDATE records SET nonce = ?1, ciphertext = ?2 WHERE kind = ?3 AND id = ?4",
             )?;
             for raw in &rows {
-                let old = aad(Aad::V1, raw.kind, &raw.id, self.key_id, raw.seq);
+                let format = row_format(raw.format);
+                let old = record_aad(Aad::V1, raw.kind, &raw.id, format, self.key_id, raw.seq);
                 let plain =
                     crypto::open_parts(&self.key, &old, &raw.nonce, &raw.ct).map_err(|_| {
                         VaultError::RecordTampered {
@@ -662,7 +815,7 @@ impl Vault {
                             id: VaultError::id_text(&raw.id),
                         }
                     })?;
-                let new = aad(Aad::V2, raw.kind, &raw.id, self.key_id, raw.seq);
+                let new = record_aad(Aad::V2, raw.kind, &raw.id, format, self.key_id, raw.seq);
                 let s = crypto::seal(&self.key, &new, &plain, self.env.rng.as_mut());
                 update.execute(rusqlite::params![
                     s.nonce.as_slice(),
@@ -720,22 +873,30 @@ impl Vault {
     fn diagnose(&self, raw: &RawRecord, aad_v: Aad, head: Option<i64>) -> VaultError {
         let (kind, id) = (raw.kind, raw.id.as_slice());
         let opens = |aad: &[u8]| crypto::open_parts(&self.key, aad, &raw.nonce, &raw.ct).is_ok();
-        let candidates: Vec<(String, Vec<u8>, i64)> = self
+        let candidates: Vec<(String, Vec<u8>, i64, i64)> = self
             .conn
-            .prepare("SELECT kind, id, changed_seq FROM records")
+            .prepare("SELECT kind, id, changed_seq, format FROM records")
             .and_then(|mut s| {
-                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                     .collect::<Result<_, _>>()
             })
             .unwrap_or_default();
-        for (other_kind, other_id, other_seq) in candidates {
+        for (other_kind, other_id, other_seq, other_format) in candidates {
             let Some(other_kind) = RecordKind::parse(&other_kind) else {
                 continue;
             };
             if other_kind == kind && other_id == id {
                 continue;
             }
-            if opens(&aad(aad_v, other_kind, &other_id, self.key_id, other_seq)) {
+            let other_format = row_format(other_format);
+            if opens(&record_aad(
+                aad_v,
+                other_kind,
+                &other_id,
+                other_format,
+                self.key_id,
+                other_seq,
+            )) {
                 return VaultError::RecordMoved {
                     kind: VaultError::record_kind(kind),
                     found_at: VaultError::id_text(id),
@@ -753,7 +914,9 @@ impl Vault {
         if let (Aad::V2, Some(head)) = (aad_v, head) {
             const TRIES: i64 = 1 << 20;
             for seq in (head.saturating_sub(TRIES).max(0)..=head).rev() {
-                if seq != raw.seq && opens(&aad(Aad::V2, kind, id, self.key_id, seq)) {
+                let format = row_format(raw.format);
+                if seq != raw.seq && opens(&record_aad(Aad::V2, kind, id, format, self.key_id, seq))
+                {
                     return VaultError::VaultRolledBack {
                         what: format!(
                             "{} {} is an older version (change {seq}) stored as change {}",
@@ -918,12 +1081,13 @@ impl Vault {
                     Write::Put {
                         kind,
                         id,
+                        format,
                         plaintext,
                         expected_seq,
                     } => {
                         let s = crypto::seal(
                             &self.key,
-                            &aad(Aad::V2, *kind, id.as_bytes(), key_id, seq),
+                            &record_aad(Aad::V2, *kind, id.as_bytes(), *format, key_id, seq),
                             plaintext,
                             self.env.rng.as_mut(),
                         );
@@ -931,7 +1095,7 @@ impl Vault {
                             None => insert.execute(rusqlite::params![
                                 kind.as_str(),
                                 id.as_bytes().as_slice(),
-                                FORMAT_VERSION,
+                                format,
                                 key_id.0.as_slice(),
                                 s.nonce.as_slice(),
                                 s.ciphertext,
@@ -940,7 +1104,7 @@ impl Vault {
                             Some(exp) => update.execute(rusqlite::params![
                                 kind.as_str(),
                                 id.as_bytes().as_slice(),
-                                FORMAT_VERSION,
+                                format,
                                 key_id.0.as_slice(),
                                 s.nonce.as_slice(),
                                 s.ciphertext,
@@ -1012,69 +1176,131 @@ enum OpenFailure {
 /// Decrypts (in the row's own buffer) and parses one row. Runs on worker
 /// threads, so it touches nothing but its arguments. On failure the row
 /// comes back as read, for [`Vault::diagnose`].
-fn open_raw<T: DeserializeOwned + HasId>(
+fn open_raw<T: Stored>(
     key: &SecretKey,
     key_id: KeyId,
     aad_v: Aad,
     mut raw: RawRecord,
 ) -> Result<(T, i64), Box<(OpenFailure, RawRecord)>> {
-    let kind_s = VaultError::record_kind(raw.kind);
-    let id_s = |raw: &RawRecord| VaultError::id_text(&raw.id);
-    if raw.key_id.as_slice() != key_id.0 {
-        let e = VaultError::RecordWrongKey {
+    let head = RowHead {
+        kind: raw.kind,
+        id: &raw.id,
+        format: raw.format,
+        key_id: &raw.key_id,
+        nonce: &raw.nonce,
+        seq: raw.seq,
+    };
+    match open_row(key, key_id, aad_v, &head, &mut raw.ct) {
+        Ok(v) => Ok((v, raw.seq)),
+        Err(f) => Err(Box::new((f, raw))),
+    }
+}
+
+/// A row's columns other than its ciphertext.
+struct RowHead<'a> {
+    kind: RecordKind,
+    id: &'a [u8],
+    format: i64,
+    key_id: &'a [u8],
+    nonce: &'a [u8],
+    seq: i64,
+}
+
+/// Decrypts `ct` where it lies and parses it; on failure `ct` is as it
+/// was read.
+fn open_row<T: Stored>(
+    key: &SecretKey,
+    key_id: KeyId,
+    aad_v: Aad,
+    row: &RowHead<'_>,
+    ct: &mut [u8],
+) -> Result<T, OpenFailure> {
+    let kind_s = VaultError::record_kind(row.kind);
+    let id_s = || VaultError::id_text(row.id);
+    if row.key_id != key_id.0 {
+        return Err(OpenFailure::Other(VaultError::RecordWrongKey {
             kind: kind_s,
-            id: id_s(&raw),
-            found: hex::encode(raw.key_id.as_slice()),
+            id: id_s(),
+            found: hex::encode(row.key_id),
             expected: key_id.to_string(),
-        };
-        return Err(Box::new((OpenFailure::Other(e), raw)));
+        }));
     }
-    if raw.format != FORMAT_VERSION as i64 {
-        let e = VaultError::RecordUnreadable {
-            kind: kind_s,
-            id: id_s(&raw),
-            detail: format!(
-                "record format {}; this version reads format {FORMAT_VERSION} (update the app)",
-                raw.format
-            ),
-        };
-        return Err(Box::new((OpenFailure::Other(e), raw)));
-    }
-    let ct = std::mem::take(&mut raw.ct);
-    let plain = match crypto::open_in_place(
-        key,
-        &aad(aad_v, raw.kind, &raw.id, key_id, raw.seq),
-        &raw.nonce,
-        ct,
-    ) {
-        Ok(p) => p,
-        Err(ct) => {
-            raw.ct = ct;
-            return Err(Box::new((OpenFailure::Aead, raw)));
-        }
-    };
-    let value: T = match serde_json::from_slice(&plain) {
-        Ok(v) => v,
-        Err(e) => {
-            let e = VaultError::RecordUnreadable {
+    let format = match u16::try_from(row.format) {
+        Ok(f) if T::reads(f) => f,
+        _ => {
+            return Err(OpenFailure::Other(VaultError::RecordUnreadable {
                 kind: kind_s,
-                id: id_s(&raw),
-                detail: e.to_string(),
-            };
-            return Err(Box::new((OpenFailure::Other(e), raw)));
+                id: id_s(),
+                detail: format!(
+                    "record format {}; this version reads format {} (update the app)",
+                    row.format,
+                    T::FORMATS
+                ),
+            }))
         }
     };
-    // The AAD already binds the row id; this also catches a payload whose
-    // own id disagrees with its row (a bug, not an attack).
-    if value.id().as_bytes().as_slice() != raw.id.as_slice() {
-        let e = VaultError::RecordUnreadable {
+    let aad = record_aad(aad_v, row.kind, row.id, format, key_id, row.seq);
+    let Ok(n) = crypto::open_in_slice(key, &aad, row.nonce, ct) else {
+        return Err(OpenFailure::Aead);
+    };
+    let id = <[u8; 16]>::try_from(row.id).map(Id::from_bytes);
+    let parsed = match id {
+        Ok(id) => T::decode(format, id, &ct[..n]),
+        Err(_) => Err(format!("row id of {} bytes", row.id.len())),
+    };
+    // The plaintext is not needed past here, and the buffer may outlive
+    // this call (a batch): wipe it.
+    zeroize::Zeroize::zeroize(&mut ct[..n]);
+    parsed.map_err(|detail| {
+        OpenFailure::Other(VaultError::RecordUnreadable {
             kind: kind_s,
-            id: id_s(&raw),
-            detail: format!("payload is for {}", value.id()),
-        };
-        return Err(Box::new((OpenFailure::Other(e), raw)));
+            id: id_s(),
+            detail,
+        })
+    })
+}
+
+/// A value stored as a record: the formats it is read in.
+pub(crate) trait Stored: Sized {
+    /// For the "update the app" error.
+    const FORMATS: &'static str;
+    fn reads(format: u16) -> bool;
+    /// Parses a payload of `format` (one [`Self::reads`]) from row `id`.
+    fn decode(format: u16, id: Id, plain: &[u8]) -> Result<Self, String>;
+}
+
+/// A JSON (format 1) payload, whose own id must be its row's: the AAD
+/// already binds the row id, so a disagreement is a bug, not an attack.
+fn decode_json<T: serde::de::DeserializeOwned + HasId>(id: Id, plain: &[u8]) -> Result<T, String> {
+    let value: T = serde_json::from_slice(plain).map_err(|e| e.to_string())?;
+    if value.id() != id {
+        return Err(format!("payload is for {}", value.id()));
     }
-    Ok((value, raw.seq))
+    Ok(value)
+}
+
+impl Stored for Task {
+    const FORMATS: &'static str = "1 or 2";
+    fn reads(format: u16) -> bool {
+        format == FORMAT_VERSION || format == compact::FORMAT
+    }
+    fn decode(format: u16, id: Id, plain: &[u8]) -> Result<Self, String> {
+        if format == compact::FORMAT {
+            compact::decode(id, plain).map_err(|e| e.to_string())
+        } else {
+            decode_json(id, plain)
+        }
+    }
+}
+
+impl Stored for List {
+    const FORMATS: &'static str = "1";
+    fn reads(format: u16) -> bool {
+        format == FORMAT_VERSION
+    }
+    fn decode(_: u16, id: Id, plain: &[u8]) -> Result<Self, String> {
+        decode_json(id, plain)
+    }
 }
 
 pub(crate) trait HasId {

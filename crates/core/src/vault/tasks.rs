@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::history::{count_label, HistoryOp};
-use super::records::{encode, Write};
+use super::records::{list_payload, task_payload, Write};
 use super::{Changes, Entry, Vault};
 use crate::crypto::RecordKind;
 use crate::domain::{
@@ -229,18 +229,22 @@ impl Vault {
     ) -> Result<(), VaultError> {
         let mut writes = Vec::with_capacity(tasks.len() + lists.len() + deletes.len());
         for t in &tasks {
+            let (format, plaintext) = task_payload(t);
             writes.push(Write::Put {
                 kind: RecordKind::Task,
                 id: t.id,
-                plaintext: encode(t),
+                format,
+                plaintext,
                 expected_seq: self.tasks.get(&t.id).map(|e| e.seq),
             });
         }
         for l in &lists {
+            let (format, plaintext) = list_payload(l);
             writes.push(Write::Put {
                 kind: RecordKind::List,
                 id: l.id,
-                plaintext: encode(l),
+                format,
+                plaintext,
                 expected_seq: self.lists.get(&l.id).map(|e| e.seq),
             });
         }
