@@ -2,14 +2,18 @@
 // through tauri-driver + WebKitWebDriver on a private Xvfb display, inside
 // the keyring session (gnome-keyring), on a throwaway vault, with `pp`
 // writing to the same vault and dunst answering notifications (watched
-// with dbus-monitor). Started by scripts/e2e-desktop, which provides the
-// environment below; steps run in order and share one vault.
+// with dbus-monitor), and a real sync-server on loopback (SQLite in a
+// temporary folder) with a second device (`pp` on a vault of its own).
+// Started by scripts/e2e-desktop, which provides the environment below;
+// steps run in order and share one vault.
 //
 // Selectors are data-testid anchors (ui/src/lib/testid.ts) and ARIA labels.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { eventually, Key, Session } from './webdriver.mjs';
 
@@ -21,6 +25,7 @@ const need = (name) => {
 const DRIVER = need('PP_E2E_DRIVER');
 const APP = need('PP_E2E_APP');
 const PP = need('PP_E2E_PP');
+const SYNC_SERVER = need('PP_E2E_SYNC_SERVER');
 const MONITOR_LOG = need('PP_E2E_MONITOR_LOG');
 const SERVICE = need('PRODUCTIVITYPRO_KEYRING_SERVICE');
 need('PRODUCTIVITYPRO_DATA_DIR');
@@ -31,6 +36,7 @@ const tid = (id) => `[data-testid="${id}"]`;
 let s = null;
 after(async () => {
   if (s) await s.close().catch(() => {});
+  stopSyncServer();
 });
 
 async function open() {
@@ -347,6 +353,223 @@ test('a task added by pp appears in the open window within seconds', async () =>
   await eventually(async () => (await titles()).includes('Call the plumber'), 'the task from pp', {
     timeoutMs: 5_000,
   });
+});
+
+// Sync: a real sync-server on loopback and a second device (`pp` on a
+// vault of its own). Runs while the reminder above comes due.
+const SYNC_EMAIL = 'e2e@example.com';
+const SYNC_PASSPHRASE = 'a long sync passphrase for e2e';
+let syncServer = null; // { proc, base, dir, log }
+let phoneDir = null;
+// The later sync steps need the sign-up; without it they are skipped so
+// the sign-up's own failure is the one reported.
+let signedUp = false;
+const needSignUp = (t) => {
+  if (!signedUp) t.skip('the sync sign-up above failed');
+  return signedUp;
+};
+
+/** sync-server on 127.0.0.1 with a free port, SQLite in a temporary folder;
+ * resolves with its base URL once it says where it listens. */
+async function startSyncServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'pp-e2e-sync-'));
+  const proc = spawn(SYNC_SERVER, ['--data-dir', dir, '--listen', '127.0.0.1:0'], {
+    env: { ...process.env, SYNC_LOG_FORMAT: 'text', RUST_LOG: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  syncServer = { proc, dir, base: null, log: '' };
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => {
+    syncServer.log += d;
+  });
+  let exited = null;
+  proc.on('exit', (code, signal) => {
+    exited = `exited (${code ?? signal})`;
+  });
+  proc.on('error', (e) => {
+    exited = `failed to start: ${e.message}`;
+  });
+  const base = await eventually(
+    () => {
+      if (exited) throw new Error(`sync-server ${exited}: ${syncServer.log}`);
+      return syncServer.log.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/)?.[1];
+    },
+    'sync-server to listen',
+    { timeoutMs: 30_000 },
+  ).catch((e) => {
+    throw new Error(`${e.message}\n--- sync-server log\n${syncServer.log}`);
+  });
+  syncServer.base = base;
+  return base;
+}
+
+function stopSyncServer() {
+  if (syncServer) {
+    syncServer.proc.kill();
+    rmSync(syncServer.dir, { recursive: true, force: true });
+    syncServer = null;
+  }
+  if (phoneDir) {
+    rmSync(phoneDir, { recursive: true, force: true });
+    phoneDir = null;
+  }
+}
+
+/** `pp` on the second device's vault (no keyring: secrets from the env). */
+function phone(...args) {
+  const env = {
+    ...process.env,
+    PRODUCTIVITYPRO_PASSPHRASE: 'phone vault passphrase',
+    PRODUCTIVITYPRO_SYNC_PASSPHRASE: SYNC_PASSPHRASE,
+  };
+  delete env.PRODUCTIVITYPRO_DATA_DIR;
+  try {
+    return execFileSync(PP, ['--data-dir', phoneDir, '--no-keyring', ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      timeout: 60_000,
+    });
+  } catch (e) {
+    throw new Error(`second device: pp ${args.join(' ')} failed: ${e.stderr || e.message}`);
+  }
+}
+
+const phoneTitles = () => JSON.parse(phone('list', '--json')).map((t) => t.title);
+
+/** The sync state the sidebar shows, failing at once on an error shown
+ * on the Sync page or a stopped sync (with its code). */
+async function syncState() {
+  const r = await s.exec(`
+    const i = document.querySelector('${tid('sync-indicator')}');
+    const e = document.querySelector('${tid('sync-error')}');
+    return { state: i?.dataset.state ?? 'off', code: i?.dataset.code ?? null,
+             title: i?.title ?? null, error: e ? e.textContent.trim() : null };`);
+  if (r.error) throw new Error(`the Sync page shows an error: ${r.error}`);
+  if (r.state === 'error') throw new Error(`sync stopped: ${r.code} (${r.title})`);
+  return r.state;
+}
+
+/** Polls like `eventually`, but an error thrown by `fn` fails at once. */
+async function until(fn, what, opts) {
+  let fatal = null;
+  await eventually(
+    async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        fatal = e;
+        return true;
+      }
+    },
+    what,
+    opts,
+  ).catch((e) => {
+    throw syncServer ? new Error(`${e.message}\n--- sync-server log\n${syncServer.log}`) : e;
+  });
+  if (fatal) throw fatal;
+}
+
+/** Clicks an element of the (scrolling) Settings page like a user: scrolled
+ * into the middle of the view first; says what covered it if the click is
+ * intercepted. */
+async function press(el) {
+  await s.exec("arguments[0].scrollIntoView({ block: 'center' })", el);
+  try {
+    await el.click();
+  } catch (e) {
+    const on = await s.exec(
+      `const r = arguments[0].getBoundingClientRect();
+      const t = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+      return t ? t.outerHTML.slice(0, 200) : 'nothing'`,
+      el,
+    );
+    throw new Error(`${e.message}; on top: ${on}`);
+  }
+}
+
+test('sync: sign up on Settings → Sync against a real server; the indicator says synced', async () => {
+  const base = await startSyncServer();
+  await nav('nav-settings');
+  await s.waitFor(tid('sync-page'));
+  await press(await s.waitFor(tid('sync-mode-signup')));
+  await (await s.waitFor(tid('sync-repeat'))).type(SYNC_PASSPHRASE);
+  await (await s.find(tid('sync-server'))).type(base);
+  await (await s.find(tid('sync-email'))).type(SYNC_EMAIL);
+  await (await s.find(tid('sync-passphrase'))).type(SYNC_PASSPHRASE);
+  await press(await s.find(tid('sync-submit')));
+  const invalid = await s.exec(`return [...document.querySelectorAll('${tid('sync-form')} input')]
+      .filter((i) => !i.checkValidity()).map((i) => i.dataset.testid + ': ' + i.validationMessage)`);
+  assert.deepEqual(invalid, [], 'the sign-up form refused its input');
+
+  // The sync recovery key is shown once (no key other than this).
+  await until(
+    async () => (
+      await syncState(),
+      s.exec(`return !!document.querySelector('${tid('sync-recovery-key')}')`)
+    ),
+    'the sync recovery key after sign-up',
+    { timeoutMs: 30_000 },
+  );
+  const shown = await (await s.find(`${tid('sync-recovery-key')} code`)).text();
+  assert.match(shown.trim(), /^[0-9A-Z]{4}(-[0-9A-Z]{4})+$/);
+  await press(await s.find(`${tid('sync-recovery-key')} button`));
+
+  await until(async () => (await syncState()) === 'synced', 'the indicator to say synced', {
+    timeoutMs: 30_000,
+  });
+  const facts = (await (await s.find(tid('sync-status'))).text()).replace(/\s+/g, ' ');
+  assert.ok(facts.includes(`${SYNC_EMAIL} on ${base}`), `the Sync page: ${facts}`);
+  signedUp = true;
+});
+
+test('sync: a second device gets the vault, and its new task reaches the open window', async (t) => {
+  if (!needSignUp(t)) return;
+  phoneDir = mkdtempSync(join(tmpdir(), 'pp-e2e-phone-'));
+  phone('init');
+  phone('sync', 'login', '--server', syncServer.base, '--email', SYNC_EMAIL);
+  const got = phoneTitles();
+  assert.ok(got.includes('Call the plumber'), `the second device after login: ${got}`);
+
+  phone('add', 'Sent from the phone');
+  await press(await s.find(tid('settings-close')));
+  await nav('nav-inbox');
+  await eventually(async () => (await titles()).includes('Call the plumber'), 'the Inbox');
+  const sent = Date.now();
+  phone('sync', 'now');
+  // The app's WebSocket notice, then its pull: no button pressed.
+  await until(
+    async () => (await syncState(), (await titles()).includes('Sent from the phone')),
+    "the second device's task in the window",
+    { timeoutMs: 10_000 },
+  );
+  t.diagnostic(`in the window ${Date.now() - sent} ms after the second device's sync began`);
+});
+
+test('sync: a task added in the window reaches the second device', async (t) => {
+  if (!needSignUp(t)) return;
+  const input = await quickAdd('Sent from the window');
+  await input.type(Key.Enter);
+  await eventually(async () => (await titles()).includes('Sent from the window'), 'the new task');
+  await until(
+    () => (phone('sync', 'now'), phoneTitles().includes('Sent from the window')),
+    "the window's task on the second device",
+    { timeoutMs: 20_000, intervalMs: 250 },
+  );
+});
+
+test('sync: sign out from Settings → Sync; the indicator goes away', async (t) => {
+  if (!needSignUp(t)) return;
+  await nav('nav-settings');
+  await press(await s.waitFor(tid('sync-sign-out')));
+  await until(
+    async () =>
+      (await syncState()) === 'off' &&
+      !!(await s.exec(`return !!document.querySelector('${tid('sync-form')}')`)),
+    'sync off after signing out',
+  );
+  await press(await s.find(tid('settings-close')));
+  stopSyncServer();
 });
 
 /** The string arguments of each `Notify` call dbus-monitor logged:
