@@ -68,7 +68,7 @@ impl TestService {
             .build()
             .expect("a tokio runtime for the test service");
         let dir = tempfile::tempdir().expect("a temporary folder for the test service");
-        let config = Config {
+        let mut config = Config {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: dir.path().to_path_buf(),
             database_url: Some(rt.block_on(database_url(dir.path()))),
@@ -80,6 +80,9 @@ impl TestService {
             },
             ..Config::default()
         };
+        // Client tests sign in many times from one address on purpose; the
+        // per-address sign-in limit has its own tests in `tests/api.rs`.
+        config.rate.auth_per_ip = 1_000_000;
         let server = rt
             .block_on(Server::start(config, clock))
             .expect("the test sync service starts");
