@@ -147,6 +147,7 @@ fn main() {
                 ticks,
                 notices: Notices::To(quiet),
                 launch: Default::default(),
+                updates: productivitypro_app::updates::UpdateConfig::unavailable("benchmark"),
             },
         )
         .unwrap();

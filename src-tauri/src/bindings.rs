@@ -12,6 +12,7 @@ use crate::dto::*;
 use crate::error::IpcError;
 use crate::settings::{DateFormat, Settings, Theme, TimeFormat, WeekStart};
 use crate::sync_dto::*;
+use crate::update_dto::*;
 
 type Render = fn(&Config) -> Result<String, ExportError>;
 
@@ -100,6 +101,12 @@ pub fn all() -> Vec<(String, Render)> {
         one::<SyncRecoveryKeyArgs>(),
         one::<SyncRecoveryKey>(),
         one::<SyncRecoverArgs>(),
+        one::<UpdateChannel>(),
+        one::<UpdatePhase>(),
+        one::<UpdateOfferDto>(),
+        one::<UpdateProgress>(),
+        one::<UpdateError>(),
+        one::<UpdateState>(),
     ]
 }
 

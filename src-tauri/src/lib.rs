@@ -25,6 +25,8 @@ pub mod settings;
 pub mod shell;
 pub mod sync_dto;
 pub mod sync_worker;
+pub mod update_dto;
+pub mod updates;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -59,6 +61,9 @@ pub struct Options {
     pub ticks: Ticks,
     pub notices: Notices,
     pub launch: Launch,
+    /// In-app updates; the plugin must be registered when it has a
+    /// service (`UpdateConfig::configure`).
+    pub updates: updates::UpdateConfig,
 }
 
 /// Manages the `Shell` and starts the background loops. Call from the
@@ -86,6 +91,7 @@ pub fn install<R: Runtime>(app: &mut App<R>, opts: Options) -> Result<Arc<Shell>
     };
     background::start(app.handle(), opts.ticks, sink);
     sync_worker::start(app.handle());
+    updates::start(app.handle(), opts.updates);
     Ok(shell)
 }
 
@@ -228,9 +234,15 @@ pub fn run() {
         println!("{}", launch::version_line());
         return;
     }
+    if let Some(req) = updates::cli::requested(std::env::args().skip(1)) {
+        std::process::exit(updates::cli::main(req));
+    }
     let launch = launch::parse_args(std::env::args().skip(1));
     let setup_launch = launch.clone();
-    let app = tauri::Builder::default()
+    let update_cfg = updates::UpdateConfig::from_build_and_env();
+    let mut ctx = context();
+    let with_updater = update_cfg.configure(&mut ctx);
+    let mut builder = tauri::Builder::default()
         // First: a second launch must reach this instance before anything
         // else starts.
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
@@ -247,7 +259,11 @@ pub fn run() {
         )
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
-        .plugin(desktop::autostart::plugin())
+        .plugin(desktop::autostart::plugin());
+    if with_updater {
+        builder = builder.plugin(updates::plugin());
+    }
+    let app = builder
         .invoke_handler(handler())
         .on_window_event(on_window_event)
         .setup(move |app| {
@@ -271,13 +287,14 @@ pub fn run() {
                     ticks: Ticks::default(),
                     notices: Notices::Os,
                     launch: setup_launch.clone(),
+                    updates: update_cfg.clone(),
                 },
             )?;
             desktop_setup(app, &shell, &setup_launch);
             exit_on_signals(app.handle());
             Ok(())
         })
-        .build(context())
+        .build(ctx)
         .unwrap_or_else(|e| {
             eprintln!("productivitypro: cannot start: {e}");
             std::process::exit(1);

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::{io_error, IpcError, IpcResult};
+use crate::update_dto::UpdateChannel;
 
 pub const FILE_NAME: &str = "settings.json";
 /// A week: a longer lead is a typo.
@@ -74,6 +75,17 @@ pub struct Settings {
     pub lock_after_minutes: Option<u32>,
     /// Closing the window keeps the app (and its reminders) in the tray.
     pub close_to_tray: bool,
+    /// Which releases updates come from (default `stable`).
+    // `default`: settings files from before updates still load.
+    #[serde(default)]
+    pub update_channel: UpdateChannel,
+    /// Check for updates at start and every few hours (default true).
+    #[serde(default = "yes")]
+    pub update_check_automatically: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Settings {
@@ -91,6 +103,8 @@ impl Default for Settings {
             // user's choice, not the default.
             lock_after_minutes: None,
             close_to_tray: true,
+            update_channel: UpdateChannel::Stable,
+            update_check_automatically: true,
         }
     }
 }
@@ -246,5 +260,51 @@ mod tests {
         assert_eq!(notice.unwrap().code, "settings_reset");
         assert!(dir.path().join("settings.json.bad").exists());
         assert!(!f.path().exists());
+    }
+
+    /// Settings files written before in-app updates have neither
+    /// `updateChannel` nor `updateCheckAutomatically`: they must load as
+    /// they are (not be set aside as unreadable), with the defaults.
+    #[test]
+    fn a_settings_file_from_before_updates_loads_with_update_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = SettingsFile::in_dir(dir.path());
+        std::fs::write(
+            f.path(),
+            br#"{
+  "theme": "dark",
+  "weekStart": "sunday",
+  "timeFormat": "12h",
+  "dateFormat": "mdy",
+  "reminderLeadMinutes": 10,
+  "remindersEnabled": true,
+  "quickAddShortcut": null,
+  "autostart": false,
+  "lockAfterMinutes": 30,
+  "closeToTray": false
+}"#,
+        )
+        .unwrap();
+        let (s, notice) = f.load();
+        assert_eq!(notice, None);
+        assert_eq!(s.theme, Theme::Dark);
+        assert_eq!(s.lock_after_minutes, Some(30));
+        assert_eq!(s.update_channel, UpdateChannel::Stable);
+        assert!(s.update_check_automatically);
+        assert!(f.path().exists() && !dir.path().join("settings.json.bad").exists());
+
+        let s = Settings {
+            update_channel: UpdateChannel::Canary,
+            update_check_automatically: false,
+            ..s
+        };
+        f.save(&s).unwrap();
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        assert!(text.contains("\"updateChannel\": \"canary\""), "{text}");
+        assert!(
+            text.contains("\"updateCheckAutomatically\": false"),
+            "{text}"
+        );
+        assert_eq!(f.load(), (s, None));
     }
 }

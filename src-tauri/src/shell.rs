@@ -171,6 +171,20 @@ impl Shell {
         was
     }
 
+    /// Closes the vault for good before an update: like `lock_vault`, but
+    /// the WAL is checkpointed into the file and close errors reported
+    /// (`Vault::close`). `None`: it was locked.
+    pub fn close_vault(&self) -> Option<Result<bool, productivitypro_core::VaultError>> {
+        let old = lock(&self.vault).take();
+        self.unlocked.store(false, Ordering::Release);
+        *lock(&self.pending_recovery) = None;
+        let r = old.map(Vault::close);
+        if r.is_some() {
+            crate::memory::release_freed();
+        }
+        r
+    }
+
     pub fn set_pending_recovery(&self, key: RecoveryKey) {
         *lock(&self.pending_recovery) = Some(key);
     }

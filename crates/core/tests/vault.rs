@@ -923,3 +923,43 @@ fn views_follow_the_local_calendar() {
     assert_eq!(v.search("today urgent").len(), 1);
     assert!(v.search("").is_empty());
 }
+
+/// Before an update replaces the app: `close` leaves a complete database
+/// file (the WAL written back and truncated) that opens with what was
+/// written, and says when another handle kept part of the WAL alive.
+#[test]
+fn close_checkpoints_the_wal_into_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut v, _) = new_vault(dir.path());
+    v.add_task(draft("written before the update")).unwrap();
+    let wal = dir.path().join("vault.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0,
+        "the write is in the WAL before closing"
+    );
+    assert!(v.close().unwrap(), "nobody else holds the vault");
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "the WAL is written back and truncated"
+    );
+    // The database file alone holds the task: copy it without the WAL.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("vault.db"), copy.path().join("vault.db")).unwrap();
+    let v = open_pass(copy.path()).unwrap();
+    assert_eq!(v.tasks().count(), 1);
+
+    // A second handle reading an older state keeps the WAL alive.
+    let mut v = open_pass(dir.path()).unwrap();
+    let reader = rusqlite::Connection::open(dir.path().join("vault.db")).unwrap();
+    let tx = reader.unchecked_transaction().unwrap();
+    let _: i64 = tx
+        .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
+        .unwrap();
+    v.add_task(draft("written while another handle reads"))
+        .unwrap();
+    assert!(!v.close().unwrap(), "a reader holds part of the WAL");
+    drop(tx);
+    drop(reader);
+    assert_eq!(open_pass(dir.path()).unwrap().tasks().count(), 2);
+}

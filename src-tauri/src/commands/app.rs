@@ -127,5 +127,8 @@ pub async fn settings_set<R: Runtime>(
     .await?;
     // Lead time and on/off take effect at the next check, which is now.
     background::rearm_reminders(&app);
+    // A new channel or automatic checks on/off: the updater's state says
+    // so and its schedule follows.
+    crate::updates::settings_changed(&app);
     Ok(settings)
 }

@@ -6,6 +6,7 @@ pub mod app;
 pub mod files;
 pub mod sync;
 pub mod tasks;
+pub mod updates;
 pub mod vault;
 pub mod views;
 
@@ -67,6 +68,11 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         sync::sync_passphrase_change,
         sync::sync_recovery_key_new,
         sync::sync_recover,
+        updates::update_state,
+        updates::update_check,
+        updates::update_download,
+        updates::update_install,
+        updates::update_later,
     ]
 }
 
@@ -123,4 +129,9 @@ pub const NAMES: &[&str] = &[
     "sync_passphrase_change",
     "sync_recovery_key_new",
     "sync_recover",
+    "update_state",
+    "update_check",
+    "update_download",
+    "update_install",
+    "update_later",
 ];

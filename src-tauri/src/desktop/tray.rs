@@ -9,6 +9,7 @@ use crate::{desktop, emit};
 
 const QUICK_ADD: &str = "tray-quick-add";
 const SHOW_HIDE: &str = "tray-show-hide";
+const CHECK_UPDATES: &str = "tray-check-updates";
 const QUIT: &str = "tray-quit";
 
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
@@ -17,6 +18,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         &[
             &MenuItem::with_id(app, QUICK_ADD, "Quick add…", true, None::<&str>)?,
             &MenuItem::with_id(app, SHOW_HIDE, "Show/Hide", true, None::<&str>)?,
+            &MenuItem::with_id(app, CHECK_UPDATES, "Check for updates…", true, None::<&str>)?,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, QUIT, "Quit ProductivityPro", true, None::<&str>)?,
         ],
@@ -31,6 +33,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
                 emit::quick_add(app, None);
             }
             SHOW_HIDE => desktop::window::toggle_main(app),
+            CHECK_UPDATES => check_updates(app),
             QUIT => {
                 tracing::info!("quit from the tray");
                 app.exit(0);
@@ -42,4 +45,20 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     }
     b.build(app)?;
     Ok(())
+}
+
+/// The menu's "Check for updates…": the user asked, so the window comes
+/// up to show the result (`update://state`); the same check as the UI's.
+fn check_updates<R: Runtime>(app: &AppHandle<R>) {
+    desktop::window::show_main(app);
+    let Some(updates) = crate::updates::updates(app) else {
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = updates.check(&app).await {
+            tracing::info!(code = %e.code, "update check from the tray not run");
+            emit::error(&app, e);
+        }
+    });
 }

@@ -16,6 +16,7 @@ use productivitypro_app::background::Ticks;
 use productivitypro_app::desktop::launch::Launch;
 use productivitypro_app::reminders::{Notice, NoticeSink};
 use productivitypro_app::shell::ShellConfig;
+use productivitypro_app::updates::UpdateConfig;
 use productivitypro_app::{context, handler, install, Notices, Options};
 use productivitypro_core::{Clock, Env, FixedClock};
 use serde_json::{json, Value};
@@ -95,6 +96,9 @@ pub struct Setup {
     pub os_notifications: bool,
     pub data: Option<tempfile::TempDir>,
     pub config: Option<tempfile::TempDir>,
+    /// In-app updates (none unless a test sets a service; the install id
+    /// then lives in the config folder unless `id_dir` says otherwise).
+    pub updates: UpdateConfig,
 }
 
 impl Default for Setup {
@@ -112,6 +116,7 @@ impl Default for Setup {
             os_notifications: false,
             data: None,
             config: None,
+            updates: UpdateConfig::unavailable("no update service in this test"),
         }
     }
 }
@@ -122,6 +127,7 @@ const EVENTS: &[&str] = &[
     "app://quick-add",
     "app://navigate",
     "app://error",
+    "update://state",
 ];
 
 impl Harness {
@@ -150,22 +156,32 @@ impl Harness {
         let notices = Arc::new(RecordedNotices::default());
         let sink: Arc<dyn NoticeSink> = notices.clone();
         let os = setup.os_notifications;
+        let mut updates = setup.updates;
+        if updates.id_dir.is_none() {
+            updates.id_dir = Some(config.path().to_path_buf());
+        }
+        let mut ctx = context();
+        let with_updater = updates.configure(&mut ctx);
         let opts = Options {
             cfg,
             ticks: setup.ticks,
             notices: if os { Notices::Os } else { Notices::To(sink) },
             launch: setup.launch,
+            updates,
         };
         let mut builder = mock_builder();
         if os {
             builder = builder.plugin(tauri_plugin_notification::init());
+        }
+        if with_updater {
+            builder = builder.plugin(productivitypro_app::updates::plugin());
         }
         // The mock runtime has no event loop to run `setup`: install
         // directly, as `run()`'s setup does.
         let mut app = builder
             .plugin(productivitypro_app::desktop::autostart::plugin())
             .invoke_handler(handler())
-            .build(context())
+            .build(ctx)
             .expect("the app builds");
         install(&mut app, opts).expect("install");
         let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())

@@ -274,6 +274,23 @@ impl Vault {
         }
     }
 
+    /// Closes the vault for good (before an update replaces the app):
+    /// writes the WAL back into the database file, truncates it, and
+    /// closes the connection, reporting errors a plain drop would swallow.
+    /// `Ok(false)`: another connection (the sync thread's handle, `pp`)
+    /// still reads an older state, so part of the WAL stays; the file is
+    /// consistent all the same (SQLite replays the WAL on open). The data
+    /// key is dropped (zeroized) with the vault either way.
+    pub fn close(self) -> Result<bool, VaultError> {
+        let (busy, _log, _done): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        self.conn.close().map_err(|(_, e)| VaultError::from(e))?;
+        Ok(busy == 0)
+    }
+
     pub fn exists(dir: &Path) -> bool {
         db_path(dir).exists()
     }

@@ -1,8 +1,10 @@
 //! Typed calls to every endpoint of the sync API.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use reqwest_app as reqwest;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -48,14 +50,35 @@ fn unreachable(e: reqwest::Error) -> ClientError {
     ClientError::Unreachable(e.to_string())
 }
 
+/// rustls with ring and Mozilla's roots (webpki-roots), given to reqwest
+/// whole: its `rustls-no-provider` build has no crypto of its own (the
+/// app shares this reqwest with tauri-plugin-updater), and the trust
+/// store stays what the sync client always used.
+fn tls_config() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    // reqwest is built without HTTP/2.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
+}
+
 impl SyncClient {
     /// `base` is e.g. `https://sync.example.com` (no trailing `/v1`).
     pub fn new(base: &str) -> SyncClient {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build()
-            .unwrap_or_default();
+            .expect("a client from a fixed configuration builds");
         SyncClient {
             base: base.trim_end_matches('/').to_string(),
             http,

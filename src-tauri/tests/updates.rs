@@ -1,0 +1,757 @@
+//! In-app updates through the app's IPC commands on the mock runtime, with
+//! the real tauri-plugin-updater against the real update service
+//! (`productivitypro-updater-server`, in this process on 127.0.0.1, SQLite
+//! and a local artifact folder in a temporary directory). Releases are
+//! published, rolled back and tampered with as `pprelease` and an attacker
+//! would. Where the real service cannot misbehave (an offer whose version
+//! differs from what its signature names, an older version without a
+//! rollback), a loopback proxy in front of it rewrites its answers, as a
+//! compromised server or a man in the middle would.
+//!
+//! Nothing is installed: the install step hands the verified bytes to the
+//! test (`InstallStep::Hand`); everything before it (vault closed and
+//! checkpointed) is real.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use common::{require_keyring, Harness, Setup, PASS};
+use productivitypro_app::settings::{Settings, SettingsFile};
+use productivitypro_app::update_dto::UpdateChannel;
+use productivitypro_app::updates::{InstallStep, UpdateConfig};
+use productivitypro_protocol::api::{ArtifactSpec, PublishRequest};
+use productivitypro_protocol::{Channel, Platform};
+use productivitypro_updater_server::config::ArtifactConfig;
+use productivitypro_updater_server::{auth, clock::SystemClock, Config, Server};
+use rand::RngCore;
+use serde_json::{json, Value};
+
+/// The app's version in these tests (the workspace's).
+const APP: &str = env!("CARGO_PKG_VERSION");
+
+fn version_plus(minor_step: i64) -> String {
+    let v = semver::Version::parse(APP).unwrap();
+    format!("{}.{}.{}", v.major, (v.minor as i64 + minor_step), v.patch)
+}
+
+// ---------------------------------------------------------------- keys
+
+struct Key {
+    kp: minisign::KeyPair,
+}
+
+impl Key {
+    fn tauri_pubkey(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.kp.pk.to_box().unwrap().to_string())
+    }
+
+    fn pub_text(&self) -> String {
+        self.kp.pk.to_box().unwrap().to_string()
+    }
+
+    /// As `pprelease sign --version` signs: the version in the trusted comment.
+    fn sign(&self, bytes: &[u8], file_name: &str, version: &str) -> String {
+        minisign::sign(
+            Some(&self.kp.pk),
+            &self.kp.sk,
+            Cursor::new(bytes),
+            Some(&format!(
+                "timestamp:1700000000\tfile:{file_name}\tversion:{version}"
+            )),
+            None,
+        )
+        .unwrap()
+        .to_string()
+    }
+}
+
+fn key() -> &'static Key {
+    static K: OnceLock<Key> = OnceLock::new();
+    K.get_or_init(|| Key {
+        kp: minisign::KeyPair::generate_unencrypted_keypair().unwrap(),
+    })
+}
+
+// ---------------------------------------------------------------- the service
+
+/// What the plugin asks for on this machine: `{{bundle_type}}` is
+/// `unknown` for a binary the bundler did not stamp, which the service
+/// reads as Linux's default bundle (AppImage).
+fn platform() -> Platform {
+    format!("linux-{}-appimage", std::env::consts::ARCH)
+        .parse()
+        .unwrap()
+}
+
+fn file_name(version: &str) -> String {
+    format!("ProductivityPro_{version}_amd64.AppImage")
+}
+
+struct Service {
+    server: Option<Server>,
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    dir: tempfile::TempDir,
+}
+
+fn rt<F: std::future::Future>(f: F) -> F::Output {
+    tauri::async_runtime::block_on(f)
+}
+
+impl Service {
+    fn start() -> Service {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: format!("sqlite://{}/u.db", dir.path().display()),
+            artifacts: ArtifactConfig::Local {
+                path: dir.path().join("artifacts"),
+            },
+            staging_dir: dir.path().join("staging"),
+            public_key: Some(key().pub_text()),
+            ..Config::default()
+        };
+        let server = rt(Server::start(config, Arc::new(SystemClock))).unwrap();
+        let (secret, id) = auth::generate(&mut rand::rngs::OsRng);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        rt(server
+            .state
+            .db
+            .insert_token(&id, "test", &auth::hash(&secret), "admin", now, None))
+        .unwrap();
+        Service {
+            base: format!("http://{}", server.addr),
+            server: Some(server),
+            token: secret,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            dir,
+        }
+    }
+
+    /// Publishes `version` to `channel` at 100% with one AppImage of `size`
+    /// random bytes, signed for `version`; returns the bytes.
+    fn publish(&self, version: &str, channel: Channel, size: usize) -> Vec<u8> {
+        let mut bytes = vec![0u8; size];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let name = file_name(version);
+        let req = PublishRequest {
+            version: version.into(),
+            notes: format!("## {version}\n\nnotes for {version}"),
+            channel,
+            percent: 100.0,
+            artifacts: vec![ArtifactSpec {
+                platform: platform(),
+                file_name: name.clone(),
+                signature: key().sign(&bytes, &name, version),
+                url: None,
+            }],
+        };
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "release",
+                reqwest::multipart::Part::text(serde_json::to_string(&req).unwrap())
+                    .mime_str("application/json")
+                    .unwrap(),
+            )
+            .part(
+                platform().to_string(),
+                reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name(name)
+                    .mime_str("application/octet-stream")
+                    .unwrap(),
+            );
+        let resp = rt(self
+            .http
+            .post(format!("{}/v1/releases", self.base))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send())
+        .unwrap();
+        assert_eq!(resp.status(), 201, "publish {version}");
+        bytes
+    }
+
+    fn rollback(&self, version: &str) {
+        let resp = rt(self
+            .http
+            .post(format!("{}/v1/releases/{version}/rollback", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({"reason": "crash spike in test"}))
+            .send())
+        .unwrap();
+        assert_eq!(resp.status(), 204);
+    }
+
+    /// Replaces the stored artifact whose content is `bytes` with bytes
+    /// that differ in one bit (same size): what a tampered mirror serves.
+    fn tamper(&self, bytes: &[u8]) {
+        fn walk(dir: &Path, bytes: &[u8]) -> bool {
+            let mut found = false;
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    found |= walk(&p, bytes);
+                } else if std::fs::read(&p).ok().as_deref() == Some(bytes) {
+                    let mut changed = bytes.to_vec();
+                    changed[bytes.len() / 2] ^= 1;
+                    std::fs::write(&p, changed).unwrap();
+                    found = true;
+                }
+            }
+            found
+        }
+        assert!(
+            walk(&self.dir.path().join("artifacts"), bytes),
+            "artifact found"
+        );
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = rt(s.stop());
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the proxy
+
+/// What the proxy saw of one check.
+#[derive(Debug, Clone)]
+struct Seen {
+    path_and_query: String,
+    install_id: Option<String>,
+}
+
+type Rewrite = Arc<dyn Fn(&mut String, &mut Value) + Send + Sync>;
+
+/// A loopback HTTP proxy in front of the service: records each request's
+/// path and `X-Install-Id`; `rewrite` may change the path asked upstream
+/// and the JSON answered.
+struct Proxy {
+    base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    _task: tauri::async_runtime::JoinHandle<()>,
+}
+
+impl Proxy {
+    fn start(upstream: &str, rewrite: Option<Rewrite>) -> Proxy {
+        use axum::extract::{OriginalUri, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::response::IntoResponse;
+
+        #[derive(Clone)]
+        struct St {
+            upstream: String,
+            seen: Arc<Mutex<Vec<Seen>>>,
+            rewrite: Option<Rewrite>,
+            http: reqwest::Client,
+        }
+
+        async fn forward(
+            State(st): State<St>,
+            OriginalUri(uri): OriginalUri,
+            headers: HeaderMap,
+        ) -> axum::response::Response {
+            let id = headers
+                .get("x-install-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let mut path = uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            st.seen.lock().unwrap().push(Seen {
+                path_and_query: path.clone(),
+                install_id: id.clone(),
+            });
+            let mut v = Value::Null;
+            if let Some(r) = &st.rewrite {
+                r(&mut path, &mut v);
+            }
+            let mut req = st.http.get(format!("{}{path}", st.upstream));
+            if let Some(id) = id {
+                req = req.header("X-Install-Id", id);
+            }
+            let resp = req.send().await.unwrap();
+            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+            let body = resp.bytes().await.unwrap();
+            if status != StatusCode::OK {
+                return (status, body).into_response();
+            }
+            let mut v: Value = serde_json::from_slice(&body).unwrap();
+            if let Some(r) = &st.rewrite {
+                r(&mut path, &mut v);
+            }
+            axum::Json(v).into_response()
+        }
+
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let st = St {
+            upstream: upstream.to_string(),
+            seen: seen.clone(),
+            rewrite,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        };
+        let app = axum::Router::new().fallback(forward).with_state(st);
+        let listener = rt(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let task = tauri::async_runtime::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Proxy {
+            base: format!("http://{addr}"),
+            seen,
+            _task: task,
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+// ---------------------------------------------------------------- the app
+
+/// Bytes the install step was handed, by version.
+type Handed = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
+
+struct App {
+    h: Harness,
+    handed: Handed,
+}
+
+/// An app whose settings say `channel` and no automatic checks (each
+/// test checks when it means to), talking to `base`.
+fn app_on(base: &str, channel: UpdateChannel, id_dir: Option<&Path>) -> App {
+    let config = tempfile::tempdir().unwrap();
+    SettingsFile::in_dir(config.path())
+        .save(&Settings {
+            update_channel: channel,
+            update_check_automatically: false,
+            ..Settings::default()
+        })
+        .unwrap();
+    let handed: Handed = Arc::default();
+    let into = handed.clone();
+    let mut updates = UpdateConfig::new(&key().tauri_pubkey(), base);
+    updates.install = InstallStep::Hand(Arc::new(move |version: &str, bytes: &[u8]| {
+        into.lock()
+            .unwrap()
+            .insert(version.to_string(), bytes.to_vec());
+        Ok(())
+    }));
+    updates.push_wait = Duration::from_secs(5);
+    updates.id_dir = id_dir.map(Path::to_path_buf);
+    let h = Harness::with(Setup {
+        config: Some(config),
+        updates,
+        ..Setup::default()
+    });
+    App { h, handed }
+}
+
+impl App {
+    fn state(&self) -> Value {
+        self.h.ok("update_state", json!({}))
+    }
+
+    fn check(&self) -> Value {
+        self.h.ok("update_check", json!({}))
+    }
+
+    /// Waits until the updater leaves `downloading`.
+    fn settle(&self) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.state();
+            if s["phase"] != "downloading" {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "download did not finish: {s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Every `update://state` the app sent.
+    fn states(&self) -> Vec<Value> {
+        self.h
+            .events
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == "update://state")
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn nothing_newer_is_up_to_date() {
+    let svc = Service::start();
+    let a = app_on(&svc.base, UpdateChannel::Beta, None);
+    let s = a.state();
+    assert_eq!(s["phase"], "idle");
+    assert_eq!(s["current"], APP);
+    assert_eq!(s["channel"], "beta");
+    assert_eq!(s["needsPrivilege"], false, "not a deb/rpm install");
+
+    let s = a.check();
+    assert_eq!(s["phase"], "upToDate", "{s}");
+    assert_eq!(s["offer"], Value::Null);
+    assert!(s["lastChecked"].is_string(), "{s}");
+    assert_eq!(s["nextRetryAt"], Value::Null);
+
+    // An older release only is still up to date (no rollback declared).
+    svc.publish(&version_plus(-1), Channel::Beta, 1024);
+    assert_eq!(a.check()["phase"], "upToDate");
+    // The checks were announced: checking, then the verdict.
+    let phases: Vec<Value> = a.states().iter().map(|s| s["phase"].clone()).collect();
+    assert!(
+        phases.starts_with(&[json!("checking"), json!("upToDate")]),
+        "{phases:?}"
+    );
+    // Nothing to download or install.
+    assert_eq!(a.h.err("update_download", json!({})), "update_no_offer");
+    assert_eq!(a.h.err("update_install", json!({})), "update_not_ready");
+}
+
+#[test]
+fn an_offer_is_available_then_downloads_verified_and_installs_after_closing_the_vault() {
+    require_keyring();
+    let svc = Service::start();
+    let next = version_plus(1);
+    let bytes = svc.publish(&next, Channel::Beta, 3 * 1024 * 1024);
+    let a = app_on(&svc.base, UpdateChannel::Beta, None);
+    a.h.create();
+    a.h.add("Task that must survive the update #home");
+
+    let s = a.check();
+    assert_eq!(s["phase"], "available", "{s}");
+    let o = &s["offer"];
+    assert_eq!(o["version"], next);
+    assert_eq!(o["notes"], format!("## {next}\n\nnotes for {next}"));
+    assert!(o["pubDate"].is_string(), "{o}");
+    assert_eq!(o["rollback"], false);
+    assert_eq!(o["downloadSize"], bytes.len() as u64);
+    assert_eq!(o["fullSize"], bytes.len() as u64);
+    assert_eq!(o["delta"], false);
+
+    // Later hides nothing on the Rust side: the state is unchanged.
+    assert_eq!(a.h.ok("update_later", json!({})), s);
+
+    let started = a.h.ok("update_download", json!({}));
+    assert_eq!(started["phase"], "downloading");
+    assert_eq!(started["progress"]["received"], 0);
+    assert_eq!(started["progress"]["total"], bytes.len() as u64);
+    assert_eq!(a.h.err("update_check", json!({})), "update_in_progress");
+    let s = a.settle();
+    assert_eq!(s["phase"], "ready", "{s}");
+    assert_eq!(s["error"], Value::Null);
+    assert_eq!(s["progress"], Value::Null);
+    // Progress went up to the whole artifact, with a speed.
+    let progress: Vec<Value> = a
+        .states()
+        .iter()
+        .filter(|s| s["phase"] == "downloading")
+        .map(|s| s["progress"].clone())
+        .collect();
+    assert!(!progress.is_empty());
+    for p in &progress {
+        assert_eq!(p["total"], bytes.len() as u64, "{p}");
+        assert!(p["received"].as_u64().unwrap() <= bytes.len() as u64);
+    }
+    assert!(
+        progress
+            .iter()
+            .any(|p| p["bytesPerSecond"].as_u64().unwrap() > 0),
+        "{progress:?}"
+    );
+    // A check while ready keeps the verified download.
+    assert_eq!(a.check()["phase"], "ready");
+
+    let wal = a.h.vault_dir().join("vault.db-wal");
+    a.h.add("Written just before installing");
+    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0);
+    assert_eq!(a.h.ok("update_install", json!({})), Value::Null);
+    // The verified bytes reached the install step...
+    let handed = a.handed.lock().unwrap().clone();
+    assert_eq!(handed.keys().collect::<Vec<_>>(), [&next]);
+    assert!(
+        handed[&next] == bytes,
+        "installed bytes differ from the release"
+    );
+    // ...after the vault was closed, its WAL written into the file.
+    assert_eq!(a.h.ok("app_status", json!({}))["vault"], "locked");
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+    assert_eq!(a.state()["phase"], "installing");
+    // The database file alone holds every task: without the (empty) WAL
+    // and its index, the vault opens with both.
+    for f in ["vault.db-wal", "vault.db-shm"] {
+        let _ = std::fs::remove_file(a.h.vault_dir().join(f));
+    }
+    a.h.ok(
+        "vault_unlock",
+        json!({ "method": "passphrase", "secret": PASS }),
+    );
+    let titles: Vec<String> =
+        a.h.all_tasks()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(
+        titles,
+        [
+            "Task that must survive the update",
+            "Written just before installing"
+        ]
+    );
+}
+
+#[test]
+fn a_tampered_artifact_is_refused_with_signature_invalid() {
+    let svc = Service::start();
+    let next = version_plus(1);
+    let bytes = svc.publish(&next, Channel::Beta, 64 * 1024);
+    svc.tamper(&bytes);
+    let a = app_on(&svc.base, UpdateChannel::Beta, None);
+    assert_eq!(a.check()["phase"], "available");
+    a.h.ok("update_download", json!({}));
+    let s = a.settle();
+    assert_eq!(s["phase"], "failed", "{s}");
+    assert_eq!(s["error"]["code"], "update_signature_invalid", "{s}");
+    assert!(s["nextRetryAt"].is_string(), "{s}");
+    // Nothing can be installed.
+    assert_eq!(a.h.err("update_install", json!({})), "update_not_ready");
+    assert!(a.handed.lock().unwrap().is_empty());
+}
+
+#[test]
+fn an_offer_whose_signed_version_differs_is_refused() {
+    let svc = Service::start();
+    let next = version_plus(1);
+    svc.publish(&next, Channel::Beta, 1024);
+    // The answer claims a newer version than the signed build it points at
+    // (an old signed build replayed as a new release).
+    let claimed = version_plus(5);
+    let claim = claimed.clone();
+    let proxy = Proxy::start(
+        &svc.base,
+        Some(Arc::new(move |_path: &mut String, v: &mut Value| {
+            if v.is_object() {
+                v["version"] = json!(claim);
+            }
+        })),
+    );
+    let a = app_on(&proxy.base, UpdateChannel::Beta, None);
+    let s = a.check();
+    assert_eq!(s["phase"], "failed", "{s}");
+    assert_eq!(s["error"]["code"], "update_version_mismatch", "{s}");
+    let msg = s["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(&claimed) && msg.contains(&next), "{msg}");
+    assert_eq!(s["offer"], Value::Null);
+    assert!(s["lastChecked"].is_string(), "the service was reached");
+    assert_eq!(a.h.err("update_download", json!({})), "update_no_offer");
+}
+
+#[test]
+fn an_older_version_without_a_rollback_is_refused() {
+    let svc = Service::start();
+    let older = version_plus(-1);
+    svc.publish(&older, Channel::Beta, 1024);
+    // The proxy asks the service as an even older app would, and hands the
+    // (correctly signed, `rollback: false`) offer to this newer app.
+    let proxy = Proxy::start(
+        &svc.base,
+        Some(Arc::new(|path: &mut String, _v: &mut Value| {
+            *path = path.replace(&format!("/{APP}?"), "/0.0.1?");
+        })),
+    );
+    let a = app_on(&proxy.base, UpdateChannel::Beta, None);
+    let s = a.check();
+    assert_eq!(s["phase"], "failed", "{s}");
+    assert_eq!(s["error"]["code"], "update_downgrade_refused", "{s}");
+    assert!(s["nextRetryAt"].is_string());
+}
+
+#[test]
+fn a_signed_rollback_is_taken() {
+    let svc = Service::start();
+    let older = version_plus(-1);
+    let good = svc.publish(&older, Channel::Beta, 32 * 1024);
+    svc.publish(APP, Channel::Beta, 1024);
+    let a = app_on(&svc.base, UpdateChannel::Beta, None);
+    assert_eq!(a.check()["phase"], "upToDate");
+
+    svc.rollback(APP);
+    let s = a.check();
+    assert_eq!(s["phase"], "available", "{s}");
+    assert_eq!(s["offer"]["version"], older);
+    assert_eq!(s["offer"]["rollback"], true);
+    a.h.ok("update_download", json!({}));
+    assert_eq!(a.settle()["phase"], "ready");
+    a.h.ok("update_install", json!({}));
+    assert!(a.handed.lock().unwrap()[&older] == good);
+}
+
+#[test]
+fn the_install_id_is_sent_and_kept_across_restarts_and_the_channel_is_in_the_url() {
+    let svc = Service::start();
+    let proxy = Proxy::start(&svc.base, None);
+    let data = tempfile::tempdir().unwrap();
+    let id_file = data.path().join("install-id");
+    let read_id = || {
+        std::fs::read_to_string(&id_file)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let a = app_on(&proxy.base, UpdateChannel::Canary, Some(data.path()));
+    a.check();
+    a.check();
+    let id = read_id();
+    assert_eq!(id.len(), 36, "{id}");
+    drop(a);
+    // Restarted on the same data folder, now on beta.
+    let b = app_on(&proxy.base, UpdateChannel::Beta, Some(data.path()));
+    b.check();
+    assert_eq!(read_id(), id);
+
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    for s in &seen {
+        assert_eq!(s.install_id.as_deref(), Some(id.as_str()), "{s:?}");
+        assert!(
+            s.path_and_query.starts_with(&format!(
+                "/v1/update/linux/{}/{APP}?",
+                std::env::consts::ARCH
+            )),
+            "{s:?}"
+        );
+        assert!(s.path_and_query.contains("bundle_type=unknown"), "{s:?}");
+    }
+    assert!(seen[0].path_and_query.contains("channel=canary"));
+    assert!(seen[2].path_and_query.contains("channel=beta"));
+
+    // Changing the channel in Settings changes the next check's URL.
+    let mut settings: Value = b.h.ok("settings_get", json!({}));
+    settings["updateChannel"] = json!("stable");
+    b.h.ok("settings_set", json!({ "settings": settings }));
+    assert_eq!(b.state()["channel"], "stable");
+    b.check();
+    assert!(proxy.seen()[3].path_and_query.contains("channel=stable"));
+}
+
+#[test]
+fn the_channel_decides_what_is_offered() {
+    let svc = Service::start();
+    svc.publish(&version_plus(1), Channel::Beta, 1024);
+    let stable = app_on(&svc.base, UpdateChannel::Stable, None);
+    assert_eq!(stable.check()["phase"], "upToDate");
+    let beta = app_on(&svc.base, UpdateChannel::Beta, None);
+    assert_eq!(beta.check()["phase"], "available");
+    let canary = app_on(&svc.base, UpdateChannel::Canary, None);
+    assert_eq!(canary.check()["phase"], "available");
+}
+
+#[test]
+fn an_unreachable_or_failing_service_fails_with_backoff() {
+    // Nothing listens on port 1.
+    let a = app_on("http://127.0.0.1:1", UpdateChannel::Stable, None);
+    let s = a.check();
+    assert_eq!(s["phase"], "failed", "{s}");
+    assert_eq!(s["error"]["code"], "update_offline");
+    assert_eq!(s["lastChecked"], Value::Null, "the service was not reached");
+    let retry = chrono::DateTime::parse_from_rfc3339(s["nextRetryAt"].as_str().unwrap()).unwrap();
+    let wait = retry
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds();
+    assert!(
+        (50..=61).contains(&wait),
+        "first retry after a minute: {wait}"
+    );
+    // The second failure waits twice as long.
+    let s = a.check();
+    let retry = chrono::DateTime::parse_from_rfc3339(s["nextRetryAt"].as_str().unwrap()).unwrap();
+    let wait = retry
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds();
+    assert!((110..=121).contains(&wait), "then two minutes: {wait}");
+
+    // A service that answers an error: `update_server` (an unknown
+    // channel is a 400 from the real service).
+    let svc = Service::start();
+    let proxy = Proxy::start(
+        &svc.base,
+        Some(Arc::new(|path: &mut String, _v: &mut Value| {
+            *path = path.replace("channel=stable", "channel=nightly");
+        })),
+    );
+    let b = app_on(&proxy.base, UpdateChannel::Stable, None);
+    let s = b.check();
+    assert_eq!(s["phase"], "failed", "{s}");
+    assert_eq!(s["error"]["code"], "update_server", "{s}");
+    assert!(s["lastChecked"].is_string());
+}
+
+#[test]
+fn without_a_key_updates_are_unavailable() {
+    let h = Harness::new();
+    let s = h.ok("update_state", json!({}));
+    assert_eq!(s["phase"], "unavailable");
+    assert_eq!(s["error"]["code"], "update_unavailable");
+    for cmd in ["update_check", "update_download", "update_install"] {
+        assert_eq!(h.err(cmd, json!({})), "update_unavailable", "{cmd}");
+    }
+    // No install id is made for a build that never checks.
+    assert!(!h.config.path().join("install-id").exists());
+
+    // Plain http to another host is refused at start, not used.
+    let cfg = UpdateConfig::new(&key().tauri_pubkey(), "http://updates.example.com");
+    let why = cfg.service.as_ref().err().unwrap();
+    assert!(why.contains("loopback"), "{why}");
+    assert!(UpdateConfig::new("", "https://updates.example.com")
+        .service
+        .is_err());
+}
+
+#[test]
+fn automatic_checks_run_at_start() {
+    let svc = Service::start();
+    svc.publish(&version_plus(1), Channel::Stable, 1024);
+    let config = tempfile::tempdir().unwrap();
+    SettingsFile::in_dir(config.path())
+        .save(&Settings::default())
+        .unwrap();
+    let h = Harness::with(Setup {
+        config: Some(config),
+        updates: UpdateConfig::new(&key().tauri_pubkey(), &svc.base),
+        ..Setup::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = h.ok("update_state", json!({}));
+        if s["phase"] == "available" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no check at start: {s}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
