@@ -756,3 +756,46 @@ fn automatic_checks_run_at_start() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// What `--check-update` / `--install-update` run (`cli::run_on`), on the
+/// mock app: check, download, verify, install; one line and a status.
+#[test]
+fn the_cli_flags_check_download_verify_and_install() {
+    use productivitypro_app::updates::cli::{run_on, Mode, Request};
+
+    let svc = Service::start();
+    let a = app_on(&svc.base, UpdateChannel::Beta, None);
+    let updates = productivitypro_app::updates::updates(a.h.app.handle()).unwrap();
+    let req = |mode| Request {
+        mode,
+        channel: None,
+    };
+    let (line, status) = rt(run_on(a.h.app.handle(), &updates, &req(Mode::Install)));
+    assert_eq!((line.result, status), ("upToDate", 2), "{line:?}");
+
+    let next = version_plus(1);
+    let bytes = svc.publish(&next, Channel::Beta, 128 * 1024);
+    let (line, status) = rt(run_on(a.h.app.handle(), &updates, &req(Mode::Check)));
+    assert_eq!((line.result, status), ("available", 0), "{line:?}");
+    assert_eq!(line.version.as_deref(), Some(next.as_str()));
+    assert!(
+        a.handed.lock().unwrap().is_empty(),
+        "a check installs nothing"
+    );
+
+    let (line, status) = rt(run_on(a.h.app.handle(), &updates, &req(Mode::Install)));
+    assert_eq!((line.result, status), ("installed", 0), "{line:?}");
+    assert!(a.handed.lock().unwrap()[&next] == bytes);
+
+    // A tampered artifact: refused, status 1, nothing installed.
+    let svc = Service::start();
+    let bytes = svc.publish(&next, Channel::Beta, 64 * 1024);
+    svc.tamper(&bytes);
+    let b = app_on(&svc.base, UpdateChannel::Beta, None);
+    let updates = productivitypro_app::updates::updates(b.h.app.handle()).unwrap();
+    let (line, status) = rt(run_on(b.h.app.handle(), &updates, &req(Mode::Install)));
+    assert_eq!(status, 1, "{line:?}");
+    assert_eq!(line.result, "failed");
+    assert_eq!(line.code.as_deref(), Some("update_signature_invalid"));
+    assert!(b.handed.lock().unwrap().is_empty());
+}

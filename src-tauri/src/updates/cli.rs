@@ -64,7 +64,7 @@ pub fn requested<I: IntoIterator<Item = S>, S: AsRef<str>>(
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Line {
     pub result: &'static str,
@@ -156,7 +156,23 @@ pub fn main(req: Result<Request, String>) -> i32 {
             return 1;
         }
     };
-    let cfg = UpdateConfig::from_build_and_env();
+    let mut cfg = UpdateConfig::from_build_and_env();
+    cfg.restart = false;
+    if let Err(why) = &cfg.service {
+        // No updater in this build: say so without starting anything
+        // (no display needed, nothing written).
+        let line = Line {
+            result: "unavailable",
+            current: env!("CARGO_PKG_VERSION").to_string(),
+            channel: req.channel.unwrap_or_default(),
+            version: None,
+            rollback: None,
+            code: Some(super::codes::UNAVAILABLE.to_string()),
+            message: Some(why.clone()),
+        };
+        print_line(&line);
+        return 1;
+    }
     let mut ctx = crate::context();
     ctx.config_mut().app.windows.clear();
     let mut builder = tauri::Builder::default();
@@ -182,11 +198,15 @@ pub fn main(req: Result<Request, String>) -> i32 {
     });
     updates.set_channel(channel);
     let (line, status) = tauri::async_runtime::block_on(run_on(&handle, &updates, &req));
-    match serde_json::to_string(&line) {
+    print_line(&line);
+    status
+}
+
+fn print_line(line: &Line) {
+    match serde_json::to_string(line) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("productivitypro: {e}"),
     }
-    status
 }
 
 #[cfg(test)]

@@ -69,6 +69,9 @@ pub struct UpdateConfig {
     pub install: InstallStep,
     /// How long to wait for pending sync to be pushed before installing.
     pub push_wait: Duration,
+    /// Restart into the new version after installing (not for the CLI
+    /// flags, whose caller runs what comes next).
+    pub restart: bool,
 }
 
 impl UpdateConfig {
@@ -98,6 +101,7 @@ impl UpdateConfig {
             id_dir: None,
             install: InstallStep::Package,
             push_wait: Duration::from_secs(10),
+            restart: true,
         }
     }
 

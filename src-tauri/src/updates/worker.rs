@@ -35,6 +35,7 @@ pub struct Updates {
     current: Version,
     install: InstallStep,
     push_wait: Duration,
+    restart: bool,
     wake: Notify,
 }
 
@@ -155,6 +156,7 @@ impl Updates {
             current,
             install: cfg.install,
             push_wait: cfg.push_wait,
+            restart: cfg.restart,
             wake: Notify::new(),
         }
     }
@@ -583,7 +585,7 @@ impl Updates {
         match result {
             Ok(()) => {
                 tracing::info!(%version, "update installed");
-                if matches!(self.install, InstallStep::Package) {
+                if self.restart && matches!(self.install, InstallStep::Package) {
                     app.restart();
                 }
                 Ok(())
