@@ -53,6 +53,34 @@ pub struct Config {
     pub external_artifacts: ExternalArtifactsConfig,
     /// `json` (services) or `text` (a terminal).
     pub log_format: String,
+    pub deltas: DeltaConfig,
+}
+
+/// Delta patches (issue 10), built in the background after a publish.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaConfig {
+    pub enabled: bool,
+    /// Patches are built into each new artifact from the same platform's
+    /// artifact of this many releases below it.
+    pub from_releases: usize,
+    /// `zstd`, `bsdiff` or `chunked` (see docs/benchmarks.md for why zstd).
+    pub method: String,
+    /// Artifacts larger than this get no patch: a build holds the old and
+    /// the new artifact and the patch in memory (bsdiff ~9x the old one).
+    pub max_artifact_bytes: u64,
+    /// How often the builder looks for missing patches besides being woken
+    /// by a publish (another replica's publish, a build that failed to record).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl DeltaConfig {
+    pub fn method(&self) -> anyhow::Result<productivitypro_delta::Method> {
+        self.method
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("deltas.method: {e}"))
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -169,6 +197,13 @@ impl Default for Config {
                 timeout: Duration::from_secs(30 * 60),
             },
             log_format: "json".into(),
+            deltas: DeltaConfig {
+                enabled: true,
+                from_releases: 3,
+                method: "zstd".into(),
+                max_artifact_bytes: 256 << 20,
+                interval: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -186,6 +221,13 @@ impl Config {
             .merge(Env::prefixed("UPDATER_").split("__"))
             .extract()
             .context("invalid configuration")?;
+        config.deltas.method()?;
+        if config.deltas.max_artifact_bytes > productivitypro_delta::MAX_ARTIFACT_SIZE {
+            bail!(
+                "deltas.max_artifact_bytes is above what patches support ({} bytes)",
+                productivitypro_delta::MAX_ARTIFACT_SIZE
+            );
+        }
         if let ArtifactConfig::Local { path } = &config.artifacts {
             if path.as_os_str().is_empty() {
                 bail!("artifacts.path is empty");
