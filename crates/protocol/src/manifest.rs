@@ -217,6 +217,33 @@ mod tests {
     }
 
     #[test]
+    fn a_delta_is_read_in_its_documented_shape_and_checked() {
+        let with = |delta: serde_json::Value| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&offer_json("1.1.0", "https://x.test/a")).unwrap();
+            v["delta"] = delta;
+            UpdateOffer::parse(&serde_json::to_vec(&v).unwrap())
+        };
+        let h = "ab".repeat(32);
+        let good = serde_json::json!({"from": "1.0.0", "url": "https://x.test/d", "size": 10,
+            "sha256": h, "method": "zstd", "fullSize": 100, "fullSha256": h});
+        let d = with(good.clone()).unwrap().delta.unwrap();
+        assert_eq!((d.from.as_str(), d.size, d.full_size), ("1.0.0", 10, 100));
+        let mut bad = good.clone();
+        bad["from"] = "1.0".into();
+        assert!(matches!(with(bad), Err(ManifestError::Version(_))));
+        let mut bad = good.clone();
+        bad["sha256"] = "AB".repeat(32).into();
+        assert!(matches!(with(bad), Err(ManifestError::Digest(_))));
+        let mut bad = good.clone();
+        bad["url"] = "ftp://x.test/d".into();
+        assert!(matches!(with(bad), Err(ManifestError::Url(_))));
+        let mut bad = good;
+        bad["full_size"] = 1.into();
+        assert!(matches!(with(bad), Err(ManifestError::Shape(_))));
+    }
+
+    #[test]
     fn static_manifest_needs_complete_entries() {
         let ok = serde_json::json!({"version":"1.0.0","platforms":{
             "linux-x86_64": {"url":"https://x.test/a","signature": signature_field(&sig())}}});
