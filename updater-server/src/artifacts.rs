@@ -84,9 +84,7 @@ impl ArtifactStore {
 
     /// Stores bytes built by the service itself (delta patches).
     pub async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
-        self.inner
-            .put(&ObjectPath::from(key), bytes.into())
-            .await?;
+        self.inner.put(&ObjectPath::from(key), bytes.into()).await?;
         Ok(())
     }
 

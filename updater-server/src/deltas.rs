@@ -112,11 +112,18 @@ pub async fn build_missing(state: &AppState) {
 /// Builds, stores and records one patch. Ok(true): a patch is ready; Ok(false):
 /// recorded as failed, or another replica recorded it first; Err: retry later.
 async fn build_one(state: &AppState, job: &Job, method: Method) -> anyhow::Result<bool> {
-    let old = state.artifacts.get_bytes(&job.old_key, job.old_size).await?;
-    let new = state.artifacts.get_bytes(&job.new_key, job.new_size).await?;
-    let started = Instant::now();
-    let built = tokio::task::spawn_blocking(move || productivitypro_delta::build(&old, &new, method))
+    let old = state
+        .artifacts
+        .get_bytes(&job.old_key, job.old_size)
         .await?;
+    let new = state
+        .artifacts
+        .get_bytes(&job.new_key, job.new_size)
+        .await?;
+    let started = Instant::now();
+    let built =
+        tokio::task::spawn_blocking(move || productivitypro_delta::build(&old, &new, method))
+            .await?;
     let build_ms = started.elapsed().as_millis() as i64;
     let platform = job.platform.to_string();
     match built {

@@ -57,7 +57,9 @@ async fn publish(h: &Harness, version: &str, bytes: &[u8]) {
             url: None,
         }],
     };
-    let r = h.publish_raw(&req, vec![(DEB.into(), bytes.to_vec())]).await;
+    let r = h
+        .publish_raw(&req, vec![(DEB.into(), bytes.to_vec())])
+        .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }
 
@@ -149,7 +151,15 @@ async fn a_patch_release_is_offered_as_a_delta_that_rebuilds_the_signed_artifact
             .collect();
         assert_eq!(
             keys,
-            ["from", "fullSha256", "fullSize", "method", "sha256", "size", "url"]
+            [
+                "from",
+                "fullSha256",
+                "fullSize",
+                "method",
+                "sha256",
+                "size",
+                "url"
+            ]
         );
 
         // An install on 0.9.0 is offered 1.1.0 too, but no patch starts there.
@@ -208,8 +218,8 @@ async fn a_patch_release_is_offered_as_a_delta_that_rebuilds_the_signed_artifact
         // Patches that do not exist are 404s with a code.
         for path in [
             format!("/v1/deltas/1.1.0/{DEB}/0.9.0"),
-            format!("/v1/deltas/1.1.0/linux-x86_64-rpm/1.0.0"),
-            format!("/v1/deltas/1.1.0/not-a-platform/1.0.0"),
+            "/v1/deltas/1.1.0/linux-x86_64-rpm/1.0.0".to_string(),
+            "/v1/deltas/1.1.0/not-a-platform/1.0.0".to_string(),
             format!("/v1/deltas/9.9.9/{DEB}/1.0.0"),
         ] {
             let r = get(&h, &format!("{}{path}", h.base), None).await;
@@ -217,12 +227,7 @@ async fn a_patch_release_is_offered_as_a_delta_that_rebuilds_the_signed_artifact
         }
 
         // 1.0.0 got its own patch from 0.9.0 when it was published.
-        let r = get(
-            &h,
-            &format!("{}/v1/deltas/1.0.0/{DEB}/0.9.0", h.base),
-            None,
-        )
-        .await;
+        let r = get(&h, &format!("{}/v1/deltas/1.0.0/{DEB}/0.9.0", h.base), None).await;
         assert_eq!(r.status(), 200);
         let p = r.bytes().await.unwrap();
         assert!(productivitypro_delta::apply(&a09, &p).unwrap() == a10);

@@ -21,7 +21,9 @@ impl BoundedVec {
 impl io::Write for BoundedVec {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.bytes.len() + buf.len() > self.limit {
-            return Err(io::Error::other("output is longer than the declared artifact size"));
+            return Err(io::Error::other(
+                "output is longer than the declared artifact size",
+            ));
         }
         self.bytes.extend_from_slice(buf);
         Ok(buf.len())

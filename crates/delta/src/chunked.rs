@@ -69,10 +69,9 @@ pub(crate) fn encode(old: &[u8], new: &[u8]) -> Result<Vec<u8>, String> {
         }
     }
     body.extend_from_slice(&literals);
-    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), LEVEL).map_err(|e| e.to_string())?;
-    encoder
-        .include_checksum(true)
-        .map_err(|e| e.to_string())?;
+    let mut encoder =
+        zstd::stream::write::Encoder::new(Vec::new(), LEVEL).map_err(|e| e.to_string())?;
+    encoder.include_checksum(true).map_err(|e| e.to_string())?;
     encoder.write_all(&body).map_err(|e| e.to_string())?;
     encoder.finish().map_err(|e| e.to_string())
 }

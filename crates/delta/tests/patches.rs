@@ -43,7 +43,11 @@ fn every_method_round_trips_a_release_pair_and_is_small() {
         assert_eq!(header.new_sha256, sha256(&new));
         // 5 kB of new noise plus a few edits must not cost much more than
         // itself; chunks ship whole ~8 kB chunks around every edit.
-        let budget = if method == Method::Chunked { 120_000 } else { 20_000 };
+        let budget = if method == Method::Chunked {
+            120_000
+        } else {
+            20_000
+        };
         assert!(
             patch.len() < budget,
             "{method}: {} bytes for a 5 kB change",
@@ -55,7 +59,11 @@ fn every_method_round_trips_a_release_pair_and_is_small() {
 #[test]
 fn empty_artifacts_round_trip() {
     for method in Method::ALL {
-        for (old, new) in [(vec![], vec![]), (vec![], b"abc".to_vec()), (b"abc".to_vec(), vec![])] {
+        for (old, new) in [
+            (vec![], vec![]),
+            (vec![], b"abc".to_vec()),
+            (b"abc".to_vec(), vec![]),
+        ] {
             let patch = build(&old, &new, method).unwrap();
             assert_eq!(apply(&old, &patch).unwrap(), new, "{method}");
         }
@@ -85,7 +93,11 @@ fn every_flipped_payload_byte_is_caught() {
         for at in (HEADER_LEN..patch.len()).step_by(step) {
             let mut bad = patch.clone();
             bad[at] ^= 0x40;
-            assert_eq!(apply(&old, &bad).unwrap_err(), DeltaError::Corrupt, "{method} byte {at}");
+            assert_eq!(
+                apply(&old, &bad).unwrap_err(),
+                DeltaError::Corrupt,
+                "{method} byte {at}"
+            );
         }
     }
 }
@@ -131,7 +143,17 @@ fn truncation_anywhere_is_refused() {
     let (old, new) = release_pair();
     for method in Method::ALL {
         let patch = build(&old, &new, method).unwrap();
-        for len in [0, 4, 8, 20, HEADER_LEN - 1, HEADER_LEN, HEADER_LEN + 1, patch.len() / 2, patch.len() - 1] {
+        for len in [
+            0,
+            4,
+            8,
+            20,
+            HEADER_LEN - 1,
+            HEADER_LEN,
+            HEADER_LEN + 1,
+            patch.len() / 2,
+            patch.len() - 1,
+        ] {
             let err = apply(&old, &patch[..len]).unwrap_err();
             assert!(
                 ["delta_malformed", "delta_truncated"].contains(&err.code()),
@@ -150,7 +172,10 @@ fn unknown_version_and_method_are_named() {
     let patch = build(&old, &new, Method::Bsdiff).unwrap();
     let mut v2 = patch.clone();
     v2[8..10].copy_from_slice(&2u16.to_le_bytes());
-    assert_eq!(apply(&old, &v2).unwrap_err(), DeltaError::UnsupportedVersion(2));
+    assert_eq!(
+        apply(&old, &v2).unwrap_err(),
+        DeltaError::UnsupportedVersion(2)
+    );
     let mut m9 = patch.clone();
     m9[10] = 9;
     assert_eq!(apply(&old, &m9).unwrap_err(), DeltaError::UnknownMethod(9));
@@ -181,12 +206,23 @@ fn method_names_round_trip() {
 fn similar_pair() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
     (
         proptest::collection::vec(any::<u8>(), 0..20_000),
-        proptest::collection::vec((any::<prop::sample::Index>(), 0usize..3, proptest::collection::vec(any::<u8>(), 0..200)), 0..6),
+        proptest::collection::vec(
+            (
+                any::<prop::sample::Index>(),
+                0usize..3,
+                proptest::collection::vec(any::<u8>(), 0..200),
+            ),
+            0..6,
+        ),
     )
         .prop_map(|(old, edits)| {
             let mut new = old.clone();
             for (at, kind, bytes) in edits {
-                let pos = if new.is_empty() { 0 } else { at.index(new.len() + 1) };
+                let pos = if new.is_empty() {
+                    0
+                } else {
+                    at.index(new.len() + 1)
+                };
                 match kind {
                     0 => {
                         new.splice(pos..pos, bytes);

@@ -150,7 +150,11 @@ impl UpdateOffer {
                 return Err(ManifestError::Url(d.url.clone()));
             }
             for h in [&d.sha256, &d.full_sha256] {
-                if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                if h.len() != 64
+                    || !h
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
                     return Err(ManifestError::Digest(h.clone()));
                 }
             }
