@@ -64,10 +64,21 @@ fn main() {
     for method in Method::ALL {
         let mut builds = Vec::new();
         let mut patch = Vec::new();
+        let mut refused = None;
         for _ in 0..runs {
             let t = Instant::now();
-            patch = build(&old, &new, method).expect("build");
+            match build(&old, &new, method) {
+                Ok(p) => patch = p,
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
             builds.push(t.elapsed());
+        }
+        if let Some(e) = refused {
+            println!("| {method} | not built: {} ({e}) | | | | |", e.code());
+            continue;
         }
         let mut applies = Vec::new();
         let mut verified = Vec::new();

@@ -145,7 +145,7 @@ pub(crate) fn decode(old: &[u8], payload: &[u8], new_len: usize) -> Result<Vec<u
     Ok(out)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -153,7 +153,7 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-fn get_varint(bytes: &[u8], cursor: &mut usize) -> Result<u64, String> {
+pub(crate) fn get_varint(bytes: &[u8], cursor: &mut usize) -> Result<u64, String> {
     let mut value = 0u64;
     for shift in (0..64).step_by(7) {
         let byte = *bytes.get(*cursor).ok_or("varint cut short")?;

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 8 | magic `PPDELTA\0` |
 //! | 2 | format version (1) |
-//! | 1 | method (1 zstd, 2 bsdiff, 3 chunked) |
+//! | 1 | method (1 zstd, 2 bsdiff, 3 chunked, 4 deb) |
 //! | 1 | reserved, 0 |
 //! | 8 + 32 | old artifact size, SHA-256 |
 //! | 8 + 32 | new artifact size, SHA-256 |
@@ -19,7 +19,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::bounded::BoundedVec;
-use crate::{chunked, sha256, zstd_prefix, DeltaError, Method, MAX_ARTIFACT_SIZE};
+use crate::{chunked, deb, sha256, zstd_prefix, DeltaError, Method, MAX_ARTIFACT_SIZE};
 
 pub const MAGIC: [u8; 8] = *b"PPDELTA\0";
 pub const FORMAT_VERSION: u16 = 1;
@@ -75,6 +75,7 @@ pub fn build(old: &[u8], new: &[u8], method: Method) -> Result<Vec<u8>, DeltaErr
                 .map_err(|e| e.to_string())
         }
         Method::Chunked => chunked::encode(old, new),
+        Method::Deb => deb::encode(old, new),
     }));
     let payload = match encoded {
         Ok(Ok(payload)) => payload,
@@ -184,6 +185,7 @@ pub fn apply(old: &[u8], patch: &[u8]) -> Result<Vec<u8>, DeltaError> {
             Ok(out.bytes)
         }
         Method::Chunked => chunked::decode(old, payload, new_len),
+        Method::Deb => deb::decode(old, payload, new_len),
     }));
     let rebuilt = match decoded {
         Ok(Ok(bytes)) => bytes,

@@ -10,7 +10,9 @@
 //! - [`Method::Bsdiff`]: a bsdiff 4 patch (`qbsdiff`);
 //! - [`Method::Chunked`]: the new artifact cut into content-defined chunks
 //!   (FastCDC), chunks the old one holds copied from it, the others shipped
-//!   zstd-compressed.
+//!   zstd-compressed;
+//! - [`Method::Deb`]: for a .deb, zstd over its decompressed members, which
+//!   are recompressed exactly as dpkg-deb did (only where that is exact).
 //!
 //! [`apply`] never returns bytes that are not exactly the new artifact: it
 //! checks the old artifact's hash before decoding and the rebuilt
@@ -22,6 +24,7 @@
 mod bounded;
 mod chunked;
 mod container;
+mod deb;
 mod error;
 mod method;
 mod zstd_prefix;

@@ -13,16 +13,22 @@ pub enum Method {
     Bsdiff,
     /// FastCDC chunks: copies from the old artifact plus zstd literals.
     Chunked,
+    /// .deb only: zstd over the decompressed members, recompressed as
+    /// dpkg-deb does (`deb.rs`); builds only where that is byte-exact.
+    Deb,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [Method::Zstd, Method::Bsdiff, Method::Chunked];
+    pub const ALL: [Method; 4] = [Method::Zstd, Method::Bsdiff, Method::Chunked, Method::Deb];
+    /// The methods that take any bytes.
+    pub const GENERIC: [Method; 3] = [Method::Zstd, Method::Bsdiff, Method::Chunked];
 
     pub fn to_byte(self) -> u8 {
         match self {
             Method::Zstd => 1,
             Method::Bsdiff => 2,
             Method::Chunked => 3,
+            Method::Deb => 4,
         }
     }
 
@@ -31,6 +37,7 @@ impl Method {
             1 => Ok(Method::Zstd),
             2 => Ok(Method::Bsdiff),
             3 => Ok(Method::Chunked),
+            4 => Ok(Method::Deb),
             other => Err(DeltaError::UnknownMethod(other)),
         }
     }
@@ -41,6 +48,7 @@ impl Method {
             Method::Zstd => "zstd",
             Method::Bsdiff => "bsdiff",
             Method::Chunked => "chunked",
+            Method::Deb => "deb",
         }
     }
 }
@@ -58,6 +66,8 @@ impl FromStr for Method {
         Method::ALL
             .into_iter()
             .find(|m| m.as_str() == s)
-            .ok_or_else(|| format!("unknown delta method {s:?} (known: zstd, bsdiff, chunked)"))
+            .ok_or_else(|| {
+                format!("unknown delta method {s:?} (known: zstd, bsdiff, chunked, deb)")
+            })
     }
 }
