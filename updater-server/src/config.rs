@@ -64,8 +64,11 @@ pub struct DeltaConfig {
     /// Patches are built into each new artifact from the same platform's
     /// artifact of this many releases below it.
     pub from_releases: usize,
-    /// `zstd`, `bsdiff` or `chunked` (see docs/benchmarks.md for why zstd).
-    pub method: String,
+    /// Methods tried in order, the first that builds wins: `deb` (.deb
+    /// artifacts only; builds only where recompression is byte-exact),
+    /// `zstd`, `bsdiff`, `chunked` (docs/benchmarks.md says why `deb`, then
+    /// `zstd`).
+    pub methods: Vec<String>,
     /// Artifacts larger than this get no patch: a build holds the old and
     /// the new artifact and the patch in memory (bsdiff ~9x the old one).
     pub max_artifact_bytes: u64,
@@ -76,10 +79,17 @@ pub struct DeltaConfig {
 }
 
 impl DeltaConfig {
-    pub fn method(&self) -> anyhow::Result<productivitypro_delta::Method> {
-        self.method
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("deltas.method: {e}"))
+    pub fn methods(&self) -> anyhow::Result<Vec<productivitypro_delta::Method>> {
+        if self.enabled && self.methods.is_empty() {
+            bail!("deltas.methods is empty (set deltas.enabled = false to build no patches)");
+        }
+        self.methods
+            .iter()
+            .map(|m| {
+                m.parse()
+                    .map_err(|e: String| anyhow::anyhow!("deltas.methods: {e}"))
+            })
+            .collect()
     }
 }
 
@@ -200,7 +210,7 @@ impl Default for Config {
             deltas: DeltaConfig {
                 enabled: true,
                 from_releases: 3,
-                method: "zstd".into(),
+                methods: vec!["deb".into(), "zstd".into()],
                 max_artifact_bytes: 256 << 20,
                 interval: Duration::from_secs(60),
             },
@@ -221,7 +231,7 @@ impl Config {
             .merge(Env::prefixed("UPDATER_").split("__"))
             .extract()
             .context("invalid configuration")?;
-        config.deltas.method()?;
+        config.deltas.methods()?;
         if config.deltas.max_artifact_bytes > productivitypro_delta::MAX_ARTIFACT_SIZE {
             bail!(
                 "deltas.max_artifact_bytes is above what patches support ({} bytes)",

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use productivitypro_delta::Method;
-use productivitypro_protocol::Platform;
+use productivitypro_protocol::{BundleType, Platform};
 
 use crate::db::DeltaOutcome;
 use crate::state::AppState;
@@ -78,7 +78,7 @@ pub async fn build_missing(state: &AppState) {
     if !state.config.deltas.enabled || state.config.deltas.from_releases == 0 {
         return;
     }
-    let method = match state.config.deltas.method() {
+    let methods = match state.config.deltas.methods() {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "delta patches disabled");
@@ -94,7 +94,7 @@ pub async fn build_missing(state: &AppState) {
     };
     let mut built = false;
     for job in missing(state, &attempted) {
-        match build_one(state, &job, method).await {
+        match build_one(state, &job, &methods).await {
             Ok(ready) => built |= ready,
             Err(e) => tracing::warn!(
                 version = %job.version, from = %job.from, platform = %job.platform,
@@ -111,7 +111,7 @@ pub async fn build_missing(state: &AppState) {
 
 /// Builds, stores and records one patch. Ok(true): a patch is ready; Ok(false):
 /// recorded as failed, or another replica recorded it first; Err: retry later.
-async fn build_one(state: &AppState, job: &Job, method: Method) -> anyhow::Result<bool> {
+async fn build_one(state: &AppState, job: &Job, methods: &[Method]) -> anyhow::Result<bool> {
     let old = state
         .artifacts
         .get_bytes(&job.old_key, job.old_size)
@@ -120,14 +120,36 @@ async fn build_one(state: &AppState, job: &Job, method: Method) -> anyhow::Resul
         .artifacts
         .get_bytes(&job.new_key, job.new_size)
         .await?;
+    // The .deb method only for .deb artifacts; the others take any bytes.
+    let methods: Vec<Method> = methods
+        .iter()
+        .copied()
+        .filter(|m| *m != Method::Deb || job.platform.bundle == BundleType::Deb)
+        .collect();
     let started = Instant::now();
-    let built =
-        tokio::task::spawn_blocking(move || productivitypro_delta::build(&old, &new, method))
-            .await?;
+    // The first method that builds wins; the refusals say why the earlier ones did not.
+    let (built, refusals) = tokio::task::spawn_blocking(move || {
+        let mut refusals = Vec::new();
+        for method in methods {
+            match productivitypro_delta::build(&old, &new, method) {
+                Ok(patch) => return (Some((method, patch)), refusals),
+                Err(e) => refusals.push(format!("{method}: {}: {e}", e.code())),
+            }
+        }
+        (None, refusals)
+    })
+    .await?;
     let build_ms = started.elapsed().as_millis() as i64;
     let platform = job.platform.to_string();
+    let reason = refusals.join("; ");
+    if built.is_some() && !refusals.is_empty() {
+        tracing::info!(
+            version = %job.version, from = %job.from, platform = %platform, refused = %reason,
+            "earlier delta methods did not build; a later one did"
+        );
+    }
     match built {
-        Ok(patch) => {
+        Some((method, patch)) => {
             let size = patch.len() as i64;
             let sha256 = hex::encode(productivitypro_delta::sha256(&patch));
             let key = format!(
@@ -173,19 +195,18 @@ async fn build_one(state: &AppState, job: &Job, method: Method) -> anyhow::Resul
                 }
             }
         }
-        Err(e) => {
+        None => {
             tracing::warn!(
-                version = %job.version, from = %job.from, platform = %platform, %method,
-                code = e.code(), error = %e, "delta patch build failed; installs get the full download"
+                version = %job.version, from = %job.from, platform = %platform,
+                error = %reason, "delta patch build failed; installs get the full download"
             );
-            let reason = format!("{}: {e}", e.code());
             state
                 .db
                 .record_delta(
                     &job.version,
                     &platform,
                     &job.from,
-                    method.as_str(),
+                    "none",
                     DeltaOutcome::Failed { reason: &reason },
                     state.now(),
                     build_ms,

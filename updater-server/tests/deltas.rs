@@ -274,7 +274,7 @@ async fn a_corrupt_stored_patch_fails_to_apply_and_the_full_download_still_works
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_delta_is_announced_when_patches_are_off_or_artifacts_too_large() {
+async fn no_delta_is_announced_when_artifacts_are_too_large_or_no_method_builds() {
     let tmp = tempfile::tempdir().unwrap();
     for db in common::databases(tmp.path()).await {
         let h = Harness::start_with(&db, |c| c.deltas.max_artifact_bytes = 1000).await;
@@ -287,7 +287,46 @@ async fn no_delta_is_announced_when_patches_are_off_or_artifacts_too_large() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(offer(&h, "1.0.0").await.delta, None);
         h.stop().await;
+
+        // Only the .deb method, and these artifacts are not .debs: the build
+        // fails, is recorded as failed (not retried), and nothing is announced.
+        let db2 = db.replace("updater.db", "updater2.db");
+        let db2 = if db2 == db {
+            fresh_postgres(&db).await
+        } else {
+            db2
+        };
+        let h = Harness::start_with(&db2, |c| c.deltas.methods = vec!["deb".into()]).await;
+        publish(&h, "1.0.0", &artifact(1)).await;
+        publish(&h, "1.1.0", &artifact(2)).await;
+        let attempts = async {
+            for _ in 0..600 {
+                let a = h.server.state.db.delta_attempts().await.unwrap();
+                if !a.is_empty() {
+                    return a;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("the failed build was never recorded");
+        }
+        .await;
+        assert_eq!(
+            attempts,
+            [("1.1.0".to_string(), DEB.to_string(), "1.0.0".to_string())]
+        );
+        assert_eq!(offer(&h, "1.0.0").await.delta, None);
+        h.stop().await;
     }
+}
+
+/// Another fresh database on the test PostgreSQL server.
+async fn fresh_postgres(_used: &str) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    common::databases(tmp.path())
+        .await
+        .into_iter()
+        .find(|d| d.starts_with("postgres"))
+        .expect("a PostgreSQL URL")
 }
 
 fn hex(bytes: &[u8]) -> String {
