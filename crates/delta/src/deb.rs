@@ -84,7 +84,7 @@ fn expand(deb: &[u8]) -> Result<Vec<u8>, String> {
         } else {
             out.extend_from_slice(m.data);
         }
-        if out.len() as u64 > 2 * MAX_ARTIFACT_SIZE {
+        if out.len() as u64 > MAX_ARTIFACT_SIZE {
             return Err("members expand past the size limit".into());
         }
     }
@@ -169,7 +169,7 @@ pub(crate) fn decode(old: &[u8], payload: &[u8], new_len: usize) -> Result<Vec<u
         };
         let raw_len = get_varint(payload, &mut cursor)?;
         total = total.checked_add(raw_len).ok_or("member sizes overflow")?;
-        if total > 2 * MAX_ARTIFACT_SIZE {
+        if total > MAX_ARTIFACT_SIZE {
             return Err("members expand past the size limit".into());
         }
         plan.push(Plan {
