@@ -558,4 +558,23 @@ describe('the palette’s "Check for updates"', () => {
     // The failure the person asked about also shows in the notice's place.
     expect(app.updates.notice).toBe('failed');
   });
+
+  it('says a shell without the updater cannot update itself', async () => {
+    class OldShell extends FakeBackend {
+      override async call<C extends CommandName>(
+        cmd: C,
+        ...args: CallArgs<C>
+      ): Promise<ResultOf<C>> {
+        if (cmd.startsWith('update_')) throw new AppError('internal', `command ${cmd} not found`);
+        return super.call(cmd, ...args);
+      }
+    }
+    const app = new App(new OldShell({ vault: 'unlocked' }), { now: () => NOW });
+    await app.start();
+    await app.updates.start();
+    runCommand(app, 'check-updates');
+    await waitFor(() =>
+      expect(app.toasts.items.some((t) => t.code === 'update_unavailable')).toBe(true),
+    );
+  });
 });

@@ -498,6 +498,10 @@ export class App {
    * also shows the notice; a failure says why and when the next try is).
    */
   async checkForUpdates() {
+    if (!this.updates.supported) {
+      this.showError(new AppError('update_unavailable', 'this shell has no updater'));
+      return;
+    }
     const s = await this.updates.check();
     if (!s) {
       this.showError(this.updates.error);
