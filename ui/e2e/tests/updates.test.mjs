@@ -37,7 +37,8 @@ function seed(updates, more = {}) {
 }
 
 /** The shell's automatic check (its timer), run inside the page. */
-const backgroundCheck = (page) => page.evaluate(() => window.__PP_FAKE__.vault.updates.check());
+const backgroundCheck = (page) =>
+  page.evaluate(() => window.__PP_FAKE__.vault.automaticUpdateCheck());
 const step = (page) => page.evaluate(() => window.__PP_FAKE__.vault.updates.step());
 const notice = (page) => page.locator(tid('update-notice'));
 const activeTestId = (page) => page.evaluate(() => document.activeElement?.dataset.testid ?? null);
@@ -253,6 +254,10 @@ test('Settings → Updates: canary behind Advanced, the channel saved, a check a
   await eventually(() =>
     page.evaluate(() => window.__PP_FAKE__.vault.settings.updateCheckAutomatically === false),
   );
+  // Off: the shell's timer no longer checks.
+  const checks = await page.evaluate(() => window.__PP_FAKE__.vault.updates.checks);
+  await backgroundCheck(page);
+  assert.equal(await page.evaluate(() => window.__PP_FAKE__.vault.updates.checks), checks);
 });
 
 test('Settings → Updates opens Advanced when canary is the saved channel', async () => {

@@ -184,6 +184,18 @@ describe('the fake updater (the shell’s state machine)', () => {
     expect(delta.offer).toMatchObject({ delta: true, downloadSize: 2_100_000 });
   });
 
+  it('checks by itself only while "Check automatically" is on', async () => {
+    const { backend, updater } = backendWith({ offers: { stable: fakeOffer('0.2.0') } });
+    await backend.vault.automaticUpdateCheck();
+    expect(updater.checks).toBe(1);
+    const settings = await backend.call('settings_get');
+    await backend.call('settings_set', {
+      settings: { ...settings, updateCheckAutomatically: false },
+    });
+    expect(backend.vault.automaticUpdateCheck()).toBeNull();
+    expect(updater.checks).toBe(1);
+  });
+
   it('keeps "later" without changing where the updater is', async () => {
     const { backend, updater } = backendWith({ offers: { stable: fakeOffer('0.2.0') } });
     await backend.call('update_check');
@@ -213,6 +225,28 @@ describe('the fake updater (the shell’s state machine)', () => {
 });
 
 describe('UpdateStore', () => {
+  it("does not let a command's answer undo a newer event", async () => {
+    const { backend, updater } = backendWith({
+      offers: { stable: fakeOffer('0.2.0', { downloadSize: 1000 }) },
+      manual: true,
+      ticks: 4,
+    });
+    const store = new UpdateStore(backend);
+    await store.start();
+    await store.check();
+    // The shell's answer to update_download (received 0) is overtaken by a
+    // progress event (events and answers travel apart).
+    const real = backend.call.bind(backend);
+    backend.call = (async (cmd: CommandName) => {
+      if (cmd !== 'update_download') return real(cmd as 'update_state');
+      const answer = updater.download();
+      updater.step();
+      return answer;
+    }) as typeof backend.call;
+    await store.download();
+    expect(store.state.progress?.received).toBe(250);
+  });
+
   it('reads the state once and follows update://state', async () => {
     const { backend, updater } = backendWith({ offers: { stable: fakeOffer('0.2.0') } });
     const store = new UpdateStore(backend);

@@ -43,6 +43,8 @@ export class UpdateStore {
    */
   asked = $state(false);
   private putOff = $state.raw<readonly string[]>([]);
+  /** Counts `update://state` events, to tell a command's answer from newer news. */
+  private events = 0;
   private unlisten: Unlisten | null = null;
   private started: Promise<void> | null = null;
 
@@ -78,9 +80,14 @@ export class UpdateStore {
 
   start(): Promise<void> {
     this.started ??= (async () => {
-      this.unlisten = await this.backend.on('update://state', (s) => (this.state = s));
+      this.unlisten = await this.backend.on('update://state', (s) => {
+        this.events += 1;
+        this.state = s;
+      });
       try {
-        this.state = await this.backend.call('update_state');
+        const seen = this.events;
+        const s = await this.backend.call('update_state');
+        if (this.events === seen) this.state = s;
         this.supported = true;
       } catch {
         // A shell without the updater: the UI offers nothing about updates.
@@ -103,8 +110,12 @@ export class UpdateStore {
     this.busy = action;
     this.error = null;
     try {
+      const seen = this.events;
       const s = await call();
-      if (s) this.state = s;
+      // The shell sends every change as an event too, and events and answers
+      // travel apart: an event that came meanwhile is as new as the answer
+      // or newer (a download's progress), so the answer must not undo it.
+      if (s && this.events === seen) this.state = s;
       return s;
     } catch (e) {
       this.error = AppError.from(e);

@@ -184,6 +184,15 @@ export class FakeVault {
     this.stored = null;
   }
 
+  /**
+   * The shell's own timer (at start and every few hours): checks only when
+   * Settings say "Check automatically". Tests call it to stand for one.
+   */
+  automaticUpdateCheck(): Promise<unknown> | null {
+    if (!this.settings.updateCheckAutomatically) return null;
+    return this.updates.check().catch(() => null);
+  }
+
   nowIso(): string {
     return this.now().toISOString();
   }
