@@ -3,6 +3,10 @@
 import type { SyncCommands, SyncEvents } from '../sync/types';
 import type { UpdateChannel, UpdateCommands, UpdateEvents } from '../updates/types';
 
+/** The feature slices' commands and events (declared next to their stores). */
+type SliceCommands = SyncCommands & UpdateCommands;
+type SliceEvents = SyncEvents & UpdateEvents;
+
 export type Id = string;
 
 export type DueDto = {
@@ -199,86 +203,84 @@ export const IMPORT_FORMATS: readonly ImportFormat[] = [
 ];
 
 /** Every command: its arguments (as sent) and its result. */
-export type Commands = SyncCommands &
-  UpdateCommands & {
-    app_status: { args: void; result: AppStatus };
-    vault_create: {
-      args: { passphrase: string | null };
-      result: { recoveryKey: string; keyringError: IpcError | null };
-    };
-    vault_confirm_recovery: {
-      args: { answers: { group: number; text: string }[] };
-      result: { ok: boolean };
-    };
-    recovery_key_save: { args: { path: string }; result: null };
-    vault_unlock: { args: UnlockArgs; result: Snapshot };
-    vault_lock: { args: void; result: null };
-    vault_snapshot: { args: void; result: Snapshot };
-    view_query: { args: { view: ViewSpec; filter: Filter; sort: Sort }; result: ViewResult };
-    tasks_get: { args: { ids: Id[] }; result: TaskDto[] };
-    task_subtasks: { args: { id: Id }; result: TaskDto[] };
-    quick_add_preview: { args: { text: string }; result: QuickAddPreview };
-    task_add: {
-      args: { text: string; listId?: Id | null; parentId?: Id | null; dueToday?: boolean };
-      result: Changes;
-    };
-    task_update: { args: { id: Id; patch: TaskPatchDto }; result: Changes };
-    tasks_complete: { args: { ids: Id[] }; result: Changes };
-    tasks_reopen: { args: { ids: Id[] }; result: Changes };
-    tasks_trash: { args: { ids: Id[] }; result: Changes };
-    tasks_restore: { args: { ids: Id[] }; result: Changes };
-    trash_empty: { args: { ids: Id[] | null }; result: Changes };
-    tasks_move: { args: { ids: Id[]; listId: Id | null }; result: Changes };
-    tasks_tag: { args: { ids: Id[]; add: string[]; remove: string[] }; result: Changes };
-    tasks_priority: { args: { ids: Id[]; priority: Priority }; result: Changes };
-    undo: { args: void; result: Changes };
-    redo: { args: void; result: Changes };
-    parse_due: { args: { text: string }; result: DueDto };
-    parse_repeat: { args: { text: string }; result: RecurrenceDto };
-    list_add: { args: { name: string; colour?: string | null }; result: Changes };
-    list_update: {
-      args: {
-        id: Id;
-        name?: string;
-        colour?: string | null;
-        archived?: boolean;
-        moveBefore?: Id;
-        moveAfter?: Id;
-      };
-      result: Changes;
-    };
-    list_delete: { args: { id: Id; withTasks: boolean }; result: Changes };
-    settings_get: { args: void; result: Settings };
-    settings_set: { args: { settings: Settings }; result: Settings };
-    slots_list: { args: void; result: SlotInfo[] };
-    passphrase_set: { args: { current: string | null; next: string }; result: null };
-    recovery_key_new: { args: void; result: { recoveryKey: string } };
-    backups_list: { args: void; result: BackupInfo[] };
-    backup_now: { args: void; result: BackupInfo };
-    backup_restore: { args: { path: string }; result: Snapshot };
-    export_to: { args: { format: ExportFormat; path: string }; result: { tasks: number } };
-    import_from: {
-      args: { format: ImportFormat; path: string; listName?: string | null };
-      result: Changes;
-    };
-    activity: { args: void; result: null };
-    bench_first_paint: { args: void; result: null };
-    reminder_snooze: { args: { id: Id; minutes: number }; result: null };
+export type Commands = SliceCommands & {
+  app_status: { args: void; result: AppStatus };
+  vault_create: {
+    args: { passphrase: string | null };
+    result: { recoveryKey: string; keyringError: IpcError | null };
   };
+  vault_confirm_recovery: {
+    args: { answers: { group: number; text: string }[] };
+    result: { ok: boolean };
+  };
+  recovery_key_save: { args: { path: string }; result: null };
+  vault_unlock: { args: UnlockArgs; result: Snapshot };
+  vault_lock: { args: void; result: null };
+  vault_snapshot: { args: void; result: Snapshot };
+  view_query: { args: { view: ViewSpec; filter: Filter; sort: Sort }; result: ViewResult };
+  tasks_get: { args: { ids: Id[] }; result: TaskDto[] };
+  task_subtasks: { args: { id: Id }; result: TaskDto[] };
+  quick_add_preview: { args: { text: string }; result: QuickAddPreview };
+  task_add: {
+    args: { text: string; listId?: Id | null; parentId?: Id | null; dueToday?: boolean };
+    result: Changes;
+  };
+  task_update: { args: { id: Id; patch: TaskPatchDto }; result: Changes };
+  tasks_complete: { args: { ids: Id[] }; result: Changes };
+  tasks_reopen: { args: { ids: Id[] }; result: Changes };
+  tasks_trash: { args: { ids: Id[] }; result: Changes };
+  tasks_restore: { args: { ids: Id[] }; result: Changes };
+  trash_empty: { args: { ids: Id[] | null }; result: Changes };
+  tasks_move: { args: { ids: Id[]; listId: Id | null }; result: Changes };
+  tasks_tag: { args: { ids: Id[]; add: string[]; remove: string[] }; result: Changes };
+  tasks_priority: { args: { ids: Id[]; priority: Priority }; result: Changes };
+  undo: { args: void; result: Changes };
+  redo: { args: void; result: Changes };
+  parse_due: { args: { text: string }; result: DueDto };
+  parse_repeat: { args: { text: string }; result: RecurrenceDto };
+  list_add: { args: { name: string; colour?: string | null }; result: Changes };
+  list_update: {
+    args: {
+      id: Id;
+      name?: string;
+      colour?: string | null;
+      archived?: boolean;
+      moveBefore?: Id;
+      moveAfter?: Id;
+    };
+    result: Changes;
+  };
+  list_delete: { args: { id: Id; withTasks: boolean }; result: Changes };
+  settings_get: { args: void; result: Settings };
+  settings_set: { args: { settings: Settings }; result: Settings };
+  slots_list: { args: void; result: SlotInfo[] };
+  passphrase_set: { args: { current: string | null; next: string }; result: null };
+  recovery_key_new: { args: void; result: { recoveryKey: string } };
+  backups_list: { args: void; result: BackupInfo[] };
+  backup_now: { args: void; result: BackupInfo };
+  backup_restore: { args: { path: string }; result: Snapshot };
+  export_to: { args: { format: ExportFormat; path: string }; result: { tasks: number } };
+  import_from: {
+    args: { format: ImportFormat; path: string; listName?: string | null };
+    result: Changes;
+  };
+  activity: { args: void; result: null };
+  bench_first_paint: { args: void; result: null };
+  reminder_snooze: { args: { id: Id; minutes: number }; result: null };
+};
 
 export type CommandName = keyof Commands;
 export type ArgsOf<C extends CommandName> = Commands[C]['args'];
 export type ResultOf<C extends CommandName> = Commands[C]['result'];
 
 /** Every event the shell emits, with its payload. */
-export type Events = SyncEvents &
-  UpdateEvents & {
-    'vault://changed': Changes;
-    'vault://locked': { reason: 'user' | 'idle' };
-    'app://quick-add': { text: string | null };
-    'app://navigate': { view: ViewSpec; taskId: Id | null };
-    'app://error': IpcError;
-  };
+export type Events = SliceEvents & {
+  'vault://changed': Changes;
+  'vault://locked': { reason: 'user' | 'idle' };
+  'app://quick-add': { text: string | null };
+  'app://navigate': { view: ViewSpec; taskId: Id | null };
+  'app://error': IpcError;
+};
 
 export type EventName = keyof Events;
 
