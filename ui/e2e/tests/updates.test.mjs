@@ -212,6 +212,22 @@ test('a rollback is worded as one', async () => {
   assert.match(await page.locator(tid('update-size')).textContent(), /12\.4 MB$/);
 });
 
+test('with the sidebar hidden, a dot on its toggle says an update is waiting', async () => {
+  const { page } = await openApp(suite, { seed: seed({ offers: { stable: offer('0.2.0') } }) });
+  await page.click(tid('sidebar-toggle'));
+  await page.locator(tid('sidebar')).waitFor({ state: 'detached' });
+  assert.equal(await page.locator(tid('update-badge')).count(), 0);
+  await backgroundCheck(page);
+  await page.locator(tid('update-badge')).waitFor();
+  assert.equal(
+    await page.locator(tid('sidebar-toggle')).getAttribute('aria-label'),
+    'Show sidebar (software update)',
+  );
+  await page.click(tid('sidebar-toggle'));
+  await notice(page).waitFor();
+  assert.equal(await page.locator(tid('update-badge')).count(), 0);
+});
+
 test('Settings → Updates: canary behind Advanced, the channel saved, a check answered in place', async () => {
   const { page } = await openApp(suite, {
     seed: seed({ offers: { beta: offer('0.2.0-beta.1') } }),

@@ -167,6 +167,7 @@ export const TestId = {
   UpdateError: 'update-error',
   UpdateRetryAt: 'update-retry-at',
   UpdateRetry: 'update-retry',
+  UpdateBadge: 'update-badge',
   SettingsUpdates: 'settings-updates',
   SettingUpdateCurrent: 'setting-update-current',
   SettingUpdateChannel: 'setting-update-channel',
