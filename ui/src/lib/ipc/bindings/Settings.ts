@@ -2,6 +2,7 @@
 import type { DateFormat } from "./DateFormat";
 import type { Theme } from "./Theme";
 import type { TimeFormat } from "./TimeFormat";
+import type { UpdateChannel } from "./UpdateChannel";
 import type { WeekStart } from "./WeekStart";
 
 export type Settings = { theme: Theme, weekStart: WeekStart, timeFormat: TimeFormat, dateFormat: DateFormat, 
@@ -22,4 +23,12 @@ lockAfterMinutes: number | null,
 /**
  * Closing the window keeps the app (and its reminders) in the tray.
  */
-closeToTray: boolean, };
+closeToTray: boolean, 
+/**
+ * Which releases updates come from (default `stable`).
+ */
+updateChannel: UpdateChannel, 
+/**
+ * Check for updates at start and every few hours (default true).
+ */
+updateCheckAutomatically: boolean, };
