@@ -72,6 +72,10 @@ pub struct DeltaConfig {
     /// Artifacts larger than this get no patch: a build holds the old and
     /// the new artifact and the patch in memory (bsdiff ~9x the old one).
     pub max_artifact_bytes: u64,
+    /// A patch larger than this share of its artifact (percent) is not
+    /// kept: the next method is tried, and with none left the install
+    /// downloads the full artifact.
+    pub max_patch_percent: u64,
     /// How often the builder looks for missing patches besides being woken
     /// by a publish (another replica's publish, a build that failed to record).
     #[serde(with = "humantime_serde")]
@@ -212,6 +216,7 @@ impl Default for Config {
                 from_releases: 3,
                 methods: vec!["deb".into(), "zstd".into()],
                 max_artifact_bytes: 256 << 20,
+                max_patch_percent: 50,
                 interval: Duration::from_secs(60),
             },
         }

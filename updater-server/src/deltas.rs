@@ -128,10 +128,20 @@ async fn build_one(state: &AppState, job: &Job, methods: &[Method]) -> anyhow::R
         .collect();
     let started = Instant::now();
     // The first method that builds wins; the refusals say why the earlier ones did not.
+    let max_percent = state.config.deltas.max_patch_percent;
     let (built, refusals) = tokio::task::spawn_blocking(move || {
         let mut refusals = Vec::new();
         for method in methods {
             match productivitypro_delta::build(&old, &new, method) {
+                // A patch nearly the artifact's size saves nothing and costs
+                // the client a rebuild (compressed packages, docs/benchmarks.md).
+                Ok(patch) if patch.len() as u64 * 100 > new.len() as u64 * max_percent => {
+                    refusals.push(format!(
+                        "{method}: patch of {} bytes is more than {max_percent}% of the {}-byte artifact",
+                        patch.len(),
+                        new.len()
+                    ))
+                }
                 Ok(patch) => return (Some((method, patch)), refusals),
                 Err(e) => refusals.push(format!("{method}: {}: {e}", e.code())),
             }

@@ -274,7 +274,8 @@ async fn a_corrupt_stored_patch_fails_to_apply_and_the_full_download_still_works
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_delta_is_announced_when_artifacts_are_too_large_or_no_method_builds() {
+async fn no_delta_is_announced_when_artifacts_are_too_large_no_method_builds_or_patches_are_too_big(
+) {
     let tmp = tempfile::tempdir().unwrap();
     for db in common::databases(tmp.path()).await {
         let h = Harness::start_with(&db, |c| c.deltas.max_artifact_bytes = 1000).await;
@@ -314,6 +315,27 @@ async fn no_delta_is_announced_when_artifacts_are_too_large_or_no_method_builds(
             attempts,
             [("1.1.0".to_string(), DEB.to_string(), "1.0.0".to_string())]
         );
+        assert_eq!(offer(&h, "1.0.0").await.delta, None);
+        h.stop().await;
+
+        // Unrelated artifacts: every patch would be the whole artifact,
+        // more than max_patch_percent, so none is kept.
+        let db3 = db.replace("updater.db", "updater3.db");
+        let db3 = if db3 == db {
+            fresh_postgres(&db).await
+        } else {
+            db3
+        };
+        let h = Harness::start_with(&db3, |c| c.deltas.max_patch_percent = 50).await;
+        publish(&h, "1.0.0", &noise(1, 100_000)).await;
+        publish(&h, "1.1.0", &noise(2, 100_000)).await;
+        for _ in 0..600 {
+            if !h.server.state.db.delta_attempts().await.unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(h.server.state.db.delta_attempts().await.unwrap().len(), 1);
         assert_eq!(offer(&h, "1.0.0").await.delta, None);
         h.stop().await;
     }
