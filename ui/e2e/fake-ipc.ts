@@ -26,6 +26,8 @@ declare global {
 }
 
 const vault = new FakeVault(window.__PP_SEED__ ?? demoSeed());
+// The fake's own events (update progress, …) go out like the shell's.
+vault.onEvent = (event, payload) => void emit(event, payload);
 const harness: Harness = {
   vault,
   emit: (event, payload) => emit(event, payload),

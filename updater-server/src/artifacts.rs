@@ -82,6 +82,35 @@ impl ArtifactStore {
         Ok(())
     }
 
+    /// Stores bytes built by the service itself (delta patches).
+    pub async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.put(&ObjectPath::from(key), bytes.into()).await?;
+        Ok(())
+    }
+
+    /// Reads a whole object into memory, refusing one of more than `limit`
+    /// bytes (the size recorded at publish bounds what a build holds).
+    pub async fn get_bytes(&self, key: &str, limit: u64) -> Result<Vec<u8>, StoreError> {
+        use futures_util::StreamExt;
+        let mut download = self.get(key, None).await?;
+        if download.size > limit {
+            return Err(StoreError::Io(std::io::Error::other(format!(
+                "{key} has {} bytes, more than the {limit} expected",
+                download.size
+            ))));
+        }
+        let mut out = Vec::with_capacity(download.size as usize);
+        while let Some(chunk) = download.body.next().await {
+            out.extend_from_slice(&chunk?);
+            if out.len() as u64 > limit {
+                return Err(StoreError::Io(std::io::Error::other(format!(
+                    "{key} grew past {limit} bytes while being read"
+                ))));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self.inner.delete(&ObjectPath::from(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

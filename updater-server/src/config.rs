@@ -53,6 +53,48 @@ pub struct Config {
     pub external_artifacts: ExternalArtifactsConfig,
     /// `json` (services) or `text` (a terminal).
     pub log_format: String,
+    pub deltas: DeltaConfig,
+}
+
+/// Delta patches (issue 10), built in the background after a publish.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaConfig {
+    pub enabled: bool,
+    /// Patches are built into each new artifact from the same platform's
+    /// artifact of this many releases below it.
+    pub from_releases: usize,
+    /// Methods tried in order, the first that builds wins: `deb` (.deb
+    /// artifacts only; builds only where recompression is byte-exact),
+    /// `zstd`, `bsdiff`, `chunked` (docs/benchmarks.md says why `deb`, then
+    /// `zstd`).
+    pub methods: Vec<String>,
+    /// Artifacts larger than this get no patch: a build holds the old and
+    /// the new artifact and the patch in memory (bsdiff ~9x the old one).
+    pub max_artifact_bytes: u64,
+    /// A patch larger than this share of its artifact (percent) is not
+    /// kept: the next method is tried, and with none left the install
+    /// downloads the full artifact.
+    pub max_patch_percent: u64,
+    /// How often the builder looks for missing patches besides being woken
+    /// by a publish (another replica's publish, a build that failed to record).
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl DeltaConfig {
+    pub fn methods(&self) -> anyhow::Result<Vec<productivitypro_delta::Method>> {
+        if self.enabled && self.methods.is_empty() {
+            bail!("deltas.methods is empty (set deltas.enabled = false to build no patches)");
+        }
+        self.methods
+            .iter()
+            .map(|m| {
+                m.parse()
+                    .map_err(|e: String| anyhow::anyhow!("deltas.methods: {e}"))
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -169,6 +211,14 @@ impl Default for Config {
                 timeout: Duration::from_secs(30 * 60),
             },
             log_format: "json".into(),
+            deltas: DeltaConfig {
+                enabled: true,
+                from_releases: 3,
+                methods: vec!["deb".into(), "zstd".into()],
+                max_artifact_bytes: 256 << 20,
+                max_patch_percent: 50,
+                interval: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -186,6 +236,13 @@ impl Config {
             .merge(Env::prefixed("UPDATER_").split("__"))
             .extract()
             .context("invalid configuration")?;
+        config.deltas.methods()?;
+        if config.deltas.max_artifact_bytes > productivitypro_delta::MAX_ARTIFACT_SIZE {
+            bail!(
+                "deltas.max_artifact_bytes is above what patches support ({} bytes)",
+                productivitypro_delta::MAX_ARTIFACT_SIZE
+            );
+        }
         if let ArtifactConfig::Local { path } = &config.artifacts {
             if path.as_os_str().is_empty() {
                 bail!("artifacts.path is empty");

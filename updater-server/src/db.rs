@@ -83,6 +83,15 @@ const MIGRATIONS: &[&[&str]] = &[
         "CREATE TABLE platform_states (version TEXT NOT NULL REFERENCES releases(version),
             platform TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, PRIMARY KEY (version, platform))",
     ],
+    // 3: delta patches (issue 10): one row per attempt to patch `version`'s
+    // artifact on `platform` from `from_version`'s; `ready` rows name the
+    // stored patch, `failed` ones why there is none (so it is not retried).
+    &[
+        "CREATE TABLE deltas (version TEXT NOT NULL REFERENCES releases(version), platform TEXT NOT NULL,
+            from_version TEXT NOT NULL REFERENCES releases(version), state TEXT NOT NULL, method TEXT NOT NULL,
+            object_key TEXT, size BIGINT, sha256 TEXT, reason TEXT, built_at BIGINT NOT NULL,
+            build_ms BIGINT NOT NULL, PRIMARY KEY (version, platform, from_version))",
+    ],
 ];
 
 pub struct ReleaseRow {
@@ -119,12 +128,36 @@ pub struct PlatformStateRow {
     pub reason: Option<String>,
 }
 
+/// A stored delta patch into `version`'s artifact on `platform`.
+pub struct DeltaRow {
+    pub version: String,
+    pub platform: String,
+    pub from_version: String,
+    pub method: String,
+    pub object_key: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+/// The outcome of one patch build, as recorded.
+pub enum DeltaOutcome<'a> {
+    Ready {
+        object_key: &'a str,
+        size: i64,
+        sha256: &'a str,
+    },
+    Failed {
+        reason: &'a str,
+    },
+}
+
 pub struct State {
     pub generation: i64,
     pub releases: Vec<ReleaseRow>,
     pub artifacts: Vec<ArtifactRow>,
     pub rollouts: Vec<RolloutRow>,
     pub platform_states: Vec<PlatformStateRow>,
+    pub deltas: Vec<DeltaRow>,
 }
 
 pub struct TokenRow {
@@ -465,6 +498,25 @@ impl Db {
                     })
                 })
                 .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let deltas = sqlx::query(
+            "SELECT version, platform, from_version, method, object_key, size, sha256 FROM deltas
+             WHERE state = 'ready'",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(DeltaRow {
+                version: r.try_get(0)?,
+                platform: r.try_get(1)?,
+                from_version: r.try_get(2)?,
+                method: r.try_get(3)?,
+                object_key: r.try_get(4)?,
+                size: r.try_get(5)?,
+                sha256: r.try_get(6)?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(State {
             generation,
@@ -472,7 +524,74 @@ impl Db {
             artifacts,
             rollouts,
             platform_states,
+            deltas,
         })
+    }
+
+    /// Every (version, platform, from_version) a patch build was recorded
+    /// for, ready or failed: what the builder skips.
+    pub async fn delta_attempts(&self) -> Result<Vec<(String, String, String)>, DbError> {
+        sqlx::query("SELECT version, platform, from_version FROM deltas")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// Records a patch build. Returns false when another replica recorded
+    /// the same patch first (the caller removes its own object). A ready
+    /// patch bumps `generation`, so every replica starts announcing it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_delta(
+        &self,
+        version: &str,
+        platform: &str,
+        from_version: &str,
+        method: &str,
+        outcome: DeltaOutcome<'_>,
+        at: i64,
+        build_ms: i64,
+    ) -> Result<bool, DbError> {
+        let mut tx = self.write().await?;
+        let (state, key, size, sha, reason) = match outcome {
+            DeltaOutcome::Ready {
+                object_key,
+                size,
+                sha256,
+            } => ("ready", Some(object_key), Some(size), Some(sha256), None),
+            DeltaOutcome::Failed { reason } => ("failed", None, None, None, Some(reason)),
+        };
+        let n = sqlx::query(
+            "INSERT INTO deltas (version, platform, from_version, state, method, object_key, size, sha256,
+                reason, built_at, build_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (version, platform, from_version) DO NOTHING",
+        )
+        .bind(version)
+        .bind(platform)
+        .bind(from_version)
+        .bind(state)
+        .bind(method)
+        .bind(key)
+        .bind(size)
+        .bind(sha)
+        .bind(reason)
+        .bind(at)
+        .bind(build_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if state == "ready" {
+            Self::bump(tx).await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(true)
     }
 
     async fn audit_in(tx: &mut Transaction<'static, Any>, audit: Audit<'_>) -> Result<(), DbError> {

@@ -1,6 +1,7 @@
 //! The service's background work: telemetry flushes (and pruning, in memory
 //! and past the retention in the database), its own gate evaluations, and
-//! snapshot refreshes when another replica changed release state. Each loop
+//! snapshot refreshes when another replica changed release state, and delta
+//! patch builds (woken by a publish). Each loop
 //! runs on a fixed interval until the server stops.
 
 use std::sync::Arc;
@@ -57,6 +58,18 @@ impl Jobs {
                 }
             }
         });
+        let s = state.clone();
+        let deltas = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(s.config.deltas.interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = s.delta_wake.notified() => {}
+                }
+                crate::deltas::build_missing(&s).await;
+            }
+        });
         let s = state;
         let refresh = tokio::spawn(async move {
             let mut tick = tokio::time::interval(s.config.refresh_interval);
@@ -68,7 +81,7 @@ impl Jobs {
                 }
             }
         });
-        Jobs(vec![flush, gates, refresh])
+        Jobs(vec![flush, gates, deltas, refresh])
     }
 
     pub fn abort(&self) {

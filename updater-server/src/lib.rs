@@ -9,6 +9,7 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod deltas;
 pub mod error;
 pub mod fetch;
 pub mod gates;

@@ -492,6 +492,8 @@ impl<'a> Publication<'a> {
         }
         self.staged.clear();
         state.refresh().await?;
+        // Patches are built in the background: publishing does not wait.
+        state.delta_wake.notify_one();
         let status = crate::health::status(state).await?;
         status
             .releases

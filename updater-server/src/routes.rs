@@ -55,6 +55,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(artifact).head(artifact),
         )
         .route(
+            "/v1/deltas/{version}/{platform}/{from_version}",
+            get(delta).head(delta),
+        )
+        .route(
             "/v1/telemetry",
             post(telemetry).layer(DefaultBodyLimit::disable()),
         )
@@ -173,7 +177,7 @@ async fn check(
         let install = install_id(&headers)?;
         let snap = state.snapshot.load();
         let decision = snap.decide(platform, channel, &current, install.as_ref());
-        match snap.offer_body(&decision, platform) {
+        match snap.offer_body(&decision, platform, &current) {
             None => {
                 state.metrics.check(Some(channel), CheckResult::NoUpdate);
                 Ok(StatusCode::NO_CONTENT.into_response())
@@ -345,14 +349,51 @@ async fn artifact(
             )
         })?;
     let key = a.object_key.clone().unwrap_or_default();
-    let range = byte_range(&headers, a.size).map_err(|_| {
+    serve_object(&state, method, &headers, &key, a.size, &a.sha256).await
+}
+
+/// A delta patch into `version`'s artifact on `platform` from `from`'s,
+/// served like an artifact (ranges, HEAD, ETag = its SHA-256).
+async fn delta(
+    State(state): St,
+    method: Method,
+    Path((version, platform, from)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let snap = state.snapshot.load_full();
+    let d = platform
+        .parse::<Platform>()
+        .ok()
+        .and_then(|p| snap.release(&version)?.deltas.get(&p))
+        .and_then(|ds| ds.iter().find(|d| d.from_text == from))
+        .ok_or_else(|| {
+            Error::not_found(
+                "unknown_delta",
+                format!("no delta patch into {version} on {platform} from {from}"),
+            )
+        })?;
+    let key = d.object_key.clone();
+    serve_object(&state, method, &headers, &key, d.size, &d.sha256).await
+}
+
+/// Streams a stored object (all of it or one byte range) whose size and
+/// SHA-256 the snapshot recorded.
+async fn serve_object(
+    state: &AppState,
+    method: Method,
+    headers: &HeaderMap,
+    key: &str,
+    size: u64,
+    sha256: &str,
+) -> ApiResult<Response> {
+    let range = byte_range(headers, size).map_err(|_| {
         Error::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
             "range_not_satisfiable",
-            format!("the file has {} bytes", a.size),
+            format!("the file has {size} bytes"),
         )
     })?;
-    let etag = format!("\"{}\"", a.sha256);
+    let etag = format!("\"{sha256}\"");
     let mut builder = Response::builder()
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -361,17 +402,17 @@ async fn artifact(
         Some(r) => {
             builder = builder.header(
                 header::CONTENT_RANGE,
-                format!("bytes {}-{}/{}", r.start, r.end - 1, a.size),
+                format!("bytes {}-{}/{}", r.start, r.end - 1, size),
             );
             (StatusCode::PARTIAL_CONTENT, r.end - r.start)
         }
-        None => (StatusCode::OK, a.size),
+        None => (StatusCode::OK, size),
     };
     builder = builder.status(status).header(header::CONTENT_LENGTH, len);
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from_stream(state.artifacts.get(&key, range).await?.body)
+        Body::from_stream(state.artifacts.get(key, range).await?.body)
     };
     builder
         .body(body)

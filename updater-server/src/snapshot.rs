@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use productivitypro_protocol::api::ReleaseState;
 use productivitypro_protocol::manifest::{
-    signature_field, StaticManifest, StaticPlatform, UpdateOffer,
+    signature_field, DeltaOffer, StaticManifest, StaticPlatform, UpdateOffer,
 };
 use productivitypro_protocol::{Channel, Platform};
 use semver::Version;
@@ -33,6 +33,17 @@ pub struct Artifact {
     pub signature_b64: String,
 }
 
+/// A stored patch from `from`'s artifact to this release's, on one platform.
+pub struct Delta {
+    pub from: Version,
+    pub from_text: String,
+    pub url: String,
+    pub object_key: String,
+    pub size: u64,
+    pub sha256: String,
+    pub method: String,
+}
+
 pub struct Release {
     pub version: Version,
     pub version_text: String,
@@ -46,6 +57,8 @@ pub struct Release {
     pub artifacts: HashMap<Platform, Artifact>,
     /// Platforms stopped on their own, with why.
     pub platform_states: HashMap<Platform, (ReleaseState, Option<String>)>,
+    /// Patches into this release's artifacts, by platform.
+    pub deltas: HashMap<Platform, Vec<Delta>>,
 }
 
 fn severity(s: ReleaseState) -> u8 {
@@ -144,6 +157,7 @@ impl Snapshot {
                     rollout: [None; 3],
                     artifacts: HashMap::new(),
                     platform_states: HashMap::new(),
+                    deltas: HashMap::new(),
                 })
             })
             .collect();
@@ -195,6 +209,31 @@ impl Snapshot {
             releases[i]
                 .platform_states
                 .insert(platform, (p.state, p.reason));
+        }
+        for d in state.deltas {
+            let (Some(&i), Ok(platform), Ok(from)) = (
+                index.get(&d.version),
+                d.platform.parse::<Platform>(),
+                Version::parse(&d.from_version),
+            ) else {
+                continue;
+            };
+            let url = format!(
+                "{}/v1/deltas/{}/{}/{}",
+                public_url.trim_end_matches('/'),
+                d.version,
+                d.platform,
+                d.from_version
+            );
+            releases[i].deltas.entry(platform).or_default().push(Delta {
+                from,
+                from_text: d.from_version,
+                url,
+                object_key: d.object_key,
+                size: d.size.max(0) as u64,
+                sha256: d.sha256,
+                method: d.method,
+            });
         }
         let mut snap = Snapshot {
             generation: state.generation,
@@ -255,8 +294,15 @@ impl Snapshot {
         Decision::None
     }
 
-    /// The 200 answer for `decision`; `telemetry_tokens` are added by the caller.
-    pub fn offer_body(&self, decision: &Decision<'_>, platform: Platform) -> Option<UpdateOffer> {
+    /// The 200 answer for `decision` to an install on `current`, with a
+    /// `delta` when a patch from exactly `current` exists; `telemetry_tokens`
+    /// are added by the caller.
+    pub fn offer_body(
+        &self,
+        decision: &Decision<'_>,
+        platform: Platform,
+        current: &Version,
+    ) -> Option<UpdateOffer> {
         let Decision::Offer {
             release,
             via,
@@ -269,6 +315,22 @@ impl Snapshot {
         };
         let r = &self.releases[release];
         let a = r.artifacts.get(&platform)?;
+        // Only patches of artifacts the service stores: the sizes and hashes
+        // below are then the ones clients get.
+        let delta = r
+            .deltas
+            .get(&platform)
+            .and_then(|ds| ds.iter().find(|d| d.from == *current))
+            .filter(|_| !rollback && a.object_key.is_some())
+            .map(|d| DeltaOffer {
+                from: d.from_text.clone(),
+                url: d.url.clone(),
+                size: d.size,
+                sha256: d.sha256.clone(),
+                method: d.method.clone(),
+                full_size: a.size,
+                full_sha256: a.sha256.clone(),
+            });
         Some(UpdateOffer {
             version: r.version_text.clone(),
             url: a.url.clone(),
@@ -279,6 +341,7 @@ impl Snapshot {
             rollout: bps as f64 / 100.0,
             rollback,
             telemetry_tokens: Default::default(),
+            delta,
         })
     }
 
@@ -343,6 +406,7 @@ mod tests {
             artifacts: vec![],
             rollouts: vec![],
             platform_states: vec![],
+            deltas: vec![],
         };
         for (v, st, rollouts) in releases {
             s.releases.push(ReleaseRow {

@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Fetches externally hosted artifacts (`fetch.rs`'s guarded client).
     pub http: reqwest::Client,
+    /// Wakes the delta builder (`deltas.rs`) after a publish.
+    pub delta_wake: tokio::sync::Notify,
     /// Serialises snapshot rebuilds so an older state never replaces a newer one.
     rebuild: Mutex<()>,
     /// Held while counts taken from memory are on their way to the database.
@@ -79,6 +81,7 @@ impl AppState {
             metrics: Metrics::new(),
             http: p.http,
             staging: p.staging,
+            delta_wake: tokio::sync::Notify::new(),
             rebuild: Mutex::new(()),
             flushing: Arc::new(Mutex::new(())),
         }

@@ -514,6 +514,7 @@ async fn operations_endpoints_and_a_second_replica() {
             "/v1/update/{target}/{arch}/{current_version}",
             "/v1/channels/{channel}/latest.json",
             "/v1/artifacts/{version}/{file_name}",
+            "/v1/deltas/{version}/{platform}/{from_version}",
             "/v1/telemetry",
             "/v1/telemetry/token",
             "/v1/releases",

@@ -39,6 +39,35 @@ pub struct UpdateOffer {
     /// the service issued tokens (it limits new installs per network).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub telemetry_tokens: BTreeMap<String, String>,
+    /// A binary patch from the version the install runs to the offered one,
+    /// present only when the service built one (issue 10). The app may
+    /// rebuild the full artifact from its cached copy of `from` with it; it
+    /// must still verify the rebuilt bytes against `signature`, and fall
+    /// back to `url` on any failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<DeltaOffer>,
+}
+
+/// `delta` in an update answer. Field names are camelCase as the app's
+/// `raw_json` reader expects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeltaOffer {
+    /// The version the patch starts from: exactly the install's current one.
+    pub from: String,
+    /// Where the patch is downloaded (`/v1/deltas/{version}/{platform}/{from}`).
+    pub url: String,
+    /// Patch size in bytes: what the app downloads and shows.
+    pub size: u64,
+    /// SHA-256 of the patch, lowercase hex.
+    pub sha256: String,
+    /// `zstd`, `bsdiff` or `chunked` (`productivitypro-delta`'s `Method`).
+    pub method: String,
+    /// Size in bytes of the full artifact the patch rebuilds (the `url` of
+    /// the offer), so the UI can say what the patch saves.
+    pub full_size: u64,
+    /// SHA-256 of the full artifact, lowercase hex.
+    pub full_sha256: String,
 }
 
 /// `GET /v1/channels/{channel}/latest.json`: the plugin's static format.
@@ -76,6 +105,8 @@ pub enum ManifestError {
     Rollout(f64),
     #[error("the platforms map is empty")]
     NoPlatforms,
+    #[error("{0:?} is not a lowercase hex SHA-256")]
+    Digest(String),
 }
 
 /// Parses a version the way the plugin does: a leading `v` is ignored.
@@ -112,6 +143,21 @@ impl UpdateOffer {
         )?;
         if !(0.0..=100.0).contains(&offer.rollout) {
             return Err(ManifestError::Rollout(offer.rollout));
+        }
+        if let Some(d) = &offer.delta {
+            parse_version(&d.from)?;
+            if !(d.url.starts_with("https://") || d.url.starts_with("http://")) || d.url.len() < 9 {
+                return Err(ManifestError::Url(d.url.clone()));
+            }
+            for h in [&d.sha256, &d.full_sha256] {
+                if h.len() != 64
+                    || !h
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(ManifestError::Digest(h.clone()));
+                }
+            }
         }
         Ok(offer)
     }
@@ -172,6 +218,33 @@ mod tests {
             UpdateOffer::parse(b"{\"version\":1}"),
             Err(ManifestError::Shape(_))
         ));
+    }
+
+    #[test]
+    fn a_delta_is_read_in_its_documented_shape_and_checked() {
+        let with = |delta: serde_json::Value| {
+            let mut v: serde_json::Value =
+                serde_json::from_slice(&offer_json("1.1.0", "https://x.test/a")).unwrap();
+            v["delta"] = delta;
+            UpdateOffer::parse(&serde_json::to_vec(&v).unwrap())
+        };
+        let h = "ab".repeat(32);
+        let good = serde_json::json!({"from": "1.0.0", "url": "https://x.test/d", "size": 10,
+            "sha256": h, "method": "zstd", "fullSize": 100, "fullSha256": h});
+        let d = with(good.clone()).unwrap().delta.unwrap();
+        assert_eq!((d.from.as_str(), d.size, d.full_size), ("1.0.0", 10, 100));
+        let mut bad = good.clone();
+        bad["from"] = "1.0".into();
+        assert!(matches!(with(bad), Err(ManifestError::Version(_))));
+        let mut bad = good.clone();
+        bad["sha256"] = "AB".repeat(32).into();
+        assert!(matches!(with(bad), Err(ManifestError::Digest(_))));
+        let mut bad = good.clone();
+        bad["url"] = "ftp://x.test/d".into();
+        assert!(matches!(with(bad), Err(ManifestError::Url(_))));
+        let mut bad = good;
+        bad["full_size"] = 1.into();
+        assert!(matches!(with(bad), Err(ManifestError::Shape(_))));
     }
 
     #[test]

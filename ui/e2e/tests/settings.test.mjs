@@ -44,6 +44,8 @@ test('every general setting is saved through settings_set', async () => {
     autostart: true,
     lockAfterMinutes: 15,
     closeToTray: true,
+    updateChannel: 'stable',
+    updateCheckAutomatically: true,
   });
 
   // A shortcut the OS refuses: the error is shown there, the old one stays.

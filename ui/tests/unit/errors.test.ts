@@ -58,6 +58,17 @@ const CONTRACT_CODES = [
   'record_missing',
   'vault_rolled_back',
   'kdf_params_out_of_bounds',
+  // Updates (the contract's `update_*` codes)
+  'update_offline',
+  'update_server',
+  'update_signature_invalid',
+  'update_version_mismatch',
+  'update_downgrade_refused',
+  'update_install_failed',
+  'update_unavailable',
+  'update_no_offer',
+  'update_not_ready',
+  'update_in_progress',
 ];
 
 describe('the error table', () => {

@@ -75,4 +75,12 @@ describe('renderMarkdown', () => {
     expect(safeUrl(' https://x.y ')).toBe('https://x.y');
     expect(renderMarkdown('[label](javascript:x)')).toBe('<p>label</p>');
   });
+
+  it('renders links as text for untrusted notes (release notes open nothing)', () => {
+    const html = renderMarkdown('[notes](https://example.com/n?a=1&b=2) [x](javascript:void)', {
+      links: 'text',
+    });
+    expect(html).toBe('<p>notes (https://example.com/n?a=1&amp;b=2) x</p>');
+    expect(dangers(html)).toEqual([]);
+  });
 });

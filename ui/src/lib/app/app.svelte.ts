@@ -18,6 +18,7 @@ import { Selection } from '../stores/selection.svelte';
 import { SettingsStore } from '../stores/settings.svelte';
 import { Toasts, type ToastKind } from '../stores/toasts.svelte';
 import { sameView, ViewStore } from '../stores/view.svelte';
+import { UpdateStore } from '../updates/store.svelte';
 
 /** Why the unlock screen is up: the shell's lock event, or the key rotated elsewhere. */
 export type LockReasonShown = 'user' | 'idle' | 'keyRotated';
@@ -55,6 +56,7 @@ export class App {
   readonly selection = new Selection();
   readonly settings: SettingsStore;
   readonly toasts = new Toasts();
+  readonly updates: UpdateStore;
 
   phase = $state<Phase>('starting');
   status = $state.raw<AppStatus | null>(null);
@@ -96,6 +98,7 @@ export class App {
     this.cache = new TaskCache(backend);
     this.view = new ViewStore(backend);
     this.settings = new SettingsStore(backend);
+    this.updates = new UpdateStore(backend);
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -112,6 +115,8 @@ export class App {
         (e) => void this.recover(new AppError(e.code, e.message)),
       ),
     );
+    // In the background: the notice appears whenever the updater has news.
+    void this.updates.start();
     try {
       await this.settings.load();
     } catch (e) {
@@ -135,6 +140,7 @@ export class App {
   stop() {
     for (const u of this.unlisteners) u();
     this.unlisteners = [];
+    this.updates.stop();
     this.toasts.clear();
   }
 
@@ -483,6 +489,36 @@ export class App {
     return this.mutate(() => this.backend.call('list_add', { name, colour }), {
       toast: `List “${name}” added`,
     });
+  }
+
+  // ----- updates -----
+
+  /**
+   * "Check for updates" from the palette: the result as a toast (an offer
+   * also shows the notice; a failure says why and when the next try is).
+   */
+  async checkForUpdates() {
+    if (!this.updates.supported) {
+      this.showError(new AppError('update_unavailable', 'this shell has no updater'));
+      return;
+    }
+    const s = await this.updates.check();
+    if (!s) {
+      this.showError(this.updates.error);
+      return;
+    }
+    if (s.phase === 'upToDate') {
+      this.toast('success', `You're up to date (version ${s.current}).`);
+    } else if ((s.phase === 'available' || s.phase === 'ready') && s.offer) {
+      this.toasts.show({
+        kind: 'info',
+        text: s.offer.rollback
+          ? `A problem was found in ${s.current}; going back to ${s.offer.version} is offered.`
+          : `Version ${s.offer.version} is available.`,
+      });
+    } else if ((s.phase === 'failed' || s.phase === 'unavailable') && s.error) {
+      this.showError(new AppError(s.error.code, s.error.message));
+    }
   }
 
   // ----- messages -----

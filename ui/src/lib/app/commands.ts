@@ -150,6 +150,9 @@ export function runCommand(app: App, id: CommandId): void {
         .then(() => app.toast('success', 'Backup saved'))
         .catch((e: unknown) => app.showError(e));
       return;
+    case 'check-updates':
+      void app.checkForUpdates();
+      return;
     default: {
       const list = /^list-(\d)$/.exec(id);
       if (list) {

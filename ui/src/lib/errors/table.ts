@@ -457,6 +457,58 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
       'The sync server sent changes that fail their integrity checks; nothing from them was merged.',
     wayOut: 'Sync retries later. If this stays, the server may be faulty or tampered with.',
   },
+  // Updates (docs/desktop-ipc.md, "Updates")
+  update_offline: {
+    severity: 'warning',
+    words: "The update service can't be reached.",
+    wayOut: 'Check your internet connection; the app tries again by itself.',
+  },
+  update_server: {
+    severity: 'warning',
+    words: 'The update service had a problem answering.',
+    wayOut: 'The app tries again by itself later, or try again now.',
+  },
+  update_signature_invalid: {
+    severity: 'error',
+    words: "The download was refused: it isn't signed by ProductivityPro.",
+    wayOut: 'Nothing was installed. Try again later; if it keeps happening, report it.',
+  },
+  update_version_mismatch: {
+    severity: 'error',
+    words: "The download was refused: its signed version isn't the one offered.",
+    wayOut: 'Nothing was installed. Try again later; if it keeps happening, report it.',
+  },
+  update_downgrade_refused: {
+    severity: 'error',
+    words: 'An older version was offered without a signed rollback, so it was refused.',
+    wayOut: 'You stay on this version. If it keeps happening, report it.',
+  },
+  update_install_failed: {
+    severity: 'error',
+    words: "The update couldn't be installed.",
+    wayOut:
+      'You are still on the current version and your tasks are safe. Try again, or install the new version from the website.',
+  },
+  update_unavailable: {
+    severity: 'info',
+    words: "This copy of ProductivityPro can't update itself.",
+    wayOut: 'Update it the way you installed it (your package manager or the website).',
+  },
+  update_no_offer: {
+    severity: 'info',
+    words: 'There is no update to download.',
+    wayOut: 'Check for updates first.',
+  },
+  update_not_ready: {
+    severity: 'info',
+    words: "The update hasn't finished downloading yet.",
+    wayOut: 'Wait for the download to finish, then restart to update.',
+  },
+  update_in_progress: {
+    severity: 'info',
+    words: 'An update check or download is already running.',
+    wayOut: 'Wait for it to finish.',
+  },
   internal: {
     severity: 'error',
     words: 'Something went wrong.',

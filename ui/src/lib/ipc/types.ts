@@ -1,6 +1,11 @@
 // The IPC contract's types (docs/desktop-ipc.md), in one file so that the
 // shell's generated bindings (`./bindings/`, ts-rs) can replace it in one move.
 import type { SyncCommands, SyncEvents } from '../sync/types';
+import type { UpdateChannel, UpdateCommands, UpdateEvents } from '../updates/types';
+
+/** The feature slices' commands and events (declared next to their stores). */
+type SliceCommands = SyncCommands & UpdateCommands;
+type SliceEvents = SyncEvents & UpdateEvents;
 
 export type Id = string;
 
@@ -177,6 +182,10 @@ export type Settings = {
   autostart: boolean;
   lockAfterMinutes: number | null;
   closeToTray: boolean;
+  /** Which releases updates come from. */
+  updateChannel: UpdateChannel;
+  /** Check at start and every few hours. */
+  updateCheckAutomatically: boolean;
 };
 
 export type BackupInfo = { path: string; createdAt: string; bytes: number };
@@ -194,7 +203,7 @@ export const IMPORT_FORMATS: readonly ImportFormat[] = [
 ];
 
 /** Every command: its arguments (as sent) and its result. */
-export type Commands = SyncCommands & {
+export type Commands = SliceCommands & {
   app_status: { args: void; result: AppStatus };
   vault_create: {
     args: { passphrase: string | null };
@@ -265,7 +274,7 @@ export type ArgsOf<C extends CommandName> = Commands[C]['args'];
 export type ResultOf<C extends CommandName> = Commands[C]['result'];
 
 /** Every event the shell emits, with its payload. */
-export type Events = SyncEvents & {
+export type Events = SliceEvents & {
   'vault://changed': Changes;
   'vault://locked': { reason: 'user' | 'idle' };
   'app://quick-add': { text: string | null };

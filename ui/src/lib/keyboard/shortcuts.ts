@@ -48,7 +48,8 @@ export type CommandId =
   | 'theme-dark'
   | 'theme-system'
   | 'lock'
-  | 'backup-now';
+  | 'backup-now'
+  | 'check-updates';
 
 export type Group = 'General' | 'Navigation' | 'Tasks' | 'Views' | 'Vault';
 
@@ -146,6 +147,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { id: 'theme-system', title: 'Theme: follow the system', group: 'General', keys: [] },
   { id: 'lock', title: 'Lock the vault', group: 'Vault', keys: ['Mod+Shift+l'] },
   { id: 'backup-now', title: 'Back up now', group: 'Vault', keys: [] },
+  { id: 'check-updates', title: 'Check for updates', group: 'General', keys: [] },
 ];
 
 export type KeyMap = ReadonlyMap<string, Shortcut>;

@@ -26,7 +26,14 @@ export function safeUrl(raw: string): string | null {
   return null;
 }
 
-function inline(text: string): string {
+/**
+ * `anchor`: links open outside the app (task notes). `text`: no link at
+ * all, the label followed by its address (untrusted text such as release
+ * notes, where a click must open nothing).
+ */
+export type LinkMode = 'anchor' | 'text';
+
+function inlineWith(text: string, links: LinkMode): string {
   // Code spans first, so their content is not formatted further.
   const parts = text.split(/(`[^`]+`)/g);
   return parts
@@ -34,12 +41,12 @@ function inline(text: string): string {
       if (part.startsWith('`') && part.endsWith('`') && part.length > 1) {
         return `<code>${escapeHtml(part.slice(1, -1))}</code>`;
       }
-      return formatSpan(part);
+      return formatSpan(part, links);
     })
     .join('');
 }
 
-function formatSpan(text: string): string {
+function formatSpan(text: string, links: LinkMode): string {
   let out = '';
   let rest = text;
   const link = /\[([^\]]+)\]\(([^)\s]+)\)/;
@@ -49,9 +56,10 @@ function formatSpan(text: string): string {
     out += emphasis(escapeHtml(rest.slice(0, m.index)));
     const label = emphasis(escapeHtml(m[1] ?? ''));
     const href = safeUrl(m[2] ?? '');
-    out += href
-      ? `<a href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer">${label}</a>`
-      : label;
+    if (!href) out += label;
+    else if (links === 'text') out += `${label} (${escapeHtml(href)})`;
+    else
+      out += `<a href="${escapeHtml(href)}" target="_blank" rel="noopener noreferrer">${label}</a>`;
     rest = rest.slice(m.index + m[0].length);
   }
   return out + emphasis(escapeHtml(rest));
@@ -66,7 +74,9 @@ function emphasis(escaped: string): string {
     .replace(/~~(?=\S)(.+?)(?<=\S)~~/g, '<del>$1</del>');
 }
 
-export function renderMarkdown(src: string): string {
+export function renderMarkdown(src: string, opts: { links?: LinkMode } = {}): string {
+  const links = opts.links ?? 'anchor';
+  const inline = (text: string) => inlineWith(text, links);
   const lines = src.replace(/\r\n?/g, '\n').split('\n');
   const out: string[] = [];
   let para: string[] = [];

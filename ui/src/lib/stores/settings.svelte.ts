@@ -12,6 +12,8 @@ export const FALLBACK_SETTINGS: Settings = {
   autostart: false,
   lockAfterMinutes: null,
   closeToTray: false,
+  updateChannel: 'stable',
+  updateCheckAutomatically: true,
 };
 
 /** The app's settings as the shell stores them; every change goes through `settings_set`. */

@@ -12,6 +12,7 @@ export class FakeBackend implements Backend {
 
   constructor(seed: FakeSeed, now?: () => Date) {
     this.vault = new FakeVault(seed, now);
+    this.vault.onEvent = (event, payload) => this.emit(event, payload);
   }
 
   async call<C extends CommandName>(cmd: C, ...args: CallArgs<C>): Promise<ResultOf<C>> {

@@ -1,3 +1,4 @@
+import { fakeOffer } from './updates';
 import type { FakeSeed } from './vault';
 
 /** Realistic demo data for `--mode fake` and screenshots. */
@@ -26,5 +27,9 @@ export function demoSeed(): FakeSeed {
       'Send invoice | | done',
       'Old idea | | trash',
     ],
+    // "Check for updates" (palette or Settings) finds a patch release.
+    updates: {
+      offers: { stable: fakeOffer('0.2.0', { delta: true, downloadSize: 2_100_000 }) },
+    },
   };
 }

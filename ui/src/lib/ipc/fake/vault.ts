@@ -9,6 +9,8 @@ import type {
   Changes,
   CommandName,
   DueDto,
+  EventName,
+  Events,
   Filter,
   HistoryState,
   Id,
@@ -29,6 +31,7 @@ import type {
 import { TASKS_GET_MAX } from '../types';
 import { addDays, dueAt, toYmd } from './dates';
 import { FakeSync, type FakeSyncAccount } from './sync';
+import { FakeUpdater, type FakeUpdateSeed } from './updates';
 import { parseDueText, parseQuickAdd, parseRepeatText } from './grammar';
 
 export type KeyringState = 'ok' | 'unavailable' | 'missing';
@@ -49,6 +52,8 @@ export type FakeSeed = {
   settings?: Partial<Settings>;
   /** Accounts on the pretend sync server (see ./sync.ts). */
   syncAccounts?: FakeSyncAccount[];
+  /** The pretend update service and updater (see ./updates.ts). */
+  updates?: FakeUpdateSeed;
 };
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -62,7 +67,12 @@ export const DEFAULT_SETTINGS: Settings = {
   autostart: false,
   lockAfterMinutes: null,
   closeToTray: false,
+  updateChannel: 'stable',
+  updateCheckAutomatically: true,
 };
+
+/** The version app_status reports. */
+export const APP_VERSION = '0.1.0';
 
 const RECOVERY_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -92,6 +102,9 @@ export class FakeVault {
   firstPaintMarks = 0;
   snoozed: { id: Id; minutes: number }[] = [];
   readonly sync: FakeSync;
+  readonly updates: FakeUpdater;
+  /** Where the fake's own events go (the backend's, or the mocked Tauri event bus). */
+  onEvent: <E extends EventName>(event: E, payload: Events[E]) => void = () => {};
   private seq = 0;
   private pending: Action | null = null;
   private stored: { tasks: Map<Id, TaskDto>; lists: Map<Id, ListDto> } | null = null;
@@ -110,6 +123,12 @@ export class FakeVault {
       () => this.nowIso(),
       () => this.makeRecoveryKey(),
       (key) => (this.pendingRecoveryKey = key),
+    );
+    this.updates = new FakeUpdater(
+      seed.updates ?? {},
+      { current: APP_VERSION, channel: this.settings.updateChannel },
+      () => this.now(),
+      (s) => this.onEvent('update://state', s),
     );
     if (seed.vault !== 'missing') {
       this.slots = [{ id: 'slot-keyring', kind: 'keyring', createdAt: this.nowIso() }];
@@ -163,6 +182,15 @@ export class FakeVault {
    */
   private persist() {
     this.stored = null;
+  }
+
+  /**
+   * The shell's own timer (at start and every few hours): checks only when
+   * Settings say "Check automatically". Tests call it to stand for one.
+   */
+  automaticUpdateCheck(): Promise<unknown> | null {
+    if (!this.settings.updateCheckAutomatically) return null;
+    return this.updates.check().catch(() => null);
   }
 
   nowIso(): string {
@@ -459,7 +487,7 @@ export class FakeVault {
     return {
       vault: this.state,
       vaultDir: '/home/user/.local/share/productivitypro',
-      version: '0.1.0',
+      version: APP_VERSION,
       slots: this.state === 'missing' ? null : clone(this.slots),
       launch: { quickAdd: false, deepLink: null },
     };
@@ -791,6 +819,8 @@ export class FakeVault {
       this.needUnlocked();
       return this.sync.handle(cmd, a);
     }
+    // The updater runs whether or not the vault is open.
+    if (cmd.startsWith('update_')) return this.updates.handle(cmd);
     switch (cmd) {
       case 'app_status':
         return this.status() satisfies ResultOf<'app_status'>;
@@ -882,14 +912,22 @@ export class FakeVault {
       case 'settings_get':
         return clone(this.settings);
       case 'settings_set': {
-        const s = a.settings as Settings;
+        // Files from before the update settings load with their defaults.
+        const s = {
+          updateChannel: 'stable',
+          updateCheckAutomatically: true,
+          ...(a.settings as Partial<Settings>),
+        } as Settings;
         // Stands in for a combo the window manager keeps for itself.
         if (s.quickAddShortcut === 'Alt+F4')
           throw new AppError('platform_refused', 'the OS refused the shortcut');
         if (s.reminderLeadMinutes < 0 || (s.lockAfterMinutes !== null && s.lockAfterMinutes < 1)) {
           throw new AppError('invalid_argument', 'bad number');
         }
+        if (!['stable', 'beta', 'canary'].includes(s.updateChannel))
+          throw new AppError('invalid_argument', 'unknown update channel');
         this.settings = clone(s);
+        this.updates.setChannel(s.updateChannel);
         return clone(this.settings);
       }
       case 'activity':
