@@ -231,7 +231,8 @@ fn config_from_env<R: Runtime>(app: &App<R>) -> Result<ShellConfig, String> {
 /// The desktop app.
 pub fn run() {
     if launch::version_requested(std::env::args().skip(1)) {
-        println!("{}", launch::version_line());
+        let ctx = context::<tauri::Wry>();
+        println!("{}", launch::version_line(&ctx.package_info().version));
         return;
     }
     if let Some(req) = updates::cli::requested(std::env::args().skip(1)) {

@@ -29,9 +29,12 @@ pub fn version_requested<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> b
 }
 
 /// What `--version` prints: the name the binary is installed under and the
-/// release version (the workspace's, which `tauri build` bundles too).
-pub fn version_line() -> String {
-    format!("productivitypro {}", env!("CARGO_PKG_VERSION"))
+/// version the app was built as: Tauri's package version, which the
+/// bundler writes into the package and the updater compares offers with
+/// (the workspace's unless a build overrides it, as `tauri build --config`
+/// and scripts/e2e-update do), so the three never disagree.
+pub fn version_line(version: &impl std::fmt::Display) -> String {
+    format!("productivitypro {version}")
 }
 
 /// Reads the arguments after the program name.
@@ -113,8 +116,8 @@ mod tests {
             "productivitypro://add?title=--version"
         ]));
         assert_eq!(
-            version_line(),
-            format!("productivitypro {}", env!("CARGO_PKG_VERSION"))
+            version_line(&"1.2.3-beta.1"),
+            "productivitypro 1.2.3-beta.1"
         );
     }
 

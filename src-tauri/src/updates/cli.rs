@@ -163,7 +163,10 @@ pub fn main(req: Result<Request, String>) -> i32 {
         // (no display needed, nothing written).
         let line = Line {
             result: "unavailable",
-            current: env!("CARGO_PKG_VERSION").to_string(),
+            current: crate::context::<tauri::Wry>()
+                .package_info()
+                .version
+                .to_string(),
             channel: req.channel.unwrap_or_default(),
             version: None,
             rollback: None,

@@ -48,6 +48,9 @@ pub struct Service {
     pub url: ServiceUrl,
 }
 
+/// Receives the version and the verified bytes instead of installing them.
+pub type HandOver = Arc<dyn Fn(&str, &[u8]) -> Result<(), String> + Send + Sync>;
+
 /// What installing does once the bytes are verified and the vault closed.
 #[derive(Clone)]
 pub enum InstallStep {
@@ -56,7 +59,7 @@ pub enum InstallStep {
     Package,
     /// Hands the verified bytes over instead (tests: nothing is
     /// installed, the steps before are real).
-    Hand(Arc<dyn Fn(&str, &[u8]) -> Result<(), String> + Send + Sync>),
+    Hand(HandOver),
 }
 
 /// How `install` sets up updates.
