@@ -1040,3 +1040,48 @@ fn without_the_running_versions_artifact_the_offer_is_the_full_download() {
         "{totals:?}"
     );
 }
+
+#[test]
+fn a_rebuilt_artifact_that_fails_the_signature_falls_back_and_the_full_download_is_refused() {
+    let (svc, n, n1, d) = service_with_a_delta();
+    let next = version_plus(1);
+    // A signature by the right key for the right version, but over other
+    // bytes: the patch and the rebuilt artifact match what the service
+    // announced, only the signature check can catch it.
+    let forged = base64::engine::general_purpose::STANDARD.encode(key().sign(
+        b"another build",
+        &file_name(&next),
+        &next,
+    ));
+    let proxy = Proxy::start(
+        &svc.base,
+        Some(Arc::new(move |_path: &mut String, v: &mut Value| {
+            if v.is_object() {
+                v["signature"] = json!(forged);
+            }
+        })),
+    );
+    let kept = tempfile::tempdir().unwrap();
+    std::fs::write(kept.path().join(kept_name(APP)), &n).unwrap();
+    let a = app_keeping(&proxy.base, UpdateChannel::Beta, None, Some(kept.path()));
+    let s = a.check();
+    assert_eq!(s["offer"]["delta"], true, "{s}");
+    a.h.ok("update_download", json!({}));
+    let s = a.settle();
+    // The delta's verification failed, then the full download's own.
+    assert_eq!(s["phase"], "failed", "{s}");
+    assert_eq!(s["error"]["code"], "update_signature_invalid", "{s}");
+    assert_eq!(s["offer"]["delta"], false, "{s}");
+    assert_eq!(s["offer"]["downloadSize"], n1.len() as u64);
+    let totals = progress_totals(&a);
+    let patch = json!(d["size"].as_u64().unwrap());
+    assert_eq!(totals.first(), Some(&patch), "{totals:?}");
+    assert!(
+        totals.contains(&json!(n1.len() as u64)),
+        "the full download ran: {totals:?}"
+    );
+    assert_eq!(a.h.err("update_install", json!({})), "update_not_ready");
+    assert!(a.handed.lock().unwrap().is_empty());
+    // The kept artifact is untouched.
+    assert_eq!(listing(kept.path()), [kept_name(APP)]);
+}
