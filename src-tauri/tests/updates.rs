@@ -986,7 +986,10 @@ fn assert_fell_back(a: &App, patch_size: u64, n1: &[u8]) {
     assert_eq!(fell_back["progress"]["received"], 0, "{fell_back}");
     assert_eq!(a.h.ok("update_install", json!({})), Value::Null);
     let handed = a.handed.lock().unwrap().clone();
-    assert!(handed[&next] == n1, "installed bytes differ from the release");
+    assert!(
+        handed[&next] == n1,
+        "installed bytes differ from the release"
+    );
 }
 
 #[test]
@@ -1035,10 +1038,7 @@ fn without_the_running_versions_artifact_the_offer_is_the_full_download() {
     let s = a.settle();
     assert_eq!(s["phase"], "ready", "{s}");
     let totals = progress_totals(&a);
-    assert!(
-        totals.iter().all(|t| *t == n1.len() as u64),
-        "{totals:?}"
-    );
+    assert!(totals.iter().all(|t| *t == n1.len() as u64), "{totals:?}");
 }
 
 #[test]

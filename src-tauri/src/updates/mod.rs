@@ -62,8 +62,11 @@ pub enum InstallStep {
     Package,
     /// Hands the verified bytes over instead (tests: nothing is
     /// installed, the steps before are real).
-    Hand(Arc<dyn Fn(&str, &[u8]) -> Result<(), String> + Send + Sync>),
+    Hand(Handover),
 }
+
+/// Takes the version and the verified bytes in place of installing them.
+pub type Handover = Arc<dyn Fn(&str, &[u8]) -> Result<(), String> + Send + Sync>;
 
 /// How `install` sets up updates.
 #[derive(Clone)]
