@@ -82,6 +82,25 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The patch checked against its announcement, applied to `base` (whose
+/// SHA-256 `productivitypro_delta::apply` checks), the result checked
+/// against the announced full artifact. Not yet signature-checked.
+pub fn apply(base: &[u8], patch: &[u8], announced: &DeltaOffer) -> Result<Vec<u8>, Failure> {
+    if patch.len() as u64 != announced.size {
+        return Err(Failure(PATCH_SIZE_MISMATCH));
+    }
+    if hex(&productivitypro_delta::sha256(patch)) != announced.sha256 {
+        return Err(Failure(PATCH_HASH_MISMATCH));
+    }
+    let new = productivitypro_delta::apply(base, patch).map_err(|e| Failure(e.code()))?;
+    if new.len() as u64 != announced.full_size
+        || hex(&productivitypro_delta::sha256(&new)) != announced.full_sha256
+    {
+        return Err(Failure(RESULT_NOT_ANNOUNCED));
+    }
+    Ok(new)
+}
+
 /// Downloads the patch, rebuilds and verifies the full artifact. `on_chunk`
 /// is called as the patch arrives (bytes received, the patch's size).
 pub async fn rebuild(
@@ -143,20 +162,9 @@ pub async fn rebuild(
     }
 
     let announced = patch.clone();
-    let rebuilt = tauri::async_runtime::spawn_blocking(move || {
-        if hex(&productivitypro_delta::sha256(&bytes)) != announced.sha256 {
-            return Err(Failure(PATCH_HASH_MISMATCH));
-        }
-        let new = productivitypro_delta::apply(&base, &bytes).map_err(|e| Failure(e.code()))?;
-        if new.len() as u64 != announced.full_size
-            || hex(&productivitypro_delta::sha256(&new)) != announced.full_sha256
-        {
-            return Err(Failure(RESULT_NOT_ANNOUNCED));
-        }
-        Ok(new)
-    })
-    .await
-    .map_err(|_| Failure(APPLY_ABORTED))??;
+    let rebuilt = tauri::async_runtime::spawn_blocking(move || apply(&base, &bytes, &announced))
+        .await
+        .map_err(|_| Failure(APPLY_ABORTED))??;
 
     // The same verification as the full download's: the release's
     // signature, the built-in key, the signed version.
