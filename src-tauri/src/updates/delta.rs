@@ -195,6 +195,59 @@ mod tests {
         }
     }
 
+    /// A patch from `old` to `new` and its announcement. (`build` is
+    /// linked into tests only: the update service, a dev-dependency, turns
+    /// the feature on.)
+    fn announced(old: &[u8], new: &[u8]) -> (Vec<u8>, DeltaOffer) {
+        let patch =
+            productivitypro_delta::build(old, new, productivitypro_delta::Method::Zstd).unwrap();
+        let d = DeltaOffer {
+            from: "1.1.0".into(),
+            url: "https://u/p".into(),
+            size: patch.len() as u64,
+            sha256: hex(&productivitypro_delta::sha256(&patch)),
+            full_size: new.len() as u64,
+            full_sha256: hex(&productivitypro_delta::sha256(new)),
+        };
+        (patch, d)
+    }
+
+    #[test]
+    fn apply_checks_the_patch_the_base_and_the_result_against_the_announcement() {
+        let old: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut new = old.clone();
+        new[20_000..20_100].fill(9);
+        let (patch, d) = announced(&old, &new);
+        assert!(apply(&old, &patch, &d).unwrap() == new);
+
+        let mut short = patch.clone();
+        short.pop();
+        assert_eq!(
+            apply(&old, &short, &d).unwrap_err().code(),
+            PATCH_SIZE_MISMATCH
+        );
+        let mut flipped = patch.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert_eq!(
+            apply(&old, &flipped, &d).unwrap_err().code(),
+            PATCH_HASH_MISMATCH
+        );
+        let mut base = old.clone();
+        base[0] ^= 1;
+        assert_eq!(
+            apply(&base, &patch, &d).unwrap_err().code(),
+            "delta_wrong_base"
+        );
+        // A genuine patch into other bytes than the service announced.
+        let mut other = d.clone();
+        other.full_sha256 = hex(&productivitypro_delta::sha256(b"another"));
+        assert_eq!(
+            apply(&old, &patch, &other).unwrap_err().code(),
+            RESULT_NOT_ANNOUNCED
+        );
+    }
+
     #[test]
     fn a_delta_needs_the_running_versions_kept_artifact() {
         let tmp = tempfile::tempdir().unwrap();
