@@ -330,8 +330,15 @@ impl Proxy {
             }
             let resp = req.send().await.unwrap();
             let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+            let resp_is_json = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("application/json"));
             let body = resp.bytes().await.unwrap();
-            if status != StatusCode::OK {
+            let json = resp_is_json;
+            if status != StatusCode::OK || !json {
+                // Errors and downloads (a delta patch) pass unchanged.
                 return (status, body).into_response();
             }
             let mut v: Value = serde_json::from_slice(&body).unwrap();
@@ -1084,4 +1091,52 @@ fn a_rebuilt_artifact_that_fails_the_signature_falls_back_and_the_full_download_
     assert!(a.handed.lock().unwrap().is_empty());
     // The kept artifact is untouched.
     assert_eq!(listing(kept.path()), [kept_name(APP)]);
+}
+
+#[test]
+fn the_patch_is_fetched_like_the_artifact_with_the_install_id() {
+    require_keyring();
+    let (svc, n, n1, d) = service_with_a_delta();
+    // The answer's patch URL points at the proxy, which records the request.
+    let proxy_base: Arc<OnceLock<String>> = Arc::default();
+    let base = proxy_base.clone();
+    let proxy = Proxy::start(
+        &svc.base,
+        Some(Arc::new(move |_path: &mut String, v: &mut Value| {
+            if let Some(url) = v["delta"]["url"].as_str() {
+                let path = url.split_once("/v1/").unwrap().1.to_string();
+                v["delta"]["url"] = json!(format!("{}/v1/{path}", base.get().unwrap()));
+            }
+        })),
+    );
+    proxy_base.set(proxy.base.clone()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let kept = tempfile::tempdir().unwrap();
+    std::fs::write(kept.path().join(kept_name(APP)), &n).unwrap();
+    let a = app_keeping(
+        &proxy.base,
+        UpdateChannel::Beta,
+        Some(data.path()),
+        Some(kept.path()),
+    );
+    assert_eq!(a.check()["offer"]["delta"], true);
+    a.h.ok("update_download", json!({}));
+    let s = a.settle();
+    assert_eq!(s["phase"], "ready", "{s}");
+    assert_eq!(s["offer"]["delta"], true, "{s}");
+    let id = std::fs::read_to_string(data.path().join("install-id")).unwrap();
+    let seen = proxy.seen();
+    let patch_path = format!(
+        "/v1/{}",
+        d["url"].as_str().unwrap().split_once("/v1/").unwrap().1
+    );
+    let fetched: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.path_and_query == patch_path)
+        .collect();
+    assert_eq!(fetched.len(), 1, "{seen:?}");
+    assert_eq!(fetched[0].install_id.as_deref(), Some(id.trim()));
+    a.h.create();
+    a.h.ok("update_install", json!({}));
+    assert!(a.handed.lock().unwrap()[&version_plus(1)] == n1);
 }
