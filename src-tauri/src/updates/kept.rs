@@ -6,7 +6,8 @@
 //! Must hold: after an install the folder holds only the installed
 //! version's file (`keep` before installing, `prune` once the install
 //! succeeded: a failed install still has the running version's artifact
-//! for the next delta); a file is written whole or not
+//! for the next delta; where installing ends the process, Windows, the
+//! next `keep` prunes all but the running and the new version's); a file is written whole or not
 //! at all (temporary file, fsync, rename, folder fsync); nothing about its
 //! content is trusted from a side file: its SHA-256 is recomputed when a
 //! patch is applied to it (`productivitypro_delta::apply` checks it against
@@ -85,9 +86,15 @@ impl Kept {
     /// Removes every file but `version`'s artifact (older artifacts,
     /// interrupted writes).
     pub fn prune(&self, version: &str) -> io::Result<()> {
-        let name = self.file_name(version);
+        self.prune_except(&[version])
+    }
+
+    /// Removes every file but the artifacts of `versions`.
+    pub fn prune_except(&self, versions: &[&str]) -> io::Result<()> {
+        let names: Vec<String> = versions.iter().map(|v| self.file_name(v)).collect();
         for entry in fs::read_dir(&self.dir)?.flatten() {
-            if entry.file_name().to_str() != Some(name.as_str()) {
+            let name = entry.file_name();
+            if !names.iter().any(|n| name.to_str() == Some(n.as_str())) {
                 let p = entry.path();
                 let removed = if p.is_dir() {
                     fs::remove_dir_all(&p)
@@ -145,6 +152,18 @@ mod tests {
         assert_eq!(names, [kept.file_name("1.1.0")]);
         assert_eq!(kept.find("1.0.0"), None);
         assert_eq!(fs::read(kept.find("1.1.0").unwrap()).unwrap(), b"two");
+    }
+
+    #[test]
+    fn pruning_before_an_install_keeps_the_running_versions_artifact() {
+        let tmp = tempfile::tempdir().unwrap();
+        let kept = Kept::new(tmp.path().to_path_buf());
+        kept.keep("1.0.0", b"older").unwrap();
+        kept.keep("1.1.0", b"running").unwrap();
+        kept.keep("1.2.0", b"new").unwrap();
+        kept.prune_except(&["1.2.0", "1.1.0"]).unwrap();
+        assert_eq!(kept.find("1.0.0"), None);
+        assert!(kept.find("1.1.0").is_some() && kept.find("1.2.0").is_some());
     }
 
     #[test]

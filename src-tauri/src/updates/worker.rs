@@ -624,9 +624,10 @@ impl Updates {
         let step = self.install.clone();
         let version = update.version.clone();
         let kept = self.kept.clone();
+        let current = self.current.to_string();
         let result = tauri::async_runtime::spawn_blocking(move || {
             super::pre_install::run(&app2, wait);
-            keep(kept.as_ref(), &update.version, &bytes);
+            keep(kept.as_ref(), &update.version, &current, &bytes);
             let installed = match step {
                 InstallStep::Package => update.install(bytes.as_slice()).map_err(|e| {
                     let e = download_error(&e);
@@ -687,7 +688,9 @@ impl Updates {
 
 /// Keeps the verified artifact for the next delta update. Failing to is
 /// no reason not to install: the next update is then a full download.
-fn keep(kept: Option<&Kept>, version: &str, bytes: &[u8]) {
+/// Older kept files than the running version's go now (the running one
+/// stays until the install succeeded).
+fn keep(kept: Option<&Kept>, version: &str, current: &str, bytes: &[u8]) {
     let Some(k) = kept else { return };
     if let Err(e) = k.keep(version, bytes) {
         tracing::warn!(
@@ -695,7 +698,9 @@ fn keep(kept: Option<&Kept>, version: &str, bytes: &[u8]) {
             kind = ?e.kind(),
             "the installed artifact could not be kept; the next update downloads in full"
         );
+        return;
     }
+    let _ = k.prune_except(&[version, current]);
 }
 
 fn refusal(r: &Refusal, current: &Version) -> UpdateError {
