@@ -144,6 +144,12 @@ impl Service {
     fn publish(&self, version: &str, channel: Channel, size: usize) -> Vec<u8> {
         let mut bytes = vec![0u8; size];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
+        self.publish_bytes(version, channel, bytes)
+    }
+
+    /// Publishes `version` to `channel` at 100% with `bytes` as its
+    /// AppImage, signed for `version`; returns the bytes.
+    fn publish_bytes(&self, version: &str, channel: Channel, bytes: Vec<u8>) -> Vec<u8> {
         let name = file_name(version);
         let req = PublishRequest {
             version: version.into(),
@@ -180,6 +186,43 @@ impl Service {
         .unwrap();
         assert_eq!(resp.status(), 201, "publish {version}");
         bytes
+    }
+
+    /// The service's answer to an install of `from` on `channel`, once it
+    /// announces a delta patch (built in the background after a publish):
+    /// polled, bounded, never a fixed sleep.
+    fn wait_for_delta(&self, from: &str, channel: &str) -> Value {
+        let url = format!(
+            "{}/v1/update/linux/{}/{from}?channel={channel}&bundle_type=unknown",
+            self.base,
+            std::env::consts::ARCH
+        );
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let resp = rt(self
+                .http
+                .get(&url)
+                .header("X-Install-Id", "8f7b6a1e-0000-4000-8000-000000000001")
+                .send())
+            .unwrap();
+            if resp.status() == 200 {
+                let v: Value = rt(resp.json()).unwrap();
+                if v["delta"].is_object() {
+                    return v;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the service announced no delta patch from {from}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn get_bytes(&self, url: &str) -> Vec<u8> {
+        let resp = rt(self.http.get(url).send()).unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        rt(resp.bytes()).unwrap().to_vec()
     }
 
     fn rollback(&self, version: &str) {
@@ -287,8 +330,15 @@ impl Proxy {
             }
             let resp = req.send().await.unwrap();
             let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+            let resp_is_json = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("application/json"));
             let body = resp.bytes().await.unwrap();
-            if status != StatusCode::OK {
+            let json = resp_is_json;
+            if status != StatusCode::OK || !json {
+                // Errors and downloads (a delta patch) pass unchanged.
                 return (status, body).into_response();
             }
             let mut v: Value = serde_json::from_slice(&body).unwrap();
@@ -336,6 +386,17 @@ struct App {
 /// An app whose settings say `channel` and no automatic checks (each
 /// test checks when it means to), talking to `base`.
 fn app_on(base: &str, channel: UpdateChannel, id_dir: Option<&Path>) -> App {
+    app_keeping(base, channel, id_dir, None)
+}
+
+/// `app_on`, keeping installed artifacts in `artifact_dir` (default: a
+/// folder of the test's own).
+fn app_keeping(
+    base: &str,
+    channel: UpdateChannel,
+    id_dir: Option<&Path>,
+    artifact_dir: Option<&Path>,
+) -> App {
     let config = tempfile::tempdir().unwrap();
     SettingsFile::in_dir(config.path())
         .save(&Settings {
@@ -355,6 +416,7 @@ fn app_on(base: &str, channel: UpdateChannel, id_dir: Option<&Path>) -> App {
     }));
     updates.push_wait = Duration::from_secs(5);
     updates.id_dir = id_dir.map(Path::to_path_buf);
+    updates.artifact_dir = artifact_dir.map(Path::to_path_buf);
     let h = Harness::with(Setup {
         config: Some(config),
         updates,
@@ -798,4 +860,283 @@ fn the_cli_flags_check_download_verify_and_install() {
     assert_eq!(line.result, "failed");
     assert_eq!(line.code.as_deref(), Some("update_signature_invalid"));
     assert!(b.handed.lock().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------- delta updates
+
+/// Two releases of an AppImage-sized blob sharing most bytes, as two
+/// builds a small change apart: N (the running version) and N+1.
+fn release_pair() -> (Vec<u8>, Vec<u8>) {
+    let mut n = vec![0u8; 512 * 1024];
+    rand::rngs::OsRng.fill_bytes(&mut n);
+    let mut n1 = n.clone();
+    rand::rngs::OsRng.fill_bytes(&mut n1[100_000..104_096]);
+    let mut inserted = vec![0u8; 2048];
+    rand::rngs::OsRng.fill_bytes(&mut inserted);
+    n1.splice(300_000..300_000, inserted);
+    n1.truncate(n1.len() - 1000);
+    (n, n1)
+}
+
+/// The kept artifact's name (docs/desktop-ipc.md, "Updates"): a binary the
+/// bundler did not stamp is bundle type `unknown`.
+fn kept_name(version: &str) -> String {
+    format!("productivitypro-{version}.unknown")
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The service with N (this app's version) and N+1 published on beta, the
+/// patch between them built; returns N, N+1 and the announced `delta`.
+fn service_with_a_delta() -> (Service, Vec<u8>, Vec<u8>, Value) {
+    let svc = Service::start();
+    let (n, n1) = release_pair();
+    let n = svc.publish_bytes(APP, Channel::Beta, n);
+    let n1 = svc.publish_bytes(&version_plus(1), Channel::Beta, n1);
+    let answer = svc.wait_for_delta(APP, "beta");
+    let d = answer["delta"].clone();
+    assert_eq!(d["from"], APP, "{d}");
+    assert_eq!(d["fullSize"], n1.len() as u64, "{d}");
+    (svc, n, n1, d)
+}
+
+/// The totals of every `downloading` progress the app sent.
+fn progress_totals(a: &App) -> Vec<Value> {
+    a.states()
+        .iter()
+        .filter(|s| s["phase"] == "downloading")
+        .map(|s| s["progress"]["total"].clone())
+        .collect()
+}
+
+#[test]
+fn a_kept_artifact_makes_the_download_a_delta_that_rebuilds_the_release() {
+    require_keyring();
+    let (svc, n, n1, d) = service_with_a_delta();
+    let next = version_plus(1);
+    let patch_size = d["size"].as_u64().unwrap();
+    assert!(
+        patch_size * 10 < n1.len() as u64,
+        "a small patch: {patch_size} bytes"
+    );
+    // As the end-to-end script seeds it: N's artifact where the app keeps it.
+    let kept = tempfile::tempdir().unwrap();
+    std::fs::write(kept.path().join(kept_name(APP)), &n).unwrap();
+    let a = app_keeping(&svc.base, UpdateChannel::Beta, None, Some(kept.path()));
+    a.h.create();
+
+    let s = a.check();
+    assert_eq!(s["phase"], "available", "{s}");
+    let o = &s["offer"];
+    assert_eq!(o["version"], next);
+    assert_eq!(o["delta"], true, "{o}");
+    assert_eq!(o["downloadSize"], patch_size);
+    assert_eq!(o["fullSize"], n1.len() as u64);
+
+    let started = a.h.ok("update_download", json!({}));
+    assert_eq!(started["progress"]["total"], patch_size);
+    let s = a.settle();
+    assert_eq!(s["phase"], "ready", "{s}");
+    assert_eq!(s["offer"]["delta"], true, "no fallback: {s}");
+    assert_eq!(s["offer"]["downloadSize"], patch_size);
+    // Only the patch was downloaded.
+    let totals = progress_totals(&a);
+    assert!(!totals.is_empty());
+    assert!(totals.iter().all(|t| *t == patch_size), "{totals:?}");
+    // A check while ready keeps the rebuilt bytes and how they came.
+    let s = a.check();
+    assert_eq!(s["phase"], "ready");
+    assert_eq!(s["offer"]["delta"], true);
+
+    assert_eq!(a.h.ok("update_install", json!({})), Value::Null);
+    let handed = a.handed.lock().unwrap().clone();
+    assert!(handed[&next] == n1, "rebuilt bytes differ from the release");
+    // The app now keeps exactly the installed artifact.
+    assert_eq!(listing(kept.path()), [kept_name(&next)]);
+    assert!(std::fs::read(kept.path().join(kept_name(&next))).unwrap() == n1);
+}
+
+/// The fallback: `delta: false`, the full size, progress restarted, and
+/// the full artifact verified and handed over.
+fn assert_fell_back(a: &App, patch_size: u64, n1: &[u8]) {
+    let next = version_plus(1);
+    let started = a.h.ok("update_download", json!({}));
+    assert_eq!(started["offer"]["delta"], true);
+    let s = a.settle();
+    assert_eq!(s["phase"], "ready", "{s}");
+    assert_eq!(s["error"], Value::Null);
+    assert_eq!(s["offer"]["delta"], false, "{s}");
+    assert_eq!(s["offer"]["downloadSize"], n1.len() as u64);
+    let full = json!(n1.len() as u64);
+    let totals = progress_totals(a);
+    let restart = totals
+        .iter()
+        .position(|t| *t == full)
+        .expect("progress restarted for the full download");
+    assert!(
+        totals[..restart].iter().all(|t| *t == patch_size),
+        "{totals:?}"
+    );
+    assert!(totals[restart..].iter().all(|t| *t == full), "{totals:?}");
+    let fell_back = a
+        .states()
+        .into_iter()
+        .find(|s| s["phase"] == "downloading" && s["offer"]["delta"] == false)
+        .unwrap();
+    assert_eq!(fell_back["progress"]["received"], 0, "{fell_back}");
+    assert_eq!(a.h.ok("update_install", json!({})), Value::Null);
+    let handed = a.handed.lock().unwrap().clone();
+    assert!(
+        handed[&next] == n1,
+        "installed bytes differ from the release"
+    );
+}
+
+#[test]
+fn a_corrupted_kept_artifact_falls_back_to_the_full_download() {
+    require_keyring();
+    let (svc, mut n, n1, d) = service_with_a_delta();
+    n[1000] ^= 0x40;
+    let kept = tempfile::tempdir().unwrap();
+    std::fs::write(kept.path().join(kept_name(APP)), &n).unwrap();
+    let a = app_keeping(&svc.base, UpdateChannel::Beta, None, Some(kept.path()));
+    a.h.create();
+    // The check does not hash the kept file: it still plans a delta.
+    assert_eq!(a.check()["offer"]["delta"], true);
+    assert_fell_back(&a, d["size"].as_u64().unwrap(), &n1);
+    assert_eq!(listing(kept.path()), [kept_name(&version_plus(1))]);
+}
+
+#[test]
+fn a_tampered_patch_falls_back_to_the_full_download() {
+    require_keyring();
+    let (svc, n, n1, d) = service_with_a_delta();
+    let patch = svc.get_bytes(d["url"].as_str().unwrap());
+    assert_eq!(patch.len() as u64, d["size"].as_u64().unwrap());
+    svc.tamper(&patch);
+    let kept = tempfile::tempdir().unwrap();
+    std::fs::write(kept.path().join(kept_name(APP)), &n).unwrap();
+    let a = app_keeping(&svc.base, UpdateChannel::Beta, None, Some(kept.path()));
+    a.h.create();
+    assert_eq!(a.check()["offer"]["delta"], true);
+    assert_fell_back(&a, patch.len() as u64, &n1);
+}
+
+#[test]
+fn without_the_running_versions_artifact_the_offer_is_the_full_download() {
+    let (svc, n, n1, _) = service_with_a_delta();
+    let kept = tempfile::tempdir().unwrap();
+    // Another version's artifact does not count.
+    std::fs::write(kept.path().join(kept_name(&version_plus(-1))), &n).unwrap();
+    let a = app_keeping(&svc.base, UpdateChannel::Beta, None, Some(kept.path()));
+    let s = a.check();
+    assert_eq!(s["phase"], "available", "{s}");
+    assert_eq!(s["offer"]["delta"], false, "{s}");
+    assert_eq!(s["offer"]["downloadSize"], n1.len() as u64);
+    assert_eq!(s["offer"]["fullSize"], n1.len() as u64);
+    a.h.ok("update_download", json!({}));
+    let s = a.settle();
+    assert_eq!(s["phase"], "ready", "{s}");
+    let totals = progress_totals(&a);
+    assert!(totals.iter().all(|t| *t == n1.len() as u64), "{totals:?}");
+}
+
+#[test]
+fn a_rebuilt_artifact_that_fails_the_signature_falls_back_and_the_full_download_is_refused() {
+    let (svc, n, n1, d) = service_with_a_delta();
+    let next = version_plus(1);
+    // A signature by the right key for the right version, but over other
+    // bytes: the patch and the rebuilt artifact match what the service
+    // announced, only the signature check can catch it.
+    let forged = base64::engine::general_purpose::STANDARD.encode(key().sign(
+        b"another build",
+        &file_name(&next),
+        &next,
+    ));
+    let proxy = Proxy::start(
+        &svc.base,
+        Some(Arc::new(move |_path: &mut String, v: &mut Value| {
+            if v.is_object() {
+                v["signature"] = json!(forged);
+            }
+        })),
+    );
+    let kept = tempfile::tempdir().unwrap();
+    std::fs::write(kept.path().join(kept_name(APP)), &n).unwrap();
+    let a = app_keeping(&proxy.base, UpdateChannel::Beta, None, Some(kept.path()));
+    let s = a.check();
+    assert_eq!(s["offer"]["delta"], true, "{s}");
+    a.h.ok("update_download", json!({}));
+    let s = a.settle();
+    // The delta's verification failed, then the full download's own.
+    assert_eq!(s["phase"], "failed", "{s}");
+    assert_eq!(s["error"]["code"], "update_signature_invalid", "{s}");
+    assert_eq!(s["offer"]["delta"], false, "{s}");
+    assert_eq!(s["offer"]["downloadSize"], n1.len() as u64);
+    let totals = progress_totals(&a);
+    let patch = json!(d["size"].as_u64().unwrap());
+    assert_eq!(totals.first(), Some(&patch), "{totals:?}");
+    assert!(
+        totals.contains(&json!(n1.len() as u64)),
+        "the full download ran: {totals:?}"
+    );
+    assert_eq!(a.h.err("update_install", json!({})), "update_not_ready");
+    assert!(a.handed.lock().unwrap().is_empty());
+    // The kept artifact is untouched.
+    assert_eq!(listing(kept.path()), [kept_name(APP)]);
+}
+
+#[test]
+fn the_patch_is_fetched_like_the_artifact_with_the_install_id() {
+    require_keyring();
+    let (svc, n, n1, d) = service_with_a_delta();
+    // The answer's patch URL points at the proxy, which records the request.
+    let proxy_base: Arc<OnceLock<String>> = Arc::default();
+    let base = proxy_base.clone();
+    let proxy = Proxy::start(
+        &svc.base,
+        Some(Arc::new(move |_path: &mut String, v: &mut Value| {
+            if let Some(url) = v["delta"]["url"].as_str() {
+                let path = url.split_once("/v1/").unwrap().1.to_string();
+                v["delta"]["url"] = json!(format!("{}/v1/{path}", base.get().unwrap()));
+            }
+        })),
+    );
+    proxy_base.set(proxy.base.clone()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let kept = tempfile::tempdir().unwrap();
+    std::fs::write(kept.path().join(kept_name(APP)), &n).unwrap();
+    let a = app_keeping(
+        &proxy.base,
+        UpdateChannel::Beta,
+        Some(data.path()),
+        Some(kept.path()),
+    );
+    assert_eq!(a.check()["offer"]["delta"], true);
+    a.h.ok("update_download", json!({}));
+    let s = a.settle();
+    assert_eq!(s["phase"], "ready", "{s}");
+    assert_eq!(s["offer"]["delta"], true, "{s}");
+    let id = std::fs::read_to_string(data.path().join("install-id")).unwrap();
+    let seen = proxy.seen();
+    let patch_path = format!(
+        "/v1/{}",
+        d["url"].as_str().unwrap().split_once("/v1/").unwrap().1
+    );
+    let fetched: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.path_and_query == patch_path)
+        .collect();
+    assert_eq!(fetched.len(), 1, "{seen:?}");
+    assert_eq!(fetched[0].install_id.as_deref(), Some(id.trim()));
+    a.h.create();
+    a.h.ok("update_install", json!({}));
+    assert!(a.handed.lock().unwrap()[&version_plus(1)] == n1);
 }

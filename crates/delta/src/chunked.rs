@@ -5,25 +5,35 @@
 //! `count`, then per op `tag` (0 copy, 1 literal) and for a copy
 //! `offset, len`, for a literal `len`.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 
-use fastcdc::v2020::FastCDC;
+#[cfg(feature = "build")]
+use build_side::*;
 
-const MIN_CHUNK: u32 = 2 * 1024;
-const AVG_CHUNK: u32 = 8 * 1024;
-const MAX_CHUNK: u32 = 64 * 1024;
-const LEVEL: i32 = 19;
+#[cfg(feature = "build")]
+mod build_side {
+    pub(super) use std::collections::HashMap;
+    pub(super) use std::io::Write;
+
+    pub(super) use fastcdc::v2020::FastCDC;
+
+    pub(super) const MIN_CHUNK: u32 = 2 * 1024;
+    pub(super) const AVG_CHUNK: u32 = 8 * 1024;
+    pub(super) const MAX_CHUNK: u32 = 64 * 1024;
+    pub(super) const LEVEL: i32 = 19;
+}
 
 enum Op {
     Copy { offset: u64, len: u64 },
     Literal { len: u64 },
 }
 
+#[cfg(feature = "build")]
 fn chunks(data: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     FastCDC::new(data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK).map(|c| (c.offset, c.length))
 }
 
+#[cfg(feature = "build")]
 pub(crate) fn encode(old: &[u8], new: &[u8]) -> Result<Vec<u8>, String> {
     let mut index: HashMap<[u8; 32], usize> = HashMap::new();
     for (offset, len) in chunks(old) {
@@ -145,6 +155,7 @@ pub(crate) fn decode(old: &[u8], payload: &[u8], new_len: usize) -> Result<Vec<u
     Ok(out)
 }
 
+#[cfg(feature = "build")]
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);

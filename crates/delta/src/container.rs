@@ -38,6 +38,7 @@ pub struct Header {
 }
 
 impl Header {
+    #[cfg(feature = "build")]
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN);
         out.extend_from_slice(&MAGIC);
@@ -59,6 +60,7 @@ impl Header {
 /// Builds a patch that turns `old` into `new`, and checks before returning
 /// it that applying it to `old` gives `new` exactly (an encoder bug becomes
 /// a build error on the service, never a bad patch on a client).
+#[cfg(feature = "build")]
 pub fn build(old: &[u8], new: &[u8], method: Method) -> Result<Vec<u8>, DeltaError> {
     for len in [old.len(), new.len()] {
         if len as u64 > MAX_ARTIFACT_SIZE {

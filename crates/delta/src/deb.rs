@@ -21,7 +21,9 @@
 use std::io::{Read, Write};
 
 use crate::bounded::BoundedVec;
-use crate::chunked::{get_varint, put_varint};
+use crate::chunked::get_varint;
+#[cfg(feature = "build")]
+use crate::chunked::put_varint;
 use crate::{Method, MAX_ARTIFACT_SIZE};
 
 const AR_MAGIC: &[u8] = b"!<arch>\n";
@@ -94,6 +96,7 @@ fn expand(deb: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+#[cfg(feature = "build")]
 pub(crate) fn encode(old: &[u8], new: &[u8]) -> Result<Vec<u8>, String> {
     let old_raw = expand(old)?;
     let mut new_raw = Vec::new();

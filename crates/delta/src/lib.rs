@@ -29,7 +29,9 @@ mod error;
 mod method;
 mod zstd_prefix;
 
-pub use container::{apply, build, inspect, Header, FORMAT_VERSION, HEADER_LEN, MAGIC};
+#[cfg(feature = "build")]
+pub use container::build;
+pub use container::{apply, inspect, Header, FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use error::DeltaError;
 pub use method::Method;
 

@@ -1,12 +1,16 @@
 //! zstd with the old artifact as a reference prefix (`zstd --patch-from`).
 
-use zstd::zstd_safe::{CCtx, CParameter, DCtx, DParameter};
+#[cfg(feature = "build")]
+use zstd::zstd_safe::{CCtx, CParameter};
+use zstd::zstd_safe::{DCtx, DParameter};
 
+#[cfg(feature = "build")]
 /// Level 19 (ultra levels gain little on binaries and cost much more
 /// build time); long-distance matching finds the old artifact's copies
 /// however far apart they moved.
 const LEVEL: i32 = 19;
 
+#[cfg(feature = "build")]
 /// The window must reach back over the whole prefix to the start of the old
 /// artifact, or matches into its beginning are lost.
 fn window_log(old_len: usize, new_len: usize) -> u32 {
@@ -19,6 +23,7 @@ fn err(code: usize) -> String {
     zstd::zstd_safe::get_error_name(code).to_string()
 }
 
+#[cfg(feature = "build")]
 pub(crate) fn encode(old: &[u8], new: &[u8]) -> Result<Vec<u8>, String> {
     let mut cctx = CCtx::create();
     cctx.set_parameter(CParameter::CompressionLevel(LEVEL))

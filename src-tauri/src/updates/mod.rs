@@ -8,15 +8,21 @@
 //!   check, download (verified by the plugin against the built-in key,
 //!   then judged again), install (vault closed, sync pushed first);
 //! - `pre_install` — pending sync pushed, the vault closed, before install;
+//! - `kept` — the last installed artifact, kept for delta updates;
+//! - `delta` — the full artifact rebuilt from a patch and verified, or a
+//!   stable code saying why not (then the full download);
 //! - `progress` — download speed and event throttling;
 //! - `cli` — `--check-update` / `--install-update` for scripts.
 //!
 //! Must hold: without a public key built in there is no updater at all
 //! (phase `unavailable`), never one with an empty key; plain http only
-//! to loopback; nothing is installed that the plugin did not verify.
+//! to loopback; nothing is installed that the plugin did not verify
+//! (a rebuilt artifact included: `Update::verify`).
 
 pub mod cli;
+pub mod delta;
 pub mod install_id;
+pub mod kept;
 pub mod policy;
 pub mod pre_install;
 pub mod progress;
@@ -48,9 +54,6 @@ pub struct Service {
     pub url: ServiceUrl,
 }
 
-/// Receives the version and the verified bytes instead of installing them.
-pub type HandOver = Arc<dyn Fn(&str, &[u8]) -> Result<(), String> + Send + Sync>;
-
 /// What installing does once the bytes are verified and the vault closed.
 #[derive(Clone)]
 pub enum InstallStep {
@@ -59,8 +62,11 @@ pub enum InstallStep {
     Package,
     /// Hands the verified bytes over instead (tests: nothing is
     /// installed, the steps before are real).
-    Hand(HandOver),
+    Hand(Handover),
 }
+
+/// Takes the version and the verified bytes in place of installing them.
+pub type Handover = Arc<dyn Fn(&str, &[u8]) -> Result<(), String> + Send + Sync>;
 
 /// How `install` sets up updates.
 #[derive(Clone)]
@@ -69,6 +75,9 @@ pub struct UpdateConfig {
     pub service: Result<Service, String>,
     /// Where the install id lives; `None`: the app's data folder.
     pub id_dir: Option<PathBuf>,
+    /// Where the last installed artifact is kept (`kept.rs`); `None`:
+    /// `<app cache dir>/updates`.
+    pub artifact_dir: Option<PathBuf>,
     pub install: InstallStep,
     /// How long to wait for pending sync to be pushed before installing.
     pub push_wait: Duration,
@@ -102,6 +111,7 @@ impl UpdateConfig {
         UpdateConfig {
             service,
             id_dir: None,
+            artifact_dir: None,
             install: InstallStep::Package,
             push_wait: Duration::from_secs(10),
             restart: true,

@@ -76,7 +76,7 @@ impl ServiceUrl {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };
@@ -87,18 +87,21 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// A binary patch the service announces (`delta` in its answer): the seam
-/// for delta updates. Parsed and carried, not used yet: the app downloads
-/// the full artifact and reports `delta: false` until patches are applied
-/// (`crates/delta`) and the rebuilt artifact is verified with
-/// `Update::verify` against the full artifact's signature.
+/// A binary patch the service announces (`delta` in its answer,
+/// `productivitypro_protocol::manifest::DeltaOffer`). Used by `delta.rs`
+/// when the app keeps the artifact of the version it starts from; an
+/// incomplete announcement is no announcement (the full download).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeltaOffer {
     /// The version the patch applies to.
     pub from: String,
     pub url: String,
+    /// The patch's size and SHA-256 (lowercase hex).
     pub size: u64,
     pub sha256: String,
+    /// The full artifact the patch rebuilds (checked before the signature).
+    pub full_size: u64,
+    pub full_sha256: String,
 }
 
 impl DeltaOffer {
@@ -107,7 +110,9 @@ impl DeltaOffer {
             from: v.get("from")?.as_str()?.to_string(),
             url: v.get("url")?.as_str()?.to_string(),
             size: v.get("size")?.as_u64()?,
-            sha256: v.get("sha256")?.as_str()?.to_string(),
+            sha256: v.get("sha256")?.as_str()?.to_ascii_lowercase(),
+            full_size: v.get("fullSize")?.as_u64()?,
+            full_sha256: v.get("fullSha256")?.as_str()?.to_ascii_lowercase(),
         })
     }
 }
@@ -421,7 +426,8 @@ mod tests {
         let sig = signed_b64(b"artifact", "timestamp:1\tfile:a\tversion:1.2.0");
         let raw = serde_json::json!({
             "version": "1.2.0", "rollback": true, "size": 1234,
-            "delta": { "from": "1.1.0", "url": "https://u/p", "size": 99, "sha256": "ab" }
+            "delta": { "from": "1.1.0", "url": "https://u/p", "size": 99, "sha256": "AB",
+                       "method": "zstd", "fullSize": 1234, "fullSha256": "cd" }
         });
         let o = Offer::read("v1.2.0", &sig, &raw).unwrap();
         assert_eq!(o.version, v("1.2.0"));
@@ -434,9 +440,17 @@ mod tests {
                 from: "1.1.0".into(),
                 url: "https://u/p".into(),
                 size: 99,
-                sha256: "ab".into()
+                sha256: "ab".into(),
+                full_size: 1234,
+                full_sha256: "cd".into(),
             })
         );
+        // Without the full artifact's size and hash there is nothing to
+        // check the rebuilt bytes against: no delta.
+        let raw = serde_json::json!({
+            "delta": { "from": "1.1.0", "url": "https://u/p", "size": 99, "sha256": "ab" }
+        });
+        assert_eq!(Offer::read("1.2.0", &sig, &raw).unwrap().delta, None);
         // `rollback` must be the JSON `true`, not a truthy string.
         let o = Offer::read(
             "1.2.0",

@@ -16,9 +16,10 @@ use tauri_plugin_updater::{Update, UpdaterExt};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use super::kept::Kept;
 use super::policy::{self, codes, Backoff, Offer, Refusal};
 use super::progress::Meter;
-use super::{install_id, InstallStep, Service, UpdateConfig};
+use super::{delta, install_id, InstallStep, Service, UpdateConfig};
 use crate::error::{IpcError, IpcResult};
 use crate::shell::Shell;
 use crate::update_dto::{
@@ -32,6 +33,8 @@ pub struct Updates {
     inner: Mutex<Inner>,
     service: Option<Service>,
     install_id: Option<Uuid>,
+    /// The last installed artifact (delta updates); `None`: no cache folder.
+    kept: Option<Kept>,
     current: Version,
     install: InstallStep,
     push_wait: Duration,
@@ -45,6 +48,8 @@ struct Inner {
     update: Option<Update>,
     /// Verified bytes (`ready`).
     bytes: Option<Arc<Vec<u8>>>,
+    /// The patch to try before the full download (`state.offer.delta`).
+    delta: Option<delta::Plan>,
     backoff: Backoff,
     last_attempt: Option<DateTime<Utc>>,
     retry_at: Option<DateTime<Utc>>,
@@ -126,6 +131,11 @@ impl Updates {
                 .or_else(|| app.path().app_data_dir().ok())?;
             install_id::load_or_create(&dir, Uuid::new_v4)
         });
+        let kept = cfg
+            .artifact_dir
+            .clone()
+            .or_else(|| Some(app.path().app_cache_dir().ok()?.join("updates")))
+            .map(Kept::new);
         let state = UpdateState {
             phase: if service.is_some() {
                 UpdatePhase::Idle
@@ -146,6 +156,7 @@ impl Updates {
                 state,
                 update: None,
                 bytes: None,
+                delta: None,
                 backoff: Backoff::default(),
                 last_attempt: None,
                 retry_at: None,
@@ -153,6 +164,7 @@ impl Updates {
             }),
             service,
             install_id,
+            kept,
             current,
             install: cfg.install,
             push_wait: cfg.push_wait,
@@ -253,6 +265,9 @@ impl Updates {
                     }
                     None => None,
                 };
+                let plan = found
+                    .as_ref()
+                    .and_then(|(_, offer)| delta::plan(self.kept.as_ref(), &self.current, offer));
                 self.set(app, |g| {
                     g.last_attempt = Some(now);
                     g.state.channel = channel;
@@ -268,6 +283,15 @@ impl Updates {
                                 .as_ref()
                                 .is_some_and(|o| o.version == update.version);
                             let kept = same && g.bytes.is_some();
+                            // Verified bytes stay; so does how they came.
+                            let (download_size, delta) = match (&g.state.offer, &plan) {
+                                (Some(o), _) if kept => (o.download_size, o.delta),
+                                (_, Some(p)) => (p.patch.size, true),
+                                _ => (download_size, false),
+                            };
+                            if !kept {
+                                g.delta = plan;
+                            }
                             g.state.offer = Some(UpdateOfferDto {
                                 version: update.version.clone(),
                                 notes: update.body.clone(),
@@ -279,9 +303,7 @@ impl Updates {
                                 rollback: offer.rollback,
                                 download_size,
                                 full_size,
-                                // Delta patches are not applied yet (see
-                                // `policy::DeltaOffer`): the full artifact.
-                                delta: false,
+                                delta,
                             });
                             g.state.progress = None;
                             g.state.phase = if kept {
@@ -300,6 +322,7 @@ impl Updates {
                             g.state.progress = None;
                             g.update = None;
                             g.bytes = None;
+                            g.delta = None;
                             g.state.phase = UpdatePhase::UpToDate;
                         }
                     }
@@ -318,6 +341,7 @@ impl Updates {
                 g.state.progress = None;
                 g.update = None;
                 g.bytes = None;
+                g.delta = None;
                 g.state.phase = UpdatePhase::Failed;
                 g.state.error = Some(e);
             }),
@@ -471,17 +495,15 @@ impl Updates {
         lock(&self.inner).state.channel = channel;
     }
 
-    /// Downloads, verifies (the plugin, against the built-in key and the
-    /// signed version) and judges again; ends `ready` or `failed`.
-    pub async fn download<R: Runtime>(&self, app: &AppHandle<R>, update: Update) -> UpdateState {
-        let meter = Mutex::new(Meter::new(Instant::now()));
-        let on_chunk = |n: usize, total: Option<u64>| {
-            let (emit, received, rate) = {
-                let mut m = meter.lock().unwrap_or_else(|p| p.into_inner());
-                let emit = m.add(n as u64, Instant::now());
-                (emit, m.received(), m.rate())
-            };
-            if emit {
+    /// Sends download progress as chunks arrive (throttled, `progress.rs`).
+    fn progress_sink<'a, R: Runtime>(
+        &'a self,
+        app: &'a AppHandle<R>,
+    ) -> impl FnMut(usize, Option<u64>) + Send + 'a {
+        let mut meter = Meter::new(Instant::now());
+        move |n: usize, total: Option<u64>| {
+            if meter.add(n as u64, Instant::now()) {
+                let (received, rate) = (meter.received(), meter.rate());
                 self.set(app, |g| {
                     g.state.progress = Some(UpdateProgress {
                         received,
@@ -490,8 +512,45 @@ impl Updates {
                     })
                 });
             }
+        }
+    }
+
+    /// Downloads, verifies (the plugin, against the built-in key and the
+    /// signed version) and judges again; ends `ready` or `failed`. With a
+    /// delta planned at the check, the patch first (`delta.rs`); any
+    /// failure of it falls back to the full download, the offer then
+    /// saying so (`delta: false`, the full size) and progress restarting.
+    pub async fn download<R: Runtime>(&self, app: &AppHandle<R>, update: Update) -> UpdateState {
+        let plan = lock(&self.inner).delta.clone();
+        let mut rebuilt = None;
+        if let Some(plan) = plan {
+            match delta::rebuild(&update, &plan, self.progress_sink(app)).await {
+                Ok(bytes) => rebuilt = Some(bytes),
+                Err(f) => {
+                    tracing::warn!(
+                        code = f.code(),
+                        "delta update failed; downloading the full artifact"
+                    );
+                    self.set(app, |g| {
+                        g.delta = None;
+                        let full = g.state.offer.as_mut().map(|o| {
+                            o.delta = false;
+                            o.download_size = o.full_size.unwrap_or(0);
+                            o.download_size
+                        });
+                        g.state.progress = Some(UpdateProgress {
+                            received: 0,
+                            total: full.filter(|n| *n > 0),
+                            bytes_per_second: 0,
+                        });
+                    });
+                }
+            }
+        }
+        let result = match rebuilt {
+            Some(bytes) => Ok(bytes),
+            None => update.download(self.progress_sink(app), || {}).await,
         };
-        let result = update.download(on_chunk, || {}).await;
         let now = Utc::now();
         let result = result.map_err(|e| download_error(&e)).and_then(|bytes| {
             // The signature verified: its trusted comment is now the
@@ -564,9 +623,12 @@ impl Updates {
         let wait = self.push_wait;
         let step = self.install.clone();
         let version = update.version.clone();
+        let kept = self.kept.clone();
+        let current = self.current.to_string();
         let result = tauri::async_runtime::spawn_blocking(move || {
             super::pre_install::run(&app2, wait);
-            match step {
+            keep(kept.as_ref(), &update.version, &current, &bytes);
+            let installed = match step {
                 InstallStep::Package => update.install(bytes.as_slice()).map_err(|e| {
                     let e = download_error(&e);
                     if e.code == codes::SERVER || e.code == codes::OFFLINE {
@@ -577,7 +639,13 @@ impl Updates {
                 }),
                 InstallStep::Hand(f) => f(&update.version, bytes.as_slice())
                     .map_err(|m| error(codes::INSTALL_FAILED, m)),
+            };
+            if installed.is_ok() {
+                if let Some(k) = &kept {
+                    let _ = k.prune(&update.version);
+                }
             }
+            installed
         })
         .await
         .map_err(|e| error(codes::INSTALL_FAILED, e.to_string()))
@@ -616,6 +684,23 @@ impl Updates {
             _ = self.wake.notified() => {}
         }
     }
+}
+
+/// Keeps the verified artifact for the next delta update. Failing to is
+/// no reason not to install: the next update is then a full download.
+/// Older kept files than the running version's go now (the running one
+/// stays until the install succeeded).
+fn keep(kept: Option<&Kept>, version: &str, current: &str, bytes: &[u8]) {
+    let Some(k) = kept else { return };
+    if let Err(e) = k.keep(version, bytes) {
+        tracing::warn!(
+            code = "update_kept_write_failed",
+            kind = ?e.kind(),
+            "the installed artifact could not be kept; the next update downloads in full"
+        );
+        return;
+    }
+    let _ = k.prune_except(&[version, current]);
 }
 
 fn refusal(r: &Refusal, current: &Version) -> UpdateError {

@@ -160,6 +160,10 @@ impl Harness {
         if updates.id_dir.is_none() {
             updates.id_dir = Some(config.path().to_path_buf());
         }
+        // Never the user's cache folder.
+        if updates.artifact_dir.is_none() {
+            updates.artifact_dir = Some(config.path().join("updates"));
+        }
         let mut ctx = context();
         let with_updater = updates.configure(&mut ctx);
         let opts = Options {
