@@ -2,7 +2,7 @@
 //! for scripts (the end-to-end test drives an installed app with them
 //! instead of clicking and sleeping). Each prints one JSON line on stdout:
 //!
-//! `{"result":"available","current":"1.0.0","channel":"canary","version":"1.1.0","rollback":false,"code":null,"message":null}`
+//! `{"result":"available","current":"1.0.0","channel":"canary","version":"1.1.0","rollback":false,"delta":true,"code":null,"message":null}`
 //!
 //! `result` is `upToDate`, `available`, `installed`, `failed` or
 //! `unavailable`; `code` is the updater's error code when it failed.
@@ -72,6 +72,9 @@ pub struct Line {
     pub channel: UpdateChannel,
     pub version: Option<String>,
     pub rollback: Option<bool>,
+    /// The offer came (or is to come) as a patch rebuilt from the kept
+    /// artifact; false after a fallback to the full download.
+    pub delta: Option<bool>,
     pub code: Option<String>,
     pub message: Option<String>,
 }
@@ -84,6 +87,7 @@ impl Line {
             channel: s.channel,
             version: s.offer.as_ref().map(|o| o.version.clone()),
             rollback: s.offer.as_ref().map(|o| o.rollback),
+            delta: s.offer.as_ref().map(|o| o.delta),
             code: s.error.as_ref().map(|e| e.code.clone()),
             message: s.error.as_ref().map(|e| e.message.clone()),
         }
@@ -170,6 +174,7 @@ pub fn main(req: Result<Request, String>) -> i32 {
             channel: req.channel.unwrap_or_default(),
             version: None,
             rollback: None,
+            delta: None,
             code: Some(super::codes::UNAVAILABLE.to_string()),
             message: Some(why.clone()),
         };

@@ -29,9 +29,13 @@ test(`the updated app (${VERSION}) opens the vault with its tasks and says ${VER
   s = await Session.start(DRIVER, APP);
   const phase = () =>
     s.exec(`return document.querySelector('${tid('app-root')}')?.dataset.phase ?? null`);
-  await eventually(async () => (await phase()) === 'unlocked', 'the vault unlocked from the keyring', {
-    timeoutMs: 30_000,
-  });
+  await eventually(
+    async () => (await phase()) === 'unlocked',
+    'the vault unlocked from the keyring',
+    {
+      timeoutMs: 30_000,
+    },
+  );
   const titles = () =>
     s.exec(
       `return [...document.querySelectorAll('${tid('task-row')} ${tid('task-title')}')]
