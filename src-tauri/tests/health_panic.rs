@@ -14,7 +14,8 @@ const APP: &str = env!("CARGO_PKG_VERSION");
 #[test]
 fn a_panic_is_logged_without_its_message_and_queued_as_a_crash_at_the_next_start() {
     let data = tempfile::tempdir().unwrap();
-    let now = Setup::default().now;
+    // The hook stamps crashes with the system clock; the app must read the same.
+    let now = chrono::Utc::now();
     let dir = dir_in(&data.path().join("vault"));
     let consent = ConsentFile::in_dir(&dir);
     let mut c = consent.load_or_create(now).unwrap();

@@ -2,4 +2,11 @@
 import type { HealthEventDto } from "./HealthEventDto";
 import type { HealthField } from "./HealthField";
 
-export type HealthPreview = { fields: Array<HealthField>, queued: Array<HealthEventDto>, reports: Array<string>, };
+/**
+ * The "What is sent" view, made by the same code that builds the reports.
+ */
+export type HealthPreview = { fields: Array<HealthField>, queued: Array<HealthEventDto>, 
+/**
+ * The exact JSON bodies that would be sent now (pretty-printed).
+ */
+reports: Array<string>, };
