@@ -53,7 +53,11 @@ pub fn dir_in(data_dir: &Path) -> PathBuf {
 /// The channel is `stable` until the settings are read (`start`).
 pub fn install_panic_hook(version: &str) -> Option<Arc<CrashContext>> {
     let data_dir = EnvVars::from_process().data_dir(None).ok()?;
-    Some(install_panic_hook_in(&dir_in(&data_dir), version, Utc::now()))
+    Some(install_panic_hook_in(
+        &dir_in(&data_dir),
+        version,
+        Utc::now(),
+    ))
 }
 
 /// `install_panic_hook` with the folder and time given (tests).
@@ -190,7 +194,11 @@ impl Health {
         match self.queue.push(&[e], now) {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!(code = e.code(), kind = kind.as_str(), "health event not queued");
+                tracing::warn!(
+                    code = e.code(),
+                    kind = kind.as_str(),
+                    "health event not queued"
+                );
                 false
             }
         }
@@ -303,7 +311,9 @@ fn fields(report: &serde_json::Value) -> Vec<HealthField> {
 }
 
 fn text(v: &serde_json::Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
 }
 
 pub fn get<R: Runtime>(app: &AppHandle<R>) -> Option<Arc<Health>> {
@@ -317,7 +327,10 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, setup: HealthSetup) {
     let now = setup.clock.now();
     let consent_file = ConsentFile::in_dir(&dir);
     let consent = consent_file.load_or_create(now).unwrap_or_else(|e| {
-        tracing::warn!(code = e.code(), "health consent not saved; reports stay off");
+        tracing::warn!(
+            code = e.code(),
+            "health consent not saved; reports stay off"
+        );
         Consent::first_run(now)
     });
     let channel = Health::channel(app);

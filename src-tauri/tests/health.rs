@@ -180,7 +180,13 @@ fn consent_in(data: &Path, answer: Option<bool>, now: DateTime<Utc>) {
 /// `key`), on the data folder `data` (handed from app to app for a
 /// restart), with its clock at `now`.
 fn app(key: &str, base: &str, data: tempfile::TempDir, now: DateTime<Utc>) -> App {
-    app_with(key, base, data, now, InstallStep::Hand(Arc::new(|_, _| Ok(()))))
+    app_with(
+        key,
+        base,
+        data,
+        now,
+        InstallStep::Hand(Arc::new(|_, _| Ok(()))),
+    )
 }
 
 fn app_with(
@@ -240,7 +246,12 @@ fn with_reports_off_nothing_is_queued_or_sent() {
     let s = service();
     let fwd = Forwarder::start(&s.base);
     let now = s.clock.now();
-    let a = app(&s.key.public_b64(), &fwd.base, tempfile::tempdir().unwrap(), now);
+    let a = app(
+        &s.key.public_b64(),
+        &fwd.base,
+        tempfile::tempdir().unwrap(),
+        now,
+    );
     assert_eq!(
         a.ok("health_state", json!({})),
         json!({"enabled": false, "ask": false, "decided": false, "canSend": true}),
@@ -258,7 +269,9 @@ fn with_reports_off_nothing_is_queued_or_sent() {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
     assert!(
-        !files.iter().any(|f| f.contains("queue") || f.contains("crash")),
+        !files
+            .iter()
+            .any(|f| f.contains("queue") || f.contains("crash")),
         "{files:?}"
     );
 }
@@ -291,7 +304,16 @@ fn opted_in_the_session_is_queued_at_start_and_sent_with_the_token_of_the_next_c
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    for f in ["install_id", "version", "channel", "os", "arch", "token", "events[].kind", "events[].at"] {
+    for f in [
+        "install_id",
+        "version",
+        "channel",
+        "os",
+        "arch",
+        "token",
+        "events[].kind",
+        "events[].at",
+    ] {
         assert!(names.contains(&f), "{f} not in {names:?}");
     }
     assert_eq!(p["reports"].as_array().unwrap().len(), 1);
@@ -307,7 +329,10 @@ fn opted_in_the_session_is_queued_at_start_and_sent_with_the_token_of_the_next_c
     assert_eq!(health_of(&s, APP)["installs"], json!(1));
     let after = fwd.seen()[before..].to_vec();
     assert!(after[0].starts_with("GET /v1/update/"), "{after:?}");
-    assert!(after.contains(&"POST /v1/telemetry".to_string()), "{after:?}");
+    assert!(
+        after.contains(&"POST /v1/telemetry".to_string()),
+        "{after:?}"
+    );
     assert!(
         !after.contains(&"POST /v1/telemetry/token".to_string()),
         "the check's token was used: {after:?}"
@@ -315,8 +340,14 @@ fn opted_in_the_session_is_queued_at_start_and_sent_with_the_token_of_the_next_c
 
     // The page's uncaught error: one crash this run, sent at once.
     assert_eq!(a.ok("health_ui_error", json!({})), json!(true));
-    assert_eq!(a.ok("health_ui_error", json!({})), json!(false), "once a run");
-    wait_until("the crash to arrive", || health_of(&s, APP)["crashes"] == json!(1));
+    assert_eq!(
+        a.ok("health_ui_error", json!({})),
+        json!(false),
+        "once a run"
+    );
+    wait_until("the crash to arrive", || {
+        health_of(&s, APP)["crashes"] == json!(1)
+    });
 }
 
 #[test]
@@ -352,7 +383,10 @@ fn an_unreachable_service_keeps_the_events() {
     // A key is needed for an updater; nothing listens on port 1.
     let key = service::Key::new().public_b64();
     let a = app(&key, "http://127.0.0.1:1", data, now);
-    assert_eq!(a.ok("update_check", json!({}))["error"]["code"], "update_offline");
+    assert_eq!(
+        a.ok("update_check", json!({}))["error"]["code"],
+        "update_offline"
+    );
     assert_eq!(a.ok("health_ui_error", json!({})), json!(true));
     std::thread::sleep(Duration::from_millis(500));
     let kinds: Vec<Value> = queued(&a).iter().map(|e| e["kind"].clone()).collect();
@@ -381,7 +415,11 @@ fn the_first_start_of_a_new_version_is_an_update_installed() {
     );
     let App { data, .. } = a;
     let b = app(&key, "http://127.0.0.1:1", data, now);
-    assert_eq!(queued(&b).len(), 3, "a second start of it is a session only");
+    assert_eq!(
+        queued(&b).len(),
+        3,
+        "a second start of it is a session only"
+    );
 }
 
 #[test]
@@ -397,8 +435,16 @@ fn the_question_is_due_after_a_week_and_the_answer_is_kept_across_restarts() {
         a.ok("health_state", json!({})),
         json!({"enabled": false, "ask": true, "decided": false, "canSend": true})
     );
-    for bad in [json!({}), json!({"enabled": "yes"}), json!({"enabled": true, "x": 1})] {
-        assert_eq!(a.err("health_set", bad.clone()), "invalid_argument", "{bad}");
+    for bad in [
+        json!({}),
+        json!({"enabled": "yes"}),
+        json!({"enabled": true, "x": 1}),
+    ] {
+        assert_eq!(
+            a.err("health_set", bad.clone()),
+            "invalid_argument",
+            "{bad}"
+        );
     }
     assert_eq!(
         a.ok("health_set", json!({"enabled": true})),
@@ -409,7 +455,10 @@ fn the_question_is_due_after_a_week_and_the_answer_is_kept_across_restarts() {
     assert_eq!(b.ok("health_state", json!({}))["enabled"], true);
     assert_eq!(queued(&b).len(), 1, "this start's session");
     // Off: the queue is emptied, nothing more is queued.
-    assert_eq!(b.ok("health_set", json!({"enabled": false}))["enabled"], false);
+    assert_eq!(
+        b.ok("health_set", json!({"enabled": false}))["enabled"],
+        false
+    );
     assert!(queued(&b).is_empty());
     assert_eq!(b.ok("health_ui_error", json!({})), json!(false));
     let App { data, .. } = b;

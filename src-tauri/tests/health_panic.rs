@@ -45,5 +45,8 @@ fn a_panic_is_logged_without_its_message_and_queued_as_a_crash_at_the_next_start
         .collect();
     assert!(kinds.contains(&("crash", APP)), "{kinds:?}");
     assert!(kinds.contains(&("session_start", APP)), "{kinds:?}");
-    assert!(!dir.join("health-crashes.log").exists(), "the log was drained");
+    assert!(
+        !dir.join("health-crashes.log").exists(),
+        "the log was drained"
+    );
 }

@@ -219,7 +219,13 @@ impl Sender {
     }
 
     async fn post(&self, report: &TelemetryReport) -> Answer {
-        match self.client.post(self.telemetry.clone()).json(report).send().await {
+        match self
+            .client
+            .post(self.telemetry.clone())
+            .json(report)
+            .send()
+            .await
+        {
             Err(e) => Answer::Later(HealthError::Offline(e.to_string())),
             Ok(resp) if resp.status() == StatusCode::ACCEPTED || resp.status().is_success() => {
                 Answer::Accepted
@@ -242,11 +248,12 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     // reqwest is built without HTTP/2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
@@ -285,15 +292,24 @@ mod tests {
 
     #[test]
     fn a_base_that_cannot_take_a_path_is_refused_not_a_panic() {
-        for bad in ["mailto:ops@example.org", "data:text/plain,x", "file:///srv/updates"] {
-            let e = sender(bad).err().unwrap_or_else(|| panic!("{bad} accepted"));
+        for bad in [
+            "mailto:ops@example.org",
+            "data:text/plain,x",
+            "file:///srv/updates",
+        ] {
+            let e = sender(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
             assert_eq!(e.code(), "health_service_invalid", "{bad}");
         }
     }
 
     #[test]
     fn the_base_path_is_kept_with_or_without_a_trailing_slash() {
-        for base in ["https://example.org/updates", "https://example.org/updates/"] {
+        for base in [
+            "https://example.org/updates",
+            "https://example.org/updates/",
+        ] {
             let s = sender(base).unwrap();
             assert_eq!(
                 (s.telemetry.as_str(), s.token.as_str()),
@@ -305,6 +321,9 @@ mod tests {
             );
         }
         let root = sender("http://127.0.0.1:8080").unwrap();
-        assert_eq!(root.telemetry_url().as_str(), "http://127.0.0.1:8080/v1/telemetry");
+        assert_eq!(
+            root.telemetry_url().as_str(),
+            "http://127.0.0.1:8080/v1/telemetry"
+        );
     }
 }

@@ -147,9 +147,7 @@ mod tests {
             .into_iter()
             .map(|e| (e.kind, e.version))
             .collect();
-        let count = |k: EventKind, v: &str| {
-            kinds.iter().filter(|(a, b)| *a == k && b == v).count()
-        };
+        let count = |k: EventKind, v: &str| kinds.iter().filter(|(a, b)| *a == k && b == v).count();
         assert_eq!(count(EventKind::SessionStart, "1.0.0"), 1);
         assert_eq!(count(EventKind::Crash, "1.0.0"), 1);
         assert_eq!(count(EventKind::SessionStart, "1.1.0"), 2);

@@ -85,12 +85,7 @@ async fn health_of(h: &Harness, version: &str) -> serde_json::Value {
 async fn queued_events_and_a_logged_crash_reach_the_service_and_leave_the_queue() {
     let tmp = tempfile::tempdir().unwrap();
     for db in common::databases(tmp.path()).await {
-        let Setup {
-            h,
-            queue,
-            now,
-            dir,
-        } = setup(&db).await;
+        let Setup { h, queue, now, dir } = setup(&db).await;
         queue
             .push(&[event(&h, EventKind::SessionStart, "1.0.0", 30)], now)
             .unwrap();
