@@ -56,8 +56,11 @@ pub enum InstallStep {
     Package,
     /// Hands the verified bytes over instead (tests: nothing is
     /// installed, the steps before are real).
-    Hand(Arc<dyn Fn(&str, &[u8]) -> Result<(), String> + Send + Sync>),
+    Hand(Handover),
 }
+
+/// Takes the version and the verified bytes (`InstallStep::Hand`).
+pub type Handover = Arc<dyn Fn(&str, &[u8]) -> Result<(), String> + Send + Sync>;
 
 /// How `install` sets up updates.
 #[derive(Clone)]
