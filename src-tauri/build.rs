@@ -69,6 +69,10 @@ const COMMANDS: &[&str] = &[
     "update_download",
     "update_install",
     "update_later",
+    "health_state",
+    "health_set",
+    "health_preview",
+    "health_ui_error",
 ];
 
 /// The key in Tauri's `pubkey` form (base64 of the `.pub` text), or a

@@ -148,6 +148,7 @@ fn main() {
                 notices: Notices::To(quiet),
                 launch: Default::default(),
                 updates: productivitypro_app::updates::UpdateConfig::unavailable("benchmark"),
+                crash: None,
             },
         )
         .unwrap();

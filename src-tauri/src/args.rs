@@ -169,3 +169,4 @@ args!(ReminderSnoozeArgs {
     id: Id,
     minutes: u32,
 });
+args!(HealthSetArgs { enabled: bool });

@@ -10,6 +10,7 @@ use ts_rs::{Config, ExportError, TS};
 use crate::args::*;
 use crate::dto::*;
 use crate::error::IpcError;
+use crate::health_dto::*;
 use crate::settings::{DateFormat, Settings, Theme, TimeFormat, WeekStart};
 use crate::sync_dto::*;
 use crate::update_dto::*;
@@ -107,6 +108,11 @@ pub fn all() -> Vec<(String, Render)> {
         one::<UpdateProgress>(),
         one::<UpdateError>(),
         one::<UpdateState>(),
+        one::<HealthState>(),
+        one::<HealthField>(),
+        one::<HealthEventDto>(),
+        one::<HealthPreview>(),
+        one::<HealthSetArgs>(),
     ]
 }
 

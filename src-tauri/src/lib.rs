@@ -17,6 +17,8 @@ pub mod dto;
 pub mod emit;
 pub mod error;
 pub mod files;
+pub mod health;
+pub mod health_dto;
 pub mod logging;
 pub mod memory;
 pub mod reminders;
@@ -64,6 +66,9 @@ pub struct Options {
     /// In-app updates; the plugin must be registered when it has a
     /// service (`UpdateConfig::configure`).
     pub updates: updates::UpdateConfig,
+    /// The panic hook's context when `run()` installed one before the
+    /// builder (`health::install_panic_hook`); `None`: no hook.
+    pub crash: Option<Arc<productivitypro_health::crash::CrashContext>>,
 }
 
 /// Manages the `Shell` and starts the background loops. Call from the
@@ -91,7 +96,24 @@ pub fn install<R: Runtime>(app: &mut App<R>, opts: Options) -> Result<Arc<Shell>
     };
     background::start(app.handle(), opts.ticks, sink);
     sync_worker::start(app.handle());
+    let service = opts
+        .updates
+        .service
+        .as_ref()
+        .ok()
+        .map(|s| s.url.as_str().to_string());
     updates::start(app.handle(), opts.updates);
+    health::start(
+        app.handle(),
+        health::HealthSetup {
+            data_dir: shell.cfg.data_dir.clone(),
+            version: app.package_info().version.to_string(),
+            clock: shell.cfg.clock.clone(),
+            crash: opts.crash,
+            service,
+            install_id: updates::updates(app.handle()).and_then(|u| u.install_id()),
+        },
+    );
     Ok(shell)
 }
 
@@ -242,6 +264,8 @@ pub fn run() {
     let setup_launch = launch.clone();
     let update_cfg = updates::UpdateConfig::from_build_and_env();
     let mut ctx = context();
+    // First, so a panic anywhere in the start is a crash (when opted in).
+    let crash = health::install_panic_hook(&ctx.package_info().version.to_string());
     let with_updater = update_cfg.configure(&mut ctx);
     let mut builder = tauri::Builder::default()
         // First: a second launch must reach this instance before anything
@@ -289,6 +313,7 @@ pub fn run() {
                     notices: Notices::Os,
                     launch: setup_launch.clone(),
                     updates: update_cfg.clone(),
+                    crash: crash.clone(),
                 },
             )?;
             desktop_setup(app, &shell, &setup_launch);

@@ -67,21 +67,20 @@ impl ConsentFile {
     /// saved at once so the week is counted from the real first run. An
     /// unreadable file never turns reporting on: a fresh consent is off.
     pub fn load_or_create(&self, now: DateTime<Utc>) -> Result<Consent, HealthError> {
-        match fs::read(&self.path) {
+        let unreadable = match fs::read(&self.path) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!(
-                    code = "health_consent_unreadable",
-                    error = %e,
-                    "health consent file unreadable; reports stay off until the user decides"
-                ),
+                Err(e) => Some(e.to_string()),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(error) = unreadable {
+            tracing::warn!(
                 code = "health_consent_unreadable",
-                error = %e,
+                error = %error,
                 "health consent file unreadable; reports stay off until the user decides"
-            ),
+            );
         }
         let fresh = Consent::first_run(now);
         self.save(&fresh)?;
@@ -89,6 +88,7 @@ impl ConsentFile {
     }
 
     pub fn save(&self, c: &Consent) -> Result<(), HealthError> {
+        // A derived Serialize of plain fields cannot fail.
         let bytes = serde_json::to_vec_pretty(c).expect("consent serialises");
         write_atomically(&self.path, &bytes)
     }

@@ -69,6 +69,16 @@ impl CrashLog {
         f.write_all(format!("{line}\n").as_bytes())
     }
 
+    /// Deletes the log unread (reports are off).
+    pub fn clear(&self) -> Result<(), HealthError> {
+        match fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(HealthError::write(&self.path)(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Moves the logged crashes into the queue, then empties the log.
     /// Unparseable lines (a write cut short by the dying process) are
     /// skipped. Returns how many crashes were queued.
@@ -77,19 +87,11 @@ impl CrashLog {
             Ok(f) => {
                 let mut buf = Vec::new();
                 std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_LOG_BYTES), &mut buf)
-                    .map_err(|source| HealthError::Write {
-                        path: self.path.clone(),
-                        source,
-                    })?;
+                    .map_err(HealthError::write(&self.path))?;
                 buf
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(source) => {
-                return Err(HealthError::Write {
-                    path: self.path.clone(),
-                    source,
-                })
-            }
+            Err(e) => return Err(HealthError::write(&self.path)(e)),
         };
         let crashes: Vec<Queued> = bytes
             .split(|b| *b == b'\n')
@@ -104,10 +106,7 @@ impl CrashLog {
         if !crashes.is_empty() {
             queue.push(&crashes, now)?;
         }
-        fs::remove_file(&self.path).map_err(|source| HealthError::Write {
-            path: self.path.clone(),
-            source,
-        })?;
+        fs::remove_file(&self.path).map_err(HealthError::write(&self.path))?;
         Ok(crashes.len())
     }
 }

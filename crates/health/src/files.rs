@@ -8,19 +8,16 @@ use std::path::Path;
 use crate::HealthError;
 
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), HealthError> {
-    let err = |source| HealthError::Write {
-        path: path.to_owned(),
-        source,
-    };
+    let err = HealthError::write;
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(err)?;
+        fs::create_dir_all(dir).map_err(err(path))?;
     }
     let tmp = path.with_extension("tmp");
-    let mut f = open_private(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
+    let mut f = open_private(&tmp).map_err(err(path))?;
+    f.write_all(bytes).map_err(err(path))?;
+    f.sync_all().map_err(err(path))?;
     drop(f);
-    fs::rename(&tmp, path).map_err(err)?;
+    fs::rename(&tmp, path).map_err(err(path))?;
     Ok(())
 }
 

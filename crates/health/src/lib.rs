@@ -14,6 +14,8 @@
 //!   lock, no rewrite while the process is failing), drained into the queue
 //!   at the next start.
 //! - [`report`] — queued events grouped into the reports the service takes.
+//! - [`start`] — what a start queues (session, logged crashes, an update
+//!   installed on the first start of a new version).
 //! - [`send`] — the HTTP side: tokens, `POST /v1/telemetry`, and what each
 //!   answer means for the queued events (sent, dropped, or kept for later).
 
@@ -24,5 +26,6 @@ mod files;
 pub mod queue;
 pub mod report;
 pub mod send;
+pub mod start;
 
 pub use error::HealthError;

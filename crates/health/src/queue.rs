@@ -58,28 +58,23 @@ impl Queue {
     /// empty (it is replaced by the next write): health data is not worth
     /// stopping the app for.
     pub fn load(&self, now: DateTime<Utc>) -> Vec<Queued> {
-        let mut events = match fs::read(&self.path) {
+        let read = match fs::read(&self.path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
             Ok(bytes) => match serde_json::from_slice::<QueueFile>(&bytes) {
-                Ok(f) if f.format == FORMAT => f.events,
-                Ok(f) => {
-                    tracing::warn!(
-                        code = "health_queue_unreadable",
-                        format = f.format,
-                        "health queue from another format; dropped"
-                    );
-                    Vec::new()
-                }
-                Err(e) => {
-                    tracing::warn!(code = "health_queue_unreadable", error = %e, "health queue unreadable; dropped");
-                    Vec::new()
-                }
+                Ok(f) if f.format == FORMAT => Ok(f.events),
+                Ok(f) => Err(format!("format {} (this build reads {FORMAT})", f.format)),
+                Err(e) => Err(e.to_string()),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => {
-                tracing::warn!(code = "health_queue_unreadable", error = %e, "health queue unreadable; dropped");
-                Vec::new()
-            }
         };
+        let mut events = read.unwrap_or_else(|error| {
+            tracing::warn!(
+                code = "health_queue_unreadable",
+                error = %error,
+                "health queue unreadable; dropped"
+            );
+            Vec::new()
+        });
         prune(&mut events, now);
         events
     }
@@ -117,6 +112,8 @@ impl Queue {
         };
         write_atomically(
             &self.path,
+            // A derived Serialize of plain fields (no maps with non-string
+            // keys, no custom impls) cannot fail.
             &serde_json::to_vec(&file).expect("queue serialises"),
         )
     }

@@ -75,10 +75,33 @@ pub fn preview(install: &Install, events: &[Queued]) -> Vec<serde_json::Value> {
     drafts(events)
         .iter()
         .map(|d| {
+            // A derived Serialize of plain fields (the protocol's closed
+            // report) cannot fail.
             serde_json::to_value(d.report(install, "(issued by the update service)".into()))
                 .expect("report serialises")
         })
         .collect()
+}
+
+/// One report as this install would send it now, carrying a single
+/// `session_start`: the "what is sent" view lists its fields even while
+/// nothing is queued.
+pub fn example(
+    install: &Install,
+    version: &str,
+    channel: Channel,
+    now: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    let one = Queued {
+        kind: productivitypro_protocol::telemetry::EventKind::SessionStart,
+        at: now,
+        version: version.to_string(),
+        channel,
+    };
+    preview(install, &[one])
+        .into_iter()
+        .next()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -11,13 +11,15 @@
 //! - 429, 5xx, no answer: kept for the next flush.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use productivitypro_protocol::api::ApiError;
 use productivitypro_protocol::telemetry::{TelemetryReport, TokenRequest, TokenResponse};
 use productivitypro_protocol::Channel;
-use reqwest::StatusCode;
+use reqwest::{StatusCode, Url};
+use reqwest_app as reqwest;
 
 use crate::queue::{Queue, Queued};
 use crate::report::{drafts, Draft, Install};
@@ -36,6 +38,18 @@ impl Tokens {
         for (version, token) in tokens {
             self.map.insert((version.clone(), channel), token.clone());
         }
+    }
+
+    /// Adds `other`'s tokens where this holds none for the version (the
+    /// ones taken meanwhile are newer).
+    pub fn merge(&mut self, other: Tokens) {
+        for (k, v) in other.map {
+            self.map.entry(k).or_insert(v);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 
     fn get(&self, version: &str, channel: Channel) -> Option<String> {
@@ -65,19 +79,49 @@ enum Answer {
 }
 
 pub struct Sender {
-    base: reqwest::Url,
+    /// `POST /v1/telemetry`.
+    telemetry: Url,
+    /// `POST /v1/telemetry/token`.
+    token: Url,
     client: reqwest::Client,
 }
 
 impl Sender {
-    /// `base`: the update service, e.g. `https://updates.example.org/`.
-    pub fn new(base: reqwest::Url, user_agent: &str) -> Self {
+    /// `base`: the update service, e.g. `https://updates.example.org` (a
+    /// path prefix is kept: `https://example.org/updates` sends to
+    /// `https://example.org/updates/v1/telemetry`).
+    pub fn new(base: Url, user_agent: &str) -> Result<Self, HealthError> {
+        let invalid = |why: &str| HealthError::Service(base.to_string(), why.to_string());
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("not an http(s) address paths can be added to"));
+        }
+        // `join` replaces the last segment of a path without a trailing
+        // slash: `…/updates` + `v1/telemetry` would lose `updates`.
+        let mut dir = base.clone();
+        if !dir.path().ends_with('/') {
+            let path = format!("{}/", dir.path());
+            dir.set_path(&path);
+        }
+        let join = |p: &str| dir.join(p).map_err(|e| invalid(&e.to_string()));
+        let telemetry = join("v1/telemetry")?;
+        let token = join("v1/telemetry/token")?;
+        let tls = tls_config().map_err(|e| HealthError::Client(e.to_string()))?;
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .user_agent(user_agent)
             .timeout(Duration::from_secs(20))
             .build()
-            .expect("HTTP client builds");
-        Sender { base, client }
+            .map_err(|e| HealthError::Client(e.to_string()))?;
+        Ok(Sender {
+            telemetry,
+            token,
+            client,
+        })
+    }
+
+    /// Where reports go (`POST`).
+    pub fn telemetry_url(&self) -> &Url {
+        &self.telemetry
     }
 
     /// Sends every queued event it can, and updates the queue.
@@ -156,13 +200,9 @@ impl Sender {
             version: draft.version.clone(),
             channel: draft.channel,
         };
-        let url = self
-            .base
-            .join("v1/telemetry/token")
-            .expect("static path joins");
         let resp = self
             .client
-            .post(url)
+            .post(self.token.clone())
             .json(&req)
             .send()
             .await
@@ -179,8 +219,13 @@ impl Sender {
     }
 
     async fn post(&self, report: &TelemetryReport) -> Answer {
-        let url = self.base.join("v1/telemetry").expect("static path joins");
-        match self.client.post(url).json(report).send().await {
+        match self
+            .client
+            .post(self.telemetry.clone())
+            .json(report)
+            .send()
+            .await
+        {
             Err(e) => Answer::Later(HealthError::Offline(e.to_string())),
             Ok(resp) if resp.status() == StatusCode::ACCEPTED || resp.status().is_success() => {
                 Answer::Accepted
@@ -194,6 +239,24 @@ impl Sender {
             }
         }
     }
+}
+
+/// rustls with ring and Mozilla's roots, given to reqwest whole (its
+/// `rustls-no-provider` build has no crypto of its own), as the sync
+/// client does.
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    // reqwest is built without HTTP/2.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 fn judge(status: StatusCode, code: String) -> Answer {
@@ -216,5 +279,51 @@ async fn error_code(resp: reqwest::Response) -> String {
     match resp.json::<ApiError>().await {
         Ok(e) => e.code,
         Err(_) => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sender(base: &str) -> Result<Sender, HealthError> {
+        Sender::new(base.parse().unwrap(), "test")
+    }
+
+    #[test]
+    fn a_base_that_cannot_take_a_path_is_refused_not_a_panic() {
+        for bad in [
+            "mailto:ops@example.org",
+            "data:text/plain,x",
+            "file:///srv/updates",
+        ] {
+            let e = sender(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert_eq!(e.code(), "health_service_invalid", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_base_path_is_kept_with_or_without_a_trailing_slash() {
+        for base in [
+            "https://example.org/updates",
+            "https://example.org/updates/",
+        ] {
+            let s = sender(base).unwrap();
+            assert_eq!(
+                (s.telemetry.as_str(), s.token.as_str()),
+                (
+                    "https://example.org/updates/v1/telemetry",
+                    "https://example.org/updates/v1/telemetry/token"
+                ),
+                "{base}"
+            );
+        }
+        let root = sender("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            root.telemetry_url().as_str(),
+            "http://127.0.0.1:8080/v1/telemetry"
+        );
     }
 }

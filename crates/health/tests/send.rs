@@ -31,10 +31,33 @@ fn install() -> Install {
 }
 
 fn sender(h: &Harness) -> Sender {
-    Sender::new(
-        format!("{}/", h.base).parse().unwrap(),
-        "productivitypro-health-test",
-    )
+    Sender::new(h.base.parse().unwrap(), "productivitypro-health-test").unwrap()
+}
+
+/// The service on `db` with 1.0.0 published to stable at 100%, and an
+/// empty queue in a folder of its own.
+struct Setup {
+    h: Harness,
+    queue: Queue,
+    now: chrono::DateTime<chrono::Utc>,
+    dir: tempfile::TempDir,
+}
+
+async fn setup(db: &str) -> Setup {
+    let h = Harness::start(db).await;
+    assert_eq!(
+        h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX_DEB])
+            .await
+            .status(),
+        201
+    );
+    let dir = tempfile::tempdir().unwrap();
+    Setup {
+        queue: Queue::in_dir(dir.path()),
+        now: h.clock.now(),
+        h,
+        dir,
+    }
 }
 
 fn event(h: &Harness, kind: EventKind, version: &str, minutes_ago: i64) -> Queued {
@@ -62,16 +85,7 @@ async fn health_of(h: &Harness, version: &str) -> serde_json::Value {
 async fn queued_events_and_a_logged_crash_reach_the_service_and_leave_the_queue() {
     let tmp = tempfile::tempdir().unwrap();
     for db in common::databases(tmp.path()).await {
-        let h = Harness::start(&db).await;
-        assert_eq!(
-            h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX_DEB])
-                .await
-                .status(),
-            201
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let queue = Queue::in_dir(dir.path());
-        let now = h.clock.now();
+        let Setup { h, queue, now, dir } = setup(&db).await;
         queue
             .push(&[event(&h, EventKind::SessionStart, "1.0.0", 30)], now)
             .unwrap();
@@ -112,16 +126,12 @@ async fn queued_events_and_a_logged_crash_reach_the_service_and_leave_the_queue(
 async fn a_refused_token_is_replaced_once_and_the_report_goes_through() {
     let tmp = tempfile::tempdir().unwrap();
     for db in common::databases(tmp.path()).await {
-        let h = Harness::start(&db).await;
-        assert_eq!(
-            h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX_DEB])
-                .await
-                .status(),
-            201
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let queue = Queue::in_dir(dir.path());
-        let now = h.clock.now();
+        let Setup {
+            h,
+            queue,
+            now,
+            dir: _dir,
+        } = setup(&db).await;
         queue
             .push(&[event(&h, EventKind::Crash, "1.0.0", 5)], now)
             .unwrap();
@@ -145,16 +155,12 @@ async fn a_refused_token_is_replaced_once_and_the_report_goes_through() {
 async fn events_the_service_will_never_take_are_dropped_and_the_rest_still_sent() {
     let tmp = tempfile::tempdir().unwrap();
     for db in common::databases(tmp.path()).await {
-        let h = Harness::start(&db).await;
-        assert_eq!(
-            h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX_DEB])
-                .await
-                .status(),
-            201
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let queue = Queue::in_dir(dir.path());
-        let now = h.clock.now();
+        let Setup {
+            h,
+            queue,
+            now,
+            dir: _dir,
+        } = setup(&db).await;
         // 9.9.9 is a local build the service never published.
         queue
             .push(
@@ -179,16 +185,12 @@ async fn events_the_service_will_never_take_are_dropped_and_the_rest_still_sent(
 async fn offline_keeps_every_event_for_the_next_flush() {
     let tmp = tempfile::tempdir().unwrap();
     let db = common::databases(tmp.path()).await.remove(0);
-    let h = Harness::start(&db).await;
-    assert_eq!(
-        h.publish("1.0.0", Channel::Stable, 100.0, &[LINUX_DEB])
-            .await
-            .status(),
-        201
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let queue = Queue::in_dir(dir.path());
-    let now = h.clock.now();
+    let Setup {
+        h,
+        queue,
+        now,
+        dir: _dir,
+    } = setup(&db).await;
     queue
         .push(&[event(&h, EventKind::SessionStart, "1.0.0", 1)], now)
         .unwrap();
@@ -197,7 +199,7 @@ async fn offline_keeps_every_event_for_the_next_flush() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let away = Sender::new(format!("http://{closed}/").parse().unwrap(), "test");
+    let away = Sender::new(format!("http://{closed}").parse().unwrap(), "test").unwrap();
     let me = install();
     let mut tokens = Tokens::default();
     let f = away.flush(&queue, &mut tokens, &me, now).await.unwrap();

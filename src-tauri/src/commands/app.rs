@@ -130,5 +130,6 @@ pub async fn settings_set<R: Runtime>(
     // A new channel or automatic checks on/off: the updater's state says
     // so and its schedule follows.
     crate::updates::settings_changed(&app);
+    crate::health::settings_changed(&app);
     Ok(settings)
 }

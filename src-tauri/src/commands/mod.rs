@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod files;
+pub mod health;
 pub mod sync;
 pub mod tasks;
 pub mod updates;
@@ -73,6 +74,10 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         updates::update_download,
         updates::update_install,
         updates::update_later,
+        health::health_state,
+        health::health_set,
+        health::health_preview,
+        health::health_ui_error,
     ]
 }
 
@@ -134,4 +139,8 @@ pub const NAMES: &[&str] = &[
     "update_download",
     "update_install",
     "update_later",
+    "health_state",
+    "health_set",
+    "health_preview",
+    "health_ui_error",
 ];

@@ -352,6 +352,7 @@ impl Updates {
             offered = state.offer.as_ref().map(|o| o.version.as_str()),
             "update check"
         );
+        crate::health::flush_soon(app);
         Ok(state)
     }
 
@@ -384,7 +385,10 @@ impl Updates {
         let updater = b.build().map_err(setup)?;
         let update = match updater.check().await {
             Ok(None) => return Ok(None),
-            Ok(Some(u)) => u,
+            Ok(Some(u)) => {
+                crate::health::take_tokens(app, channel, &u.raw_json);
+                u
+            }
             Err(e) => {
                 let err = check_error(&e);
                 let reached = err.code != codes::OFFLINE;
@@ -660,6 +664,7 @@ impl Updates {
             }
             Err(e) => {
                 tracing::warn!(code = %e.code, "update install failed");
+                crate::health::update_failed(app, &version);
                 let now = Utc::now();
                 self.set(app, |g| {
                     let at = g.backoff.fail(now);

@@ -172,6 +172,7 @@ impl Harness {
             notices: if os { Notices::Os } else { Notices::To(sink) },
             launch: setup.launch,
             updates,
+            crash: None,
         };
         let mut builder = mock_builder();
         if os {

@@ -177,6 +177,19 @@ export const TestId = {
   SettingUpdateCheck: 'setting-update-check',
   SettingUpdateResult: 'setting-update-result',
   SettingUpdateAction: 'setting-update-action',
+  // Health reports: the sidebar's question and Settings → Health reports
+  HealthQuestion: 'health-question',
+  HealthQuestionYes: 'health-question-yes',
+  HealthQuestionNo: 'health-question-no',
+  SettingsHealth: 'settings-health',
+  SettingHealthEnabled: 'setting-health-enabled',
+  HealthError: 'health-error',
+  HealthWhatToggle: 'health-what-toggle',
+  HealthWhat: 'health-what',
+  HealthField: 'health-field',
+  HealthQueued: 'health-queued',
+  HealthQueueEmpty: 'health-queue-empty',
+  HealthReport: 'health-report',
 } as const;
 
 export type TestIdValue = (typeof TestId)[keyof typeof TestId];

@@ -69,6 +69,8 @@ const CONTRACT_CODES = [
   'update_no_offer',
   'update_not_ready',
   'update_in_progress',
+  // Health reports
+  'health_write_failed',
 ];
 
 describe('the error table', () => {

@@ -19,6 +19,7 @@ import { SettingsStore } from '../stores/settings.svelte';
 import { Toasts, type ToastKind } from '../stores/toasts.svelte';
 import { sameView, ViewStore } from '../stores/view.svelte';
 import { UpdateStore } from '../updates/store.svelte';
+import { HealthStore } from '../health/store.svelte';
 
 /** Why the unlock screen is up: the shell's lock event, or the key rotated elsewhere. */
 export type LockReasonShown = 'user' | 'idle' | 'keyRotated';
@@ -57,6 +58,7 @@ export class App {
   readonly settings: SettingsStore;
   readonly toasts = new Toasts();
   readonly updates: UpdateStore;
+  readonly health: HealthStore;
 
   phase = $state<Phase>('starting');
   status = $state.raw<AppStatus | null>(null);
@@ -99,6 +101,7 @@ export class App {
     this.view = new ViewStore(backend);
     this.settings = new SettingsStore(backend);
     this.updates = new UpdateStore(backend);
+    this.health = new HealthStore(backend);
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -117,6 +120,8 @@ export class App {
     );
     // In the background: the notice appears whenever the updater has news.
     void this.updates.start();
+    // The question shows when the shell says it is due.
+    this.health.start();
     try {
       await this.settings.load();
     } catch (e) {
@@ -141,6 +146,7 @@ export class App {
     for (const u of this.unlisteners) u();
     this.unlisteners = [];
     this.updates.stop();
+    this.health.stop();
     this.toasts.clear();
   }
 

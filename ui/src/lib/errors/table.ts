@@ -509,6 +509,12 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
     words: 'An update check or download is already running.',
     wayOut: 'Wait for it to finish.',
   },
+  // Health reports
+  health_write_failed: {
+    severity: 'error',
+    words: "Your health report choice couldn't be saved.",
+    wayOut: 'Check that the disk has space and try again.',
+  },
   internal: {
     severity: 'error',
     words: 'Something went wrong.',

@@ -2,9 +2,10 @@
 // shell's generated bindings (`./bindings/`, ts-rs) can replace it in one move.
 import type { SyncCommands, SyncEvents } from '../sync/types';
 import type { UpdateChannel, UpdateCommands, UpdateEvents } from '../updates/types';
+import type { HealthCommands } from '../health/types';
 
 /** The feature slices' commands and events (declared next to their stores). */
-type SliceCommands = SyncCommands & UpdateCommands;
+type SliceCommands = SyncCommands & UpdateCommands & HealthCommands;
 type SliceEvents = SyncEvents & UpdateEvents;
 
 export type Id = string;

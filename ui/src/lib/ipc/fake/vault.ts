@@ -32,6 +32,7 @@ import { TASKS_GET_MAX } from '../types';
 import { addDays, dueAt, toYmd } from './dates';
 import { FakeSync, type FakeSyncAccount } from './sync';
 import { FakeUpdater, type FakeUpdateSeed } from './updates';
+import { FakeHealth, type FakeHealthSeed } from './health';
 import { parseDueText, parseQuickAdd, parseRepeatText } from './grammar';
 
 export type KeyringState = 'ok' | 'unavailable' | 'missing';
@@ -54,6 +55,8 @@ export type FakeSeed = {
   syncAccounts?: FakeSyncAccount[];
   /** The pretend update service and updater (see ./updates.ts). */
   updates?: FakeUpdateSeed;
+  /** The pretend health reports (see ./health.ts). */
+  health?: FakeHealthSeed;
 };
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -103,6 +106,7 @@ export class FakeVault {
   snoozed: { id: Id; minutes: number }[] = [];
   readonly sync: FakeSync;
   readonly updates: FakeUpdater;
+  readonly health: FakeHealth;
   /** Where the fake's own events go (the backend's, or the mocked Tauri event bus). */
   onEvent: <E extends EventName>(event: E, payload: Events[E]) => void = () => {};
   private seq = 0;
@@ -129,6 +133,12 @@ export class FakeVault {
       { current: APP_VERSION, channel: this.settings.updateChannel },
       () => this.now(),
       (s) => this.onEvent('update://state', s),
+    );
+    this.health = new FakeHealth(
+      seed.health ?? {},
+      APP_VERSION,
+      () => this.settings.updateChannel,
+      () => this.now(),
     );
     if (seed.vault !== 'missing') {
       this.slots = [{ id: 'slot-keyring', kind: 'keyring', createdAt: this.nowIso() }];
@@ -821,6 +831,8 @@ export class FakeVault {
     }
     // The updater runs whether or not the vault is open.
     if (cmd.startsWith('update_')) return this.updates.handle(cmd);
+    // So do health reports.
+    if (cmd.startsWith('health_')) return this.health.handle(cmd, a);
     switch (cmd) {
       case 'app_status':
         return this.status() satisfies ResultOf<'app_status'>;
