@@ -1,6 +1,8 @@
 //! `--check-update` and `--install-update`: the updater without a window,
 //! for scripts (the end-to-end test drives an installed app with them
-//! instead of clicking and sleeping). Each prints one JSON line on stdout:
+//! instead of clicking and sleeping). Each prints one JSON line on stdout,
+//! last (installing a Linux package runs dpkg/rpm, whose own output goes
+//! to the same stdout before it):
 //!
 //! `{"result":"available","current":"1.0.0","channel":"canary","version":"1.1.0","rollback":false,"delta":true,"code":null,"message":null}`
 //!
