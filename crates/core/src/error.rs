@@ -126,6 +126,18 @@ pub enum VaultError {
     InvalidSetting(String),
     #[error(transparent)]
     QuickAdd(#[from] crate::quickadd::QuickAddError),
+    #[error("the vault in {dir} is from an older version and must be upgraded, but a copy of it could not be saved first ({detail}); nothing was changed — free some disk space or make the folder writable, then open it again")]
+    MigrationBackupFailed { dir: PathBuf, detail: String },
+    #[error("there is no copy named `{name}` from before an update; list them with `pp vault pre-migration list`")]
+    PreMigrationCopyNotFound { name: String },
+    #[error("the copy `{name}` was written by a newer ProductivityPro (schema {found}; this version reads up to {supported}); nothing was changed — choose another copy or update the app")]
+    PreMigrationCopyTooNew {
+        name: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("the copy `{name}` is damaged or not a vault ({detail}); nothing was changed — choose another copy")]
+    PreMigrationCopyDamaged { name: String, detail: String },
     #[error("backup file {path}: {detail}")]
     BadBackup { path: PathBuf, detail: String },
     #[error(transparent)]
@@ -194,6 +206,10 @@ impl VaultError {
             BadSession(_) => "invalid_input",
             InvalidSetting(_) => "invalid_input",
             QuickAdd(_) => "invalid_quick_add",
+            MigrationBackupFailed { .. } => "migration_backup_failed",
+            PreMigrationCopyNotFound { .. } => "pre_migration_copy_not_found",
+            PreMigrationCopyTooNew { .. } => "pre_migration_copy_too_new",
+            PreMigrationCopyDamaged { .. } => "pre_migration_copy_damaged",
             BadBackup { .. } => "bad_backup",
             Domain(_) => "invalid_input",
             Recurrence(_) => "invalid_recurrence",

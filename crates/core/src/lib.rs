@@ -33,5 +33,6 @@ pub use order::OrderKey;
 pub use recovery::RecoveryKey;
 pub use recurrence::Recurrence;
 pub use vault::{
-    Changes, CreateOptions, Created, Filter, KeyringChoice, Query, Sort, Unlock, Vault, View,
+    Changes, CreateOptions, Created, Filter, KeyringChoice, PreMigrationCopy, Query, Sort, Unlock,
+    Vault, View,
 };

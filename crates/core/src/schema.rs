@@ -178,14 +178,66 @@ pub fn check_readable(found: u32, supported: u32) -> Result<(), SchemaError> {
     Ok(())
 }
 
-/// Brings the schema to `target` (normally [`CURRENT_VERSION`]).
-pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, SchemaError> {
+/// What [`migrate_from`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrated {
+    /// The file is at `target` (or was already).
+    Done(u32),
+    /// Inside the write lock the file was at another version than the one
+    /// the caller copied (another process migrated it meanwhile): nothing
+    /// was changed; look again.
+    Moved(u32),
+}
+
+/// Checks that `conn` holds a vault (or an empty file) this version may
+/// read, and returns its schema version.
+pub fn check(conn: &Connection) -> Result<u32, SchemaError> {
     let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
     let found = version(conn)?;
     if app_id != APPLICATION_ID && !(app_id == 0 && found == 0) {
         return Err(SchemaError::ForeignFile(app_id));
     }
     check_readable(found, CURRENT_VERSION)?;
+    Ok(found)
+}
+
+/// Brings the schema from `from` to `target` only if, inside the write
+/// lock, the file is still at `from` (or already at `target`): the caller
+/// saved a copy of the file at `from` first, and a migration must never
+/// start from a version nobody copied.
+pub fn migrate_from(
+    conn: &mut Connection,
+    from: u32,
+    target: u32,
+) -> Result<Migrated, SchemaError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = version(&tx)?;
+    check_readable(found, CURRENT_VERSION)?;
+    if found >= target {
+        return Ok(Migrated::Done(found));
+    }
+    if found != from {
+        return Ok(Migrated::Moved(found));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(found as usize)
+    {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(Migrated::Done(target))
+}
+
+/// Brings the schema to `target` (normally [`CURRENT_VERSION`]) without
+/// a copy first: only for files being built (schema 0); an existing
+/// vault goes through `vault::pre_migration`.
+pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, SchemaError> {
+    let found = check(conn)?;
     if found >= target {
         return Ok(found);
     }

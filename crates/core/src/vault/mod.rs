@@ -10,6 +10,7 @@ mod files;
 mod history;
 mod integrity;
 mod keys;
+mod pre_migration;
 mod records;
 mod reminder_state;
 mod search_index;
@@ -40,6 +41,7 @@ use crate::slots::{self, SlotKind, SlotParams, WrappedSlot};
 pub use backup::{BackupHeader, BackupInfo, RestoreOptions};
 pub use history::{HistoryState, DEFAULT_SESSION, HISTORY_LIMIT};
 pub use keys::SlotInfo;
+pub use pre_migration::{PreMigrationCopy, PRE_MIGRATION_DIR, PRE_MIGRATION_KEEP};
 pub use reminder_state::ReminderState;
 pub use tasks::{Completion, ImportReport, ListPatch, QuickAddContext, TaskDraft, TaskPatch};
 pub use tracking::Changes;
@@ -297,7 +299,7 @@ impl Vault {
 
     /// Opens and unlocks the vault in `dir` and loads every record.
     pub fn open(dir: &Path, unlock: &Unlock, env: Env) -> Result<Vault, VaultError> {
-        let conn = open_connection(dir)?;
+        let conn = open_connection(dir, &env)?;
         let mut v = Vault::unlock_with(dir, conn, unlock, env)?;
         // Another process may replace the key between reading the slots
         // and reading the records: unlock again with the new slots.
@@ -307,10 +309,63 @@ impl Vault {
                     let Vault { conn, env, .. } = v;
                     v = Vault::unlock_with(dir, conn, unlock, env)?;
                 }
-                other => return other.map(|()| v),
+                other => {
+                    other?;
+                    v.finish_pre_migration_restore()?;
+                    return Ok(v);
+                }
             }
         }
-        v.load().map(|()| v)
+        v.load()?;
+        v.finish_pre_migration_restore()?;
+        Ok(v)
+    }
+
+    /// The copies of this vault taken before schema migrations that this
+    /// version can open, newest first (see `pre_migration.rs`): what to
+    /// offer when opening fails with `vault_too_new`. Needs no key.
+    pub fn pre_migration_copies(dir: &Path) -> Result<Vec<PreMigrationCopy>, VaultError> {
+        pre_migration::readable_copies(dir)
+    }
+
+    /// Puts the pre-migration copy `name` in place of the vault in `dir`;
+    /// the vault there is kept aside as `vault.db*.replaced-<time>`. Open
+    /// it afterwards as usual. `pre_migration_copy_not_found`,
+    /// `pre_migration_copy_too_new`, `pre_migration_copy_damaged`.
+    pub fn restore_pre_migration(
+        dir: &Path,
+        name: &str,
+        env: &Env,
+    ) -> Result<PreMigrationCopy, VaultError> {
+        pre_migration::restore_copy(dir, name, env)
+    }
+
+    /// A vault restored from a pre-migration copy holds the sync link it
+    /// had before the update, behind the account (whose log the newer
+    /// app advanced): it is dropped once, as a restored `.ppbackup`
+    /// starts without one; the known account stays, so signing in again
+    /// is to the same account.
+    fn finish_pre_migration_restore(&mut self) -> Result<(), VaultError> {
+        let pending = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM meta WHERE name = ?1",
+                [pre_migration::SYNC_DETACH_PENDING],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !pending {
+            return Ok(());
+        }
+        if self.sync_enabled()? {
+            self.sync_detach_restored()?;
+        }
+        self.conn.execute(
+            "DELETE FROM meta WHERE name = ?1",
+            [pre_migration::SYNC_DETACH_PENDING],
+        )?;
+        Ok(())
     }
 
     /// Unwraps the data key with the slots stored now; loads nothing.
@@ -335,7 +390,7 @@ impl Vault {
         key: SecretKey,
         env: Env,
     ) -> Result<Vault, VaultError> {
-        let conn = open_connection(dir)?;
+        let conn = open_connection(dir, &env)?;
         let mut v = Vault::unloaded(dir, conn, vault_id, key_id, key, env);
         v.load()?;
         Ok(v)
@@ -431,7 +486,17 @@ impl Vault {
     }
 }
 
-pub(crate) fn open_connection(dir: &Path) -> Result<Connection, VaultError> {
+/// Opens the vault in `dir` and brings its schema to this version's,
+/// after a durable copy of the old file (`pre_migration.rs`).
+pub(crate) fn open_connection(dir: &Path, env: &Env) -> Result<Connection, VaultError> {
+    let mut conn = open_unmigrated(dir)?;
+    pre_migration::migrate(dir, &mut conn, env)?;
+    Ok(conn)
+}
+
+/// Opens the vault in `dir` after the checks every open makes (a vault,
+/// not empty, not from a newer app), without migrating it.
+pub(crate) fn open_unmigrated(dir: &Path) -> Result<Connection, VaultError> {
     let path = db_path(dir);
     if !path.exists() {
         return Err(VaultError::NotFound {
@@ -447,7 +512,7 @@ pub(crate) fn open_connection(dir: &Path) -> Result<Connection, VaultError> {
             detail: "the vault file is empty".into(),
         });
     }
-    let mut conn = Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
@@ -460,7 +525,7 @@ pub(crate) fn open_connection(dir: &Path) -> Result<Connection, VaultError> {
         });
     }
     schema::configure(&conn).map_err(|e| classify(dir, e))?;
-    schema::migrate_to(&mut conn, schema::CURRENT_VERSION).map_err(|e| schema_error(dir, e))?;
+    schema::check(&conn).map_err(|e| schema_error(dir, e))?;
     Ok(conn)
 }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::keys::{self, keyring_entry_of, SlotInfo};
-use super::{open_connection, Unlock, Vault};
+use super::{open_unmigrated, Unlock, Vault};
 use crate::error::VaultError;
 use crate::os_keyring::KeyringError;
 use crate::slots::SlotKind;
@@ -15,7 +15,9 @@ impl Vault {
     /// is, never what it holds (an unlock screen offers the ways in that
     /// exist).
     pub fn slots_in(dir: &Path) -> Result<Vec<SlotInfo>, VaultError> {
-        let conn = open_connection(dir)?;
+        // Key slots are the same in every schema: no migration needed
+        // (nor wanted, with no clock here to name the copy).
+        let conn = open_unmigrated(dir)?;
         Ok(keys::read_slots(&conn)?
             .into_iter()
             .map(|s| SlotInfo {

@@ -371,6 +371,14 @@ impl Vault {
         Ok(())
     }
 
+    /// Drops the sync link, merge states and outbox without asking (the
+    /// caller knows they are stale: a vault restored from a copy taken
+    /// before an update); keeps which account this vault synced with.
+    pub(crate) fn sync_detach_restored(&mut self) -> Result<(), VaultError> {
+        self.commit_with(Vec::new(), &mut |cx| store::clear(cx, &[KNOWN]))?;
+        Ok(())
+    }
+
     /// The server, token and ids the transport needs.
     pub fn sync_endpoint(&self) -> Result<SyncEndpoint, VaultError> {
         let link = self.sync_link()?.value;
