@@ -48,6 +48,8 @@ const COMMANDS: &[&str] = &[
     "slots_list",
     "passphrase_set",
     "recovery_key_new",
+    "pre_migration_list",
+    "pre_migration_restore",
     "backups_list",
     "backup_now",
     "backup_restore",

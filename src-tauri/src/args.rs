@@ -61,6 +61,14 @@ args!(VaultUnlockArgs {
     #[serde(default)]
     secret: Option<String>,
 });
+args!(PreMigrationRestoreArgs {
+    /// A name from `pre_migration_list`.
+    name: String,
+    method: UnlockMethod,
+    #[ts(optional)]
+    #[serde(default)]
+    secret: Option<String>,
+});
 args!(ViewQueryArgs {
     view: ViewSpec,
     #[ts(optional)]

@@ -57,6 +57,8 @@ pub fn all() -> Vec<(String, Render)> {
         one::<NewRecoveryKey>(),
         one::<UnlockMethod>(),
         one::<BackupInfo>(),
+        one::<PreMigrationCopy>(),
+        one::<PreMigrationRestoreArgs>(),
         one::<Exported>(),
         one::<LockReason>(),
         one::<LockedEvent>(),

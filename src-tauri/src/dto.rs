@@ -528,6 +528,31 @@ impl From<productivitypro_core::vault::BackupInfo> for BackupInfo {
     }
 }
 
+/// A copy of the vault from before a schema migration (a newer app's
+/// upgrade): its file name only, never the folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export_to = "PreMigrationCopy.ts")]
+pub struct PreMigrationCopy {
+    pub name: String,
+    /// The vault's schema when it was copied.
+    pub schema: u32,
+    pub created_at: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+impl From<productivitypro_core::PreMigrationCopy> for PreMigrationCopy {
+    fn from(c: productivitypro_core::PreMigrationCopy) -> Self {
+        PreMigrationCopy {
+            name: c.name,
+            schema: c.schema,
+            created_at: ts(&c.created_at),
+            bytes: c.bytes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export_to = "Exported.ts")]

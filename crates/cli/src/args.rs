@@ -436,4 +436,23 @@ pub enum VaultCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// The copies taken before each schema upgrade: the way back when a
+    /// newer app upgraded the vault (`vault_too_new`).
+    #[command(subcommand)]
+    PreMigration(PreMigrationCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PreMigrationCommand {
+    /// The copies this version can open, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a copy in place of a vault this version cannot open (the newer
+    /// file is kept aside as vault.db.replaced-TIME, never deleted).
+    Restore {
+        /// A name from `pp vault pre-migration list`.
+        name: String,
+    },
 }

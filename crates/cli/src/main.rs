@@ -17,7 +17,7 @@ use productivitypro_core::vault::{
 };
 use productivitypro_core::{Filter, Priority, Query, Recurrence, Vault, VaultError, View};
 
-use args::{Cli, Command, ListArgs, ListsCommand, TrashCommand, VaultCommand};
+use args::{Cli, Command, ListArgs, ListsCommand, PreMigrationCommand, TrashCommand, VaultCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -559,6 +559,49 @@ fn vault(ctx: &unlock::Context, cmd: VaultCommand) -> Result<()> {
                 v.task_count(),
                 v.lists().len(),
                 ctx.dir.display()
+            );
+            Ok(())
+        }
+        VaultCommand::PreMigration(PreMigrationCommand::List { json }) => {
+            let copies = Vault::pre_migration_copies(&ctx.dir)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&copies)?);
+            } else if copies.is_empty() {
+                println!("no copies from before a schema upgrade that this version can open");
+            } else {
+                for c in &copies {
+                    println!(
+                        "{}  schema {}  {}  {} bytes",
+                        c.name,
+                        c.schema,
+                        c.created_at.format("%Y-%m-%d %H:%M UTC"),
+                        c.bytes
+                    );
+                }
+            }
+            Ok(())
+        }
+        VaultCommand::PreMigration(PreMigrationCommand::Restore { name }) => {
+            // Only for a vault this version cannot open: going back from
+            // one it reads would only lose what changed since the copy.
+            if Vault::slots_in(&ctx.dir).is_ok() {
+                anyhow::bail!(
+                    "this version opens the vault in {} as it is; nothing was changed",
+                    ctx.dir.display()
+                );
+            }
+            let unlock = ctx.unlock()?;
+            // The secret is checked against the copy first: only someone
+            // who can open the vault replaces it.
+            Vault::verify_pre_migration_unlock(&ctx.dir, &name, &unlock)?;
+            let copy = Vault::restore_pre_migration(&ctx.dir, &name, &ctx.env())?;
+            let v = ctx.open()?;
+            println!(
+                "restored the copy from {} (schema {}): {} tasks; the newer vault file is kept aside in {} as vault.db.replaced-<time> (the newer app still opens it)",
+                copy.created_at.format("%Y-%m-%d %H:%M UTC"),
+                copy.schema,
+                v.task_count(),
+                ctx.dir.display(),
             );
             Ok(())
         }

@@ -342,3 +342,17 @@ fn a_too_new_or_damaged_copy_is_not_offered_and_restoring_it_fails_with_its_code
     assert!(!names_in(tmp.path()).iter().any(|n| n.contains("replaced")));
     assert_eq!(open_pass(tmp.path()).err().unwrap().code(), "vault_too_new");
 }
+
+#[test]
+fn a_copy_is_restored_only_for_someone_who_can_open_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = vault_upgraded_by_a_newer_app(tmp.path());
+    let err = Vault::verify_pre_migration_unlock(tmp.path(), &name, &Unlock::passphrase("wrong"))
+        .unwrap_err();
+    assert_eq!(err.code(), "wrong_passphrase");
+    Vault::verify_pre_migration_unlock(tmp.path(), &name, &Unlock::passphrase(support::PASS))
+        .unwrap();
+    let err = Vault::verify_pre_migration_unlock(tmp.path(), "nope", &Unlock::passphrase("x"))
+        .unwrap_err();
+    assert_eq!(err.code(), "pre_migration_copy_not_found");
+}

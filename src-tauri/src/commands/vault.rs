@@ -12,10 +12,12 @@ use tauri::{AppHandle, Runtime, State};
 use zeroize::Zeroizing;
 
 use crate::args::{
-    Args, PassphraseSetArgs, PathArgs, VaultConfirmRecoveryArgs, VaultCreateArgs, VaultUnlockArgs,
+    Args, PassphraseSetArgs, PathArgs, PreMigrationRestoreArgs, VaultConfirmRecoveryArgs,
+    VaultCreateArgs, VaultUnlockArgs,
 };
 use crate::dto::{
-    Confirmed, Created, LockReason, NewRecoveryKey, SlotInfo, Snapshot, UnlockMethod,
+    Confirmed, Created, LockReason, NewRecoveryKey, PreMigrationCopy, SlotInfo, Snapshot,
+    UnlockMethod,
 };
 use crate::error::{codes, io_error, IpcError, IpcResult};
 use crate::shell::{blocking, Shell};
@@ -135,6 +137,14 @@ pub async fn recovery_key_save(
     .await
 }
 
+fn unlock_of(method: UnlockMethod, secret: Option<String>) -> IpcResult<Unlock> {
+    Ok(match method {
+        UnlockMethod::Keyring => Unlock::Keyring,
+        UnlockMethod::Passphrase => Unlock::Passphrase(self::secret(secret, "the passphrase")?),
+        UnlockMethod::RecoveryKey => Unlock::RecoveryKey(self::secret(secret, "the recovery key")?),
+    })
+}
+
 #[tauri::command]
 pub async fn vault_unlock<R: Runtime>(
     app: AppHandle<R>,
@@ -142,11 +152,7 @@ pub async fn vault_unlock<R: Runtime>(
     args: Args<VaultUnlockArgs>,
 ) -> IpcResult<Snapshot> {
     let VaultUnlockArgs { method, secret } = args.0;
-    let unlock = match method {
-        UnlockMethod::Keyring => Unlock::Keyring,
-        UnlockMethod::Passphrase => Unlock::Passphrase(self::secret(secret, "the passphrase")?),
-        UnlockMethod::RecoveryKey => Unlock::RecoveryKey(self::secret(secret, "the recovery key")?),
-    };
+    let unlock = unlock_of(method, secret)?;
     let shell = shell.inner().clone();
     let snapshot = blocking(move || {
         let _busy = shell.begin_long()?;
@@ -168,6 +174,62 @@ pub async fn vault_unlock<R: Runtime>(
         }
         let snap = report::snapshot(&vault)?;
         tracing::info!(?method, tasks = vault.task_count(), "vault unlocked");
+        shell.install(vault)?;
+        Ok(snap)
+    })
+    .await?;
+    background::vault_opened(&app);
+    Ok(snapshot)
+}
+
+/// After `vault_too_new` (a newer app upgraded the vault): the copies of
+/// the vault from before that upgrade which this version opens, newest
+/// first. Names only, never the folder.
+#[tauri::command]
+pub async fn pre_migration_list(shell: State<'_, Arc<Shell>>) -> IpcResult<Vec<PreMigrationCopy>> {
+    let shell = shell.inner().clone();
+    blocking(move || {
+        Ok(Vault::pre_migration_copies(&shell.cfg.data_dir)?
+            .into_iter()
+            .map(PreMigrationCopy::from)
+            .collect())
+    })
+    .await
+}
+
+/// Puts a pre-migration copy in place of a vault this version cannot open
+/// (the newer file is kept aside as `vault.db.replaced-<time>`), then
+/// unlocks it. The secret is checked against the copy first: a wrong one
+/// changes nothing.
+#[tauri::command]
+pub async fn pre_migration_restore<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Arc<Shell>>,
+    args: Args<PreMigrationRestoreArgs>,
+) -> IpcResult<Snapshot> {
+    let PreMigrationRestoreArgs {
+        name,
+        method,
+        secret,
+    } = args.0;
+    let unlock = unlock_of(method, secret)?;
+    let shell = shell.inner().clone();
+    let snapshot = blocking(move || {
+        let _busy = shell.begin_long()?;
+        let dir = &shell.cfg.data_dir;
+        // Only for a vault this version cannot open: going back from one
+        // it reads would only lose what changed since the copy.
+        if shell.is_unlocked() || Vault::slots_in(dir).is_ok() {
+            return Err(IpcError::invalid(
+                "this version opens the vault as it is; nothing was changed",
+            ));
+        }
+        Vault::verify_pre_migration_unlock(dir, &name, &unlock)?;
+        let copy = Vault::restore_pre_migration(dir, &name, &shell.env())?;
+        tracing::info!(schema = copy.schema, "pre-migration copy restored");
+        let vault = Vault::open(dir, &unlock, shell.env())?;
+        let snap = report::snapshot(&vault)?;
+        tracing::info!(tasks = vault.task_count(), "vault unlocked");
         shell.install(vault)?;
         Ok(snap)
     })

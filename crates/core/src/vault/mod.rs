@@ -340,6 +340,17 @@ impl Vault {
         pre_migration::restore_copy(dir, name, env)
     }
 
+    /// Whether `unlock` opens the pre-migration copy `name` (checked
+    /// before restoring it, so that only someone who can open the vault
+    /// replaces it). Takes as long as an unlock.
+    pub fn verify_pre_migration_unlock(
+        dir: &Path,
+        name: &str,
+        unlock: &Unlock,
+    ) -> Result<(), VaultError> {
+        pre_migration::verify_unlock(dir, name, unlock)
+    }
+
     /// A vault restored from a pre-migration copy holds the sync link it
     /// had before the update, behind the account (whose log the newer
     /// app advanced): it is dropped once, as a restored `.ppbackup`

@@ -18,7 +18,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 
 use super::{
-    classify, create_private_dir, db_path, files, schema_error, sync_dir, BuiltDb, DB_FILE,
+    classify, create_private_dir, db_path, files, keys, read_ids, schema_error, sync_dir, BuiltDb,
+    Unlock, DB_FILE,
 };
 use crate::env::Env;
 use crate::error::VaultError;
@@ -150,6 +151,38 @@ pub fn readable_copies(dir: &Path) -> Result<Vec<PreMigrationCopy>, VaultError> 
     Ok(out)
 }
 
+/// Whether `unlock` opens the copy `name` (its own key slots, read-only):
+/// what a front end checks before putting the copy in place, so that only
+/// someone who can open the vault replaces it, and a mistyped secret
+/// changes nothing.
+pub fn verify_unlock(dir: &Path, name: &str, unlock: &Unlock) -> Result<(), VaultError> {
+    let path = existing_copy(dir, name)?;
+    inspect(&path, name)?;
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| VaultError::PreMigrationCopyDamaged {
+        name: name.to_string(),
+        detail: e.to_string(),
+    })?;
+    let (vault_id, key_id) = read_ids(dir, &conn)?;
+    let stored = keys::read_slots(&conn)?;
+    keys::unlock(&stored, unlock, vault_id, key_id).map(drop)
+}
+
+/// The path of the copy `name`, which must be a bare name of the
+/// expected shape (never a path elsewhere) and exist.
+fn existing_copy(dir: &Path, name: &str) -> Result<PathBuf, VaultError> {
+    let path = pre_migration_dir(dir).join(name);
+    if parse_name(name).is_none() || !path.is_file() {
+        return Err(VaultError::PreMigrationCopyNotFound {
+            name: name.to_string(),
+        });
+    }
+    Ok(path)
+}
+
 /// Removes a file on drop unless disarmed.
 struct TempFile(Option<PathBuf>);
 
@@ -260,15 +293,8 @@ pub(crate) fn migrate(dir: &Path, conn: &mut Connection, env: &Env) -> Result<()
 /// open it. The copy itself stays in `pre-migration/`. At its next unlock
 /// the restored vault drops its sync link (see [`SYNC_DETACH_PENDING`]).
 pub fn restore_copy(dir: &Path, name: &str, env: &Env) -> Result<PreMigrationCopy, VaultError> {
-    let not_found = || VaultError::PreMigrationCopyNotFound {
-        name: name.to_string(),
-    };
-    // Only a bare name of the expected shape: never a path elsewhere.
-    let (_, created_at) = parse_name(name).ok_or_else(not_found)?;
-    let path = pre_migration_dir(dir).join(name);
-    if !path.is_file() {
-        return Err(not_found());
-    }
+    let path = existing_copy(dir, name)?;
+    let created_at = parse_name(name).map(|(_, t)| t).unwrap_or_default();
     let schema = inspect(&path, name)?;
 
     let built = BuiltDb {
