@@ -31,6 +31,17 @@ export const TestId = {
   UnlockRecoverySubmit: 'unlock-recovery-submit',
   UnlockError: 'unlock-error',
   UnlockErrorCode: 'unlock-error-code',
+  // A vault a newer version upgraded (vault_too_new)
+  TooNew: 'too-new',
+  TooNewCopy: 'too-new-copy',
+  TooNewNoCopy: 'too-new-no-copy',
+  TooNewKeyring: 'too-new-keyring',
+  TooNewPassphrase: 'too-new-passphrase',
+  TooNewPassphraseSubmit: 'too-new-passphrase-submit',
+  TooNewRecovery: 'too-new-recovery',
+  TooNewRecoverySubmit: 'too-new-recovery-submit',
+  TooNewError: 'too-new-error',
+  TooNewCheckUpdate: 'too-new-check-update',
   // Sidebar
   Sidebar: 'sidebar',
   NavInbox: 'nav-inbox',

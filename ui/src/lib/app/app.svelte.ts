@@ -6,6 +6,7 @@ import type {
   AppStatus,
   Changes,
   Id,
+  PreMigrationCopy,
   Priority,
   QuickAddPreview,
   Snapshot,
@@ -63,6 +64,13 @@ export class App {
   phase = $state<Phase>('starting');
   status = $state.raw<AppStatus | null>(null);
   unlockError = $state.raw<AppError | null>(null);
+  /**
+   * After `vault_too_new`: the copies from before the newer version's
+   * upgrade that this version opens (newest first); null until looked up.
+   */
+  preMigrationCopies = $state.raw<PreMigrationCopy[] | null>(null);
+  /** Why opening a pre-migration copy failed (a wrong secret, a damaged copy). */
+  preMigrationError = $state.raw<AppError | null>(null);
   unlocking = $state(false);
   lockReason = $state<LockReasonShown | null>(null);
   recovery = $state.raw<RecoveryFlow | null>(null);
@@ -197,6 +205,40 @@ export class App {
     } catch (e) {
       this.unlockError = AppError.from(e);
       this.phase = 'locked';
+      if (this.unlockError.code === 'vault_too_new') await this.loadPreMigrationCopies();
+      return false;
+    } finally {
+      this.unlocking = false;
+    }
+  }
+
+  private async loadPreMigrationCopies() {
+    try {
+      this.preMigrationCopies = await this.backend.call('pre_migration_list');
+    } catch (e) {
+      this.preMigrationCopies = [];
+      this.showError(e);
+    }
+  }
+
+  /**
+   * Puts the copy `name` in place of the vault a newer version upgraded
+   * (the shell keeps that file aside) and opens it with `args`.
+   */
+  async restorePreMigration(name: string, args: UnlockArgs): Promise<boolean> {
+    this.unlocking = true;
+    this.preMigrationError = null;
+    try {
+      const snapshot = await this.backend.call('pre_migration_restore', { ...args, name });
+      this.preMigrationCopies = null;
+      await this.enter(snapshot);
+      this.toast('success', 'Opened the copy from before the update.');
+      return true;
+    } catch (e) {
+      this.preMigrationError = AppError.from(e);
+      // The copy went or is unusable: offer what is left.
+      if (this.preMigrationError.code.startsWith('pre_migration_copy_'))
+        await this.loadPreMigrationCopies();
       return false;
     } finally {
       this.unlocking = false;

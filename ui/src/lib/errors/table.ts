@@ -89,8 +89,29 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
   },
   vault_too_new: {
     severity: 'error',
-    words: 'This vault was written by a newer version of ProductivityPro.',
-    wayOut: 'Update the app to open it.',
+    words: 'This vault was upgraded by a newer version of ProductivityPro.',
+    wayOut: 'Update the app, or open the copy saved before the update.',
+  },
+  migration_backup_failed: {
+    severity: 'error',
+    words:
+      "The vault needs upgrading to this version's format, but a copy of it couldn't be saved first, so nothing was changed.",
+    wayOut: 'Free some disk space (or make the vault folder writable), then try again.',
+  },
+  pre_migration_copy_not_found: {
+    severity: 'error',
+    words: "That copy from before the update isn't there any more.",
+    wayOut: 'Choose another copy, or update the app.',
+  },
+  pre_migration_copy_too_new: {
+    severity: 'error',
+    words: 'That copy was also written by a newer version, so this one cannot open it.',
+    wayOut: 'Choose another copy, or update the app.',
+  },
+  pre_migration_copy_damaged: {
+    severity: 'error',
+    words: 'That copy from before the update is damaged. Nothing was changed.',
+    wayOut: 'Choose another copy, or update the app.',
   },
   record_wrong_key: {
     severity: 'error',

@@ -191,6 +191,9 @@ export type Settings = {
 
 export type BackupInfo = { path: string; createdAt: string; bytes: number };
 
+/** A copy of the vault from before a newer app upgraded it (file name only). */
+export type PreMigrationCopy = { name: string; schema: number; createdAt: string; bytes: number };
+
 export type ExportFormat = 'json' | 'csv' | 'ical';
 export type ImportFormat = 'json' | 'csv' | 'ical' | 'todoist' | 'taskwarrior';
 
@@ -257,6 +260,8 @@ export type Commands = SliceCommands & {
   slots_list: { args: void; result: SlotInfo[] };
   passphrase_set: { args: { current: string | null; next: string }; result: null };
   recovery_key_new: { args: void; result: { recoveryKey: string } };
+  pre_migration_list: { args: void; result: PreMigrationCopy[] };
+  pre_migration_restore: { args: UnlockArgs & { name: string }; result: Snapshot };
   backups_list: { args: void; result: BackupInfo[] };
   backup_now: { args: void; result: BackupInfo };
   backup_restore: { args: { path: string }; result: Snapshot };

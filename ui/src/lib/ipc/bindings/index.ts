@@ -33,6 +33,8 @@ export type * from './NavigateView';
 export type * from './NewRecoveryKey';
 export type * from './PassphraseSetArgs';
 export type * from './PathArgs';
+export type * from './PreMigrationCopy';
+export type * from './PreMigrationRestoreArgs';
 export type * from './QuickAddEvent';
 export type * from './QuickAddPreview';
 export type * from './RecoveryAnswer';

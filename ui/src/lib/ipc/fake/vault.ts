@@ -6,6 +6,7 @@ import { AppError } from '../../errors/app-error';
 import type {
   AppStatus,
   BackupInfo,
+  PreMigrationCopy,
   Changes,
   CommandName,
   DueDto,
@@ -57,6 +58,8 @@ export type FakeSeed = {
   updates?: FakeUpdateSeed;
   /** The pretend health reports (see ./health.ts). */
   health?: FakeHealthSeed;
+  /** A newer app upgraded the vault: unlocking fails with `vault_too_new`; these copies are offered. */
+  tooNew?: { copies: PreMigrationCopy[] };
 };
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -104,6 +107,7 @@ export class FakeVault {
   activityCount = 0;
   firstPaintMarks = 0;
   snoozed: { id: Id; minutes: number }[] = [];
+  tooNew: { copies: PreMigrationCopy[] } | null;
   readonly sync: FakeSync;
   readonly updates: FakeUpdater;
   readonly health: FakeHealth;
@@ -118,6 +122,7 @@ export class FakeVault {
     readonly now: () => Date = () => new Date(),
   ) {
     this.state = seed.vault;
+    this.tooNew = seed.tooNew ? clone(seed.tooNew) : null;
     this.keyring = seed.keyring ?? 'ok';
     this.passphrase = seed.passphrase ?? null;
     this.recoveryKey = seed.recoveryKey ?? this.makeRecoveryKey();
@@ -498,7 +503,7 @@ export class FakeVault {
       vault: this.state,
       vaultDir: '/home/user/.local/share/productivitypro',
       version: APP_VERSION,
-      slots: this.state === 'missing' ? null : clone(this.slots),
+      slots: this.state === 'missing' || this.tooNew ? null : clone(this.slots),
       launch: { quickAdd: false, deepLink: null },
     };
   }
@@ -822,6 +827,34 @@ export class FakeVault {
       if (typeof v !== 'string') throw new AppError('invalid_argument', `${k} must be a string`);
       return v;
     };
+    // The secret check every unlock makes (vault_unlock, pre_migration_restore).
+    const checkUnlock = () => {
+      const method = a.method;
+      if (method === 'keyring') {
+        if (this.keyring === 'unavailable')
+          throw new AppError('keyring_unavailable', 'org.freedesktop.secrets not provided');
+        if (this.keyring === 'missing') throw new AppError('keyring_entry_missing', 'no entry');
+      } else if (method === 'passphrase') {
+        if (!this.passphrase) throw new AppError('no_such_slot', 'no passphrase slot');
+        if (str('secret') !== this.passphrase)
+          throw new AppError('wrong_passphrase', 'wrong passphrase');
+      } else if (method === 'recoveryKey') {
+        const typed = str('secret')
+          .toUpperCase()
+          .replace(/[^0-9A-Z]/g, '');
+        const real = this.recoveryKey.replace(/-/g, '');
+        if (typed.length !== real.length)
+          throw new AppError('recovery_key_mistyped', 'wrong length');
+        if (typed !== real) {
+          const diff = [...typed].filter((c, i) => c !== real[i]).length;
+          throw new AppError(
+            diff <= 2 ? 'recovery_key_mistyped' : 'wrong_recovery_key',
+            'no match',
+          );
+        }
+        if (this.keyring === 'missing') this.keyring = 'ok';
+      } else throw new AppError('invalid_argument', 'method');
+    };
     if (cmd.startsWith('sync_')) {
       // Locked, the shell's sync is off (and its account commands refused).
       if (this.state !== 'unlocked' && (cmd === 'sync_status' || cmd === 'sync_now'))
@@ -882,31 +915,27 @@ export class FakeVault {
       }
       case 'vault_unlock': {
         if (this.state === 'missing') throw new AppError('vault_not_found', 'no vault');
-        const method = a.method;
-        if (method === 'keyring') {
-          if (this.keyring === 'unavailable')
-            throw new AppError('keyring_unavailable', 'org.freedesktop.secrets not provided');
-          if (this.keyring === 'missing') throw new AppError('keyring_entry_missing', 'no entry');
-        } else if (method === 'passphrase') {
-          if (!this.passphrase) throw new AppError('no_such_slot', 'no passphrase slot');
-          if (str('secret') !== this.passphrase)
-            throw new AppError('wrong_passphrase', 'wrong passphrase');
-        } else if (method === 'recoveryKey') {
-          const typed = str('secret')
-            .toUpperCase()
-            .replace(/[^0-9A-Z]/g, '');
-          const real = this.recoveryKey.replace(/-/g, '');
-          if (typed.length !== real.length)
-            throw new AppError('recovery_key_mistyped', 'wrong length');
-          if (typed !== real) {
-            const diff = [...typed].filter((c, i) => c !== real[i]).length;
-            throw new AppError(
-              diff <= 2 ? 'recovery_key_mistyped' : 'wrong_recovery_key',
-              'no match',
-            );
-          }
-          if (this.keyring === 'missing') this.keyring = 'ok';
-        } else throw new AppError('invalid_argument', 'method');
+        if (this.tooNew)
+          throw new AppError('vault_too_new', 'schema 99; this version reads up to 5');
+        checkUnlock();
+        this.state = 'unlocked';
+        if (this.stored) {
+          this.tasks = this.stored.tasks;
+          this.lists = this.stored.lists;
+          this.stored = null;
+        }
+        return this.snapshot();
+      }
+      case 'pre_migration_list':
+        return clone(this.tooNew?.copies ?? []) satisfies ResultOf<'pre_migration_list'>;
+      case 'pre_migration_restore': {
+        if (!this.tooNew)
+          throw new AppError('invalid_argument', 'this version opens the vault as it is');
+        const copy = this.tooNew.copies.find((c) => c.name === str('name'));
+        if (!copy) throw new AppError('pre_migration_copy_not_found', 'no such copy');
+        checkUnlock();
+        // The copy holds what the vault held before the update: the seed.
+        this.tooNew = null;
         this.state = 'unlocked';
         if (this.stored) {
           this.tasks = this.stored.tasks;
