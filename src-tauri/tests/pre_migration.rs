@@ -34,10 +34,7 @@ fn a_vault_too_new_is_restored_from_its_pre_migration_copy_and_unlocked() {
     std::fs::create_dir_all(&copies).unwrap();
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute(
-            "VACUUM INTO ?1",
-            [copies.join(&name).to_str().unwrap()],
-        )
+        .execute("VACUUM INTO ?1", [copies.join(&name).to_str().unwrap()])
         .unwrap();
     h.ok("vault_unlock", json!({ "method": "keyring" }));
     h.add("after the update");
@@ -112,7 +109,10 @@ fn a_vault_too_new_is_restored_from_its_pre_migration_copy_and_unlocked() {
         ),
         "invalid_argument"
     );
-    h.ok("vault_unlock", json!({ "method": "passphrase", "secret": PASS }));
+    h.ok(
+        "vault_unlock",
+        json!({ "method": "passphrase", "secret": PASS }),
+    );
     assert_eq!(titles(&h), ["before the update"]);
     let _: Value = h.ok("pre_migration_list", json!({}));
 }
