@@ -14,7 +14,7 @@
 //! stable code (logged without paths or content) and means "download the
 //! full artifact instead".
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use semver::Version;
 use tauri_plugin_updater::Update;
@@ -50,6 +50,9 @@ pub const RESULT_NOT_ANNOUNCED: &str = "delta_result_not_announced";
 pub const SIGNATURE_INVALID: &str = "delta_signature_invalid";
 /// Applying ran into an internal error (a worker thread failed).
 pub const APPLY_ABORTED: &str = "delta_apply_aborted";
+/// The kept artifact is not the patch's base (`productivitypro_delta`'s
+/// code): it was altered or damaged on disk.
+pub const WRONG_BASE: &str = "delta_wrong_base";
 
 /// A delta the app can try: the announced patch and the kept artifact it
 /// applies to.
@@ -99,6 +102,29 @@ pub fn apply(base: &[u8], patch: &[u8], announced: &DeltaOffer) -> Result<Vec<u8
         return Err(Failure(RESULT_NOT_ANNOUNCED));
     }
     Ok(new)
+}
+
+/// [`apply`] to the kept artifact read from `base_path`. A kept artifact
+/// that is not the patch's base (damaged or altered on disk) is removed:
+/// left in place, every later check would announce a delta from it and
+/// every download would fetch a patch only to fall back.
+pub fn apply_kept(
+    base_path: &Path,
+    base: &[u8],
+    patch: &[u8],
+    announced: &DeltaOffer,
+) -> Result<Vec<u8>, Failure> {
+    apply(base, patch, announced).inspect_err(|f| {
+        if f.code() == WRONG_BASE {
+            match std::fs::remove_file(base_path) {
+                Ok(()) => tracing::warn!("the kept update artifact was damaged; removed"),
+                Err(e) => tracing::warn!(
+                    kind = ?e.kind(),
+                    "the kept update artifact is damaged and could not be removed"
+                ),
+            }
+        }
+    })
 }
 
 /// Downloads the patch, rebuilds and verifies the full artifact. `on_chunk`
@@ -162,9 +188,11 @@ pub async fn rebuild(
     }
 
     let announced = patch.clone();
-    let rebuilt = tauri::async_runtime::spawn_blocking(move || apply(&base, &bytes, &announced))
-        .await
-        .map_err(|_| Failure(APPLY_ABORTED))??;
+    let rebuilt = tauri::async_runtime::spawn_blocking(move || {
+        apply_kept(&base_path, &base, &bytes, &announced)
+    })
+    .await
+    .map_err(|_| Failure(APPLY_ABORTED))??;
 
     // The same verification as the full download's: the release's
     // signature, the built-in key, the signed version.
@@ -246,6 +274,48 @@ mod tests {
             apply(&old, &patch, &other).unwrap_err().code(),
             RESULT_NOT_ANNOUNCED
         );
+    }
+
+    #[test]
+    fn a_damaged_kept_artifact_is_dropped_so_later_checks_offer_no_delta() {
+        let tmp = tempfile::tempdir().unwrap();
+        let kept = Kept::new(tmp.path().to_path_buf());
+        let old: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut new = old.clone();
+        new[10_000..10_050].fill(3);
+        let (patch, d) = announced(&old, &new);
+        let current = Version::parse("1.1.0").unwrap();
+        let mut offer = offer("1.1.0");
+        offer.delta = Some(d.clone());
+
+        // A sound kept artifact rebuilds and stays.
+        let path = kept.keep("1.1.0", &old).unwrap();
+        let base = std::fs::read(&path).unwrap();
+        assert!(apply_kept(&path, &base, &patch, &d).unwrap() == new);
+        assert!(plan(Some(&kept), &current, &offer).is_some());
+
+        // Damaged on disk: the patch does not apply, and the file goes, so
+        // the next check plans no delta from it.
+        let mut damaged = old.clone();
+        damaged[123] ^= 0x40;
+        let path = kept.keep("1.1.0", &damaged).unwrap();
+        let base = std::fs::read(&path).unwrap();
+        assert_eq!(
+            apply_kept(&path, &base, &patch, &d).unwrap_err().code(),
+            WRONG_BASE
+        );
+        assert!(!path.exists());
+        assert_eq!(plan(Some(&kept), &current, &offer), None);
+
+        // Other failures (a bad patch) are not the kept artifact's fault.
+        let path = kept.keep("1.1.0", &old).unwrap();
+        let mut short = patch.clone();
+        short.pop();
+        assert_eq!(
+            apply_kept(&path, &old, &short, &d).unwrap_err().code(),
+            PATCH_SIZE_MISMATCH
+        );
+        assert!(path.exists());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -624,5 +624,53 @@ test('with the keyring entry removed, the passphrase unlocks', async () => {
     timeoutMs: 30_000,
   });
   await eventually(async () => (await titles()).includes('Call the plumber'), 'the Inbox');
+  await close();
+});
+
+/** Runs a few lines of Python's sqlite3 on a vault file (what a newer app would leave). */
+function sqlite(script, ...args) {
+  return execFileSync('python3', ['-c', `import sqlite3, sys\n${script}`, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
+}
+
+test('a vault a newer version upgraded: the copy from before the update opens, the newer file kept aside', async () => {
+  const dir = need('PRODUCTIVITYPRO_DATA_DIR');
+  const db = join(dir, 'vault.db');
+  // What a newer app leaves: a copy at the schema it migrated from, then
+  // its own changes, then a schema this version does not read.
+  const schema = Number(
+    sqlite('print(sqlite3.connect(sys.argv[1]).execute("PRAGMA user_version").fetchone()[0])', db),
+  );
+  const name = `vault-schema-${schema}-20261120T080000.000Z.db`;
+  mkdirSync(join(dir, 'pre-migration'), { recursive: true });
+  sqlite(
+    'sqlite3.connect(sys.argv[1]).execute("VACUUM INTO ?", (sys.argv[2],))',
+    db,
+    join(dir, 'pre-migration', name),
+  );
+  pp('add', 'Written after the update e2e');
+  sqlite(
+    'c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = %d" % int(sys.argv[2])); c.commit()',
+    db,
+    String(schema + 1),
+  );
+
+  await open();
+  await eventually(async () => (await phase()) === 'locked', 'the unlock screen');
+  const offered = await s.waitFor(tid('too-new-copy'));
+  assert.equal(await offered.attr('data-name'), name);
+  const words = await s.exec(`return document.querySelector('${tid('too-new')}').textContent`);
+  assert.match(words, /upgraded by a newer version/);
+  assert.match(words, /only in the newer version's file/);
+  await (await s.find(tid('too-new-keyring'))).click();
+  await eventually(async () => (await phase()) === 'unlocked', 'the copy opened', {
+    timeoutMs: 30_000,
+  });
+  await eventually(async () => (await titles()).includes('Call the plumber'), 'the Inbox');
+  assert.ok(!(await titles()).includes('Written after the update e2e'));
+  const aside = readdirSync(dir).filter((n) => n.startsWith('vault.db.replaced-'));
+  assert.equal(aside.length, 1, String(aside));
   await close();
 });
