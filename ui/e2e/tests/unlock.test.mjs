@@ -66,3 +66,39 @@ test('lock from the sidebar drops the tasks; the keyring retry opens again', asy
   await page.click(tid('unlock-keyring'));
   await page.getByText('Private task').waitFor();
 });
+
+test('a vault a newer version upgraded: two ways out, axe-clean; the copy opens', async () => {
+  const copy = {
+    name: 'vault-schema-5-20261120T080000.000Z.db',
+    schema: 5,
+    createdAt: '2026-11-20T08:00:00.000Z',
+    bytes: 53248,
+  };
+  for (const colorScheme of ['light', 'dark']) {
+    const { page } = await openApp(suite, {
+      seed: {
+        vault: 'locked',
+        passphrase: 'pw',
+        tasks: ['Water the plants'],
+        tooNew: { copies: [copy] },
+      },
+      expectPhase: 'locked',
+      colorScheme,
+    });
+    const screen = page.locator(tid('too-new'));
+    await screen.waitFor();
+    assert.match(await screen.textContent(), /upgraded by a newer version/);
+    assert.equal(await page.locator(tid('too-new-copy')).getAttribute('data-name'), copy.name);
+    assert.match(await page.locator(tid('too-new-copy')).textContent(), /kept\s+aside/);
+    assert.equal(await page.locator(tid('unlock-passphrase')).count(), 0);
+    assert.deepEqual(await seriousViolations(page), []);
+
+    await page.fill(tid('too-new-passphrase'), 'wrong');
+    await page.click(tid('too-new-passphrase-submit'));
+    await page.locator('[data-testid="too-new-error"][data-code="wrong_passphrase"]').waitFor();
+    await page.fill(tid('too-new-passphrase'), 'pw');
+    await page.click(tid('too-new-passphrase-submit'));
+    await page.locator('[data-testid="app-root"][data-phase="unlocked"]').waitFor();
+    await page.getByText('Water the plants', { exact: true }).waitFor();
+  }
+});
