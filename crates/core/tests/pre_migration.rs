@@ -90,7 +90,7 @@ fn an_old_vault_is_copied_at_its_schema_before_it_is_migrated() {
     drop(v);
 
     let name = format!("vault-schema-4-{STAMP}.db");
-    assert_eq!(names_in(&copies_dir(tmp.path())), [name.clone()]);
+    assert_eq!(names_in(&copies_dir(tmp.path())), [name.as_str()]);
     let copy = copies_dir(tmp.path()).join(&name);
     assert_eq!(user_version(&copy), 4);
     let bytes = std::fs::read(&copy).unwrap();
@@ -320,7 +320,7 @@ fn a_too_new_or_damaged_copy_is_not_offered_and_restoring_it_fails_with_its_code
         .into_iter()
         .map(|c| c.name)
         .collect();
-    assert_eq!(listed, [good.clone()]);
+    assert_eq!(listed, [good.as_str()]);
 
     let live = std::fs::read(tmp.path().join("vault.db")).unwrap();
     let code = |name: &str| {
