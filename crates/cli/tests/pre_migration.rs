@@ -92,3 +92,44 @@ fn pre_migration_list_and_restore_after_a_newer_app_upgraded_the_vault() {
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
 }
+
+#[test]
+fn two_pp_processes_opening_an_old_vault_at_once_both_succeed_after_one_copy_at_least() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    schema4_vault(dir);
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            with_pass(dir, FIXTURE_PASS)
+                .args(["list", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tasks = json(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(tasks.as_array().unwrap().len(), 2, "{tasks}");
+    }
+    let version: u32 = rusqlite::Connection::open(dir.join("vault.db"))
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, productivitypro_core::schema::CURRENT_VERSION);
+    let copies = json(&ok(pp(dir).args([
+        "vault",
+        "pre-migration",
+        "list",
+        "--json",
+    ])));
+    let copies = copies.as_array().unwrap();
+    assert!(!copies.is_empty());
+    assert!(copies.iter().all(|c| c["schema"] == 4), "{copies:?}");
+}
