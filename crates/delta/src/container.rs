@@ -127,6 +127,8 @@ pub fn inspect(patch: &[u8]) -> Result<Header, DeltaError> {
     if patch[11] != 0 {
         return Err(DeltaError::Malformed("reserved header byte is not zero"));
     }
+    // Cannot panic on any input: the three fields end at byte 132 ≤
+    // HEADER_LEN, and a shorter patch was refused above.
     let field = |at: usize| -> (u64, [u8; 32]) {
         let size = u64::from_le_bytes(patch[at..at + 8].try_into().expect("8 bytes"));
         let digest = patch[at + 8..at + 40].try_into().expect("32 bytes");
