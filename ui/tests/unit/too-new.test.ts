@@ -6,6 +6,7 @@ import { App } from '../../src/lib/app/app.svelte';
 import { FakeBackend } from '../../src/lib/ipc/fake/backend';
 import type { FakeSeed } from '../../src/lib/ipc/fake/vault';
 import type { PreMigrationCopy } from '../../src/lib/ipc/types';
+import { instantText } from '../../src/lib/format/dates';
 import { TestId } from '../../src/lib/testid';
 import WithApp from './WithApp.svelte';
 
@@ -56,7 +57,7 @@ describe('A vault a newer version upgraded', () => {
     expect(screen.queryByTestId(TestId.UnlockPassphrase)).toBeNull();
     expect(screen.getByTestId(TestId.TooNewCheckUpdate).textContent).toContain('Check for updates');
     const heading = screen.getByRole('heading', { name: /Open the copy from before the update/ });
-    expect(heading.textContent).toContain(new Date(NEWER.createdAt).toLocaleString());
+    expect(heading.textContent).toContain(instantText(NEWER.createdAt));
     const warning = screen.getByTestId(TestId.TooNewCopy);
     expect(warning.dataset.name).toBe(NEWER.name);
     const words = (warning.textContent ?? '').replace(/\s+/g, ' ');
@@ -70,7 +71,7 @@ describe('A vault a newer version upgraded', () => {
 
   it('opens the chosen copy with the passphrase, after a wrong one changed nothing', async () => {
     const { app, backend } = await shown([NEWER, OLDER]);
-    await fireEvent.click(screen.getByLabelText(new Date(OLDER.createdAt).toLocaleString()));
+    await fireEvent.click(screen.getByLabelText(instantText(OLDER.createdAt)));
     const input = screen.getByTestId(TestId.TooNewPassphrase) as HTMLInputElement;
     await fireEvent.input(input, { target: { value: 'nope' } });
     await fireEvent.click(screen.getByTestId(TestId.TooNewPassphraseSubmit));

@@ -113,3 +113,8 @@ export function weekdayHeaders(ws: WeekStart): string[] {
 export function monthTitle(year: number, month: number): string {
   return `${['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'][month]} ${year}`;
 }
+
+/** An instant as a date and a time to the minute, in the user's locale ("20 Nov 2026, 08:00"). */
+export function instantText(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
