@@ -106,15 +106,23 @@ fn file_size(path: &Path) -> Result<u64> {
 }
 
 fn deb(root: &Path) -> Result<PathBuf> {
-    let dir = root.join("target/release/bundle/deb");
-    let mut debs: Vec<PathBuf> = std::fs::read_dir(&dir)
+    newest_deb(&root.join("target/release/bundle/deb"))
+}
+
+/// The .deb written last: the bundle folder keeps packages of earlier
+/// versions (release rehearsals), and the highest name is not the build
+/// being measured.
+fn newest_deb(dir: &Path) -> Result<PathBuf> {
+    let mut debs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
         .with_context(|| format!("{} (scripts/tauri-cli build --bundles deb)", dir.display()))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
     debs.sort();
     debs.pop()
+        .map(|(_, p)| p)
         .with_context(|| format!("no .deb in {}", dir.display()))
 }
 
@@ -381,4 +389,29 @@ fn main() -> Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newest_deb;
+
+    #[test]
+    fn the_deb_measured_is_the_one_built_last_not_the_highest_version() {
+        let dir = std::env::temp_dir().join(format!("pp-bench-deb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = dir.join("ProductivityPro_0.2.0_amd64.deb");
+        std::fs::write(&old, b"old").unwrap();
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
+        let built = dir.join("ProductivityPro_0.1.0_amd64.deb");
+        std::fs::write(&built, b"new").unwrap();
+        let found = newest_deb(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(found.unwrap(), built);
+    }
 }
