@@ -128,6 +128,8 @@ pub enum VaultError {
     QuickAdd(#[from] crate::quickadd::QuickAddError),
     #[error("the vault in {dir} is from an older version and must be upgraded, but a copy of it could not be saved first ({detail}); nothing was changed — free some disk space or make the folder writable, then open it again")]
     MigrationBackupFailed { dir: PathBuf, detail: String },
+    #[error("the vault in {dir} is open in ProductivityPro or `pp` (perhaps another version of the app), so it cannot be replaced; nothing was changed — close it there, then try again")]
+    InUse { dir: PathBuf },
     #[error("there is no copy named `{name}` from before an update; list them with `pp vault pre-migration list`")]
     PreMigrationCopyNotFound { name: String },
     #[error("the copy `{name}` was written by a newer ProductivityPro (schema {found}; this version reads up to {supported}); nothing was changed — choose another copy or update the app")]
@@ -207,6 +209,7 @@ impl VaultError {
             InvalidSetting(_) => "invalid_input",
             QuickAdd(_) => "invalid_quick_add",
             MigrationBackupFailed { .. } => "migration_backup_failed",
+            InUse { .. } => "vault_in_use",
             PreMigrationCopyNotFound { .. } => "pre_migration_copy_not_found",
             PreMigrationCopyTooNew { .. } => "pre_migration_copy_too_new",
             PreMigrationCopyDamaged { .. } => "pre_migration_copy_damaged",

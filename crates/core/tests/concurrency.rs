@@ -358,3 +358,102 @@ fn a_failed_restore_replace_leaves_the_live_vault_in_place() {
     );
     assert_eq!(open_rk(tmp.path(), &rk).task_count(), 1);
 }
+
+/// Regression: a restore (`restore --replace`, a pre-migration copy)
+/// renamed the live vault aside while another handle (the app, `pp`) had
+/// it open; on Unix that handle went on writing into the moved file, and
+/// everything it saved afterwards was missing from the restored vault.
+/// Now the restore waits for open handles (`vault.lock`) and, if one
+/// stays, refuses with `vault_in_use` and moves nothing.
+#[test]
+fn a_restore_over_a_vault_open_elsewhere_is_refused_and_moves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, rk) = quick_vault(tmp.path());
+    v.add_task(draft("in the backup")).unwrap();
+    let backup = tmp.path().join("b.ppbackup");
+    v.write_backup(&backup).unwrap();
+    v.add_task(draft("after the backup")).unwrap();
+
+    let err = Vault::restore(
+        &backup,
+        tmp.path(),
+        &Unlock::recovery_key(rk.clone()),
+        RestoreOptions {
+            keyring: false,
+            replace: true,
+        },
+        os_env(),
+    )
+    .err()
+    .expect("replaced a vault another handle had open");
+    assert_eq!(err.code(), "vault_in_use", "{err}");
+    assert!(err.to_string().contains("close it"), "{err}");
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains("replaced") && !n.contains("creating")),
+        "{names:?}"
+    );
+    // The open handle still writes into the vault everyone else sees.
+    v.add_task(draft("after the refused restore")).unwrap();
+    drop(v);
+    let mut titles: Vec<String> = open_rk(tmp.path(), &rk)
+        .tasks()
+        .map(|t| t.title.clone())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "after the backup",
+            "after the refused restore",
+            "in the backup"
+        ]
+    );
+}
+
+/// The app's sync worker drops its handle a moment after the vault is
+/// locked: a restore started in between waits for it instead of failing.
+#[test]
+fn a_restore_waits_for_the_last_open_handle_to_close() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut v, rk) = quick_vault(tmp.path());
+    v.add_task(draft("in the backup")).unwrap();
+    let backup = tmp.path().join("b.ppbackup");
+    v.write_backup(&backup).unwrap();
+    v.add_task(draft("after the backup")).unwrap();
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        drop(v);
+    });
+
+    let restored = Vault::restore(
+        &backup,
+        tmp.path(),
+        &Unlock::recovery_key(rk.clone()),
+        RestoreOptions {
+            keyring: false,
+            replace: true,
+        },
+        os_env(),
+    )
+    .unwrap();
+    closer.join().unwrap();
+    let titles: Vec<String> = restored.tasks().map(|t| t.title.clone()).collect();
+    assert_eq!(titles, ["in the backup"]);
+    let aside = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("vault.db.replaced-")
+        })
+        .count();
+    assert_eq!(aside, 1);
+}

@@ -356,3 +356,29 @@ fn a_copy_is_restored_only_for_someone_who_can_open_it() {
         .unwrap_err();
     assert_eq!(err.code(), "pre_migration_copy_not_found");
 }
+
+/// Regression: restoring a copy while a newer app had the vault open
+/// moved the file from under it (see `open_lock.rs`). The newer app holds
+/// the same shared lock on `vault.lock` that this version's handles do.
+#[test]
+fn restoring_a_copy_while_a_newer_app_has_the_vault_open_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = vault_upgraded_by_a_newer_app(tmp.path());
+    let newer = std::fs::read(tmp.path().join("vault.db")).unwrap();
+    let newer_app = std::fs::File::open(tmp.path().join(productivitypro_core::vault::LOCK_FILE))
+        .expect("every open leaves vault.lock");
+    newer_app.lock_shared().unwrap();
+
+    let err = Vault::restore_pre_migration(tmp.path(), &name, &env(5))
+        .err()
+        .expect("restored under an open vault");
+    assert_eq!(err.code(), "vault_in_use", "{err}");
+    assert_eq!(std::fs::read(tmp.path().join("vault.db")).unwrap(), newer);
+    assert!(!names_in(tmp.path())
+        .iter()
+        .any(|n| n.contains("replaced") || n.contains("creating")));
+
+    drop(newer_app);
+    Vault::restore_pre_migration(tmp.path(), &name, &env(5)).unwrap();
+    assert_eq!(open_pass(tmp.path()).unwrap().task_count(), 2);
+}

@@ -12,6 +12,7 @@ const CONTRACT_CODES = [
   'wrong_recovery_key',
   'vault_too_new',
   'migration_backup_failed',
+  'vault_in_use',
   'pre_migration_copy_not_found',
   'pre_migration_copy_too_new',
   'pre_migration_copy_damaged',

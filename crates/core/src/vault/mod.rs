@@ -10,6 +10,7 @@ mod files;
 mod history;
 mod integrity;
 mod keys;
+mod open_lock;
 mod pre_migration;
 mod records;
 mod reminder_state;
@@ -41,6 +42,7 @@ use crate::slots::{self, SlotKind, SlotParams, WrappedSlot};
 pub use backup::{BackupHeader, BackupInfo, RestoreOptions};
 pub use history::{HistoryState, DEFAULT_SESSION, HISTORY_LIMIT};
 pub use keys::SlotInfo;
+pub use open_lock::LOCK_FILE;
 pub use pre_migration::{PreMigrationCopy, PRE_MIGRATION_DIR, PRE_MIGRATION_KEEP};
 pub use reminder_state::ReminderState;
 pub use tasks::{Completion, ImportReport, ListPatch, QuickAddContext, TaskDraft, TaskPatch};
@@ -98,6 +100,9 @@ pub(crate) struct Entry<T> {
 pub struct Vault {
     dir: PathBuf,
     conn: Connection,
+    /// Shared for as long as `conn` is open, so that no restore moves the
+    /// file away under it (`open_lock.rs`). Dropped after `conn`.
+    open_lock: open_lock::OpenLock,
     vault_id: Id,
     key_id: KeyId,
     key: SecretKey,
@@ -299,15 +304,20 @@ impl Vault {
 
     /// Opens and unlocks the vault in `dir` and loads every record.
     pub fn open(dir: &Path, unlock: &Unlock, env: Env) -> Result<Vault, VaultError> {
-        let conn = open_connection(dir, &env)?;
-        let mut v = Vault::unlock_with(dir, conn, unlock, env)?;
+        let (conn, lock) = open_connection(dir, &env)?;
+        let mut v = Vault::unlock_with(dir, conn, lock, unlock, env)?;
         // Another process may replace the key between reading the slots
         // and reading the records: unlock again with the new slots.
         for _ in 0..3 {
             match v.load() {
                 Err(VaultError::KeyRotated) => {
-                    let Vault { conn, env, .. } = v;
-                    v = Vault::unlock_with(dir, conn, unlock, env)?;
+                    let Vault {
+                        conn,
+                        open_lock,
+                        env,
+                        ..
+                    } = v;
+                    v = Vault::unlock_with(dir, conn, open_lock, unlock, env)?;
                 }
                 other => {
                     other?;
@@ -383,6 +393,7 @@ impl Vault {
     fn unlock_with(
         dir: &Path,
         conn: Connection,
+        open_lock: open_lock::OpenLock,
         unlock: &Unlock,
         env: Env,
     ) -> Result<Vault, VaultError> {
@@ -391,7 +402,9 @@ impl Vault {
         let stored = keys::read_slots(&tx)?;
         tx.commit()?;
         let key = keys::unlock(&stored, unlock, vault_id, key_id)?;
-        Ok(Vault::unloaded(dir, conn, vault_id, key_id, key, env))
+        Ok(Vault::unloaded(
+            dir, conn, open_lock, vault_id, key_id, key, env,
+        ))
     }
 
     fn open_with_key(
@@ -401,8 +414,8 @@ impl Vault {
         key: SecretKey,
         env: Env,
     ) -> Result<Vault, VaultError> {
-        let conn = open_connection(dir, &env)?;
-        let mut v = Vault::unloaded(dir, conn, vault_id, key_id, key, env);
+        let (conn, lock) = open_connection(dir, &env)?;
+        let mut v = Vault::unloaded(dir, conn, lock, vault_id, key_id, key, env);
         v.load()?;
         Ok(v)
     }
@@ -410,6 +423,7 @@ impl Vault {
     fn unloaded(
         dir: &Path,
         conn: Connection,
+        open_lock: open_lock::OpenLock,
         vault_id: Id,
         key_id: KeyId,
         key: SecretKey,
@@ -418,6 +432,7 @@ impl Vault {
         Vault {
             dir: dir.to_path_buf(),
             conn,
+            open_lock,
             vault_id,
             key_id,
             key,
@@ -498,11 +513,23 @@ impl Vault {
 }
 
 /// Opens the vault in `dir` and brings its schema to this version's,
-/// after a durable copy of the old file (`pre_migration.rs`).
-pub(crate) fn open_connection(dir: &Path, env: &Env) -> Result<Connection, VaultError> {
+/// after a durable copy of the old file (`pre_migration.rs`). The lock is
+/// taken first, so the file cannot be replaced between the checks and the
+/// migration; the caller keeps it as long as the connection.
+pub(crate) fn open_connection(
+    dir: &Path,
+    env: &Env,
+) -> Result<(Connection, open_lock::OpenLock), VaultError> {
+    // No lock file in a folder that holds no vault.
+    if !db_path(dir).exists() {
+        return Err(VaultError::NotFound {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let lock = open_lock::OpenLock::shared(dir)?;
     let mut conn = open_unmigrated(dir)?;
     pre_migration::migrate(dir, &mut conn, env)?;
-    Ok(conn)
+    Ok((conn, lock))
 }
 
 /// Opens the vault in `dir` after the checks every open makes (a vault,
@@ -590,7 +617,11 @@ impl BuiltDb {
     /// `vault.db*.replaced-STAMP`, then places this one. Called only once
     /// this file is complete, so a failure before it leaves the live vault
     /// untouched.
+    ///
+    /// `vault_in_use` (nothing moved) while any handle still has the live
+    /// vault open, in this process or another, once `RESTORE_WAIT` is up.
     pub(crate) fn place_replacing(self, stamp: &str) -> Result<(), VaultError> {
+        let _alone = open_lock::OpenLock::exclusive(&self.dir, open_lock::RESTORE_WAIT)?;
         for suffix in ["", "-wal", "-shm"] {
             let from = self.dir.join(format!("{DB_FILE}{suffix}"));
             if from.exists() {

@@ -92,6 +92,12 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorWords>> = {
     words: 'This vault was upgraded by a newer version of ProductivityPro.',
     wayOut: 'Update the app, or open the copy saved before the update.',
   },
+  vault_in_use: {
+    severity: 'warning',
+    words:
+      'The vault is open in another ProductivityPro window or in `pp` (perhaps another version), so it was not replaced. Nothing was changed.',
+    wayOut: 'Close it there, then try again.',
+  },
   migration_backup_failed: {
     severity: 'error',
     words:
