@@ -67,7 +67,7 @@ pub struct DeltaConfig {
     /// Methods tried in order, the first that builds wins: `deb` (.deb
     /// artifacts only; builds only where recompression is byte-exact),
     /// `zstd`, `bsdiff`, `chunked` (docs/benchmarks.md says why `deb`, then
-    /// `zstd`).
+    /// `zstd`, then `chunked`: an AppImage's shifted squashfs blocks).
     pub methods: Vec<String>,
     /// Artifacts larger than this get no patch: a build holds the old and
     /// the new artifact and the patch in memory (bsdiff ~9x the old one).
@@ -214,7 +214,7 @@ impl Default for Config {
             deltas: DeltaConfig {
                 enabled: true,
                 from_releases: 3,
-                methods: vec!["deb".into(), "zstd".into()],
+                methods: vec!["deb".into(), "zstd".into(), "chunked".into()],
                 max_artifact_bytes: 256 << 20,
                 max_patch_percent: 50,
                 interval: Duration::from_secs(60),

@@ -11,6 +11,16 @@ use zstd::zstd_safe::{DCtx, DParameter};
 const LEVEL: i32 = 19;
 
 #[cfg(feature = "build")]
+/// Built in zstd's worker mode (one worker): at level 19 with a reference
+/// prefix of ~100 MB, single-threaded zstd 1.5.7 missed the whole old
+/// artifact, shifted or not, and shipped a patch as large as the new one
+/// (an AppImage minor release: 99.4%; 98 MB of random data shared by both
+/// files: 100.3%), while one worker found it (8.8%; 9.3%). Both modes give
+/// the same bytes on small inputs; the decoder is the same either way.
+/// The output does not depend on the machine's core count.
+const WORKERS: u32 = 1;
+
+#[cfg(feature = "build")]
 /// The window must reach back over the whole prefix to the start of the old
 /// artifact, or matches into its beginning are lost.
 fn window_log(old_len: usize, new_len: usize) -> u32 {
@@ -33,6 +43,8 @@ pub(crate) fn encode(old: &[u8], new: &[u8]) -> Result<Vec<u8>, String> {
     cctx.set_parameter(CParameter::EnableLongDistanceMatching(true))
         .map_err(err)?;
     cctx.set_parameter(CParameter::ChecksumFlag(true))
+        .map_err(err)?;
+    cctx.set_parameter(CParameter::NbWorkers(WORKERS))
         .map_err(err)?;
     cctx.ref_prefix(old).map_err(err)?;
     let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(new.len()));
