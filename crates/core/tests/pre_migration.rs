@@ -370,8 +370,7 @@ fn restoring_a_copy_while_a_newer_app_has_the_vault_open_is_refused() {
     newer_app.lock_shared().unwrap();
 
     let err = Vault::restore_pre_migration(tmp.path(), &name, &env(5))
-        .err()
-        .expect("restored under an open vault");
+        .expect_err("restored under an open vault");
     assert_eq!(err.code(), "vault_in_use", "{err}");
     assert_eq!(std::fs::read(tmp.path().join("vault.db")).unwrap(), newer);
     assert!(!names_in(tmp.path())
