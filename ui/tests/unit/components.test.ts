@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import QuickAdd from '../../src/components/task/QuickAdd.svelte';
 import VirtualList from '../../src/components/shared/VirtualList.svelte';
 import Markdown from '../../src/components/shared/Markdown.svelte';
+import SecretForm from '../../src/components/vault/SecretForm.svelte';
 import { App } from '../../src/lib/app/app.svelte';
 import { FakeBackend } from '../../src/lib/ipc/fake/backend';
 import { TestId } from '../../src/lib/testid';
@@ -100,5 +101,49 @@ describe('Markdown component', () => {
     expect(container.querySelector('strong')?.textContent).toBe('hi');
     expect(container.querySelector('img')).toBeNull();
     expect(container.querySelector('a')).toBeNull();
+  });
+});
+
+describe('SecretForm (the unlock and too-new screens share it)', () => {
+  function shown(kind: 'passphrase' | 'recoveryKey', results: boolean[], busy = false) {
+    const seen: string[] = [];
+    render(SecretForm, {
+      props: {
+        kind,
+        action: 'Open',
+        label: 'Open it',
+        busy,
+        fieldTestid: 'f',
+        submitTestid: 's',
+        submit: async (secret: string) => {
+          seen.push(secret);
+          return results.shift() ?? false;
+        },
+      },
+    });
+    const field = screen.getByTestId('f') as HTMLInputElement;
+    return { field, button: screen.getByTestId('s') as HTMLButtonElement, seen };
+  }
+
+  it('keeps a secret that failed, to be corrected, and clears one that worked', async () => {
+    const { field, button, seen } = shown('passphrase', [false, true]);
+    expect(field.type).toBe('password');
+    await fireEvent.input(field, { target: { value: 'nope' } });
+    await fireEvent.submit(field.form as HTMLFormElement);
+    await waitFor(() => expect(seen).toEqual(['nope']));
+    expect(field.value).toBe('nope');
+    await fireEvent.input(field, { target: { value: 'pw' } });
+    await fireEvent.click(button);
+    await waitFor(() => expect(field.value).toBe(''));
+    expect(seen).toEqual(['nope', 'pw']);
+  });
+
+  it('shows a recovery key as typed and offers no button while an unlock runs', () => {
+    const { field, button } = shown('recoveryKey', [], true);
+    expect(field.type).toBe('text');
+    expect(field.autocomplete).toBe('off');
+    expect(field.getAttribute('aria-label')).toBe('Recovery key');
+    expect(button.disabled).toBe(true);
+    expect(screen.getByRole('form', { name: 'Open it' })).toBe(field.form);
   });
 });
