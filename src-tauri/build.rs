@@ -11,71 +11,10 @@
 
 use base64::Engine as _;
 
-/// Every `#[tauri::command]` the UI may call (docs/desktop-ipc.md).
-const COMMANDS: &[&str] = &[
-    "app_status",
-    "activity",
-    "bench_first_paint",
-    "vault_create",
-    "vault_confirm_recovery",
-    "recovery_key_save",
-    "vault_unlock",
-    "vault_lock",
-    "vault_snapshot",
-    "view_query",
-    "tasks_get",
-    "task_subtasks",
-    "quick_add_preview",
-    "task_add",
-    "task_update",
-    "tasks_complete",
-    "tasks_reopen",
-    "tasks_trash",
-    "tasks_restore",
-    "trash_empty",
-    "tasks_move",
-    "tasks_tag",
-    "tasks_priority",
-    "undo",
-    "redo",
-    "parse_due",
-    "parse_repeat",
-    "list_add",
-    "list_update",
-    "list_delete",
-    "settings_get",
-    "settings_set",
-    "slots_list",
-    "passphrase_set",
-    "recovery_key_new",
-    "pre_migration_list",
-    "pre_migration_restore",
-    "backups_list",
-    "backup_now",
-    "backup_restore",
-    "export_to",
-    "import_from",
-    "reminder_snooze",
-    "sync_status",
-    "sync_sign_up",
-    "sync_sign_in",
-    "sync_now",
-    "sync_devices",
-    "sync_device_sign_out",
-    "sync_sign_out",
-    "sync_passphrase_change",
-    "sync_recovery_key_new",
-    "sync_recover",
-    "update_state",
-    "update_check",
-    "update_download",
-    "update_install",
-    "update_later",
-    "health_state",
-    "health_set",
-    "health_preview",
-    "health_ui_error",
-];
+/// Every `#[tauri::command]` the UI may call: `NAMES`, shared with the app.
+mod names {
+    include!("src/commands/names.rs");
+}
 
 /// The key in Tauri's `pubkey` form (base64 of the `.pub` text), or a
 /// build failure naming what is wrong: a malformed key must not ship.
@@ -123,13 +62,15 @@ fn updater_public_key() -> Option<String> {
 }
 
 fn main() {
+    // Once a build script names any file to watch, Cargo watches only those.
+    println!("cargo:rerun-if-changed=src/commands/names.rs");
     match updater_public_key() {
         Some(key) => println!("cargo:rustc-env=PRODUCTIVITYPRO_UPDATER_PUBKEY={key}"),
         None => println!("cargo:rustc-env=PRODUCTIVITYPRO_UPDATER_PUBKEY="),
     }
     tauri_build::try_build(
         tauri_build::Attributes::new()
-            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+            .app_manifest(tauri_build::AppManifest::new().commands(names::NAMES)),
     )
     .expect("tauri build script failed");
 }

@@ -378,6 +378,52 @@ fn the_notification_plugins_page_script_is_answered() {
     assert!(e.to_string().contains("not allowed"), "{e}");
 }
 
+/// `commands::NAMES` is the one list of app commands: build.rs gives each
+/// a permission from it. Every name must also be granted by the
+/// capability and served by `handler`; a name missing from either used to
+/// surface only when the UI first called it, as a bare "not allowed" or
+/// "not found" string instead of a coded error.
+#[test]
+fn every_listed_command_is_granted_and_served() {
+    let capability: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities/main-window.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut granted: Vec<String> = capability["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+        .map(|p| p.replace('-', "_"))
+        .collect();
+    granted.sort();
+    let mut listed: Vec<String> = productivitypro::commands::NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(granted, listed, "capabilities/main-window.json");
+
+    // No vault here: each command answers with its result or a coded error
+    // (an unknown argument is refused as `invalid_argument` before anything
+    // runs). Tauri's own refusals are bare strings.
+    let h = Harness::new();
+    let answer = |cmd: &str| match h.call(cmd, json!({ "probe": true })) {
+        Ok(_) => Ok(()),
+        Err(e) if e["code"].is_string() => Ok(()),
+        Err(e) => Err(e),
+    };
+    for cmd in productivitypro::commands::NAMES {
+        if let Err(e) = answer(cmd) {
+            panic!("{cmd} was not served: {e}");
+        }
+    }
+    assert!(answer("no_such_command").is_err());
+}
+
 #[test]
 fn the_ui_may_call_only_what_its_capability_grants() {
     let h = Harness::new();

@@ -346,3 +346,60 @@ fn the_sync_page_changes_the_passphrase_replaces_the_recovery_key_and_recovers_w
         panic!("sign-in with the recovered passphrase: {e}");
     }
 }
+
+/// Regression: a sign-in held the vault for its whole network exchange, so
+/// with a slow or stalled server every edit waited behind it — up to the
+/// client's two-minute timeout. The join now runs off the vault's lock: a
+/// task is added while the sign-in still waits, and the failed sign-in
+/// links nothing.
+#[test]
+fn a_task_can_be_added_while_a_sign_in_waits_on_a_stalled_server() {
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    require_keyring();
+    let h = Harness::new();
+    h.create();
+    // A server that takes the connection and never answers until released.
+    let stalled = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = format!("http://{}", stalled.local_addr().unwrap());
+    let (connected_tx, connected) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let (conn, _) = stalled.accept().unwrap();
+        connected_tx.send(()).unwrap();
+        let _ = released.recv();
+        drop(conn);
+    });
+
+    std::thread::scope(|s| {
+        let sign_in = s.spawn(|| {
+            h.call(
+                "sync_sign_in",
+                json!({ "server": server, "email": "stalled@example.com", "passphrase": SYNC_PASS }),
+            )
+        });
+        connected
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the sign-in never reached the server");
+        // The sign-in is now waiting on the server. An edit must not wait
+        // for it (bounded, so that a regression fails instead of hanging).
+        let (added_tx, added) = mpsc::channel();
+        s.spawn(|| {
+            let _ = added_tx.send(h.call("task_add", json!({ "text": "Written meanwhile" })));
+        });
+        let outcome = added.recv_timeout(Duration::from_secs(20));
+        assert!(!sign_in.is_finished(), "the stalled server answered");
+        release.send(()).unwrap();
+        let added = outcome.expect("task_add waited for the sign-in");
+        assert!(added.is_ok(), "{added:?}");
+        let e = sign_in
+            .join()
+            .unwrap()
+            .expect_err("signed in to a server that never answered");
+        assert!(e["code"].is_string(), "{e}");
+    });
+    holder.join().unwrap();
+    assert_eq!(titles(&h), ["Written meanwhile"]);
+    assert_eq!(h.ok("sync_status", json!({}))["state"], "off");
+}

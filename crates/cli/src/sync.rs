@@ -292,7 +292,7 @@ pub fn run(ctx: &Context, cmd: SyncCommand) -> Result<()> {
             print_report(&r, json)
         }
         SyncCommand::Devices { json, sign_out } => {
-            let v = ctx.open()?;
+            let mut v = ctx.open()?;
             if let Some(id) = sign_out {
                 let id: DeviceId = id.parse().map_err(|e| SyncCliError {
                     code: "invalid_request".into(),

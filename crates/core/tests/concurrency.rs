@@ -131,6 +131,38 @@ fn a_slot_change_after_another_process_rotated_the_key_is_refused() {
     assert_eq!(v.task_count(), 1);
 }
 
+/// `pp vault restore --replace` with the recovery key.
+fn restore_replacing(
+    backup: &std::path::Path,
+    dir: &std::path::Path,
+    rk: &str,
+) -> Result<Vault, productivitypro_core::VaultError> {
+    Vault::restore(
+        backup,
+        dir,
+        &Unlock::recovery_key(rk.to_owned()),
+        RestoreOptions {
+            keyring: false,
+            replace: true,
+        },
+        os_env(),
+    )
+}
+
+/// Neither the live vault moved aside nor a half-built one left behind.
+fn assert_nothing_moved(dir: &std::path::Path) {
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains("replaced") && !n.contains("creating")),
+        "{names:?}"
+    );
+}
+
 /// Regression (point 13): two creates in one folder at once both
 /// succeeded, the second renaming its file over the first's; the first
 /// user's recovery key then opened nothing. Exactly one create wins now.
@@ -331,31 +363,13 @@ fn a_failed_restore_replace_leaves_the_live_vault_in_place() {
     let bad = backup_with_a_duplicate_task(tmp.path(), &mut v, &rk);
     drop(v);
     let before = db_bytes(tmp.path());
-    let err = Vault::restore(
-        &bad,
-        tmp.path(),
-        &Unlock::recovery_key(rk.clone()),
-        RestoreOptions {
-            keyring: false,
-            replace: true,
-        },
-        os_env(),
-    )
-    .err()
-    .expect("restored a broken backup");
+    let err = restore_replacing(&bad, tmp.path(), &rk)
+        .err()
+        .expect("restored a broken backup");
     assert_eq!(err.code(), "bad_backup", "{err}");
     assert!(err.to_string().contains("twice"), "{err}");
     assert!(db_bytes(tmp.path()) == before, "the live vault changed");
-    let names: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        names
-            .iter()
-            .all(|n| !n.contains("replaced") && !n.contains("creating")),
-        "{names:?}"
-    );
+    assert_nothing_moved(tmp.path());
     assert_eq!(open_rk(tmp.path(), &rk).task_count(), 1);
 }
 
@@ -374,30 +388,12 @@ fn a_restore_over_a_vault_open_elsewhere_is_refused_and_moves_nothing() {
     v.write_backup(&backup).unwrap();
     v.add_task(draft("after the backup")).unwrap();
 
-    let err = Vault::restore(
-        &backup,
-        tmp.path(),
-        &Unlock::recovery_key(rk.clone()),
-        RestoreOptions {
-            keyring: false,
-            replace: true,
-        },
-        os_env(),
-    )
-    .err()
-    .expect("replaced a vault another handle had open");
+    let err = restore_replacing(&backup, tmp.path(), &rk)
+        .err()
+        .expect("replaced a vault another handle had open");
     assert_eq!(err.code(), "vault_in_use", "{err}");
     assert!(err.to_string().contains("close it"), "{err}");
-    let names: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        names
-            .iter()
-            .all(|n| !n.contains("replaced") && !n.contains("creating")),
-        "{names:?}"
-    );
+    assert_nothing_moved(tmp.path());
     // The open handle still writes into the vault everyone else sees.
     v.add_task(draft("after the refused restore")).unwrap();
     drop(v);
@@ -431,17 +427,7 @@ fn a_restore_waits_for_the_last_open_handle_to_close() {
         drop(v);
     });
 
-    let restored = Vault::restore(
-        &backup,
-        tmp.path(),
-        &Unlock::recovery_key(rk.clone()),
-        RestoreOptions {
-            keyring: false,
-            replace: true,
-        },
-        os_env(),
-    )
-    .unwrap();
+    let restored = restore_replacing(&backup, tmp.path(), &rk).unwrap();
     closer.join().unwrap();
     let titles: Vec<String> = restored.tasks().map(|t| t.title.clone()).collect();
     assert_eq!(titles, ["in the backup"]);

@@ -1,6 +1,6 @@
 //! Every `#[tauri::command]` (docs/desktop-ipc.md, "Commands"), thin over
-//! the core. The list in `handler` must match `COMMANDS` in build.rs (the
-//! app manifest); a test checks it.
+//! the core. The list in `handler` must match `NAMES` (`names.rs`, which
+//! build.rs also reads for the app manifest); a test checks it.
 
 pub mod app;
 pub mod files;
@@ -10,6 +10,9 @@ pub mod tasks;
 pub mod updates;
 pub mod vault;
 pub mod views;
+
+mod names;
+pub use names::NAMES;
 
 use tauri::ipc::Invoke;
 use tauri::Runtime;
@@ -82,69 +85,3 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         health::health_ui_error,
     ]
 }
-
-/// The command names `handler` serves, for the test against build.rs.
-pub const NAMES: &[&str] = &[
-    "app_status",
-    "activity",
-    "bench_first_paint",
-    "settings_get",
-    "settings_set",
-    "vault_create",
-    "vault_confirm_recovery",
-    "recovery_key_save",
-    "vault_unlock",
-    "vault_lock",
-    "vault_snapshot",
-    "slots_list",
-    "passphrase_set",
-    "recovery_key_new",
-    "pre_migration_list",
-    "pre_migration_restore",
-    "view_query",
-    "tasks_get",
-    "task_subtasks",
-    "quick_add_preview",
-    "parse_due",
-    "parse_repeat",
-    "task_add",
-    "task_update",
-    "tasks_complete",
-    "tasks_reopen",
-    "tasks_trash",
-    "tasks_restore",
-    "trash_empty",
-    "tasks_move",
-    "tasks_tag",
-    "tasks_priority",
-    "undo",
-    "redo",
-    "list_add",
-    "list_update",
-    "list_delete",
-    "reminder_snooze",
-    "backups_list",
-    "backup_now",
-    "backup_restore",
-    "export_to",
-    "import_from",
-    "sync_status",
-    "sync_sign_up",
-    "sync_sign_in",
-    "sync_now",
-    "sync_devices",
-    "sync_device_sign_out",
-    "sync_sign_out",
-    "sync_passphrase_change",
-    "sync_recovery_key_new",
-    "sync_recover",
-    "update_state",
-    "update_check",
-    "update_download",
-    "update_install",
-    "update_later",
-    "health_state",
-    "health_set",
-    "health_preview",
-    "health_ui_error",
-];

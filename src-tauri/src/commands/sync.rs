@@ -1,5 +1,5 @@
 //! Sync account commands (docs/desktop-ipc.md, "Sync"), over the core's
-//! account flows (`Vault::sync_signup` …), which `pp sync` uses too. The
+//! account flows (`SyncJoin`, `SyncAccount`), which `pp sync` uses too. The
 //! passphrase comes in, is used on the blocking pool and wiped; the sync
 //! key and the device token stay sealed in the vault. The exchanges
 //! themselves run in `sync_worker`.
@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use productivitypro_core::recovery::RecoveryKey;
-use productivitypro_core::vault::sync::RecoveryChoice;
+use productivitypro_core::vault::sync::{Joined, RecoveryChoice, SyncAccount, SyncJoin};
 use productivitypro_core::VaultError;
 use productivitypro_sync_protocol::DeviceId;
 use tauri::{AppHandle, Runtime, State};
@@ -52,6 +52,40 @@ fn credentials(a: SyncSignInArgs) -> IpcResult<Credentials> {
     })
 }
 
+/// Joins an account ([`SyncJoin`]): the vault is held to read what the
+/// join needs and to link, never across the key derivation and the
+/// server's round trips, so the task list stays editable meanwhile. A join
+/// that cannot be linked (the vault was locked or linked in between)
+/// signs its new device out again.
+fn join<T>(
+    shell: &Shell,
+    remote: impl FnOnce(SyncJoin) -> Result<(Joined, T), VaultError>,
+) -> IpcResult<T> {
+    let _busy = shell.begin_long()?;
+    let start = shell.with_vault(|v| {
+        v.refresh()?;
+        Ok(v.sync_join()?)
+    })?;
+    let (joined, out) = remote(start)?;
+    let mut joined = Some(joined);
+    match shell.with_vault(|v| Ok(joined.take().map(|j| v.sync_link_joined(j)))) {
+        Ok(Some(Ok(()))) | Ok(None) => Ok(out),
+        Ok(Some(Err(refused))) => Err(refused.abandon().into()),
+        Err(e) => {
+            if let Some(j) = joined {
+                j.abandon();
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The linked account, read out of the vault so that its flows
+/// ([`SyncAccount`]) run off the vault's lock.
+fn account(shell: &Shell) -> IpcResult<SyncAccount> {
+    shell.with_vault(|v| Ok(v.sync_account()?))
+}
+
 /// What the status indicator and the Settings → Sync page show.
 #[tauri::command]
 pub async fn sync_status<R: Runtime>(app: AppHandle<R>) -> IpcResult<SyncStatus> {
@@ -68,26 +102,23 @@ pub async fn sync_sign_up<R: Runtime>(
 ) -> IpcResult<SyncSignedUp> {
     let c = credentials(args.0)?;
     let shell = shell.inner().clone();
-    let key = blocking(move || {
-        let _busy = shell.begin_long()?;
-        shell.with_vault(|v| {
-            v.refresh()?;
-            let shown = v.sync_signup(
+    let shown = blocking(move || {
+        join(&shell, |j| {
+            j.signup(
                 &c.server,
                 &c.email,
                 &c.passphrase,
                 RecoveryChoice::Dedicated,
-            )?;
-            Ok(shown
-                .map(|k| k.display_text().to_string())
-                .unwrap_or_default())
+            )
         })
     })
     .await?;
     tracing::info!("sync signed up");
     sync_worker::wake(&app);
     Ok(SyncSignedUp {
-        recovery_key: key,
+        recovery_key: shown
+            .map(|k| k.display_text().to_string())
+            .unwrap_or_default(),
         status: status(&app),
     })
 }
@@ -102,10 +133,8 @@ pub async fn sync_sign_in<R: Runtime>(
     let c = credentials(args.0)?;
     let shell = shell.inner().clone();
     blocking(move || {
-        let _busy = shell.begin_long()?;
-        shell.with_vault(|v| {
-            v.refresh()?;
-            Ok(v.sync_login(&c.server, &c.email, &c.passphrase)?)
+        join(&shell, |j| {
+            Ok((j.login(&c.server, &c.email, &c.passphrase)?, ()))
         })
     })
     .await?;
@@ -124,7 +153,7 @@ pub async fn sync_now<R: Runtime>(app: AppHandle<R>) -> IpcResult<SyncStatus> {
 #[tauri::command]
 pub async fn sync_devices(shell: State<'_, Arc<Shell>>) -> IpcResult<Vec<SyncDeviceDto>> {
     let shell = shell.inner().clone();
-    let list = blocking(move || shell.with_vault(|v| Ok(v.sync_devices()?))).await?;
+    let list = blocking(move || Ok(account(&shell)?.devices()?)).await?;
     let at = |s: i64| {
         chrono::DateTime::from_timestamp(s, 0)
             .map(|t| t.to_rfc3339())
@@ -155,7 +184,7 @@ pub async fn sync_device_sign_out(
         .parse()
         .map_err(|e| IpcError::invalid(format!("deviceId: {e}")))?;
     let shell = shell.inner().clone();
-    blocking(move || shell.with_vault(|v| Ok(v.sync_sign_out_device(id)?))).await
+    blocking(move || Ok(account(&shell)?.sign_out_device(id)?)).await
 }
 
 /// Signs this device out and stops syncing; tasks stay. Refused with
@@ -196,7 +225,7 @@ pub async fn sync_passphrase_change(
     let shell = shell.inner().clone();
     blocking(move || {
         let _busy = shell.begin_long()?;
-        shell.with_vault(|v| Ok(v.sync_change_passphrase(&current, &new, others)?))
+        Ok(account(&shell)?.change_passphrase(&current, &new, others)?)
     })
     .await?;
     tracing::info!(others, "sync passphrase changed");
@@ -217,10 +246,9 @@ pub async fn sync_recovery_key_new(
     let shell = shell.inner().clone();
     blocking(move || {
         let _busy = shell.begin_long()?;
-        let key = shell.with_vault(|v| {
-            v.sync_set_recovery(&passphrase, RecoveryChoice::Dedicated)?
-                .ok_or_else(|| IpcError::internal("no recovery key was made"))
-        })?;
+        let key = account(&shell)?
+            .set_recovery(&passphrase, RecoveryChoice::Dedicated)?
+            .ok_or_else(|| IpcError::internal("no recovery key was made"))?;
         let text = key.display_text().to_string();
         shell.set_pending_recovery(key);
         tracing::info!("sync recovery key replaced");
@@ -246,10 +274,8 @@ pub async fn sync_recover<R: Runtime>(
     let others = a.sign_out_other_devices.unwrap_or(false);
     let shell = shell.inner().clone();
     blocking(move || {
-        let _busy = shell.begin_long()?;
-        shell.with_vault(|v| {
-            v.refresh()?;
-            Ok(v.sync_recover(&server, &email, &key, &new, others)?)
+        join(&shell, |j| {
+            Ok((j.recover(&server, &email, &key, &new, others)?, ()))
         })
     })
     .await?;

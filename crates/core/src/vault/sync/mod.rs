@@ -42,7 +42,7 @@ use productivitypro_sync_protocol::hlc::HlcError;
 use productivitypro_sync_protocol::keys::SyncKey;
 use productivitypro_sync_protocol::{AccountId, DeviceId, IntegrityError, KeyId as SyncKeyId};
 
-pub use account::{RecoveryChoice, SyncDevice};
+pub use account::{JoinRefused, Joined, RecoveryChoice, SyncAccount, SyncDevice, SyncJoin};
 pub use engine::{SyncReport, Transport, TransportError};
 pub use http::HttpTransport;
 pub(crate) use local::LocalPlan;
