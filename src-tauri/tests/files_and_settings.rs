@@ -400,7 +400,7 @@ fn every_listed_command_is_granted_and_served() {
         .map(|p| p.replace('-', "_"))
         .collect();
     granted.sort();
-    let mut listed: Vec<String> = productivitypro::commands::NAMES
+    let mut listed: Vec<String> = productivitypro_app::commands::NAMES
         .iter()
         .map(|n| n.to_string())
         .collect();
@@ -416,7 +416,7 @@ fn every_listed_command_is_granted_and_served() {
         Err(e) if e["code"].is_string() => Ok(()),
         Err(e) => Err(e),
     };
-    for cmd in productivitypro::commands::NAMES {
+    for cmd in productivitypro_app::commands::NAMES {
         if let Err(e) = answer(cmd) {
             panic!("{cmd} was not served: {e}");
         }

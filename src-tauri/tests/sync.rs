@@ -372,9 +372,11 @@ fn a_task_can_be_added_while_a_sign_in_waits_on_a_stalled_server() {
         drop(conn);
     });
 
+    let window = &h.window;
     std::thread::scope(|s| {
-        let sign_in = s.spawn(|| {
-            h.call(
+        let sign_in = s.spawn(move || {
+            common::invoke(
+                window,
                 "sync_sign_in",
                 json!({ "server": server, "email": "stalled@example.com", "passphrase": SYNC_PASS }),
             )
@@ -385,8 +387,12 @@ fn a_task_can_be_added_while_a_sign_in_waits_on_a_stalled_server() {
         // The sign-in is now waiting on the server. An edit must not wait
         // for it (bounded, so that a regression fails instead of hanging).
         let (added_tx, added) = mpsc::channel();
-        s.spawn(|| {
-            let _ = added_tx.send(h.call("task_add", json!({ "text": "Written meanwhile" })));
+        s.spawn(move || {
+            let _ = added_tx.send(common::invoke(
+                window,
+                "task_add",
+                json!({ "text": "Written meanwhile" }),
+            ));
         });
         let outcome = added.recv_timeout(Duration::from_secs(20));
         assert!(!sign_in.is_finished(), "the stalled server answered");

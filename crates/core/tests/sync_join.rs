@@ -38,10 +38,7 @@ fn a_join_that_can_no_longer_be_linked_signs_its_device_out() {
     b.sync_login(&svc.base, email, SYNC_PASS).unwrap();
     let linked = b.sync_info().unwrap().expect("linked").device;
 
-    let refused = b
-        .sync_link_joined(slow)
-        .err()
-        .expect("linked a vault twice");
+    let refused = b.sync_link_joined(slow).expect_err("linked a vault twice");
     assert_eq!(refused.error.code(), "sync_already_on", "{}", refused.error);
     let error = refused.abandon();
     assert_eq!(error.code(), "sync_already_on");
@@ -98,8 +95,7 @@ fn a_join_refused_at_linking_for_another_account_changes_nothing() {
 
     let refused = v
         .sync_link_joined(slow)
-        .err()
-        .expect("linked another account");
+        .expect_err("linked another account");
     assert_eq!(
         refused.error.code(),
         "account_mismatch",

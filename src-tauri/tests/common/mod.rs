@@ -130,6 +130,25 @@ const EVENTS: &[&str] = &[
     "update://state",
 ];
 
+/// Calls a command through IPC from `window`, as its UI does. A window,
+/// unlike the `Harness` (whose `App` is not `Sync`), can be shared with
+/// other threads, for tests that run commands at the same time.
+pub fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
 impl Harness {
     pub fn new() -> Harness {
         Harness::with(Setup::default())
@@ -228,19 +247,7 @@ impl Harness {
         cmd: &str,
         args: Value,
     ) -> Result<Value, Value> {
-        get_ipc_response(
-            window,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|b| b.deserialize::<Value>().unwrap())
+        invoke(window, cmd, args)
     }
 
     pub fn ok(&self, cmd: &str, args: Value) -> Value {

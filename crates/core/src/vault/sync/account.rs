@@ -109,7 +109,8 @@ pub struct Joined {
 /// signed out again: [`JoinRefused::abandon`], off the vault's lock.
 pub struct JoinRefused {
     pub error: VaultError,
-    joined: Joined,
+    /// Boxed: it carries the whole link, and errors are passed by value.
+    joined: Box<Joined>,
 }
 
 impl JoinRefused {
@@ -385,7 +386,10 @@ impl Vault {
             };
             self.sync_enable(copy)
         });
-        checked.map_err(|error| JoinRefused { error, joined })
+        checked.map_err(|error| JoinRefused {
+            error,
+            joined: Box::new(joined),
+        })
     }
 
     fn sync_join_here(
