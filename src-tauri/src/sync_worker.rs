@@ -19,6 +19,7 @@
 //! Must hold: the second handle holds the data key, so it is dropped
 //! within one `POLL` of the vault locking; it never outlives the shell's.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,21 @@ const STUCK_CODES: &[&str] = &[
 pub struct SyncWorker {
     status: Mutex<SyncStatus>,
     wake: Notify,
+    /// This device is signing itself out: the server's answers that it is
+    /// signed out (its notice arrives before the vault is unlinked) are
+    /// the sign-out working, not an error to show.
+    leaving: AtomicBool,
+}
+
+/// Held by `sync_sign_out` across its request; dropping it wakes the loop
+/// to settle on what the sign-out left (off, or still syncing).
+pub struct Leaving<'a>(&'a SyncWorker);
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.0.leaving.store(false, Ordering::Release);
+        self.0.wake();
+    }
 }
 
 impl SyncWorker {
@@ -63,12 +79,19 @@ impl SyncWorker {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// This device is about to sign itself out (see `leaving`).
+    pub fn leaving(&self) -> Leaving<'_> {
+        self.leaving.store(true, Ordering::Release);
+        Leaving(self)
+    }
 }
 
 pub fn start<R: Runtime>(app: &AppHandle<R>) {
     let worker = Arc::new(SyncWorker {
         status: Mutex::new(SyncStatus::off()),
         wake: Notify::new(),
+        leaving: AtomicBool::new(false),
     });
     app.manage(worker.clone());
     let app = app.clone();
@@ -241,6 +264,21 @@ impl<R: Runtime> Loop<R> {
     }
 
     fn fail(&mut self, code: &str, message: String) {
+        if matches!(code, "device_signed_out" | "invalid_token") {
+            if self.worker.leaving.load(Ordering::Acquire) {
+                // Our own sign-out: wait for it to finish (it wakes us).
+                self.stuck = true;
+                self.socket = None;
+                return;
+            }
+            // Or it has just finished: the vault is unlinked already.
+            let linked = self
+                .shell()
+                .and_then(|s| s.try_with_vault(|v| v.sync_enabled().unwrap_or(true)));
+            if linked == Some(false) {
+                return self.drop_all();
+            }
+        }
         let offline = OFFLINE_CODES.contains(&code);
         if offline {
             self.backoff = (self.backoff * 2).clamp(Duration::from_secs(1), MAX_BACKOFF);

@@ -409,3 +409,45 @@ fn a_task_can_be_added_while_a_sign_in_waits_on_a_stalled_server() {
     assert_eq!(titles(&h), ["Written meanwhile"]);
     assert_eq!(h.ok("sync_status", json!({}))["state"], "off");
 }
+
+/// Regression: signing out showed "sync stopped: device_signed_out" for a
+/// moment — the server's notice that this device was signed out reached
+/// the sync loop before the vault was unlinked, and the loop reported it
+/// as an error (seen in the desktop end-to-end test). Signing out now goes
+/// from synced to off with no error in between, several times over.
+#[test]
+fn signing_out_never_shows_an_error_status() {
+    require_keyring();
+    let svc = service();
+    let email = "leaving@example.com";
+    let a = Harness::new();
+    let sa = Statuses::listen(&a);
+    a.create();
+    a.add("Stays here");
+    for round in 0..4 {
+        let since = sa.count();
+        if round == 0 {
+            a.ok("sync_sign_up", creds(&svc, email, SYNC_PASS));
+        } else {
+            a.ok("sync_sign_in", creds(&svc, email, SYNC_PASS));
+        }
+        sa.wait(since, "synced", None);
+        let leaving = sa.count();
+        assert_eq!(
+            a.ok("sync_sign_out", json!({}))["state"],
+            "off",
+            "round {round}"
+        );
+        sa.wait(leaving, "off", None);
+        // Let a late notice or round arrive, then check what was shown.
+        std::thread::sleep(Duration::from_millis(500));
+        let seen = sa.seen.lock().unwrap();
+        let errors: Vec<&Value> = seen
+            .iter()
+            .skip(leaving)
+            .filter(|s| s["state"] == "error")
+            .collect();
+        assert!(errors.is_empty(), "round {round}: {errors:?}");
+    }
+    assert_eq!(titles(&a), ["Stays here"]);
+}

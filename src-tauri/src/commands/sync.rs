@@ -197,8 +197,13 @@ pub async fn sync_sign_out<R: Runtime>(
 ) -> IpcResult<SyncStatus> {
     let discard = args.0.discard_unsent.unwrap_or(false);
     let shell = shell.inner().clone();
+    let worker = sync_worker::worker(&app);
     blocking(move || {
         let _busy = shell.begin_long()?;
+        // Until the vault is unlinked, the loop must not report the
+        // server's "signed out" as an error (regression:
+        // signing_out_never_shows_an_error_status).
+        let _leaving = worker.as_ref().map(|w| w.leaving());
         shell.with_vault(|v| {
             v.refresh()?;
             Ok(v.sync_sign_out(discard, false)?)
