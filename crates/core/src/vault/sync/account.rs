@@ -19,12 +19,12 @@ use productivitypro_sync_protocol::api::{DeviceInfo, Proof};
 use productivitypro_sync_protocol::client::account::{self, AccountError, Known};
 use productivitypro_sync_protocol::client::SyncClient;
 use productivitypro_sync_protocol::keys::{self, SyncKey};
-use productivitypro_sync_protocol::{AccountId, DeviceId};
+use productivitypro_sync_protocol::DeviceId;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use zeroize::Zeroizing;
 
-use super::{NewLink, SyncError};
+use super::{NewLink, SyncEndpoint, SyncError};
 use crate::error::VaultError;
 use crate::recovery::RecoveryKey;
 use crate::vault::Vault;
@@ -219,11 +219,8 @@ impl SyncJoin {
 /// its flows (devices, passphrase, recovery key) run without holding it;
 /// like [`SyncJoin`], for the app's vault lock.
 pub struct SyncAccount {
-    server: String,
+    endpoint: SyncEndpoint,
     email: String,
-    account: AccountId,
-    device: DeviceId,
-    token: Zeroizing<String>,
     key: SyncKey,
     rng: StdRng,
 }
@@ -240,13 +237,13 @@ impl SyncAccount {
     ) -> Result<(), VaultError> {
         check_passphrase(current)?;
         check_passphrase(new_passphrase)?;
-        let client = SyncClient::new(&self.server);
+        let client = SyncClient::new(&self.endpoint.server);
         run(async {
             let (_, _, pk) = account::derive(&client, &self.email, current).await?;
             account::rewrap_passphrase(
                 &client,
-                &self.token,
-                self.account,
+                &self.endpoint.token,
+                self.endpoint.account,
                 &self.key,
                 Proof::LoginSecret(pk.login_secret.to_vec()),
                 new_passphrase,
@@ -279,15 +276,15 @@ impl SyncAccount {
                 .into())
             }
         };
-        let client = SyncClient::new(&self.server);
+        let client = SyncClient::new(&self.endpoint.server);
         run(async {
             let (login, _, pk) = account::derive(&client, &self.email, passphrase).await?;
             account::set_recovery(
                 &client,
-                &self.token,
+                &self.endpoint.token,
                 login,
                 &pk.login_secret,
-                self.account,
+                self.endpoint.account,
                 &self.key,
                 secret.secret().expose(),
                 &mut self.rng,
@@ -300,8 +297,8 @@ impl SyncAccount {
     /// The account's devices, names opened with the sync key.
     pub fn devices(&self) -> Result<Vec<SyncDevice>, VaultError> {
         let list = run(async {
-            Ok(SyncClient::new(&self.server)
-                .devices(&self.token)
+            Ok(SyncClient::new(&self.endpoint.server)
+                .devices(&self.endpoint.token)
                 .await?
                 .devices)
         })?;
@@ -309,7 +306,7 @@ impl SyncAccount {
             .into_iter()
             .map(|d: DeviceInfo| SyncDevice {
                 name: d.name.as_ref().and_then(|n| {
-                    keys::open_device_name(&self.key, self.account, d.device_id, n).ok()
+                    keys::open_device_name(&self.key, self.endpoint.account, d.device_id, n).ok()
                 }),
                 device_id: d.device_id,
                 created_at: d.created_at,
@@ -323,7 +320,7 @@ impl SyncAccount {
 
     /// Signs another device of the account out (this one: [`Vault::sync_sign_out`]).
     pub fn sign_out_device(&self, device: DeviceId) -> Result<(), VaultError> {
-        if device == self.device {
+        if device == self.endpoint.device {
             return Err(SyncError::Account {
                 code: "invalid_request".into(),
                 message: "that is this device; sign out of sync instead".into(),
@@ -331,8 +328,8 @@ impl SyncAccount {
             .into());
         }
         run(async {
-            Ok(SyncClient::new(&self.server)
-                .sign_out(&self.token, Some(device))
+            Ok(SyncClient::new(&self.endpoint.server)
+                .sign_out(&self.endpoint.token, Some(device))
                 .await?)
         })
     }
@@ -374,18 +371,9 @@ impl Vault {
     /// tasks become operations to send). Refused if the vault was linked
     /// meanwhile or synced with another account before.
     pub fn sync_link_joined(&mut self, joined: Joined) -> Result<(), JoinRefused> {
-        let checked = self.sync_refuse_if_linked().and_then(|()| {
-            // sync_enable consumes the link; keep what abandoning needs.
-            let copy = NewLink {
-                server: joined.link.server.clone(),
-                email: joined.link.email.clone(),
-                account: joined.link.account,
-                device: joined.link.device,
-                key: joined.link.key.clone(),
-                token: joined.link.token.clone(),
-            };
-            self.sync_enable(copy)
-        });
+        let checked = self
+            .sync_refuse_if_linked()
+            .and_then(|()| self.sync_enable(joined.link.clone()));
         checked.map_err(|error| JoinRefused {
             error,
             joined: Box::new(joined),
@@ -456,11 +444,13 @@ impl Vault {
         let link = self.sync_link()?.value;
         Ok(SyncAccount {
             key: link.sync_key(),
-            server: link.server,
+            endpoint: SyncEndpoint {
+                server: link.server,
+                token: Zeroizing::new(link.token),
+                account: link.account,
+                device: link.device,
+            },
             email: link.email,
-            account: link.account,
-            device: link.device,
-            token: Zeroizing::new(link.token),
             rng: self.sync_rng(),
         })
     }

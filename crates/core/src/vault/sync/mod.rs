@@ -204,6 +204,7 @@ pub struct KnownAccount {
 
 /// What signing up or in produced (after the key-id check), for
 /// [`Vault::sync_enable`].
+#[derive(Clone)]
 pub struct NewLink {
     pub server: String,
     pub email: String,
